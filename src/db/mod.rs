@@ -1,0 +1,195 @@
+//! The store: connection pool, embedded migrations, the embedded cluster, and
+//! (one file per table group) the queries. Query functions take
+//! `conn: &mut AsyncPgConnection` so that the caller owns the transaction.
+
+pub mod cluster;
+mod migrations;
+pub mod schema;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use diesel::migration::MigrationSource;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type DbPool = Pool<AsyncPgConnection>;
+pub type PooledConn = Object<AsyncPgConnection>;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(
+        "cannot connect to PostgreSQL at {target}: {reason}; check that the server is running \
+         and that DATABASE_URL (host, port, user, password, database) is right"
+    )]
+    Refused { target: String, reason: String },
+    #[error(
+        "PostgreSQL at {target} did not answer within {}s; check the host and port in DATABASE_URL",
+        CONNECT_TIMEOUT.as_secs()
+    )]
+    Timeout { target: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("a database migration failed and nothing was applied: {0}")]
+pub struct MigrationError(pub(crate) String);
+
+/// Opens one connection, with a clear error when the server is unreachable
+/// or refuses us.
+pub async fn connect(url: &str) -> Result<AsyncPgConnection, ConnectError> {
+    let target = redact_url(url);
+    match tokio::time::timeout(CONNECT_TIMEOUT, AsyncPgConnection::establish(url)).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(ConnectError::Refused {
+            target,
+            reason: explain_connect_failure(url)
+                .await
+                .unwrap_or_else(|| e.to_string()),
+        }),
+        Err(_) => Err(ConnectError::Timeout { target }),
+    }
+}
+
+/// Connects again with tokio-postgres alone, which keeps the cause (the
+/// socket error, the server's refusal) that diesel-async drops.
+async fn explain_connect_failure(url: &str) -> Option<String> {
+    let err = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .err()?;
+    let mut reason = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Some(reason.trim().replace('\n', " "))
+}
+
+pub fn pool(url: &str, max_size: usize) -> Result<DbPool, String> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    Pool::builder(manager)
+        .max_size(max_size)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Applies every pending migration of `source` in one transaction, under an
+/// advisory lock: either all of them are applied or none is. Returns the
+/// versions applied.
+pub async fn migrate<S>(url: &str, source: S) -> Result<Vec<String>, MigrationError>
+where
+    S: MigrationSource<Pg> + Send + 'static,
+{
+    let url = url.to_owned();
+    // Diesel's migration harness is synchronous; the wrapper drives the async
+    // connection from a blocking thread.
+    tokio::task::spawn_blocking(move || migrations::run_pending(&url, source))
+        .await
+        .map_err(|e| MigrationError(e.to_string()))?
+}
+
+/// The versions this binary carries.
+pub fn embedded_versions() -> BTreeSet<String> {
+    MigrationSource::<Pg>::migrations(&MIGRATIONS)
+        .map(|all| all.iter().map(|m| m.name().version().to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[derive(QueryableByName)]
+struct AppliedVersion {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
+/// The versions applied to the database.
+pub async fn applied_versions(conn: &mut AsyncPgConnection) -> QueryResult<BTreeSet<String>> {
+    let rows: Vec<AppliedVersion> =
+        diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+            .load(conn)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.version).collect())
+}
+
+/// Creates `dbname` unless it exists. `admin` must be connected to another
+/// database of the same server.
+pub async fn create_database_if_missing(
+    admin: &mut AsyncPgConnection,
+    dbname: &str,
+) -> QueryResult<bool> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{Bool, Text};
+    let exists: bool = diesel::select(
+        sql::<Bool>("EXISTS (SELECT 1 FROM pg_database WHERE datname = ")
+            .bind::<Text, _>(dbname)
+            .sql(")"),
+    )
+    .get_result(admin)
+    .await?;
+    if exists {
+        return Ok(false);
+    }
+    diesel::sql_query(format!("CREATE DATABASE {}", quote_ident(dbname)))
+        .execute(admin)
+        .await?;
+    Ok(true)
+}
+
+/// Quotes an SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The URL or connection string with any password replaced, for messages
+/// and logs.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((userinfo, host)) = rest.rsplit_once('@') {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let masked = if userinfo.contains(':') { ":***" } else { "" };
+            return format!("{scheme}://{user}{masked}@{host}");
+        }
+        return url.to_owned();
+    }
+    url.split_whitespace()
+        .map(|pair| match pair.split_once('=') {
+            Some(("password", _)) => "password=***".to_owned(),
+            _ => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_in_both_url_forms() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db.example:5432/casebook"),
+            "postgres://app:***@db.example:5432/casebook"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/casebook"),
+            "postgres://app@db/casebook"
+        );
+        assert_eq!(
+            redact_url("host=/tmp user=app password=s3cret dbname=x"),
+            "host=/tmp user=app password=*** dbname=x"
+        );
+    }
+
+    #[test]
+    fn quotes_identifiers() {
+        assert_eq!(quote_ident(r#"a"b"#), r#""a""b""#);
+    }
+}

@@ -1,0 +1,161 @@
+//! Start-up and shutdown of `casebook serve` and `casebook migrate`: the data
+//! directory, the listening socket, the database (external, or the embedded
+//! cluster), migrations, and the HTTP server. Each failure becomes one clear
+//! [`StartupError`] that says what to do.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::time::Duration;
+
+use actix_web::HttpServer;
+use nix::sys::signal::Signal;
+
+use crate::app::{self, AppState};
+use crate::config::Config;
+use crate::db::cluster::{Cluster, ClusterError, Layout, Options};
+use crate::db::{self, ConnectError, MigrationError};
+
+/// The database the embedded cluster serves Casebook from.
+const EMBEDDED_DB: &str = "casebook";
+const POOL_SIZE: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(
+        "the data directory {dir} is not writable ({reason}); choose another --data-dir \
+         (CASEBOOK_DATA_DIR) or fix its permissions"
+    )]
+    DataDir { dir: String, reason: String },
+    #[error(
+        "cannot listen on {addr}: the port is already in use; stop the program using it or \
+         choose another --listen (CASEBOOK_LISTEN)"
+    )]
+    PortInUse { addr: SocketAddr },
+    #[error("cannot listen on {addr}: {reason}; choose another --listen (CASEBOOK_LISTEN)")]
+    Listen { addr: SocketAddr, reason: String },
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+    #[error("could not create the embedded database: {0}")]
+    CreateDatabase(String),
+    #[error("could not set up the connection pool: {0}")]
+    Pool(String),
+    #[error("the HTTP server failed: {0}")]
+    Server(#[from] io::Error),
+}
+
+/// The database Casebook runs on, and the embedded cluster when it owns one.
+pub struct Database {
+    pub url: String,
+    cluster: Option<Cluster>,
+}
+
+impl Database {
+    /// Connects to `DATABASE_URL`, or starts the embedded cluster.
+    ///
+    /// Must be called on the main thread: the embedded server's parent-death
+    /// signal is tied to the thread that starts it.
+    pub async fn open(config: &Config) -> Result<Self, StartupError> {
+        if let Some(url) = &config.database_url {
+            db::connect(url).await?;
+            return Ok(Self {
+                url: url.clone(),
+                cluster: None,
+            });
+        }
+        let layout = Layout::in_data_dir(&config.data_dir);
+        let cluster = Cluster::start(&Options {
+            layout: layout.clone(),
+            bin_dir: config.pg_bin_dir.clone(),
+            on_parent_death: Some(Signal::SIGINT),
+            throwaway: false,
+        })?;
+        let mut admin = db::connect(&layout.url("postgres")).await?;
+        db::create_database_if_missing(&mut admin, EMBEDDED_DB)
+            .await
+            .map_err(|e| StartupError::CreateDatabase(e.to_string()))?;
+        Ok(Self {
+            url: layout.url(EMBEDDED_DB),
+            cluster: Some(cluster),
+        })
+    }
+
+    /// Stops the embedded cluster, if there is one.
+    pub fn close(self) -> Result<(), ClusterError> {
+        match self.cluster {
+            Some(cluster) => cluster.stop(),
+            None => Ok(()),
+        }
+    }
+}
+
+pub fn ensure_writable(dir: &Path) -> Result<(), StartupError> {
+    let failed = |e: io::Error| StartupError::DataDir {
+        dir: dir.display().to_string(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    let probe = dir.join(".casebook-write-check");
+    std::fs::write(&probe, b"ok").map_err(failed)?;
+    std::fs::remove_file(&probe).map_err(failed)
+}
+
+pub fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr).map_err(|e| match e.kind() {
+        io::ErrorKind::AddrInUse => StartupError::PortInUse { addr },
+        _ => StartupError::Listen {
+            addr,
+            reason: e.to_string(),
+        },
+    })
+}
+
+/// `casebook migrate`: apply pending migrations and stop.
+pub async fn migrate(config: &Config) -> Result<Vec<String>, StartupError> {
+    ensure_writable(&config.data_dir)?;
+    let database = Database::open(config).await?;
+    let result = db::migrate(&database.url, db::MIGRATIONS).await;
+    database.close()?;
+    Ok(result?)
+}
+
+/// `casebook serve`: everything above, then HTTP until SIGINT or SIGTERM,
+/// then the embedded cluster is stopped in order.
+pub async fn serve(config: Config) -> Result<(), StartupError> {
+    ensure_writable(&config.data_dir)?;
+    // Bind before starting the database, so a taken port fails fast.
+    let listener = bind(config.listen)?;
+    let database = Database::open(&config).await?;
+    let served = run_http(config, &database.url, listener).await;
+    let closed = database.close();
+    served?;
+    Ok(closed?)
+}
+
+async fn run_http(config: Config, url: &str, listener: TcpListener) -> Result<(), StartupError> {
+    let applied = db::migrate(url, db::MIGRATIONS).await?;
+    if !applied.is_empty() {
+        tracing::info!(
+            "applied {} migration(s): {}",
+            applied.len(),
+            applied.join(", ")
+        );
+    }
+    let pool = db::pool(url, POOL_SIZE).map_err(StartupError::Pool)?;
+    let addr = listener.local_addr()?;
+    let state = AppState::new(pool, config);
+    tracing::info!("casebook is listening on http://{addr}/");
+    HttpServer::new(move || app::build(state.clone()))
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run()
+        .await?;
+    tracing::info!("HTTP server stopped");
+    // Give the pool's connections a moment to close before the server stops.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(())
+}

@@ -1,0 +1,10 @@
+//! The integration test binary: every test goes through the real app or the
+//! real `casebook` binary against a real PostgreSQL. Each test gets its own
+//! database cloned from a template migrated once per run (see `support`).
+
+// A failed unwrap is how a test says what went wrong.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+mod foundation;
+mod support;
