@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, web};
 
 use crate::config::Config;
@@ -44,7 +44,33 @@ pub fn build(
 > {
     App::new()
         .app_data(web::Data::new(state))
-        .wrap(from_fn(crate::web::request_log))
+        .app_data(form_config())
+        .app_data(crate::web::api::json_config())
         .configure(crate::web::routes)
         .default_service(web::to(crate::web::not_found))
+        .wrap(from_fn(crate::web::csrf::protect))
+        .wrap(security_headers())
+        // Outermost, so that it sees the final status of every request.
+        .wrap(from_fn(crate::web::request_log))
+}
+
+/// No inline script anywhere, no framing, no leaking of URLs (which may
+/// name tickets) to other sites.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "same-origin"))
+}
+
+/// Forms that cannot be read get a clear 400, not actix's default text.
+fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(crate::web::csrf::MAX_FORM_BYTES)
+        .error_handler(|err, _| crate::error::AppError::BadRequest(err.to_string()).into())
 }

@@ -15,6 +15,9 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Where to find `initdb` and `postgres` for the embedded default.
     pub pg_bin_dir: Option<PathBuf>,
+    /// Mark cookies `Secure` (Casebook is served over TLS, directly or by a
+    /// proxy in front).
+    pub secure_cookies: bool,
 }
 
 impl fmt::Debug for Config {
@@ -27,6 +30,7 @@ impl fmt::Debug for Config {
                 &self.database_url.as_deref().map(redact_url),
             )
             .field("pg_bin_dir", &self.pg_bin_dir)
+            .field("secure_cookies", &self.secure_cookies)
             .finish()
     }
 }
@@ -42,6 +46,7 @@ mod tests {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: Some("postgres://u:hunter2@h/db".into()),
             pg_bin_dir: None,
+            secure_cookies: false,
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");

@@ -1,26 +1,59 @@
 //! One error type for request handling. Every variant maps to a status on
-//! purpose; server-side causes are logged once, here at the boundary.
+//! purpose (no catch-all); server-side causes are logged once, here at the
+//! boundary. Pages get an HTML error page, the JSON API a problem document
+//! (through [`ApiError`]).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
+use crate::domain::FieldError;
+use crate::secrets::SecretError;
+use crate::web::auth::problem;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("you do not have access to this page")]
+    Forbidden,
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    #[error("the form has expired or came from another site; reload the page and try again")]
+    CsrfRejected,
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    #[error("the request could not be read: {0}")]
+    BadRequest(String),
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("database error: {0}")]
     Database(#[from] diesel::result::Error),
     #[error("no database connection available: {0}")]
     Pool(String),
     #[error("could not render the page: {0}")]
     Render(#[from] askama::Error),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
         AppError::Pool(e.to_string())
+    }
+}
+
+impl From<crate::db::users::WriteError> for AppError {
+    fn from(e: crate::db::users::WriteError) -> Self {
+        match e {
+            crate::db::users::WriteError::Field(f) => AppError::Invalid(f),
+            crate::db::users::WriteError::Database(d) => AppError::Database(d),
+        }
     }
 }
 
@@ -32,36 +65,73 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
-impl ResponseError for AppError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Database(diesel::result::Error::NotFound) => StatusCode::NOT_FOUND,
-            AppError::Database(_) | AppError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+impl AppError {
+    fn title(&self) -> &'static str {
+        match self.status() {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::UNAUTHORIZED => "Sign-in required",
+            StatusCode::FORBIDDEN => "Not allowed",
+            StatusCode::UNPROCESSABLE_ENTITY => "Invalid input",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported content type",
+            StatusCode::BAD_REQUEST => "Bad request",
+            StatusCode::PAYLOAD_TOO_LARGE => "Request too large",
+            StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+            StatusCode::SERVICE_UNAVAILABLE => "Temporarily unavailable",
+            _ => "Something went wrong",
         }
     }
 
-    fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
+    fn status(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Database(diesel::result::Error::NotFound) => StatusCode::NOT_FOUND,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Database(_) | AppError::Render(_) | AppError::Secret(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// What the person is told. Server-side causes stay in the log.
+    fn public_message(&self) -> String {
+        match self.status() {
+            StatusCode::NOT_FOUND => "There is nothing at this address.".to_owned(),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                "The database is not answering. Try again in a moment.".to_owned()
+            }
+            StatusCode::INTERNAL_SERVER_ERROR => {
+                "The error has been logged. Try again, and tell an administrator if it persists."
+                    .to_owned()
+            }
+            _ => self.to_string(),
+        }
+    }
+
+    /// The response for a page (`api == false`) or the JSON API.
+    pub fn response_for(&self, api: bool) -> HttpResponse {
+        let status = self.status();
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
-        let (title, message) = match status {
-            StatusCode::NOT_FOUND => ("Not found", "There is nothing at this address."),
-            StatusCode::SERVICE_UNAVAILABLE => (
-                "Temporarily unavailable",
-                "The database is not answering. Try again in a moment.",
-            ),
-            _ => (
-                "Something went wrong",
-                "The error has been logged. Try again, and tell an administrator if it persists.",
-            ),
-        };
+        let message = self.public_message();
+        if api {
+            let field = match self {
+                AppError::Invalid(f) => Some(f.field),
+                _ => None,
+            };
+            return problem(status, self.title(), &message, field);
+        }
         let page = ErrorPage {
             status: status.as_u16(),
-            title,
-            message,
+            title: self.title(),
+            message: &message,
         };
         match page.render() {
             Ok(body) => HttpResponse::build(status)
@@ -71,5 +141,48 @@ impl ResponseError for AppError {
                 .content_type(ContentType::plaintext())
                 .body(message),
         }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.response_for(false)
+    }
+}
+
+/// An [`AppError`] from a JSON API handler: answered as a problem document.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct ApiError(#[from] pub AppError);
+
+impl<E> From<E> for ApiError
+where
+    E: Into<AppError> + NotAppError,
+{
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+/// Marks the error types that convert into [`ApiError`] through
+/// [`AppError`].
+pub trait NotAppError {}
+impl NotAppError for diesel::result::Error {}
+impl NotAppError for diesel_async::pooled_connection::deadpool::PoolError {}
+impl NotAppError for FieldError {}
+impl NotAppError for SecretError {}
+impl NotAppError for crate::db::users::WriteError {}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0.response_for(true)
     }
 }

@@ -4,6 +4,7 @@
 //! Module map:
 //! - [`server`]: start-up and shutdown of `serve` and `migrate`, one clear
 //!   error per failure.
+//! - [`commands`]: one-off commands that change data (`user add`).
 //! - [`app`]: `AppState` and [`app::build`], the one function that builds the
 //!   actix `App` (used by `main` and by the tests).
 //! - [`config`]: the typed configuration, loaded once in `main`.
@@ -15,9 +16,12 @@
 //! - [`logging`]: tracing setup (INFO, JSON by switch).
 
 pub mod app;
+pub mod commands;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod error;
 pub mod logging;
+pub mod secrets;
 pub mod server;
 pub mod web;

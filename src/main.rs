@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use casebook::config::Config;
-use casebook::{logging, server};
+use casebook::server::StartupError;
+use casebook::{commands, logging, server};
 
 #[derive(Parser)]
 #[command(
@@ -52,17 +53,47 @@ enum Command {
         /// Address and port to listen on.
         #[arg(long, env = "CASEBOOK_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Mark cookies Secure: set this when users reach Casebook over HTTPS
+        /// (directly or through a proxy).
+        #[arg(long, env = "CASEBOOK_SECURE_COOKIES")]
+        secure_cookies: bool,
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user. The password is asked for on the terminal, or read as
+    /// one line from standard input when that is not a terminal.
+    Add {
+        /// Email address (unique, case-insensitive); also the sign-in name.
+        #[arg(long)]
+        email: String,
+        /// customer, engineer, reviewer, manager or admin.
+        #[arg(long)]
+        role: String,
+        /// Organization (required for customers); created if it does not exist.
+        #[arg(long)]
+        org: Option<String>,
+        /// Display name; defaults to the part of the email before the @.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init();
-    let listen = match &cli.command {
-        Command::Serve { listen } => *listen,
-        Command::Migrate => SocketAddr::from(([127, 0, 0, 1], 8080)),
+    let (listen, secure_cookies) = match &cli.command {
+        Command::Serve {
+            listen,
+            secure_cookies,
+        } => (*listen, *secure_cookies),
+        _ => (SocketAddr::from(([127, 0, 0, 1], 8080)), false),
     };
     let config = Config {
         data_dir: cli.global.data_dir,
@@ -70,6 +101,7 @@ fn main() -> ExitCode {
         // An empty DATABASE_URL means "not set".
         database_url: cli.global.database_url.filter(|url| !url.trim().is_empty()),
         pg_bin_dir: cli.global.pg_bin_dir,
+        secure_cookies,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -83,6 +115,33 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve { .. } => server::serve(config).await,
+            Command::User(UserCommand::Add {
+                email,
+                role,
+                org,
+                name,
+            }) => {
+                let password = read_password()?;
+                let added = commands::add_user(
+                    &config,
+                    commands::NewAccount {
+                        email,
+                        role,
+                        organization: org,
+                        display_name: name,
+                        password,
+                    },
+                )
+                .await?;
+                if let Some(org) = &added.created_organization {
+                    println!("casebook: created organization {org}");
+                }
+                println!(
+                    "casebook: added {} {} (id {})",
+                    added.role, added.email, added.user_id
+                );
+                Ok(())
+            }
             Command::Migrate => server::migrate(&config).await.map(|applied| {
                 if applied.is_empty() {
                     println!("casebook: the database is up to date");
@@ -100,6 +159,29 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }
+}
+
+/// From the terminal without echo (asked twice), or one line of stdin.
+fn read_password() -> Result<String, StartupError> {
+    use std::io::{BufRead, IsTerminal};
+    let failed =
+        |e: std::io::Error| StartupError::Command(format!("could not read the password: {e}"));
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").map_err(failed)?;
+        let second = rpassword::prompt_password("Password again: ").map_err(failed)?;
+        if first != second {
+            return Err(StartupError::Command(
+                "the passwords do not match".to_owned(),
+            ));
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(failed)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }
 
 fn fail(e: &dyn std::fmt::Display) -> ExitCode {

@@ -44,8 +44,23 @@ pub enum StartupError {
     CreateDatabase(String),
     #[error("could not set up the connection pool: {0}")]
     Pool(String),
+    #[error("{0}")]
+    Invalid(#[from] crate::domain::FieldError),
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+    #[error("{0}")]
+    Command(String),
     #[error("the HTTP server failed: {0}")]
     Server(#[from] io::Error),
+}
+
+impl From<crate::db::users::WriteError> for StartupError {
+    fn from(e: crate::db::users::WriteError) -> Self {
+        match e {
+            crate::db::users::WriteError::Field(f) => StartupError::Invalid(f),
+            crate::db::users::WriteError::Database(d) => StartupError::Database(d),
+        }
+    }
 }
 
 /// The database Casebook runs on, and the embedded cluster when it owns one.
@@ -59,7 +74,7 @@ impl Database {
     ///
     /// Must be called on the main thread: the embedded server's parent-death
     /// signal is tied to the thread that starts it.
-    pub async fn open(config: &Config) -> Result<Self, StartupError> {
+    pub async fn open(config: &Config, share_running: bool) -> Result<Self, StartupError> {
         if let Some(url) = &config.database_url {
             db::connect(url).await?;
             return Ok(Self {
@@ -73,6 +88,7 @@ impl Database {
             bin_dir: config.pg_bin_dir.clone(),
             on_parent_death: Some(Signal::SIGINT),
             throwaway: false,
+            share_running,
         })?;
         let mut admin = db::connect(&layout.url("postgres")).await?;
         db::create_database_if_missing(&mut admin, EMBEDDED_DB)
@@ -117,7 +133,7 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {
 /// `casebook migrate`: apply pending migrations and stop.
 pub async fn migrate(config: &Config) -> Result<Vec<String>, StartupError> {
     ensure_writable(&config.data_dir)?;
-    let database = Database::open(config).await?;
+    let database = Database::open(config, true).await?;
     let result = db::migrate(&database.url, db::MIGRATIONS).await;
     database.close()?;
     Ok(result?)
@@ -129,7 +145,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     ensure_writable(&config.data_dir)?;
     // Bind before starting the database, so a taken port fails fast.
     let listener = bind(config.listen)?;
-    let database = Database::open(&config).await?;
+    let database = Database::open(&config, false).await?;
     let served = run_http(config, &database.url, listener).await;
     let closed = database.close();
     served?;
@@ -147,6 +163,9 @@ async fn run_http(config: Config, url: &str, listener: TcpListener) -> Result<()
     }
     let pool = db::pool(url, POOL_SIZE).map_err(StartupError::Pool)?;
     let addr = listener.local_addr()?;
+    crate::web::setup::announce(&pool, &format!("http://{addr}"))
+        .await
+        .map_err(|e| StartupError::Pool(e.to_string()))?;
     let state = AppState::new(pool, config);
     tracing::info!("casebook is listening on http://{addr}/");
     HttpServer::new(move || app::build(state.clone()))

@@ -64,6 +64,11 @@ pub enum ClusterError {
     InitdbFailed { dir: String, output: String },
     #[error("the database server did not start (see {log}): {detail}")]
     StartFailed { log: String, detail: String },
+    #[error(
+        "another casebook (pid {owner}) is already serving the data directory {dir}; stop it \
+         or choose another --data-dir"
+    )]
+    InUse { owner: i32, dir: String },
     #[error("could not stop the database server (pid {pid}): {detail}")]
     StopFailed { pid: i32, detail: String },
 }
@@ -122,6 +127,10 @@ pub struct Options {
     pub on_parent_death: Option<Signal>,
     /// `initdb --no-sync`: only for throwaway clusters.
     pub throwaway: bool,
+    /// When another casebook is running this cluster, use its server
+    /// (for one-off commands such as `migrate` and `user add`) instead of
+    /// refusing.
+    pub share_running: bool,
 }
 
 /// A running cluster owned by this process. Dropping it stops the server.
@@ -162,7 +171,16 @@ impl Cluster {
         if !layout.pgdata.join("PG_VERSION").exists() {
             initdb(&bin_dir, layout, user.as_ref(), options.throwaway)?;
         }
-        clear_leftovers(layout)?;
+        match clear_leftovers(layout) {
+            Err(ClusterError::InUse { .. }) if options.share_running => {
+                tracing::info!("using the database server of the casebook already running here");
+                return Ok(Cluster {
+                    layout: layout.clone(),
+                    child: None,
+                });
+            }
+            other => other?,
+        }
 
         let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
         let mut command = Command::new(bin_dir.join("postgres"));
@@ -426,6 +444,17 @@ fn clear_leftovers(layout: &Layout) -> Result<(), ClusterError> {
     };
     let pid = Pid::from_raw(raw);
     if is_our_server(pid, &layout.pgdata) {
+        if let Some(owner) = running_casebook_parent(pid) {
+            return Err(ClusterError::InUse {
+                owner: owner.as_raw(),
+                dir: layout
+                    .pgdata
+                    .parent()
+                    .unwrap_or(&layout.pgdata)
+                    .display()
+                    .to_string(),
+            });
+        }
         tracing::warn!(
             pid = raw,
             "stopping a database server left running by an earlier casebook"
@@ -479,6 +508,23 @@ fn is_our_server(pid: Pid, pgdata: &Path) -> bool {
     let cwd = fs::read_link(format!("/proc/{pid}/cwd"));
     let ours = fs::canonicalize(pgdata);
     matches!((cwd, ours), (Ok(a), Ok(b)) if a == b)
+}
+
+/// The casebook process a server belongs to, if its parent is one: such a
+/// server is in use, not orphaned.
+fn running_casebook_parent(pid: Pid) -> Option<Pid> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ppid: i32 = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    let parent = Pid::from_raw(ppid);
+    let exe = fs::read_link(format!("/proc/{ppid}/exe")).ok()?;
+    let name = exe.file_name()?.to_str()?;
+    (is_alive(parent) && name.starts_with("casebook")).then_some(parent)
 }
 
 #[expect(

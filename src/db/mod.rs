@@ -2,9 +2,13 @@
 //! (one file per table group) the queries. Query functions take
 //! `conn: &mut AsyncPgConnection` so that the caller owns the transaction.
 
+pub mod api_tokens;
+pub mod audit;
 pub mod cluster;
 mod migrations;
 pub mod schema;
+pub mod sessions;
+pub mod users;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -117,6 +117,7 @@ async fn an_orphaned_database_server_is_stopped_and_replaced_on_the_next_start()
         bin_dir: None,
         on_parent_death: None,
         throwaway: true,
+        share_running: false,
     })
     .unwrap();
     let orphan_pid = orphan.pid().unwrap() as i32;
@@ -367,4 +368,140 @@ fn help_lists_every_option_with_its_environment_variable() {
     ] {
         assert!(help.contains(needle), "{needle} missing from:\n{help}");
     }
+}
+
+fn user_add(
+    dir: &std::path::Path,
+    url: Option<&str>,
+    args: &[&str],
+    password: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut command = casebook();
+    command
+        .args(["user", "add", "--data-dir"])
+        .arg(dir)
+        .args(args);
+    if let Some(url) = url {
+        command.env("DATABASE_URL", url);
+    }
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn user_add_creates_accounts_and_refuses_bad_input() {
+    let db = TestDb::empty().await;
+    let dir = data_dir();
+    let out = user_add(
+        dir.path(),
+        Some(&db.url),
+        &[
+            "--email",
+            "cara@acme.example",
+            "--role",
+            "customer",
+            "--org",
+            "Acme",
+        ],
+        "a long password",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("created organization Acme"), "{stdout}");
+    assert!(
+        stdout.contains("added customer cara@acme.example"),
+        "{stdout}"
+    );
+
+    let cases: [(&[&str], &str, &str); 5] = [
+        (
+            &["--email", "x@y.example", "--role", "wizard"],
+            "a long password",
+            "unknown role",
+        ),
+        (
+            &["--email", "nope", "--role", "engineer"],
+            "a long password",
+            "is not an email address",
+        ),
+        (
+            &["--email", "x@y.example", "--role", "engineer"],
+            "short",
+            "at least 10 characters",
+        ),
+        (
+            &["--email", "x@y.example", "--role", "customer"],
+            "a long password",
+            "needs --org",
+        ),
+        (
+            &["--email", "CARA@acme.example", "--role", "engineer"],
+            "a long password",
+            "is already registered",
+        ),
+    ];
+    for (args, password, message) in cases {
+        let out = user_add(dir.path(), Some(&db.url), args, password);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    }
+    let mut conn = db.conn().await;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let users: Count = diesel::sql_query("SELECT count(*) AS n FROM users")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(users.n, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_add_works_beside_a_running_serve_and_a_second_serve_is_refused() {
+    let dir = data_dir();
+    let mut serve = Serve::start(dir.path());
+    serve.wait_ready();
+    assert!(
+        serve.log().contains("no admin account exists yet"),
+        "{}",
+        serve.log()
+    );
+
+    let out = user_add(
+        dir.path(),
+        None,
+        &["--email", "root@example.com", "--role", "admin"],
+        "a long password",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        http_get(serve.addr, "/readyz").map(|r| r.0),
+        Some(200),
+        "serve lost its database"
+    );
+
+    let second = run(casebook()
+        .args(["serve", "--listen", &free_port().to_string(), "--data-dir"])
+        .arg(dir.path()));
+    assert!(!second.status.success());
+    assert!(
+        stderr(&second).contains("is already serving the data directory"),
+        "{}",
+        stderr(&second)
+    );
+    assert_eq!(http_get(serve.addr, "/readyz").map(|r| r.0), Some(200));
 }

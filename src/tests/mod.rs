@@ -5,6 +5,9 @@
 // A failed unwrap is how a test says what went wrong.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod cli;
 mod foundation;
+mod matrix;
+mod setup;
 mod support;

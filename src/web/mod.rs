@@ -1,34 +1,157 @@
-//! HTTP handlers, one file per resource, and the route table. Handlers are
+//! HTTP: the route table and one handler file per resource. Handlers are
 //! thin: extract → authorize → load → domain decision → write → render.
 
+pub mod account;
+pub mod admin;
+pub mod api;
 pub mod assets;
+pub mod auth;
+pub mod csrf;
 pub mod health;
 pub mod home;
+pub mod page;
+pub mod sessions;
+pub mod setup;
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::ContentType;
-use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
-use askama::Template;
+use actix_web::http::Method;
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{FromRequest, Handler, HttpResponse, Responder, guard, web};
 
+use crate::domain::policy::Access;
 use crate::error::AppError;
 
-/// The only place routes are named.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home::show))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/static/{path:.*}", web::get().to(assets::show));
+pub use page::{render, render_status, see_other};
+
+/// One row of the route table: the method, the path pattern and who may
+/// use it. There is no way to register a route without an access level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
 }
 
-/// Renders a page struct into an HTML response.
-pub fn render(page: &impl Template) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok()
-        .content_type(ContentType::html())
-        .body(page.render()?))
+struct Def {
+    route: Route,
+    register: Box<dyn FnOnce(&mut web::ServiceConfig)>,
+}
+
+fn def<F, Args>(method: Method, path: &'static str, access: Access, handler: F) -> Def
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    let guard_method = method.clone();
+    Def {
+        route: Route {
+            method,
+            path,
+            access,
+        },
+        register: Box::new(move |cfg| {
+            cfg.service(
+                web::resource(path)
+                    .guard(guard::Method(guard_method))
+                    .wrap(from_fn(move |req: ServiceRequest, next: Next<BoxBody>| {
+                        auth::require(access, req, next)
+                    }))
+                    .route(web::route().to(handler)),
+            );
+        }),
+    }
+}
+
+/// The route table: the only place routes are named.
+fn table() -> Vec<Def> {
+    use Access::*;
+    use Method as M;
+    vec![
+        def(M::GET, "/", Anyone, home::show),
+        def(M::GET, "/healthz", Anyone, health::healthz),
+        def(M::GET, "/readyz", Anyone, health::readyz),
+        def(M::GET, "/static/{path:.*}", Anyone, assets::show),
+        // Signing in and the first admin.
+        def(M::GET, "/login", Anyone, sessions::new),
+        def(M::POST, "/login", Anyone, sessions::create),
+        def(M::POST, "/logout", SignedIn, sessions::destroy),
+        def(M::GET, "/setup", Anyone, setup::new),
+        def(M::POST, "/setup", Anyone, setup::create),
+        // One's own account.
+        def(M::GET, "/account", SignedIn, account::show),
+        def(
+            M::POST,
+            "/account/password",
+            SignedIn,
+            account::change_password,
+        ),
+        def(M::POST, "/account/tokens", SignedIn, account::create_token),
+        def(
+            M::POST,
+            "/account/tokens/{id}/revoke",
+            SignedIn,
+            account::revoke_token,
+        ),
+        // Administration.
+        def(M::GET, "/admin/users", Admin, admin::users::list),
+        def(M::POST, "/admin/users", Admin, admin::users::create),
+        def(M::GET, "/admin/users/{id}", Admin, admin::users::show),
+        def(
+            M::POST,
+            "/admin/users/{id}/role",
+            Admin,
+            admin::users::change_role,
+        ),
+        def(
+            M::POST,
+            "/admin/users/{id}/disable",
+            Admin,
+            admin::users::disable,
+        ),
+        def(
+            M::POST,
+            "/admin/users/{id}/enable",
+            Admin,
+            admin::users::enable,
+        ),
+        def(
+            M::POST,
+            "/admin/users/{id}/password",
+            Admin,
+            admin::users::reset_password,
+        ),
+        def(
+            M::GET,
+            "/admin/organizations",
+            Admin,
+            admin::organizations::list,
+        ),
+        def(
+            M::POST,
+            "/admin/organizations",
+            Admin,
+            admin::organizations::create,
+        ),
+        def(M::GET, "/admin/audit", Admin, admin::audit::list),
+        // The JSON API.
+        def(M::GET, "/api/v1/me", SignedIn, api::me),
+    ]
+}
+
+/// Registers every route of the table.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for def in table() {
+        (def.register)(cfg);
+    }
+}
+
+/// The table as data, for the route × role matrix test.
+pub fn route_list() -> Vec<Route> {
+    table().into_iter().map(|d| d.route).collect()
 }
 
 pub async fn not_found() -> Result<HttpResponse, AppError> {

@@ -6,6 +6,7 @@
 //! at an existing server instead (any database on it; the harness creates
 //! its own).
 
+pub mod fixtures;
 pub mod process;
 
 use std::sync::OnceLock;
@@ -16,10 +17,17 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+use actix_web::cookie::Cookie;
+use chrono::{Duration, Utc};
+
 use casebook::app::{self, AppState};
 use casebook::config::Config;
 use casebook::db::cluster::{self, Cluster, Layout, Options};
+use casebook::db::sessions;
+use casebook::db::users::User;
 use casebook::db::{self, quote_ident};
+use casebook::domain::account::UserId;
+use casebook::secrets::{hash_token, new_token};
 
 /// The server every test database lives on.
 struct TestServer {
@@ -83,6 +91,7 @@ fn start_private_cluster() -> String {
         bin_dir: std::env::var_os("CASEBOOK_PG_BIN_DIR").map(Into::into),
         on_parent_death: Some(Signal::SIGQUIT),
         throwaway: true,
+        share_running: false,
     };
     std::thread::spawn(move || match Cluster::start(&options) {
         Ok(_cluster) => {
@@ -240,6 +249,7 @@ pub fn test_config(db: &TestDb) -> Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: Some(db.url.clone()),
         pg_bin_dir: None,
+        secure_cookies: false,
     }
 }
 
@@ -277,6 +287,83 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> TestResponse {
         self.call(test::TestRequest::get().uri(path)).await
     }
+
+    pub async fn conn(&self) -> AsyncPgConnection {
+        self.db.conn().await
+    }
+
+    /// A signed-in browser for `user`: a session row as the login page
+    /// would write it, and a CSRF cookie.
+    pub async fn sign_in(&self, user: &User) -> Browser {
+        let token = new_token("").unwrap();
+        let mut conn = self.conn().await;
+        sessions::create(
+            &mut conn,
+            UserId(user.id),
+            &hash_token(&token),
+            Utc::now() + Duration::days(1),
+        )
+        .await
+        .unwrap();
+        Browser {
+            session: Some(token),
+            csrf: new_token("").unwrap(),
+        }
+    }
+
+    /// A browser with no session (but a CSRF cookie, as after any page view).
+    pub fn anonymous(&self) -> Browser {
+        Browser {
+            session: None,
+            csrf: new_token("").unwrap(),
+        }
+    }
+
+    pub async fn get_as(&self, browser: &Browser, path: &str) -> TestResponse {
+        self.call(browser.with_cookies(test::TestRequest::get().uri(path)))
+            .await
+    }
+
+    /// POSTs a form the way a page of this site would: with the CSRF
+    /// field matching the cookie.
+    pub async fn post_as(
+        &self,
+        browser: &Browser,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &browser.csrf));
+        self.call(browser.with_cookies(test::TestRequest::post().uri(path).set_form(all)))
+            .await
+    }
+
+    /// GET with `Authorization: Bearer <token>`.
+    pub async fn api_get(&self, token: &str, path: &str) -> TestResponse {
+        self.call(
+            test::TestRequest::get()
+                .uri(path)
+                .insert_header(("Authorization", format!("Bearer {token}"))),
+        )
+        .await
+    }
+}
+
+/// Cookies a browser holds for this site.
+#[derive(Clone)]
+pub struct Browser {
+    pub session: Option<String>,
+    pub csrf: String,
+}
+
+impl Browser {
+    pub fn with_cookies(&self, req: test::TestRequest) -> test::TestRequest {
+        let mut req = req.cookie(Cookie::new("casebook_csrf", self.csrf.clone()));
+        if let Some(session) = &self.session {
+            req = req.cookie(Cookie::new("casebook_session", session.clone()));
+        }
+        req
+    }
 }
 
 pub struct TestResponse {
@@ -288,6 +375,20 @@ pub struct TestResponse {
 impl TestResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn location(&self) -> Option<&str> {
+        self.header("location")
+    }
+
+    /// The value a `Set-Cookie` header gives `name`, if any.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| Cookie::parse(v.to_owned()).ok())
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_owned())
     }
 }
 

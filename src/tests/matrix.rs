@@ -1,0 +1,148 @@
+//! Route × role: every route of the route table, for anonymous, customer,
+//! engineer, reviewer, manager and admin. The expected decisions are
+//! written out here, so a route added to the table without a row here
+//! fails this test, and so does a route whose access changes.
+
+use std::collections::BTreeSet;
+
+use actix_web::test::TestRequest;
+
+use casebook::db::users::User;
+use casebook::domain::account::Role;
+use casebook::web::route_list;
+
+use crate::support::fixtures;
+use crate::support::{Browser, TestApp, TestResponse};
+
+/// Who may use each route: "anyone", "signed-in", "staff", "manager", "admin".
+const EXPECTED: &[(&str, &str, &str)] = &[
+    ("GET", "/", "anyone"),
+    ("GET", "/healthz", "anyone"),
+    ("GET", "/readyz", "anyone"),
+    ("GET", "/static/{path:.*}", "anyone"),
+    ("GET", "/login", "anyone"),
+    ("POST", "/login", "anyone"),
+    ("POST", "/logout", "signed-in"),
+    ("GET", "/setup", "anyone"),
+    ("POST", "/setup", "anyone"),
+    ("GET", "/account", "signed-in"),
+    ("POST", "/account/password", "signed-in"),
+    ("POST", "/account/tokens", "signed-in"),
+    ("POST", "/account/tokens/{id}/revoke", "signed-in"),
+    ("GET", "/admin/users", "admin"),
+    ("POST", "/admin/users", "admin"),
+    ("GET", "/admin/users/{id}", "admin"),
+    ("POST", "/admin/users/{id}/role", "admin"),
+    ("POST", "/admin/users/{id}/disable", "admin"),
+    ("POST", "/admin/users/{id}/enable", "admin"),
+    ("POST", "/admin/users/{id}/password", "admin"),
+    ("GET", "/admin/organizations", "admin"),
+    ("POST", "/admin/organizations", "admin"),
+    ("GET", "/admin/audit", "admin"),
+    ("GET", "/api/v1/me", "signed-in"),
+];
+
+fn allowed(rule: &str, role: Option<Role>) -> bool {
+    match (rule, role) {
+        ("anyone", _) => true,
+        (_, None) => false,
+        ("signed-in", Some(_)) => true,
+        ("staff", Some(r)) => r != Role::Customer,
+        ("manager", Some(r)) => matches!(r, Role::Manager | Role::Admin),
+        ("admin", Some(r)) => r == Role::Admin,
+        (other, _) => panic!("unknown rule {other}"),
+    }
+}
+
+/// The three shapes a refusal by the access check takes.
+fn denied(res: &TestResponse) -> bool {
+    (res.status == 303
+        && res
+            .location()
+            .is_some_and(|l| l.starts_with("/login?next=")))
+        || (res.status == 403 && res.body.contains("you do not have access"))
+        || (res.status == 401 && res.body.contains("authentication required"))
+}
+
+#[test]
+fn every_route_has_an_expected_decision_and_every_expectation_a_route() {
+    let table: BTreeSet<(String, &str)> = route_list()
+        .into_iter()
+        .map(|r| (r.method.to_string(), r.path))
+        .collect();
+    let expected: BTreeSet<(String, &str)> = EXPECTED
+        .iter()
+        .map(|(m, p, _)| ((*m).to_owned(), *p))
+        .collect();
+    let missing: Vec<_> = table.difference(&expected).collect();
+    let stale: Vec<_> = expected.difference(&table).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without an expected decision in EXPECTED: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "EXPECTED names routes that are not in the table: {stale:?}"
+    );
+}
+
+#[actix_web::test]
+async fn every_route_allows_and_denies_exactly_the_expected_roles() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let acme = fixtures::organization(&mut conn, "Acme").await;
+    let target = fixtures::user().create(&mut conn).await;
+    let mut people: Vec<(Option<Role>, Option<User>, Option<String>)> = vec![(None, None, None)];
+    for role in Role::ALL {
+        let mut builder = fixtures::user().role(role);
+        if role == Role::Customer {
+            builder = builder.org(&acme);
+        }
+        let user = builder.create(&mut conn).await;
+        let browser = app.sign_in(&user).await;
+        // An API token for this role, for the API routes.
+        let created = app
+            .post_as(&browser, "/account/tokens", &[("name", "matrix")])
+            .await;
+        let start = created.body.find("cb_").unwrap();
+        let token = created.body[start..start + 67].to_owned();
+        people.push((Some(role), Some(user), Some(token)));
+    }
+
+    let mut failures = Vec::new();
+    for (method, path, rule) in EXPECTED {
+        let concrete = path
+            .replace("{path:.*}", "css/app.css")
+            .replace("{id}", &target.id.to_string());
+        for (role, user, token) in &people {
+            // A fresh session each time: some routes (sign out, password)
+            // end the one they are called with.
+            let browser: Browser = match user {
+                Some(user) => app.sign_in(user).await,
+                None => app.anonymous(),
+            };
+            let browser = &browser;
+            let res = if concrete.starts_with("/api/") {
+                let mut req = TestRequest::get().uri(&concrete);
+                if let Some(token) = token {
+                    req = req.insert_header(("Authorization", format!("Bearer {token}")));
+                }
+                app.call(req).await
+            } else if *method == "GET" {
+                app.get_as(browser, &concrete).await
+            } else {
+                app.post_as(browser, &concrete, &[]).await
+            };
+            let want = allowed(rule, *role);
+            if denied(&res) == want {
+                failures.push(format!(
+                    "{method} {path} as {role:?}: expected {}, got {} {:?}",
+                    if want { "allowed" } else { "denied" },
+                    res.status,
+                    res.location()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

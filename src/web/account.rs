@@ -1,0 +1,217 @@
+//! One's own account: the password and named API tokens.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use diesel_async::AsyncConnection;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::db::api_tokens::{self, ApiToken};
+use crate::db::{audit, users};
+use crate::domain::FieldError;
+use crate::domain::account::{TokenId, UserId, validate_name, validate_password};
+use crate::error::AppError;
+use crate::secrets::{self, hash_token, new_token};
+use crate::web::auth::{SignedIn, client_addr};
+use crate::web::page::Ctx;
+use crate::web::{render_status, see_other};
+
+const MAX_TOKEN_NAME: usize = 80;
+
+#[derive(Template)]
+#[template(path = "account/show.html")]
+struct AccountPage {
+    ctx: Ctx,
+    email: String,
+    role: String,
+    tokens: Vec<ApiToken>,
+    /// Shown once, right after creation.
+    new_token: Option<String>,
+    error: Option<FieldError>,
+}
+
+async fn page(
+    state: &AppState,
+    ctx: Ctx,
+    who: &SignedIn,
+    new_token: Option<String>,
+    error: Option<FieldError>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let mut conn = state.pool.get().await?;
+    let tokens = api_tokens::list_for_user(&mut conn, UserId(who.0.user.id)).await?;
+    render_status(
+        &AccountPage {
+            ctx,
+            email: who.0.user.email.clone(),
+            role: who.0.user.role.clone(),
+            tokens,
+            new_token,
+            error,
+        },
+        status,
+    )
+}
+
+pub async fn show(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+) -> Result<HttpResponse, AppError> {
+    page(&state, ctx, &who, None, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirm: String,
+}
+
+pub async fn change_password(
+    req: HttpRequest,
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let user_id = UserId(who.0.user.id);
+    let mut conn = state.pool.get().await?;
+    let stored = users::password_hash(&mut conn, user_id).await?;
+    let current = form.current.clone();
+    let current_ok = web::block(move || secrets::verify_password(&current, &stored))
+        .await
+        .unwrap_or(false);
+    let checked = if !current_ok {
+        Err(FieldError::new("current", "is not your current password"))
+    } else if form.password != form.password_confirm {
+        Err(FieldError::new(
+            "password_confirm",
+            "does not match the new password",
+        ))
+    } else {
+        validate_password(&form.password)
+    };
+    if let Err(error) = checked {
+        return page(
+            &state,
+            ctx,
+            &who,
+            None,
+            Some(error),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let password = form.password.clone();
+    let hash = web::block(move || secrets::hash_password(&password))
+        .await
+        .map_err(|e| AppError::BadRequest(e.to_string()))??;
+    let addr = client_addr(&req);
+    let email = who.0.user.email.clone();
+    conn.transaction(async move |conn| {
+        users::set_password(conn, user_id, &hash).await?;
+        audit::record(
+            conn,
+            audit::Event {
+                actor: Some(user_id),
+                action: "password.changed",
+                subject: email,
+                client_addr: Some(&addr),
+                detail: json!({}),
+            },
+        )
+        .await?;
+        Ok::<_, AppError>(())
+    })
+    .await?;
+    Ok(see_other("/login?notice=password-changed"))
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    name: String,
+}
+
+pub async fn create_token(
+    req: HttpRequest,
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    form: web::Form<TokenForm>,
+) -> Result<HttpResponse, AppError> {
+    let name = match validate_name("name", &form.name, MAX_TOKEN_NAME) {
+        Ok(name) => name,
+        Err(error) => {
+            return page(
+                &state,
+                ctx,
+                &who,
+                None,
+                Some(error),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let token = new_token("cb_")?;
+    let token_hash = hash_token(&token);
+    let prefix: String = token.chars().take(10).collect();
+    let user_id = UserId(who.0.user.id);
+    let addr = client_addr(&req);
+    let mut conn = state.pool.get().await?;
+    conn.transaction(async move |conn| {
+        let created = api_tokens::create(conn, user_id, &name, &token_hash, &prefix).await?;
+        audit::record(
+            conn,
+            audit::Event {
+                actor: Some(user_id),
+                action: "token.created",
+                subject: name.clone(),
+                client_addr: Some(&addr),
+                detail: json!({ "token_id": created.id, "prefix": prefix }),
+            },
+        )
+        .await?;
+        Ok::<_, AppError>(())
+    })
+    .await?;
+    page(&state, ctx, &who, Some(token), None, StatusCode::CREATED).await
+}
+
+pub async fn revoke_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let user_id = UserId(who.0.user.id);
+    let token_id = TokenId(path.into_inner());
+    let addr = client_addr(&req);
+    let mut conn = state.pool.get().await?;
+    conn.transaction(async move |conn| {
+        let revoked = api_tokens::revoke(conn, user_id, token_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        audit::record(
+            conn,
+            audit::Event {
+                actor: Some(user_id),
+                action: "token.revoked",
+                subject: revoked.name.clone(),
+                client_addr: Some(&addr),
+                detail: json!({ "token_id": revoked.id, "prefix": revoked.prefix }),
+            },
+        )
+        .await?;
+        Ok::<_, AppError>(())
+    })
+    .await?;
+    Ok(see_other("/account?notice=token-revoked"))
+}

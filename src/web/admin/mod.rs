@@ -1,0 +1,6 @@
+//! Administration pages: users, organizations, the audit log. Admins only
+//! (the route table says so for each route).
+
+pub mod audit;
+pub mod organizations;
+pub mod users;

@@ -1,0 +1,28 @@
+//! The JSON API (`/api/v1`), authenticated by bearer tokens only.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::web::auth::SignedIn;
+
+/// Who the token belongs to.
+pub async fn me(who: SignedIn) -> Result<HttpResponse, ApiError> {
+    let user = &who.0.user;
+    Ok(HttpResponse::Ok().json(json!({
+        "id": user.id,
+        "email": user.email,
+        "display_name": user.display_name,
+        "role": user.role,
+        "organization_id": user.organization_id,
+    })))
+}
+
+/// JSON bodies that cannot be read get a problem document naming why.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(2 * 1024 * 1024)
+        .error_handler(|err, _| {
+            ApiError(crate::error::AppError::BadRequest(err.to_string())).into()
+        })
+}

@@ -1,0 +1,229 @@
+//! Who is asking: the session cookie for pages, `Authorization: Bearer` for
+//! the JSON API (never the cookie, so the API needs no CSRF defence), and
+//! the per-route access check that every route in the table goes through.
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::db::users::User;
+use crate::db::{api_tokens, sessions};
+use crate::domain::policy::Access;
+use crate::error::AppError;
+use crate::secrets::hash_token;
+
+pub const SESSION_COOKIE: &str = "casebook_session";
+
+/// The signed-in person, and how they proved it.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub user: User,
+    /// The session's token hash; `None` when signed in by API token.
+    pub session_hash: Option<String>,
+}
+
+pub fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// A bearer token is `cb_` and 64 hex digits; anything else is refused
+/// before it reaches the database.
+fn bearer_token(value: &HeaderValue) -> Option<&str> {
+    let token = value.to_str().ok()?.strip_prefix("Bearer ")?.trim();
+    let well_formed = token.len() == 67
+        && token.starts_with("cb_")
+        && token[3..].bytes().all(|b| b.is_ascii_hexdigit());
+    well_formed.then_some(token)
+}
+
+async fn authenticate(req: &ServiceRequest) -> Result<Option<Identity>, AppError> {
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Ok(None);
+    };
+    if is_api(req.path()) {
+        let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+            return Ok(None);
+        };
+        let Some(token) = bearer_token(value) else {
+            return Err(AppError::Unauthorized(
+                "malformed Authorization header: send `Authorization: Bearer cb_…` with a token from your account page",
+            ));
+        };
+        let mut conn = state.pool.get().await?;
+        return match api_tokens::find_user(&mut conn, &hash_token(token)).await? {
+            Some(user) => Ok(Some(Identity {
+                user,
+                session_hash: None,
+            })),
+            None => Err(AppError::Unauthorized(
+                "the API token is unknown or revoked",
+            )),
+        };
+    }
+    let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let hash = hash_token(cookie.value());
+    let mut conn = state.pool.get().await?;
+    Ok(sessions::find_user(&mut conn, &hash)
+        .await?
+        .map(|user| Identity {
+            user,
+            session_hash: Some(hash),
+        }))
+}
+
+/// The access check wrapped around every route by the route table.
+pub async fn require(
+    access: Access,
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let identity = match authenticate(&req).await {
+        Ok(identity) => identity,
+        Err(e) => return Ok(req.into_response(e.response_for(true))),
+    };
+    let role = identity.as_ref().map(|i| i.user.role());
+    if access.allows(role) {
+        req.extensions_mut().insert(identity);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    }
+    let api = is_api(req.path());
+    let response = match (identity.is_some(), api) {
+        (false, true) => {
+            AppError::Unauthorized("authentication required: send `Authorization: Bearer cb_…`")
+                .response_for(true)
+        }
+        (false, false) => {
+            let target = req
+                .uri()
+                .path_and_query()
+                .map(|pq| pq.as_str())
+                .unwrap_or("/");
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, login_url(target)))
+                .finish()
+        }
+        (true, _) => AppError::Forbidden.response_for(api),
+    };
+    Ok(req.into_response(response))
+}
+
+pub fn login_url(next: &str) -> String {
+    format!("/login?next={}", urlencode(next))
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The signed-in person; routes that are not `Access::Anyone` always have one.
+pub struct SignedIn(pub Identity);
+
+impl FromRequest for SignedIn {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let identity = req
+            .extensions()
+            .get::<Option<Identity>>()
+            .cloned()
+            .flatten();
+        std::future::ready(
+            identity
+                .map(SignedIn)
+                .ok_or(AppError::Unauthorized("sign in to see this page")),
+        )
+    }
+}
+
+/// The signed-in person, if any.
+pub struct MaybeSignedIn(pub Option<Identity>);
+
+impl FromRequest for MaybeSignedIn {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let identity = req
+            .extensions()
+            .get::<Option<Identity>>()
+            .cloned()
+            .flatten();
+        std::future::ready(Ok(MaybeSignedIn(identity)))
+    }
+}
+
+/// The client address for rate limits and the audit log: the peer address
+/// (a proxy in front should be configured to pass it; forwarded headers are
+/// not trusted).
+pub fn client_addr(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// A JSON problem body (RFC 9457 style) for API errors.
+pub fn problem(status: StatusCode, title: &str, detail: &str, field: Option<&str>) -> HttpResponse {
+    let mut body = json!({ "status": status.as_u16(), "title": title, "detail": detail });
+    if let Some(field) = field {
+        body["field"] = json!(field);
+    }
+    HttpResponse::build(status)
+        .content_type("application/problem+json")
+        .body(body.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_well_formed_bearer_tokens_pass() {
+        let good = format!("Bearer cb_{}", "a1".repeat(32));
+        assert!(bearer_token(&HeaderValue::from_str(&good).unwrap()).is_some());
+        for bad in [
+            "Bearer",
+            "Bearer ",
+            "Basic abc",
+            "Bearer cb_xyz",
+            &format!("Bearer xx_{}", "a1".repeat(32)),
+            &format!("Bearer cb_{}", "zz".repeat(32)),
+        ] {
+            assert!(
+                bearer_token(&HeaderValue::from_str(bad).unwrap()).is_none(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn login_redirects_keep_the_target_encoded() {
+        assert_eq!(
+            login_url("/admin/users?x=1&y=2"),
+            "/login?next=/admin/users%3Fx%3D1%26y%3D2"
+        );
+    }
+
+    #[test]
+    fn api_paths_are_recognised() {
+        assert!(is_api("/api/v1/me"));
+        assert!(!is_api("/apiary"));
+    }
+}

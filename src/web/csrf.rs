@@ -1,0 +1,138 @@
+//! CSRF defence for every state-changing form: a random token in a
+//! `SameSite=Strict`, HttpOnly cookie must come back as the `csrf_token`
+//! field of the form (double submit), and a browser's `Origin`, when sent,
+//! must be this site. Checked here, in front of every route, so no handler
+//! can forget it. The JSON API is exempt: it accepts only bearer tokens,
+//! never the cookie.
+
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::Next;
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::StreamExt;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::secrets::{constant_time_eq, new_token};
+use crate::web::auth::is_api;
+
+pub const CSRF_COOKIE: &str = "casebook_csrf";
+pub const CSRF_FIELD: &str = "csrf_token";
+/// Forms are small; model texts are the largest thing posted.
+pub const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
+
+/// The token the current page must put in its forms.
+#[derive(Debug, Clone)]
+pub struct CsrfToken(pub String);
+
+/// Set when the token was minted for this request and must be sent back.
+#[derive(Clone)]
+struct Minted;
+
+impl FromRequest for CsrfToken {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            req.extensions()
+                .get::<CsrfToken>()
+                .cloned()
+                .ok_or(AppError::CsrfRejected),
+        )
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The middleware, wrapped around the whole app.
+pub async fn protect(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let existing = req
+        .cookie(CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()));
+    let api = is_api(req.path());
+    if !is_safe(req.method()) && !api {
+        if let Err(e) = check(&mut req, existing.as_deref()).await {
+            return Ok(req
+                .into_response(e.response_for(false))
+                .map_into_right_body());
+        }
+    }
+    let token = match existing {
+        Some(token) => token,
+        None => {
+            let token = new_token("").map_err(AppError::from)?;
+            req.extensions_mut().insert(Minted);
+            token
+        }
+    };
+    req.extensions_mut().insert(CsrfToken(token.clone()));
+    let secure = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.config.secure_cookies);
+    let mut res = next.call(req).await?;
+    let minted = res.request().extensions().get::<Minted>().is_some();
+    if minted && !api {
+        let cookie = Cookie::build(CSRF_COOKIE, token)
+            .path("/")
+            .http_only(true)
+            .secure(secure)
+            .same_site(SameSite::Strict)
+            .finish();
+        res.response_mut().add_cookie(&cookie)?;
+    }
+    Ok(res.map_into_left_body())
+}
+
+async fn check(req: &mut ServiceRequest, cookie_token: Option<&str>) -> Result<(), AppError> {
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let info = req.connection_info().clone();
+        let ours = format!("{}://{}", info.scheme(), info.host());
+        if origin.to_str().ok() != Some(ours.as_str()) {
+            return Err(AppError::CsrfRejected);
+        }
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
+        return Err(AppError::UnsupportedMediaType(
+            "forms must be sent as application/x-www-form-urlencoded",
+        ));
+    }
+    let body = read_body(req).await?;
+    let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+        .ok()
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == CSRF_FIELD))
+        .map(|(_, v)| v);
+    // Handlers read the same body again.
+    req.set_payload(Payload::from(body));
+    match (cookie_token, sent) {
+        (Some(expected), Some(sent)) if constant_time_eq(expected, &sent) => Ok(()),
+        _ => Err(AppError::CsrfRejected),
+    }
+}
+
+async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, AppError> {
+    let mut payload = req.take_payload();
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| AppError::PayloadTooLarge(MAX_FORM_BYTES))?;
+        if body.len() + chunk.len() > MAX_FORM_BYTES {
+            return Err(AppError::PayloadTooLarge(MAX_FORM_BYTES));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}

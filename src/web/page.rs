@@ -1,0 +1,103 @@
+//! What every page needs besides its own data: who is signed in (for the
+//! navigation), the CSRF token for its forms, and a one-line notice after a
+//! redirect.
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::domain::account::Role;
+use crate::error::AppError;
+use crate::web::auth::Identity;
+use crate::web::csrf::CsrfToken;
+
+#[derive(Debug, Clone)]
+pub struct NavUser {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+}
+
+impl NavUser {
+    pub fn is_staff(&self) -> bool {
+        self.role.is_staff()
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub user: Option<NavUser>,
+    pub csrf: String,
+    pub notice: Option<&'static str>,
+}
+
+impl FromRequest for Ctx {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let extensions = req.extensions();
+        let user = extensions
+            .get::<Option<Identity>>()
+            .cloned()
+            .flatten()
+            .map(|identity| NavUser {
+                id: identity.user.id,
+                name: identity.user.display_name.clone(),
+                role: identity.user.role(),
+            });
+        let csrf = extensions
+            .get::<CsrfToken>()
+            .map(|t| t.0.clone())
+            .unwrap_or_default();
+        let notice = req
+            .query_string()
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("notice="))
+            .and_then(notice_text);
+        std::future::ready(Ok(Ctx { user, csrf, notice }))
+    }
+}
+
+/// Notices are named in the redirect's query and worded here, so a link
+/// cannot put arbitrary text on a page.
+fn notice_text(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "signed-out" => "You are signed out.",
+        "password-changed" => {
+            "Your password was changed. Every session has ended; sign in with the new password."
+        }
+        "token-revoked" => "The token was revoked. Requests using it are refused from now on.",
+        "user-created" => "The user was created.",
+        "role-changed" => "The role was changed.",
+        "user-disabled" => "The user is disabled and every session of theirs has ended.",
+        "user-enabled" => "The user can sign in again.",
+        "password-reset" => "The password was reset and every session of the user has ended.",
+        "organization-created" => "The organization was created.",
+        _ => return None,
+    })
+}
+
+/// Renders a page struct into an HTML response.
+pub fn render(page: &impl Template) -> Result<HttpResponse, AppError> {
+    render_status(page, StatusCode::OK)
+}
+
+pub fn render_status(page: &impl Template, status: StatusCode) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::build(status)
+        .content_type(ContentType::html())
+        .body(page.render()?))
+}
+
+/// 303 See Other: after a successful form post.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_owned()))
+        .finish()
+}
