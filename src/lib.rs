@@ -22,6 +22,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod logging;
+pub mod markdown;
 pub mod secrets;
 pub mod server;
 pub mod web;

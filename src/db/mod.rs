@@ -6,6 +6,8 @@ pub mod api_tokens;
 pub mod audit;
 pub mod cluster;
 mod migrations;
+pub mod models;
+pub mod outbox;
 pub mod schema;
 pub mod sessions;
 pub mod users;

@@ -26,6 +26,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    incident_models (id) {
+        id -> Int8,
+        key -> Text,
+        title -> Text,
+        category -> Text,
+        tags -> Array<Nullable<Text>>,
+        status -> Text,
+        public -> Bool,
+        revision -> Int4,
+        owner_id -> Nullable<Int8>,
+        verified_at -> Nullable<Timestamptz>,
+        verified_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     login_attempts (id) {
         id -> Int8,
         at -> Timestamptz,
@@ -36,9 +54,45 @@ diesel::table! {
 }
 
 diesel::table! {
+    model_links (from_model_id, to_model_id) {
+        from_model_id -> Int8,
+        to_model_id -> Int8,
+    }
+}
+
+diesel::table! {
+    model_revisions (id) {
+        id -> Int8,
+        model_id -> Int8,
+        number -> Int4,
+        title -> Text,
+        category -> Text,
+        tags -> Array<Nullable<Text>>,
+        status -> Text,
+        public -> Bool,
+        statement -> Text,
+        steps -> Array<Nullable<Text>>,
+        discussion -> Text,
+        body -> Text,
+        author_id -> Nullable<Int8>,
+        summary -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     organizations (id) {
         id -> Int8,
         name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    search_outbox (id) {
+        id -> Int8,
+        entity -> Text,
+        entity_id -> Int8,
         created_at -> Timestamptz,
     }
 }
@@ -77,14 +131,20 @@ diesel::table! {
 
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_id));
+diesel::joinable!(model_revisions -> incident_models (model_id));
+diesel::joinable!(model_revisions -> users (author_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_log,
+    incident_models,
     login_attempts,
+    model_links,
+    model_revisions,
     organizations,
+    search_outbox,
     sessions,
     setup_tokens,
     users,

@@ -3,6 +3,7 @@
 //! functions with unit tests.
 
 pub mod account;
+pub mod model;
 pub mod policy;
 
 /// A value a person typed that cannot be accepted, with the form field it

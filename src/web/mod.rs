@@ -9,6 +9,7 @@ pub mod auth;
 pub mod csrf;
 pub mod health;
 pub mod home;
+pub mod models;
 pub mod page;
 pub mod sessions;
 pub mod setup;
@@ -96,6 +97,18 @@ fn table() -> Vec<Def> {
             SignedIn,
             account::revoke_token,
         ),
+        // Incident models.
+        def(M::GET, "/models", SignedIn, models::pages::list),
+        def(M::GET, "/models/new", Staff, models::edit::new),
+        def(M::POST, "/models", Staff, models::edit::create),
+        def(M::GET, "/models/{key}", SignedIn, models::pages::show),
+        def(M::POST, "/models/{key}", Staff, models::edit::update),
+        def(M::GET, "/models/{key}/edit", Staff, models::edit::edit),
+        def(M::GET, "/models/{key}/history", SignedIn, models::history::list),
+        def(M::GET, "/models/{key}/revisions/{number}", SignedIn, models::history::show),
+        def(M::GET, "/models/{key}/diff", SignedIn, models::history::compare),
+        def(M::POST, "/models/{key}/verify", Staff, models::edit::verify),
+        def(M::POST, "/models/{key}/retire", Staff, models::edit::retire),
         // Administration.
         def(M::GET, "/admin/users", Admin, admin::users::list),
         def(M::POST, "/admin/users", Admin, admin::users::create),

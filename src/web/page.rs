@@ -80,6 +80,10 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "user-enabled" => "The user can sign in again.",
         "password-reset" => "The password was reset and every session of the user has ended.",
         "organization-created" => "The organization was created.",
+        "model-saved" => "Saved as a new revision.",
+        "model-unchanged" => "Nothing changed, so no revision was added.",
+        "model-verified" => "Marked as verified by you, now.",
+        "model-retired" => "The model is retired. It stays readable, with its history.",
         _ => return None,
     })
 }

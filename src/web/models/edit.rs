@@ -1,0 +1,311 @@
+//! Writing models: new, edit (the whole model as one plain-text document),
+//! preview, save with conflict detection, verify, retire.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::db::models::{self, Model, Save, SaveError};
+use crate::domain::account::UserId;
+use crate::domain::model::diff::{self, DiffLine};
+use crate::domain::model::{self as text, ModelText, Status};
+use crate::error::AppError;
+use crate::markdown::{self, SafeHtml};
+use crate::web::auth::SignedIn;
+use crate::web::page::Ctx;
+use crate::web::{render_status, see_other};
+
+const MAX_SUMMARY_CHARS: usize = 200;
+
+/// What a new model's text area starts with.
+const SKELETON: &str = "# Title of the problem
+key: short-unique-key
+category: 
+tags: 
+status: draft
+
+## Statement
+What is wrong, how it shows, and what it affects.
+
+## Steps
+1. The first thing to check, with the exact command.
+2. What to do next; link related models like [[other-model-key]].
+3. When to escalate, and to whom.
+
+## Discussion
+Why this happens, how to prevent it, related models.
+";
+
+pub struct Preview {
+    pub title: String,
+    pub statement: SafeHtml,
+    pub steps: Vec<SafeHtml>,
+    pub discussion: SafeHtml,
+}
+
+impl Preview {
+    fn of(model: &ModelText) -> Self {
+        Self {
+            title: model.title.clone(),
+            statement: markdown::render(&model.statement),
+            steps: model.steps.iter().map(|s| markdown::render(s)).collect(),
+            discussion: markdown::render(&model.discussion),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "models/edit.html")]
+struct EditPage {
+    ctx: Ctx,
+    /// `None` for a new model.
+    key: Option<String>,
+    text: String,
+    base_revision: i32,
+    summary: String,
+    error: Option<String>,
+    preview: Option<Preview>,
+}
+
+#[derive(Template)]
+#[template(path = "models/conflict.html")]
+struct ConflictPage {
+    ctx: Ctx,
+    key: String,
+    base_revision: i32,
+    current_revision: i32,
+    /// What others changed between the revision the edit started from and
+    /// the current one.
+    meanwhile: Vec<DiffLine>,
+    /// The editor's text against the current revision.
+    yours: Vec<DiffLine>,
+    text: String,
+    summary: String,
+}
+
+#[derive(Deserialize)]
+pub struct ModelForm {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    base_revision: i32,
+    #[serde(default)]
+    action: String,
+}
+
+fn edit_page(
+    ctx: Ctx,
+    key: Option<String>,
+    form: &ModelForm,
+    error: Option<String>,
+    preview: Option<Preview>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    render_status(
+        &EditPage {
+            ctx,
+            key,
+            text: form.text.clone(),
+            base_revision: form.base_revision,
+            summary: form.summary.clone(),
+            error,
+            preview,
+        },
+        status,
+    )
+}
+
+pub async fn new(ctx: Ctx) -> Result<HttpResponse, AppError> {
+    render_status(
+        &EditPage {
+            ctx,
+            key: None,
+            text: SKELETON.to_owned(),
+            base_revision: 0,
+            summary: String::new(),
+            error: None,
+            preview: None,
+        },
+        StatusCode::OK,
+    )
+}
+
+pub async fn edit(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let mut conn = state.pool.get().await?;
+    let (model, revision) = super::load_visible(&mut conn, &who.0.user.viewer(), &path).await?;
+    render_status(
+        &EditPage {
+            ctx,
+            key: Some(model.key),
+            text: revision.body,
+            base_revision: revision.number,
+            summary: String::new(),
+            error: None,
+            preview: None,
+        },
+        StatusCode::OK,
+    )
+}
+
+/// The summary as stored: one line, with a default.
+fn summary(input: &str, default: &str) -> Result<String, String> {
+    let line = input.trim();
+    if line.chars().any(char::is_control) {
+        return Err("The summary must be one line.".to_owned());
+    }
+    if line.chars().count() > MAX_SUMMARY_CHARS {
+        return Err(format!("The summary must be at most {MAX_SUMMARY_CHARS} characters."));
+    }
+    Ok(if line.is_empty() { default.to_owned() } else { line.to_owned() })
+}
+
+/// Saves in one transaction; an unknown link or a conflict leaves nothing.
+pub async fn save_text(
+    conn: &mut AsyncPgConnection,
+    current: Option<&Model>,
+    expected: i32,
+    model: &ModelText,
+    author: UserId,
+    summary: &str,
+) -> Result<Model, SaveError> {
+    conn.transaction(async move |conn| {
+        models::save(
+            conn,
+            current,
+            expected,
+            model,
+            &Save {
+                author: Some(author),
+                summary,
+            },
+        )
+        .await
+    })
+    .await
+}
+
+pub async fn create(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    form: web::Form<ModelForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let parsed = text::parse(&form.text).map_err(|e| e.to_string());
+    let summary = summary(&form.summary, "Created");
+    let (model, summary) = match (parsed, summary) {
+        (Ok(m), Ok(s)) => (m, s),
+        (Err(e), _) | (_, Err(e)) => {
+            return edit_page(ctx, None, &form, Some(e), None, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    if form.action == "preview" {
+        let preview = Preview::of(&model);
+        return edit_page(ctx, None, &form, None, Some(preview), StatusCode::OK);
+    }
+    let mut conn = state.pool.get().await?;
+    match save_text(&mut conn, None, 0, &model, UserId(who.0.user.id), &summary).await {
+        Ok(saved) => Ok(see_other(&format!("/models/{}?notice=model-saved", saved.key))),
+        Err(SaveError::Database(e)) => Err(e.into()),
+        Err(e) => edit_page(ctx, None, &form, Some(e.to_string()), None, StatusCode::UNPROCESSABLE_ENTITY),
+    }
+}
+
+pub async fn update(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<String>,
+    form: web::Form<ModelForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let mut conn = state.pool.get().await?;
+    let (current, current_revision) =
+        super::load_visible(&mut conn, &who.0.user.viewer(), &path).await?;
+    let key = Some(current.key.clone());
+    let parsed = text::parse(&form.text).map_err(|e| e.to_string());
+    let summary = summary(&form.summary, "Edited");
+    let (model, summary) = match (parsed, summary) {
+        (Ok(m), Ok(s)) => (m, s),
+        (Err(e), _) | (_, Err(e)) => {
+            return edit_page(ctx, key, &form, Some(e), None, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    if form.action == "preview" {
+        let preview = Preview::of(&model);
+        return edit_page(ctx, key, &form, None, Some(preview), StatusCode::OK);
+    }
+    if form.base_revision == current.revision && text::render(&model) == current_revision.body {
+        return Ok(see_other(&format!("/models/{}?notice=model-unchanged", current.key)));
+    }
+    let author = UserId(who.0.user.id);
+    match save_text(&mut conn, Some(&current), form.base_revision, &model, author, &summary).await {
+        Ok(saved) => Ok(see_other(&format!("/models/{}?notice=model-saved", saved.key))),
+        Err(SaveError::Conflict { expected, current: now }) => {
+            let base = models::revision(&mut conn, current.id, expected).await?;
+            let latest = models::revision(&mut conn, current.id, now)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            let base_body = base.map(|b| b.body).unwrap_or_default();
+            render_status(
+                &ConflictPage {
+                    ctx,
+                    key: current.key.clone(),
+                    base_revision: expected,
+                    current_revision: now,
+                    meanwhile: diff::lines(&base_body, &latest.body),
+                    yours: diff::lines(&latest.body, &form.text),
+                    text: form.text.clone(),
+                    summary,
+                },
+                StatusCode::CONFLICT,
+            )
+        }
+        Err(SaveError::Database(e)) => Err(e.into()),
+        Err(e) => edit_page(ctx, key, &form, Some(e.to_string()), None, StatusCode::UNPROCESSABLE_ENTITY),
+    }
+}
+
+pub async fn verify(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let mut conn = state.pool.get().await?;
+    let (model, _) = super::load_visible(&mut conn, &who.0.user.viewer(), &path).await?;
+    models::mark_verified(&mut conn, model.id, UserId(who.0.user.id)).await?;
+    Ok(see_other(&format!("/models/{}?notice=model-verified", model.key)))
+}
+
+pub async fn retire(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let mut conn = state.pool.get().await?;
+    let (model, revision) = super::load_visible(&mut conn, &who.0.user.viewer(), &path).await?;
+    let mut retired = text::parse(&revision.body).map_err(|e| {
+        tracing::error!(model = %model.key, "stored revision does not parse: {e}");
+        AppError::NotFound
+    })?;
+    if retired.status == Status::Retired {
+        return Ok(see_other(&format!("/models/{}", model.key)));
+    }
+    retired.status = Status::Retired;
+    let author = UserId(who.0.user.id);
+    match save_text(&mut conn, Some(&model), model.revision, &retired, author, "Retired").await {
+        Ok(saved) => Ok(see_other(&format!("/models/{}?notice=model-retired", saved.key))),
+        Err(SaveError::Database(e)) => Err(e.into()),
+        Err(e) => Err(AppError::BadRequest(e.to_string())),
+    }
+}
