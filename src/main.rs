@@ -63,6 +63,26 @@ enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Import incident models from the *.md files in DIR (one model per
+    /// file, all or nothing; a revision only where the text changed).
+    Import {
+        dir: PathBuf,
+    },
+    /// Export every incident model as DIR/<key>.md in the canonical format.
+    Export {
+        dir: PathBuf,
+    },
+    /// Load the demo incident models (about 20 common operations incidents).
+    Demo,
+    /// Write COUNT generated model files into DIR, for benchmarks.
+    #[command(hide = true)]
+    GenerateModels {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +160,40 @@ fn main() -> ExitCode {
                     "casebook: added {} {} (id {})",
                     added.role, added.email, added.user_id
                 );
+                Ok(())
+            }
+            Command::Import { dir } => {
+                let started = std::time::Instant::now();
+                let report = commands::with_database(&config, async move |conn| {
+                    Ok(commands::import_dir(conn, &dir).await?)
+                })
+                .await?;
+                println!(
+                    "casebook: imported: {report} ({:.1}s)",
+                    started.elapsed().as_secs_f64()
+                );
+                Ok(())
+            }
+            Command::Export { dir } => {
+                let written = commands::with_database(&config, async move |conn| {
+                    Ok(commands::export(conn, &dir).await?)
+                })
+                .await?;
+                println!("casebook: exported {written} model(s)");
+                Ok(())
+            }
+            Command::Demo => {
+                let report = commands::with_database(&config, async move |conn| {
+                    Ok(commands::demo(conn).await?)
+                })
+                .await?;
+                println!("casebook: demo models: {report}");
+                Ok(())
+            }
+            Command::GenerateModels { dir, count, seed } => {
+                commands::models::generate(&dir, count, seed)
+                    .map_err(|e| StartupError::Command(e.to_string()))?;
+                println!("casebook: wrote {count} model file(s) to {}", dir.display());
                 Ok(())
             }
             Command::Migrate => server::migrate(&config).await.map(|applied| {

@@ -1,15 +1,15 @@
-//! One-off commands that change data: `casebook user add`.
+//! `casebook user add`.
 
 use diesel_async::AsyncConnection;
 use serde_json::json;
 
 use crate::config::Config;
-use crate::db::{self, audit, users};
+use crate::db::{audit, users};
 use crate::domain::FieldError;
 use crate::domain::account::{
     MAX_NAME_CHARS, OrgId, Role, UserId, validate_email, validate_name, validate_password,
 };
-use crate::server::{Database, StartupError, ensure_writable};
+use crate::server::StartupError;
 
 pub struct NewAccount {
     pub email: String,
@@ -54,11 +54,7 @@ pub async fn add_user(config: &Config, new: NewAccount) -> Result<Added, Startup
         .map_err(|e| StartupError::Command(e.to_string()))?
         .map_err(|e| StartupError::Command(e.to_string()))?;
 
-    ensure_writable(&config.data_dir)?;
-    let database = Database::open(config, true).await?;
-    let result = async {
-        db::migrate(&database.url, db::MIGRATIONS).await?;
-        let mut conn = db::connect(&database.url).await?;
+    super::with_database(config, async move |conn| {
         conn.transaction(async move |conn| {
             let mut created_organization = None;
             let organization = match &org_name {
@@ -105,8 +101,6 @@ pub async fn add_user(config: &Config, new: NewAccount) -> Result<Added, Startup
             })
         })
         .await
-    }
-    .await;
-    database.close()?;
-    result
+    })
+    .await
 }

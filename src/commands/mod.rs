@@ -1,0 +1,32 @@
+//! One-off commands that change data: `user add`, `import`, `export`,
+//! `demo`, `generate-models`.
+
+pub mod models;
+pub mod users;
+
+use diesel_async::AsyncPgConnection;
+
+use crate::config::Config;
+use crate::db;
+use crate::server::{Database, StartupError, ensure_writable};
+
+pub use models::{Report, demo, export, import_dir};
+pub use users::{Added, NewAccount, add_user};
+
+/// Opens the database for a one-off command (sharing the server of a
+/// running `serve`), migrates it, and runs `work` on one connection.
+pub async fn with_database<T>(
+    config: &Config,
+    work: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<T, StartupError>,
+) -> Result<T, StartupError> {
+    ensure_writable(&config.data_dir)?;
+    let database = Database::open(config, true).await?;
+    let result = async {
+        db::migrate(&database.url, db::MIGRATIONS).await?;
+        let mut conn = db::connect(&database.url).await?;
+        work(&mut conn).await
+    }
+    .await;
+    database.close()?;
+    result
+}
