@@ -45,6 +45,7 @@ pub fn build(
     App::new()
         .app_data(web::Data::new(state))
         .app_data(form_config())
+        .app_data(web::PayloadConfig::new(crate::web::csrf::MAX_FORM_BYTES))
         .app_data(crate::web::api::json_config())
         .configure(crate::web::routes)
         .default_service(web::to(crate::web::not_found))

@@ -65,13 +65,9 @@ enum Command {
     User(UserCommand),
     /// Import incident models from the *.md files in DIR (one model per
     /// file, all or nothing; a revision only where the text changed).
-    Import {
-        dir: PathBuf,
-    },
+    Import { dir: PathBuf },
     /// Export every incident model as DIR/<key>.md in the canonical format.
-    Export {
-        dir: PathBuf,
-    },
+    Export { dir: PathBuf },
     /// Load the demo incident models (about 20 common operations incidents).
     Demo,
     /// Write COUNT generated model files into DIR, for benchmarks.

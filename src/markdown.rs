@@ -134,7 +134,12 @@ mod tests {
     #[test]
     fn no_xss_payload_survives() {
         for payload in XSS {
-            for context in [payload.to_string(), format!("Text before\n\n{payload}\n\nafter"), format!("1. step {payload}"), format!("`{payload}` and {payload}")] {
+            for context in [
+                payload.to_string(),
+                format!("Text before\n\n{payload}\n\nafter"),
+                format!("1. step {payload}"),
+                format!("`{payload}` and {payload}"),
+            ] {
                 let html = render(&context).as_str().to_ascii_lowercase();
                 // Only markup can run: look inside tags, not at escaped text.
                 let tags: Vec<&str> = html
@@ -144,9 +149,35 @@ mod tests {
                     .collect();
                 let markup = tags.join(" <");
                 let html = format!("<{markup}");
-                for forbidden in ["<script", "javascript:", "vbscript:", "data:text", "onerror", "onload", "onfocus", "ontoggle", "onstart", "<iframe", "<object", "<embed", "<style", "<link", "<meta", "<form", "<base", "<svg", "style=", "srcdoc", "<input", "<template"] {
+                for forbidden in [
+                    "<script",
+                    "javascript:",
+                    "vbscript:",
+                    "data:text",
+                    "onerror",
+                    "onload",
+                    "onfocus",
+                    "ontoggle",
+                    "onstart",
+                    "<iframe",
+                    "<object",
+                    "<embed",
+                    "<style",
+                    "<link",
+                    "<meta",
+                    "<form",
+                    "<base",
+                    "<svg",
+                    "style=",
+                    "srcdoc",
+                    "<input",
+                    "<template",
+                ] {
                     // Escaped text (&lt;script) is harmless and allowed.
-                    assert!(!html.contains(forbidden), "{payload:?} left {forbidden:?} in {html}");
+                    assert!(
+                        !html.contains(forbidden),
+                        "{payload:?} left {forbidden:?} in {html}"
+                    );
                 }
             }
         }

@@ -13,25 +13,82 @@ use crate::server::StartupError;
 
 /// The demo data set: run-books written for Casebook, compiled in.
 pub const DEMO_MODELS: &[(&str, &str)] = &[
-    ("backup-job-failed", include_str!("../demo/models/backup-job-failed.md")),
-    ("crashloop-backoff", include_str!("../demo/models/crashloop-backoff.md")),
-    ("db-connection-exhaustion", include_str!("../demo/models/db-connection-exhaustion.md")),
-    ("db-disk-full", include_str!("../demo/models/db-disk-full.md")),
-    ("db-replication-lag", include_str!("../demo/models/db-replication-lag.md")),
-    ("deploy-rollback", include_str!("../demo/models/deploy-rollback.md")),
-    ("dns-resolution-failure", include_str!("../demo/models/dns-resolution-failure.md")),
-    ("high-cpu-load", include_str!("../demo/models/high-cpu-load.md")),
-    ("high-memory-oom-kills", include_str!("../demo/models/high-memory-oom-kills.md")),
-    ("log-volume-full", include_str!("../demo/models/log-volume-full.md")),
-    ("login-failures", include_str!("../demo/models/login-failures.md")),
-    ("message-queue-backlog", include_str!("../demo/models/message-queue-backlog.md")),
-    ("node-not-ready", include_str!("../demo/models/node-not-ready.md")),
-    ("ntp-clock-skew", include_str!("../demo/models/ntp-clock-skew.md")),
-    ("rate-limit-exceeded", include_str!("../demo/models/rate-limit-exceeded.md")),
-    ("service-down-triage", include_str!("../demo/models/service-down-triage.md")),
-    ("tls-certificate-expiry", include_str!("../demo/models/tls-certificate-expiry.md")),
-    ("tls-handshake-failures", include_str!("../demo/models/tls-handshake-failures.md")),
-    ("wal-archiving-stuck", include_str!("../demo/models/wal-archiving-stuck.md")),
+    (
+        "backup-job-failed",
+        include_str!("../demo/models/backup-job-failed.md"),
+    ),
+    (
+        "crashloop-backoff",
+        include_str!("../demo/models/crashloop-backoff.md"),
+    ),
+    (
+        "db-connection-exhaustion",
+        include_str!("../demo/models/db-connection-exhaustion.md"),
+    ),
+    (
+        "db-disk-full",
+        include_str!("../demo/models/db-disk-full.md"),
+    ),
+    (
+        "db-replication-lag",
+        include_str!("../demo/models/db-replication-lag.md"),
+    ),
+    (
+        "deploy-rollback",
+        include_str!("../demo/models/deploy-rollback.md"),
+    ),
+    (
+        "dns-resolution-failure",
+        include_str!("../demo/models/dns-resolution-failure.md"),
+    ),
+    (
+        "high-cpu-load",
+        include_str!("../demo/models/high-cpu-load.md"),
+    ),
+    (
+        "high-memory-oom-kills",
+        include_str!("../demo/models/high-memory-oom-kills.md"),
+    ),
+    (
+        "log-volume-full",
+        include_str!("../demo/models/log-volume-full.md"),
+    ),
+    (
+        "login-failures",
+        include_str!("../demo/models/login-failures.md"),
+    ),
+    (
+        "message-queue-backlog",
+        include_str!("../demo/models/message-queue-backlog.md"),
+    ),
+    (
+        "node-not-ready",
+        include_str!("../demo/models/node-not-ready.md"),
+    ),
+    (
+        "ntp-clock-skew",
+        include_str!("../demo/models/ntp-clock-skew.md"),
+    ),
+    (
+        "rate-limit-exceeded",
+        include_str!("../demo/models/rate-limit-exceeded.md"),
+    ),
+    (
+        "service-down-triage",
+        include_str!("../demo/models/service-down-triage.md"),
+    ),
+    (
+        "tls-certificate-expiry",
+        include_str!("../demo/models/tls-certificate-expiry.md"),
+    ),
+    (
+        "tls-handshake-failures",
+        include_str!("../demo/models/tls-handshake-failures.md"),
+    ),
+    (
+        "wal-archiving-stuck",
+        include_str!("../demo/models/wal-archiving-stuck.md"),
+    ),
     ("website-502", include_str!("../demo/models/website-502.md")),
 ];
 
@@ -121,7 +178,10 @@ pub async fn import_sources(
         match text::parse(&source.text) {
             Ok(model) => {
                 if let Some((other, _)) = parsed.iter().find(|(_, m)| m.key == model.key) {
-                    errors.push(format!("{}: the key {:?} is also used by {other}", source.name, model.key));
+                    errors.push(format!(
+                        "{}: the key {:?} is also used by {other}",
+                        source.name, model.key
+                    ));
                 }
                 parsed.push((&source.name, model));
             }
@@ -137,8 +197,14 @@ pub async fn import_sources(
         let mut changed = Vec::new();
         for (name, model) in &parsed {
             let summary = format!("Imported from {}", file_name(name));
-            let save = Save { author: None, summary: &summary };
-            let saving = |error| ImportError::Save { file: (*name).to_owned(), error };
+            let save = Save {
+                author: None,
+                summary: &summary,
+            };
+            let saving = |error| ImportError::Save {
+                file: (*name).to_owned(),
+                error,
+            };
             match models::find_by_key(conn, &model.key).await? {
                 None => {
                     let saved = models::insert(conn, model, &save).await.map_err(saving)?;
@@ -146,7 +212,9 @@ pub async fn import_sources(
                     changed.push((name, saved.id, model));
                 }
                 Some(current) => {
-                    let body = models::revision(conn, current.id, current.revision).await?.map(|r| r.body);
+                    let body = models::revision(conn, current.id, current.revision)
+                        .await?
+                        .map(|r| r.body);
                     if body.as_deref() == Some(text::render(model).as_str()) {
                         report.unchanged += 1;
                     } else {
@@ -163,7 +231,10 @@ pub async fn import_sources(
         for (name, id, model) in changed {
             models::replace_links(conn, id, &text::links(model))
                 .await
-                .map_err(|error| ImportError::Save { file: (*name).to_owned(), error })?;
+                .map_err(|error| ImportError::Save {
+                    file: (*name).to_owned(),
+                    error,
+                })?;
             progress.inc(1);
         }
         progress.finish_and_clear();
@@ -173,7 +244,10 @@ pub async fn import_sources(
 }
 
 fn file_name(path: &str) -> &str {
-    Path::new(path).file_name().and_then(|n| n.to_str()).unwrap_or(path)
+    Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(path)
 }
 
 fn progress_bar(what: &str) -> ProgressBar {
@@ -195,7 +269,10 @@ pub async fn import_dir(conn: &mut AsyncPgConnection, dir: &Path) -> Result<Repo
 pub async fn demo(conn: &mut AsyncPgConnection) -> Result<Report, ImportError> {
     let sources: Vec<Source> = DEMO_MODELS
         .iter()
-        .map(|(key, text)| Source { name: format!("{key}.md"), text: (*text).to_owned() })
+        .map(|(key, text)| Source {
+            name: format!("{key}.md"),
+            text: (*text).to_owned(),
+        })
         .collect();
     import_sources(conn, &sources, &ProgressBar::hidden()).await
 }
@@ -227,7 +304,10 @@ pub fn generate(dir: &Path, count: usize, seed: u64) -> Result<(), ImportError> 
         move |source| ImportError::Io { path, source }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let bases: Vec<ModelText> = DEMO_MODELS.iter().filter_map(|(_, t)| text::parse(t).ok()).collect();
+    let bases: Vec<ModelText> = DEMO_MODELS
+        .iter()
+        .filter_map(|(_, t)| text::parse(t).ok())
+        .collect();
     if bases.is_empty() {
         return Ok(());
     }
@@ -257,7 +337,9 @@ pub fn generate(dir: &Path, count: usize, seed: u64) -> Result<(), ImportError> 
         model.discussion = strip_links(&model.discussion);
         if !keys.is_empty() {
             let target = &keys[(next() % keys.len() as u64) as usize];
-            model.steps.push(format!("If this does not help, see [[{target}]]."));
+            model
+                .steps
+                .push(format!("If this does not help, see [[{target}]]."));
         }
         let path = dir.join(format!("{}.md", model.key));
         std::fs::write(&path, text::render(&model)).map_err(io(&path))?;

@@ -117,7 +117,10 @@ pub async fn revision(
         .optional()
 }
 
-pub async fn history(conn: &mut AsyncPgConnection, model_id: i64) -> QueryResult<Vec<RevisionMeta>> {
+pub async fn history(
+    conn: &mut AsyncPgConnection,
+    model_id: i64,
+) -> QueryResult<Vec<RevisionMeta>> {
     model_revisions::table
         .left_join(users::table)
         .filter(model_revisions::model_id.eq(model_id))
@@ -288,7 +291,11 @@ pub async fn backlinks(
     model_links::table
         .inner_join(incident_models::table.on(incident_models::id.eq(model_links::from_model_id)))
         .filter(model_links::to_model_id.eq(model_id))
-        .select((incident_models::key, incident_models::title, incident_models::public))
+        .select((
+            incident_models::key,
+            incident_models::title,
+            incident_models::public,
+        ))
         .order(incident_models::title.asc())
         .load(conn)
         .await
@@ -301,12 +308,20 @@ pub async fn titles(
 ) -> QueryResult<Vec<(String, String, bool)>> {
     incident_models::table
         .filter(incident_models::key.eq_any(keys))
-        .select((incident_models::key, incident_models::title, incident_models::public))
+        .select((
+            incident_models::key,
+            incident_models::title,
+            incident_models::public,
+        ))
         .load(conn)
         .await
 }
 
-pub async fn mark_verified(conn: &mut AsyncPgConnection, model_id: i64, by: UserId) -> QueryResult<()> {
+pub async fn mark_verified(
+    conn: &mut AsyncPgConnection,
+    model_id: i64,
+    by: UserId,
+) -> QueryResult<()> {
     diesel::update(incident_models::table.find(model_id))
         .set((
             incident_models::verified_at.eq(diesel::dsl::now),
@@ -318,7 +333,11 @@ pub async fn mark_verified(conn: &mut AsyncPgConnection, model_id: i64, by: User
 }
 
 pub async fn user_name(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<String> {
-    users::table.find(id).select(users::display_name).first(conn).await
+    users::table
+        .find(id)
+        .select(users::display_name)
+        .first(conn)
+        .await
 }
 
 /// How a list of models is narrowed and ordered.
@@ -375,7 +394,10 @@ pub async fn list(
     let query = build().select((Model::as_select(), users::display_name.nullable()));
     let query = match filter.sort {
         Sort::Title => query.order((incident_models::title.asc(), incident_models::id.asc())),
-        Sort::RecentlyUpdated => query.order((incident_models::updated_at.desc(), incident_models::id.desc())),
+        Sort::RecentlyUpdated => query.order((
+            incident_models::updated_at.desc(),
+            incident_models::id.desc(),
+        )),
         Sort::Key => query.order(incident_models::key.asc()),
     };
     let rows = query.offset(offset).limit(limit).load(conn).await?;
@@ -383,14 +405,19 @@ pub async fn list(
 }
 
 /// The categories and tags in use, for the list's filter menus.
-pub async fn facets(conn: &mut AsyncPgConnection, public_only: bool) -> QueryResult<(Vec<String>, Vec<String>)> {
+pub async fn facets(
+    conn: &mut AsyncPgConnection,
+    public_only: bool,
+) -> QueryResult<(Vec<String>, Vec<String>)> {
     let mut categories = incident_models::table
         .select(incident_models::category)
         .filter(incident_models::category.ne(""))
         .distinct()
         .order(incident_models::category.asc())
         .into_boxed();
-    let mut all_tags = incident_models::table.select(incident_models::tags).into_boxed();
+    let mut all_tags = incident_models::table
+        .select(incident_models::tags)
+        .into_boxed();
     if public_only {
         categories = categories.filter(incident_models::public.eq(true));
         all_tags = all_tags.filter(incident_models::public.eq(true));

@@ -29,6 +29,17 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/account/password", "signed-in"),
     ("POST", "/account/tokens", "signed-in"),
     ("POST", "/account/tokens/{id}/revoke", "signed-in"),
+    ("GET", "/models", "signed-in"),
+    ("GET", "/models/new", "staff"),
+    ("POST", "/models", "staff"),
+    ("GET", "/models/{key}", "signed-in"),
+    ("POST", "/models/{key}", "staff"),
+    ("GET", "/models/{key}/edit", "staff"),
+    ("GET", "/models/{key}/history", "signed-in"),
+    ("GET", "/models/{key}/revisions/{number}", "signed-in"),
+    ("GET", "/models/{key}/diff", "signed-in"),
+    ("POST", "/models/{key}/verify", "staff"),
+    ("POST", "/models/{key}/retire", "staff"),
     ("GET", "/admin/users", "admin"),
     ("POST", "/admin/users", "admin"),
     ("GET", "/admin/users/{id}", "admin"),
@@ -40,6 +51,17 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/admin/organizations", "admin"),
     ("GET", "/admin/audit", "admin"),
     ("GET", "/api/v1/me", "signed-in"),
+    ("GET", "/api/v1/models", "signed-in"),
+    ("POST", "/api/v1/models", "staff"),
+    ("POST", "/api/v1/models/text", "staff"),
+    ("GET", "/api/v1/models/{key}", "signed-in"),
+    ("PUT", "/api/v1/models/{key}", "staff"),
+    ("GET", "/api/v1/models/{key}/revisions", "signed-in"),
+    (
+        "GET",
+        "/api/v1/models/{key}/revisions/{number}",
+        "signed-in",
+    ),
 ];
 
 fn allowed(rule: &str, role: Option<Role>) -> bool {
@@ -92,6 +114,7 @@ async fn every_route_allows_and_denies_exactly_the_expected_roles() {
     let mut conn = app.conn().await;
     let acme = fixtures::organization(&mut conn, "Acme").await;
     let target = fixtures::user().create(&mut conn).await;
+    casebook::commands::demo(&mut conn).await.unwrap();
     let mut people: Vec<(Option<Role>, Option<User>, Option<String>)> = vec![(None, None, None)];
     for role in Role::ALL {
         let mut builder = fixtures::user().role(role);
@@ -113,7 +136,16 @@ async fn every_route_allows_and_denies_exactly_the_expected_roles() {
     for (method, path, rule) in EXPECTED {
         let concrete = path
             .replace("{path:.*}", "css/app.css")
-            .replace("{id}", &target.id.to_string());
+            // Revoking someone's real token would spoil the API rows below.
+            .replace("tokens/{id}", "tokens/999999")
+            .replace("{id}", &target.id.to_string())
+            .replace("{key}", "website-502")
+            .replace("{number}", "1")
+            + if path.ends_with("/diff") {
+                "?from=1&to=1"
+            } else {
+                ""
+            };
         for (role, user, token) in &people {
             // A fresh session each time: some routes (sign out, password)
             // end the one they are called with.
@@ -123,7 +155,12 @@ async fn every_route_allows_and_denies_exactly_the_expected_roles() {
             };
             let browser = &browser;
             let res = if concrete.starts_with("/api/") {
-                let mut req = TestRequest::get().uri(&concrete);
+                let mut req = match *method {
+                    "GET" => TestRequest::get(),
+                    "PUT" => TestRequest::put(),
+                    _ => TestRequest::post(),
+                }
+                .uri(&concrete);
                 if let Some(token) = token {
                     req = req.insert_header(("Authorization", format!("Bearer {token}")));
                 }
@@ -136,10 +173,11 @@ async fn every_route_allows_and_denies_exactly_the_expected_roles() {
             let want = allowed(rule, *role);
             if denied(&res) == want {
                 failures.push(format!(
-                    "{method} {path} as {role:?}: expected {}, got {} {:?}",
+                    "{method} {path} as {role:?}: expected {}, got {} {:?} {}",
                     if want { "allowed" } else { "denied" },
                     res.status,
-                    res.location()
+                    res.location(),
+                    res.body.chars().take(200).collect::<String>()
                 ));
             }
         }

@@ -9,5 +9,6 @@ mod accounts;
 mod cli;
 mod foundation;
 mod matrix;
+mod models;
 mod setup;
 mod support;

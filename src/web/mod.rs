@@ -104,9 +104,24 @@ fn table() -> Vec<Def> {
         def(M::GET, "/models/{key}", SignedIn, models::pages::show),
         def(M::POST, "/models/{key}", Staff, models::edit::update),
         def(M::GET, "/models/{key}/edit", Staff, models::edit::edit),
-        def(M::GET, "/models/{key}/history", SignedIn, models::history::list),
-        def(M::GET, "/models/{key}/revisions/{number}", SignedIn, models::history::show),
-        def(M::GET, "/models/{key}/diff", SignedIn, models::history::compare),
+        def(
+            M::GET,
+            "/models/{key}/history",
+            SignedIn,
+            models::history::list,
+        ),
+        def(
+            M::GET,
+            "/models/{key}/revisions/{number}",
+            SignedIn,
+            models::history::show,
+        ),
+        def(
+            M::GET,
+            "/models/{key}/diff",
+            SignedIn,
+            models::history::compare,
+        ),
         def(M::POST, "/models/{key}/verify", Staff, models::edit::verify),
         def(M::POST, "/models/{key}/retire", Staff, models::edit::retire),
         // Administration.
@@ -152,6 +167,28 @@ fn table() -> Vec<Def> {
         def(M::GET, "/admin/audit", Admin, admin::audit::list),
         // The JSON API.
         def(M::GET, "/api/v1/me", SignedIn, api::me),
+        def(M::GET, "/api/v1/models", SignedIn, api::models::list),
+        def(M::POST, "/api/v1/models", Staff, api::models::create),
+        def(
+            M::POST,
+            "/api/v1/models/text",
+            Staff,
+            api::models::post_text,
+        ),
+        def(M::GET, "/api/v1/models/{key}", SignedIn, api::models::show),
+        def(M::PUT, "/api/v1/models/{key}", Staff, api::models::update),
+        def(
+            M::GET,
+            "/api/v1/models/{key}/revisions",
+            SignedIn,
+            api::models::history,
+        ),
+        def(
+            M::GET,
+            "/api/v1/models/{key}/revisions/{number}",
+            SignedIn,
+            api::models::revision,
+        ),
     ]
 }
 

@@ -51,8 +51,14 @@ pub fn lines(old: &str, new: &str) -> Vec<DiffLine> {
 
 /// How many lines were added and removed.
 pub fn counts(diff: &[DiffLine]) -> (usize, usize) {
-    let added = diff.iter().filter(|l| l.change == LineChange::Added).count();
-    let removed = diff.iter().filter(|l| l.change == LineChange::Removed).count();
+    let added = diff
+        .iter()
+        .filter(|l| l.change == LineChange::Added)
+        .count();
+    let removed = diff
+        .iter()
+        .filter(|l| l.change == LineChange::Removed)
+        .count();
     (added, removed)
 }
 
@@ -63,7 +69,10 @@ mod tests {
     #[test]
     fn marks_added_removed_and_kept_lines() {
         let diff = lines("a\nb\nc\n", "a\nB\nc\nd\n");
-        let shown: Vec<String> = diff.iter().map(|l| format!("{}{}", l.sign(), l.text)).collect();
+        let shown: Vec<String> = diff
+            .iter()
+            .map(|l| format!("{}{}", l.sign(), l.text))
+            .collect();
         assert_eq!(shown, vec![" a", "-b", "+B", " c", "+d"]);
         assert_eq!(counts(&diff), (2, 1));
     }

@@ -164,9 +164,15 @@ fn summary(input: &str, default: &str) -> Result<String, String> {
         return Err("The summary must be one line.".to_owned());
     }
     if line.chars().count() > MAX_SUMMARY_CHARS {
-        return Err(format!("The summary must be at most {MAX_SUMMARY_CHARS} characters."));
+        return Err(format!(
+            "The summary must be at most {MAX_SUMMARY_CHARS} characters."
+        ));
     }
-    Ok(if line.is_empty() { default.to_owned() } else { line.to_owned() })
+    Ok(if line.is_empty() {
+        default.to_owned()
+    } else {
+        line.to_owned()
+    })
 }
 
 /// Saves in one transaction; an unknown link or a conflict leaves nothing.
@@ -206,7 +212,14 @@ pub async fn create(
     let (model, summary) = match (parsed, summary) {
         (Ok(m), Ok(s)) => (m, s),
         (Err(e), _) | (_, Err(e)) => {
-            return edit_page(ctx, None, &form, Some(e), None, StatusCode::UNPROCESSABLE_ENTITY);
+            return edit_page(
+                ctx,
+                None,
+                &form,
+                Some(e),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
     };
     if form.action == "preview" {
@@ -215,9 +228,19 @@ pub async fn create(
     }
     let mut conn = state.pool.get().await?;
     match save_text(&mut conn, None, 0, &model, UserId(who.0.user.id), &summary).await {
-        Ok(saved) => Ok(see_other(&format!("/models/{}?notice=model-saved", saved.key))),
+        Ok(saved) => Ok(see_other(&format!(
+            "/models/{}?notice=model-saved",
+            saved.key
+        ))),
         Err(SaveError::Database(e)) => Err(e.into()),
-        Err(e) => edit_page(ctx, None, &form, Some(e.to_string()), None, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(e) => edit_page(
+            ctx,
+            None,
+            &form,
+            Some(e.to_string()),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     }
 }
 
@@ -238,7 +261,14 @@ pub async fn update(
     let (model, summary) = match (parsed, summary) {
         (Ok(m), Ok(s)) => (m, s),
         (Err(e), _) | (_, Err(e)) => {
-            return edit_page(ctx, key, &form, Some(e), None, StatusCode::UNPROCESSABLE_ENTITY);
+            return edit_page(
+                ctx,
+                key,
+                &form,
+                Some(e),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
     };
     if form.action == "preview" {
@@ -246,12 +276,30 @@ pub async fn update(
         return edit_page(ctx, key, &form, None, Some(preview), StatusCode::OK);
     }
     if form.base_revision == current.revision && text::render(&model) == current_revision.body {
-        return Ok(see_other(&format!("/models/{}?notice=model-unchanged", current.key)));
+        return Ok(see_other(&format!(
+            "/models/{}?notice=model-unchanged",
+            current.key
+        )));
     }
     let author = UserId(who.0.user.id);
-    match save_text(&mut conn, Some(&current), form.base_revision, &model, author, &summary).await {
-        Ok(saved) => Ok(see_other(&format!("/models/{}?notice=model-saved", saved.key))),
-        Err(SaveError::Conflict { expected, current: now }) => {
+    match save_text(
+        &mut conn,
+        Some(&current),
+        form.base_revision,
+        &model,
+        author,
+        &summary,
+    )
+    .await
+    {
+        Ok(saved) => Ok(see_other(&format!(
+            "/models/{}?notice=model-saved",
+            saved.key
+        ))),
+        Err(SaveError::Conflict {
+            expected,
+            current: now,
+        }) => {
             let base = models::revision(&mut conn, current.id, expected).await?;
             let latest = models::revision(&mut conn, current.id, now)
                 .await?
@@ -272,7 +320,14 @@ pub async fn update(
             )
         }
         Err(SaveError::Database(e)) => Err(e.into()),
-        Err(e) => edit_page(ctx, key, &form, Some(e.to_string()), None, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(e) => edit_page(
+            ctx,
+            key,
+            &form,
+            Some(e.to_string()),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     }
 }
 
@@ -284,7 +339,10 @@ pub async fn verify(
     let mut conn = state.pool.get().await?;
     let (model, _) = super::load_visible(&mut conn, &who.0.user.viewer(), &path).await?;
     models::mark_verified(&mut conn, model.id, UserId(who.0.user.id)).await?;
-    Ok(see_other(&format!("/models/{}?notice=model-verified", model.key)))
+    Ok(see_other(&format!(
+        "/models/{}?notice=model-verified",
+        model.key
+    )))
 }
 
 pub async fn retire(
@@ -303,8 +361,20 @@ pub async fn retire(
     }
     retired.status = Status::Retired;
     let author = UserId(who.0.user.id);
-    match save_text(&mut conn, Some(&model), model.revision, &retired, author, "Retired").await {
-        Ok(saved) => Ok(see_other(&format!("/models/{}?notice=model-retired", saved.key))),
+    match save_text(
+        &mut conn,
+        Some(&model),
+        model.revision,
+        &retired,
+        author,
+        "Retired",
+    )
+    .await
+    {
+        Ok(saved) => Ok(see_other(&format!(
+            "/models/{}?notice=model-retired",
+            saved.key
+        ))),
         Err(SaveError::Database(e)) => Err(e.into()),
         Err(e) => Err(AppError::BadRequest(e.to_string())),
     }

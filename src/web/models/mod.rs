@@ -19,7 +19,9 @@ pub async fn load_visible(
     viewer: &Viewer,
     key: &str,
 ) -> Result<(Model, Revision), AppError> {
-    let model = models::find_by_key(conn, key).await?.ok_or(AppError::NotFound)?;
+    let model = models::find_by_key(conn, key)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if !may_view(viewer, &model) {
         return Err(AppError::NotFound);
     }

@@ -49,7 +49,7 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    fn filter(&self, public_only: bool) -> Filter {
+    pub fn filter(&self, public_only: bool) -> Filter {
         let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
         Filter {
             category: text(&self.category),
@@ -96,7 +96,11 @@ pub async fn list(
     let (rows, total) = models::list(&mut conn, &filter, (page - 1) * PAGE_SIZE, PAGE_SIZE).await?;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let (categories, tags) = models::facets(&mut conn, public_only).await?;
-    let owners = if public_only { Vec::new() } else { models::owners(&mut conn).await? };
+    let owners = if public_only {
+        Vec::new()
+    } else {
+        models::owners(&mut conn).await?
+    };
     render(&ListPage {
         ctx,
         rows,
@@ -163,7 +167,10 @@ pub async fn show(
                 titles
                     .iter()
                     .find(|(k, _, public)| *k == key && visible(*public))
-                    .map(|(key, title, _)| LinkedModel { key: key.clone(), title: title.clone() })
+                    .map(|(key, title, _)| LinkedModel {
+                        key: key.clone(),
+                        title: title.clone(),
+                    })
             })
             .collect()
     } else {
