@@ -19,6 +19,8 @@ pub struct AppState {
     /// Migration versions this binary carries; `/readyz` compares the
     /// database against them.
     pub migrations: Arc<BTreeSet<String>>,
+    /// Journal entries committed by any instance, for live pages.
+    pub hub: crate::live::Hub,
 }
 
 impl AppState {
@@ -27,6 +29,7 @@ impl AppState {
             pool,
             config: Arc::new(config),
             migrations: Arc::new(crate::db::embedded_versions()),
+            hub: crate::live::Hub::new(),
         }
     }
 }

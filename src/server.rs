@@ -167,12 +167,14 @@ async fn run_http(config: Config, url: &str, listener: TcpListener) -> Result<()
         .await
         .map_err(|e| StartupError::Pool(e.to_string()))?;
     let state = AppState::new(pool, config);
+    let listener_task = crate::live::spawn_listener(url.to_owned(), state.hub.clone());
     tracing::info!("casebook is listening on http://{addr}/");
     HttpServer::new(move || app::build(state.clone()))
         .shutdown_timeout(10)
         .listen(listener)?
         .run()
         .await?;
+    listener_task.abort();
     tracing::info!("HTTP server stopped");
     // Give the pool's connections a moment to close before the server stops.
     tokio::time::sleep(Duration::from_millis(50)).await;

@@ -5,11 +5,14 @@
 pub mod api_tokens;
 pub mod audit;
 pub mod cluster;
+pub mod journal;
 mod migrations;
 pub mod models;
 pub mod outbox;
 pub mod schema;
 pub mod sessions;
+pub mod ticket_actions;
+pub mod tickets;
 pub mod users;
 
 use std::collections::BTreeSet;

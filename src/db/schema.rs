@@ -26,6 +26,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    escalations (id) {
+        id -> Int8,
+        ticket_id -> Int8,
+        from_id -> Int8,
+        to_user_id -> Nullable<Int8>,
+        to_team -> Text,
+        followed_model -> Text,
+        step_reached -> Nullable<Int4>,
+        reason -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     incident_models (id) {
         id -> Int8,
         key -> Text,
@@ -40,6 +54,19 @@ diesel::table! {
         verified_by -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    journal_entries (id) {
+        id -> Int8,
+        ticket_id -> Int8,
+        author_id -> Nullable<Int8>,
+        kind -> Text,
+        visibility -> Text,
+        body -> Text,
+        data -> Jsonb,
+        created_at -> Timestamptz,
     }
 }
 
@@ -116,6 +143,47 @@ diesel::table! {
 }
 
 diesel::table! {
+    ticket_models (id) {
+        id -> Int8,
+        ticket_id -> Int8,
+        model_id -> Nullable<Int8>,
+        revision -> Nullable<Int4>,
+        outcome -> Text,
+        missing -> Text,
+        linked_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ticket_transitions (id) {
+        id -> Int8,
+        ticket_id -> Int8,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        by_id -> Nullable<Int8>,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> Int8,
+        title -> Text,
+        description -> Text,
+        requester_id -> Int8,
+        organization_id -> Nullable<Int8>,
+        priority -> Int2,
+        category -> Text,
+        assignee_id -> Nullable<Int8>,
+        status -> Text,
+        duplicate_of -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         email -> Text,
@@ -131,15 +199,26 @@ diesel::table! {
 
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_id));
+diesel::joinable!(escalations -> tickets (ticket_id));
+diesel::joinable!(journal_entries -> tickets (ticket_id));
+diesel::joinable!(journal_entries -> users (author_id));
 diesel::joinable!(model_revisions -> incident_models (model_id));
 diesel::joinable!(model_revisions -> users (author_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(ticket_models -> incident_models (model_id));
+diesel::joinable!(ticket_models -> tickets (ticket_id));
+diesel::joinable!(ticket_models -> users (linked_by));
+diesel::joinable!(ticket_transitions -> tickets (ticket_id));
+diesel::joinable!(ticket_transitions -> users (by_id));
+diesel::joinable!(tickets -> organizations (organization_id));
 diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_log,
+    escalations,
     incident_models,
+    journal_entries,
     login_attempts,
     model_links,
     model_revisions,
@@ -147,5 +226,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     search_outbox,
     sessions,
     setup_tokens,
+    ticket_models,
+    ticket_transitions,
+    tickets,
     users,
 );

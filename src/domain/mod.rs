@@ -5,6 +5,7 @@
 pub mod account;
 pub mod model;
 pub mod policy;
+pub mod ticket;
 
 /// A value a person typed that cannot be accepted, with the form field it
 /// belongs to. Shown next to the field on a page, and as `field` in an API

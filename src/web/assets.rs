@@ -12,11 +12,18 @@ struct Asset {
     body: &'static [u8],
 }
 
-const ASSETS: &[Asset] = &[Asset {
-    path: "css/app.css",
-    content_type: "text/css; charset=utf-8",
-    body: include_bytes!("../../static/css/app.css"),
-}];
+const ASSETS: &[Asset] = &[
+    Asset {
+        path: "css/app.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../../static/css/app.css"),
+    },
+    Asset {
+        path: "js/live.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/js/live.js"),
+    },
+];
 
 pub async fn show(path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let asset = ASSETS

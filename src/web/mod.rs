@@ -13,6 +13,7 @@ pub mod models;
 pub mod page;
 pub mod sessions;
 pub mod setup;
+pub mod tickets;
 
 use std::time::Instant;
 
@@ -124,6 +125,53 @@ fn table() -> Vec<Def> {
         ),
         def(M::POST, "/models/{key}/verify", Staff, models::edit::verify),
         def(M::POST, "/models/{key}/retire", Staff, models::edit::retire),
+        // Tickets and the live journal.
+        def(M::GET, "/tickets", SignedIn, tickets::list),
+        def(M::GET, "/tickets/new", SignedIn, tickets::new),
+        def(M::POST, "/tickets", SignedIn, tickets::create),
+        def(M::GET, "/tickets/{id}", SignedIn, tickets::show),
+        def(
+            M::GET,
+            "/tickets/{id}/events",
+            SignedIn,
+            tickets::live::events,
+        ),
+        def(
+            M::POST,
+            "/tickets/{id}/entries",
+            SignedIn,
+            tickets::actions::write,
+        ),
+        def(
+            M::POST,
+            "/tickets/{id}/status",
+            Staff,
+            tickets::actions::change_status,
+        ),
+        def(
+            M::POST,
+            "/tickets/{id}/assign",
+            Staff,
+            tickets::actions::assign,
+        ),
+        def(
+            M::POST,
+            "/tickets/{id}/models",
+            Staff,
+            tickets::actions::link_model,
+        ),
+        def(
+            M::POST,
+            "/tickets/{id}/escalate",
+            Staff,
+            tickets::actions::escalate,
+        ),
+        def(
+            M::POST,
+            "/tickets/{id}/duplicate",
+            Staff,
+            tickets::actions::mark_duplicate,
+        ),
         // Administration.
         def(M::GET, "/admin/users", Admin, admin::users::list),
         def(M::POST, "/admin/users", Admin, admin::users::create),

@@ -1,0 +1,139 @@
+//! The journal: append-only entries on a ticket. Each insert also announces
+//! itself with `pg_notify` in the same transaction, so every instance's
+//! live pages hear of it once it commits.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::outbox::{self, Entity};
+use crate::db::schema::{journal_entries, users};
+use crate::domain::account::UserId;
+use crate::domain::policy::{EntryScope, Visibility};
+use crate::domain::ticket::{EntryKind, TicketId};
+
+/// The channel live pages listen on; the payload is `ticket_id:entry_id`.
+pub const CHANNEL: &str = "casebook_journal";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = journal_entries)]
+pub struct Entry {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub author_id: Option<i64>,
+    pub kind: String,
+    pub visibility: String,
+    pub body: String,
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Entry {
+    pub fn is_public(&self) -> bool {
+        self.visibility == "public"
+    }
+}
+
+/// An entry with its author's name, as pages and the API show it.
+#[derive(Debug, Clone, Queryable)]
+pub struct EntryRow {
+    #[diesel(embed)]
+    pub entry: Entry,
+    pub author: Option<String>,
+    pub author_role: Option<String>,
+}
+
+pub struct NewEntry<'a> {
+    pub ticket: TicketId,
+    pub author: Option<UserId>,
+    pub kind: EntryKind,
+    pub visibility: Visibility,
+    pub body: &'a str,
+    pub data: serde_json::Value,
+}
+
+pub fn visibility_str(v: Visibility) -> &'static str {
+    match v {
+        Visibility::Internal => "internal",
+        Visibility::Public => "public",
+    }
+}
+
+pub async fn add(conn: &mut AsyncPgConnection, new: NewEntry<'_>) -> QueryResult<Entry> {
+    let entry: Entry = diesel::insert_into(journal_entries::table)
+        .values((
+            journal_entries::ticket_id.eq(new.ticket.0),
+            journal_entries::author_id.eq(new.author.map(|a| a.0)),
+            journal_entries::kind.eq(new.kind.as_str()),
+            journal_entries::visibility.eq(visibility_str(new.visibility)),
+            journal_entries::body.eq(new.body),
+            journal_entries::data.eq(new.data),
+        ))
+        .returning(Entry::as_returning())
+        .get_result(conn)
+        .await?;
+    diesel::sql_query("SELECT pg_notify($1, $2)")
+        .bind::<diesel::sql_types::Text, _>(CHANNEL)
+        .bind::<diesel::sql_types::Text, _>(format!("{}:{}", entry.ticket_id, entry.id))
+        .execute(conn)
+        .await?;
+    if !entry.body.is_empty() {
+        outbox::enqueue(conn, Entity::Ticket, entry.ticket_id).await?;
+    }
+    Ok(entry)
+}
+
+/// A ticket's entries the scope allows, oldest first, after `after` when
+/// given (for catching up a live page).
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+    scope: EntryScope,
+    after: Option<i64>,
+) -> QueryResult<Vec<EntryRow>> {
+    let mut query = journal_entries::table
+        .left_join(users::table)
+        .filter(journal_entries::ticket_id.eq(ticket.0))
+        .into_boxed();
+    if scope == EntryScope::PublicOnly {
+        query = query.filter(journal_entries::visibility.eq("public"));
+    }
+    if let Some(after) = after {
+        query = query.filter(journal_entries::id.gt(after));
+    }
+    query
+        .select((
+            Entry::as_select(),
+            users::display_name.nullable(),
+            users::role.nullable(),
+        ))
+        .order(journal_entries::id.asc())
+        .load(conn)
+        .await
+}
+
+/// One entry, if the scope allows it.
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+    id: i64,
+    scope: EntryScope,
+) -> QueryResult<Option<EntryRow>> {
+    let mut query = journal_entries::table
+        .left_join(users::table)
+        .filter(journal_entries::ticket_id.eq(ticket.0))
+        .filter(journal_entries::id.eq(id))
+        .into_boxed();
+    if scope == EntryScope::PublicOnly {
+        query = query.filter(journal_entries::visibility.eq("public"));
+    }
+    query
+        .select((
+            Entry::as_select(),
+            users::display_name.nullable(),
+            users::role.nullable(),
+        ))
+        .first(conn)
+        .await
+        .optional()
+}

@@ -1,0 +1,441 @@
+//! Everything that changes a ticket, one transaction per action: the rule
+//! check (domain), the writes, and the journal entry that records it.
+//! Pages and the JSON API both call these.
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::json;
+
+use crate::db::journal::{self, Entry, NewEntry};
+use crate::db::models;
+use crate::db::tickets::{self, NewEscalation, NewTicket, Ticket};
+use crate::domain::FieldError;
+use crate::domain::account::UserId;
+use crate::domain::policy::{Viewer, Visibility};
+use crate::domain::ticket::{EntryKind, Followed, Outcome, Priority, Status, TicketId};
+use crate::error::AppError;
+
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_BODY_BYTES: usize = 100_000;
+
+/// The ticket, locked, if the viewer may see it; otherwise "not found".
+async fn load(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    id: TicketId,
+) -> Result<Ticket, AppError> {
+    let ticket = tickets::find_for_update(conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !viewer.may_view_ticket(ticket.organization_id.map(crate::domain::account::OrgId)) {
+        return Err(AppError::NotFound);
+    }
+    Ok(ticket)
+}
+
+fn staff_only(viewer: &Viewer) -> Result<(), AppError> {
+    if viewer.role.is_staff() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+fn body_text(field: &'static str, input: &str) -> Result<String, FieldError> {
+    let body = input.trim();
+    if body.is_empty() {
+        return Err(FieldError::new(field, "write something first"));
+    }
+    if body.len() > MAX_BODY_BYTES {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    Ok(body.to_owned())
+}
+
+pub struct OpenTicket<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    pub priority: &'a str,
+    pub category: &'a str,
+    /// Staff may open a ticket for an organization; a customer's ticket is
+    /// always their own organization's.
+    pub organization: Option<i64>,
+}
+
+pub async fn open(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    form: OpenTicket<'_>,
+) -> Result<Ticket, AppError> {
+    let title = crate::domain::account::validate_name("title", form.title, MAX_TITLE_CHARS)?;
+    if form.description.len() > MAX_BODY_BYTES {
+        return Err(FieldError::new(
+            "description",
+            format!("must be at most {MAX_BODY_BYTES} bytes"),
+        )
+        .into());
+    }
+    let priority: Priority = if form.priority.trim().is_empty() {
+        Priority::ALL[2]
+    } else {
+        form.priority.parse()?
+    };
+    let category = form.category.trim();
+    if category.chars().count() > 80 || category.chars().any(char::is_control) {
+        return Err(
+            FieldError::new("category", "must be one line of at most 80 characters").into(),
+        );
+    }
+    let organization = if viewer.role.is_staff() {
+        form.organization
+    } else {
+        Some(viewer.org.ok_or(AppError::Forbidden)?.0)
+    };
+    let viewer = *viewer;
+    let description = form.description.trim().to_owned();
+    let category = category.to_owned();
+    conn.transaction(async move |conn| {
+        if let Some(org) = organization {
+            tickets::organization_name(conn, org)
+                .await
+                .map_err(|_| FieldError::new("organization", "does not exist"))?;
+        }
+        Ok(tickets::create(
+            conn,
+            NewTicket {
+                title: &title,
+                description: &description,
+                requester: viewer.user,
+                organization,
+                priority,
+                category: &category,
+            },
+        )
+        .await?)
+    })
+    .await
+}
+
+/// A reply (public) or note (internal). Customers write public replies
+/// only; a customer's reply to a ticket waiting on them puts it back in
+/// progress.
+pub async fn write(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    id: TicketId,
+    body: &str,
+    visibility: Visibility,
+) -> Result<Entry, AppError> {
+    let body = body_text("body", body)?;
+    if !viewer.role.is_staff() && visibility == Visibility::Internal {
+        return Err(AppError::Forbidden);
+    }
+    let viewer = *viewer;
+    conn.transaction(async move |conn| {
+        let ticket = load(conn, &viewer, id).await?;
+        if ticket.status() == Status::Closed {
+            return Err(FieldError::new("body", "the ticket is closed; open a new one").into());
+        }
+        let kind = if visibility == Visibility::Public {
+            EntryKind::Reply
+        } else {
+            EntryKind::Note
+        };
+        let entry = journal::add(
+            conn,
+            NewEntry {
+                ticket: id,
+                author: Some(viewer.user),
+                kind,
+                visibility,
+                body: &body,
+                data: json!({}),
+            },
+        )
+        .await?;
+        if !viewer.role.is_staff() && ticket.status() == Status::WaitingOnCustomer {
+            tickets::set_status(conn, &ticket, Status::InProgress, Some(viewer.user)).await?;
+            status_entry(
+                conn,
+                id,
+                viewer.user,
+                Status::WaitingOnCustomer,
+                Status::InProgress,
+            )
+            .await?;
+        }
+        Ok(entry)
+    })
+    .await
+}
+
+async fn status_entry(
+    conn: &mut AsyncPgConnection,
+    id: TicketId,
+    by: UserId,
+    from: Status,
+    to: Status,
+) -> Result<Entry, AppError> {
+    Ok(journal::add(
+        conn,
+        NewEntry {
+            ticket: id,
+            author: Some(by),
+            kind: EntryKind::StatusChange,
+            // The customer sees where their ticket stands.
+            visibility: Visibility::Public,
+            body: "",
+            data: json!({ "from": from.as_str(), "to": to.as_str() }),
+        },
+    )
+    .await?)
+}
+
+pub async fn change_status(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    id: TicketId,
+    to: &str,
+) -> Result<(), AppError> {
+    staff_only(viewer)?;
+    let to: Status = to.parse()?;
+    let viewer = *viewer;
+    conn.transaction(async move |conn| {
+        let ticket = load(conn, &viewer, id).await?;
+        let from = ticket.status();
+        from.transition(to)?;
+        tickets::set_status(conn, &ticket, to, Some(viewer.user)).await?;
+        status_entry(conn, id, viewer.user, from, to).await?;
+        Ok(())
+    })
+    .await
+}
+
+pub async fn assign(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    id: TicketId,
+    assignee: Option<i64>,
+) -> Result<(), AppError> {
+    staff_only(viewer)?;
+    let viewer = *viewer;
+    conn.transaction(async move |conn| {
+        load(conn, &viewer, id).await?;
+        let name = match assignee {
+            Some(user) => {
+                let staff = tickets::staff(conn).await?;
+                let (_, name) =
+                    staff
+                        .into_iter()
+                        .find(|(uid, _)| *uid == user)
+                        .ok_or_else(|| {
+                            FieldError::new("assignee", "choose an active member of the team")
+                        })?;
+                Some(name)
+            }
+            None => None,
+        };
+        tickets::set_assignee(conn, id, assignee.map(UserId)).await?;
+        journal::add(
+            conn,
+            NewEntry {
+                ticket: id,
+                author: Some(viewer.user),
+                kind: EntryKind::Assignment,
+                visibility: Visibility::Internal,
+                body: "",
+                data: json!({ "assignee_id": assignee, "assignee": name }),
+            },
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Links a model pinned to its current revision, or records that no model
+/// fits and what was missing.
+pub async fn link_model(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    id: TicketId,
+    key: &str,
+    outcome: &str,
+    missing: &str,
+) -> Result<(), AppError> {
+    staff_only(viewer)?;
+    let outcome: Outcome = outcome.parse()?;
+    let missing = missing.trim().to_owned();
+    if outcome == Outcome::NoFit && missing.is_empty() {
+        return Err(
+            FieldError::new("missing", "say what a model for this would need to cover").into(),
+        );
+    }
+    let key = key.trim().to_owned();
+    let viewer = *viewer;
+    conn.transaction(async move |conn| {
+        load(conn, &viewer, id).await?;
+        let model = if outcome == Outcome::NoFit {
+            None
+        } else {
+            let model = models::find_by_key(conn, &key).await?.ok_or_else(|| {
+                FieldError::new("model", format!("no incident model has the key {key:?}"))
+            })?;
+            Some(model)
+        };
+        tickets::link_model(
+            conn,
+            id,
+            model.as_ref().map(|m| (m.id, m.revision)),
+            outcome,
+            &missing,
+            viewer.user,
+        )
+        .await?;
+        journal::add(
+            conn,
+            NewEntry {
+                ticket: id,
+                author: Some(viewer.user),
+                kind: EntryKind::ModelLink,
+                visibility: Visibility::Internal,
+                body: &missing,
+                data: json!({
+                    "model": model.as_ref().map(|m| &m.key),
+                    "title": model.as_ref().map(|m| &m.title),
+                    "revision": model.as_ref().map(|m| m.revision),
+                    "outcome": outcome.as_str(),
+                }),
+            },
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+pub struct Escalation<'a> {
+    pub to_user: Option<i64>,
+    pub to_team: &'a str,
+    pub followed: &'a str,
+    pub step_reached: &'a str,
+    pub reason: &'a str,
+}
+
+pub async fn escalate(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    id: TicketId,
+    form: Escalation<'_>,
+) -> Result<(), AppError> {
+    staff_only(viewer)?;
+    let followed = Followed::from_form(form.followed, form.step_reached, form.reason)?;
+    let team = form.to_team.trim().to_owned();
+    if form.to_user.is_none() && team.is_empty() {
+        return Err(FieldError::new("to", "escalate to a person or name a team").into());
+    }
+    if team.chars().count() > 80 {
+        return Err(FieldError::new("to_team", "must be at most 80 characters").into());
+    }
+    let to_user = form.to_user;
+    let viewer = *viewer;
+    conn.transaction(async move |conn| {
+        load(conn, &viewer, id).await?;
+        let to_name = match to_user {
+            Some(user) => Some(
+                tickets::staff(conn)
+                    .await?
+                    .into_iter()
+                    .find(|(uid, _)| *uid == user)
+                    .map(|(_, name)| name)
+                    .ok_or_else(|| FieldError::new("to_user", "choose an active member of the team"))?,
+            ),
+            None => None,
+        };
+        tickets::escalate(
+            conn,
+            NewEscalation { ticket: id, from: viewer.user, to_user: to_user.map(UserId), to_team: &team, followed: &followed },
+        )
+        .await?;
+        journal::add(
+            conn,
+            NewEntry {
+                ticket: id,
+                author: Some(viewer.user),
+                kind: EntryKind::Escalation,
+                visibility: Visibility::Internal,
+                body: &followed.describe(),
+                data: json!({ "to_user_id": to_user, "to": to_name.unwrap_or_else(|| team.clone()), "followed_model": followed.as_str() }),
+            },
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Closes the ticket as a duplicate of another, with an entry on both.
+pub async fn mark_duplicate(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    id: TicketId,
+    of: &str,
+) -> Result<(), AppError> {
+    staff_only(viewer)?;
+    let of = TicketId(
+        of.trim()
+            .trim_start_matches('#')
+            .parse()
+            .map_err(|_| FieldError::new("duplicate_of", "give the number of the other ticket"))?,
+    );
+    if of == id {
+        return Err(FieldError::new("duplicate_of", "a ticket cannot duplicate itself").into());
+    }
+    let viewer = *viewer;
+    conn.transaction(async move |conn| {
+        let ticket = load(conn, &viewer, id).await?;
+        let original = load(conn, &viewer, of)
+            .await
+            .map_err(|_| FieldError::new("duplicate_of", format!("there is no ticket #{of}")))?;
+        if original.duplicate_of == Some(id.0) {
+            return Err(FieldError::new(
+                "duplicate_of",
+                format!("#{of} is already a duplicate of this ticket"),
+            )
+            .into());
+        }
+        if ticket.status() == Status::Closed {
+            return Err(FieldError::new("duplicate_of", "the ticket is already closed").into());
+        }
+        tickets::set_duplicate_of(conn, id, of).await?;
+        tickets::set_status(conn, &ticket, Status::Closed, Some(viewer.user)).await?;
+        journal::add(
+            conn,
+            NewEntry {
+                ticket: id,
+                author: Some(viewer.user),
+                kind: EntryKind::System,
+                visibility: Visibility::Public,
+                body: "",
+                data: json!({ "duplicate_of": of.0, "from": ticket.status, "to": "closed" }),
+            },
+        )
+        .await?;
+        journal::add(
+            conn,
+            NewEntry {
+                ticket: of,
+                author: Some(viewer.user),
+                kind: EntryKind::System,
+                visibility: Visibility::Internal,
+                body: "",
+                data: json!({ "duplicate": id.0, "title": ticket.title }),
+            },
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}

@@ -1,0 +1,421 @@
+//! Tickets, their transitions, model links, escalations and duplicates.
+//! Journal entries live in `db::journal`.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::outbox::{self, Entity};
+use crate::db::schema::{
+    escalations, incident_models, organizations, ticket_models, ticket_transitions, tickets, users,
+};
+use crate::domain::account::UserId;
+use crate::domain::policy::TicketScope;
+use crate::domain::ticket::{Outcome, Priority, Status, TicketId};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tickets)]
+pub struct Ticket {
+    pub id: i64,
+    pub title: String,
+    pub description: String,
+    pub requester_id: i64,
+    pub organization_id: Option<i64>,
+    pub priority: i16,
+    pub category: String,
+    pub assignee_id: Option<i64>,
+    pub status: String,
+    pub duplicate_of: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Ticket {
+    pub fn status(&self) -> Status {
+        self.status.parse().unwrap_or(Status::New)
+    }
+
+    pub fn priority(&self) -> Priority {
+        Priority::new(self.priority).unwrap_or(Priority::ALL[3])
+    }
+
+    /// Takes a reference because templates pass one.
+    pub fn is_assigned_to(&self, user: &i64) -> bool {
+        self.assignee_id == Some(*user)
+    }
+
+    pub fn id(&self) -> TicketId {
+        TicketId(self.id)
+    }
+}
+
+pub struct NewTicket<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    pub requester: UserId,
+    pub organization: Option<i64>,
+    pub priority: Priority,
+    pub category: &'a str,
+}
+
+pub async fn create(conn: &mut AsyncPgConnection, new: NewTicket<'_>) -> QueryResult<Ticket> {
+    let ticket: Ticket = diesel::insert_into(tickets::table)
+        .values((
+            tickets::title.eq(new.title),
+            tickets::description.eq(new.description),
+            tickets::requester_id.eq(new.requester.0),
+            tickets::organization_id.eq(new.organization),
+            tickets::priority.eq(new.priority.level()),
+            tickets::category.eq(new.category),
+        ))
+        .returning(Ticket::as_returning())
+        .get_result(conn)
+        .await?;
+    diesel::insert_into(ticket_transitions::table)
+        .values((
+            ticket_transitions::ticket_id.eq(ticket.id),
+            ticket_transitions::to_status.eq(Status::New.as_str()),
+            ticket_transitions::by_id.eq(new.requester.0),
+        ))
+        .execute(conn)
+        .await?;
+    outbox::enqueue(conn, Entity::Ticket, ticket.id).await?;
+    Ok(ticket)
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: TicketId) -> QueryResult<Option<Ticket>> {
+    tickets::table
+        .find(id.0)
+        .select(Ticket::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Locks the ticket row for the rest of the transaction, so two status
+/// changes cannot both start from the same status.
+pub async fn find_for_update(
+    conn: &mut AsyncPgConnection,
+    id: TicketId,
+) -> QueryResult<Option<Ticket>> {
+    tickets::table
+        .find(id.0)
+        .select(Ticket::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn set_status(
+    conn: &mut AsyncPgConnection,
+    ticket: &Ticket,
+    to: Status,
+    by: Option<UserId>,
+) -> QueryResult<()> {
+    diesel::update(tickets::table.find(ticket.id))
+        .set((
+            tickets::status.eq(to.as_str()),
+            tickets::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::insert_into(ticket_transitions::table)
+        .values((
+            ticket_transitions::ticket_id.eq(ticket.id),
+            ticket_transitions::from_status.eq(Some(ticket.status.as_str())),
+            ticket_transitions::to_status.eq(to.as_str()),
+            ticket_transitions::by_id.eq(by.map(|u| u.0)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_assignee(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+    assignee: Option<UserId>,
+) -> QueryResult<()> {
+    diesel::update(tickets::table.find(ticket.0))
+        .set((
+            tickets::assignee_id.eq(assignee.map(|u| u.0)),
+            tickets::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_duplicate_of(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+    of: TicketId,
+) -> QueryResult<()> {
+    diesel::update(tickets::table.find(ticket.0))
+        .set(tickets::duplicate_of.eq(of.0))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Transitions of a ticket: (from, to, when, who).
+pub async fn transitions(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+) -> QueryResult<Vec<(Option<String>, String, DateTime<Utc>, Option<String>)>> {
+    ticket_transitions::table
+        .left_join(users::table)
+        .filter(ticket_transitions::ticket_id.eq(ticket.0))
+        .select((
+            ticket_transitions::from_status,
+            ticket_transitions::to_status,
+            ticket_transitions::at,
+            users::display_name.nullable(),
+        ))
+        .order(ticket_transitions::id.asc())
+        .load(conn)
+        .await
+}
+
+/// Which tickets a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Queue {
+    /// New tickets, P1 first, then oldest.
+    Triage,
+    /// Open tickets assigned to the viewer.
+    Mine,
+    /// All open tickets (or all, with a status filter).
+    #[default]
+    Open,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub queue: Queue,
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
+    pub category: Option<String>,
+    pub organization: Option<i64>,
+    pub assignee: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct TicketRow {
+    #[diesel(embed)]
+    pub ticket: Ticket,
+    pub organization: Option<String>,
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    scope: TicketScope,
+    viewer: UserId,
+    filter: &Filter,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<TicketRow>, i64)> {
+    let open: Vec<&str> = Status::ALL
+        .iter()
+        .filter(|s| s.is_open())
+        .map(|s| s.as_str())
+        .collect();
+    let build = || {
+        let mut query = tickets::table.left_join(organizations::table).into_boxed();
+        query = match scope {
+            TicketScope::All => query,
+            TicketScope::Organization(org) => query.filter(tickets::organization_id.eq(org.0)),
+            TicketScope::Nothing => query.filter(tickets::id.eq(-1)),
+        };
+        query = match filter.queue {
+            Queue::Triage => query.filter(tickets::status.eq(Status::New.as_str())),
+            Queue::Mine => query
+                .filter(tickets::assignee_id.eq(viewer.0))
+                .filter(tickets::status.eq_any(open.clone())),
+            Queue::Open => match filter.status {
+                Some(_) => query,
+                None => query.filter(tickets::status.eq_any(open.clone())),
+            },
+        };
+        if let Some(status) = filter.status {
+            query = query.filter(tickets::status.eq(status.as_str()));
+        }
+        if let Some(priority) = filter.priority {
+            query = query.filter(tickets::priority.eq(priority.level()));
+        }
+        if let Some(category) = &filter.category {
+            query = query.filter(tickets::category.eq(category.clone()));
+        }
+        if let Some(org) = filter.organization {
+            query = query.filter(tickets::organization_id.eq(org));
+        }
+        if let Some(assignee) = filter.assignee {
+            query = query.filter(tickets::assignee_id.eq(assignee));
+        }
+        query
+    };
+    let total = build().count().get_result(conn).await?;
+    let rows = build()
+        .select((Ticket::as_select(), organizations::name.nullable()))
+        .order((
+            tickets::priority.asc(),
+            tickets::created_at.asc(),
+            tickets::id.asc(),
+        ))
+        .offset(offset)
+        .limit(limit)
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+pub async fn categories(conn: &mut AsyncPgConnection) -> QueryResult<Vec<String>> {
+    tickets::table
+        .select(tickets::category)
+        .filter(tickets::category.ne(""))
+        .distinct()
+        .order(tickets::category.asc())
+        .load(conn)
+        .await
+}
+
+/// Staff who can be assigned or escalated to: (id, name).
+pub async fn staff(conn: &mut AsyncPgConnection) -> QueryResult<Vec<(i64, String)>> {
+    users::table
+        .filter(users::role.ne("customer"))
+        .filter(users::disabled.eq(false))
+        .select((users::id, users::display_name))
+        .order(users::display_name.asc())
+        .load(conn)
+        .await
+}
+
+pub async fn name_of(conn: &mut AsyncPgConnection, user: i64) -> QueryResult<String> {
+    users::table
+        .find(user)
+        .select(users::display_name)
+        .first(conn)
+        .await
+}
+
+pub async fn organization_name(conn: &mut AsyncPgConnection, org: i64) -> QueryResult<String> {
+    organizations::table
+        .find(org)
+        .select(organizations::name)
+        .first(conn)
+        .await
+}
+
+/// Tickets marked as duplicates of this one.
+pub async fn duplicates_of(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+) -> QueryResult<Vec<(i64, String)>> {
+    tickets::table
+        .filter(tickets::duplicate_of.eq(ticket.0))
+        .select((tickets::id, tickets::title))
+        .order(tickets::id.asc())
+        .load(conn)
+        .await
+}
+
+pub async fn link_model(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+    model: Option<(i64, i32)>,
+    outcome: Outcome,
+    missing: &str,
+    by: UserId,
+) -> QueryResult<()> {
+    diesel::insert_into(ticket_models::table)
+        .values((
+            ticket_models::ticket_id.eq(ticket.0),
+            ticket_models::model_id.eq(model.map(|m| m.0)),
+            ticket_models::revision.eq(model.map(|m| m.1)),
+            ticket_models::outcome.eq(outcome.as_str()),
+            ticket_models::missing.eq(missing),
+            ticket_models::linked_by.eq(by.0),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A ticket's model links: (model key, title, revision, outcome, missing).
+pub async fn linked_models(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+) -> QueryResult<Vec<(Option<String>, Option<String>, Option<i32>, String, String)>> {
+    ticket_models::table
+        .left_join(incident_models::table)
+        .filter(ticket_models::ticket_id.eq(ticket.0))
+        .select((
+            incident_models::key.nullable(),
+            incident_models::title.nullable(),
+            ticket_models::revision,
+            ticket_models::outcome,
+            ticket_models::missing,
+        ))
+        .order(ticket_models::id.asc())
+        .load(conn)
+        .await
+}
+
+/// Tickets that used a model: (ticket id, title, status, revision, outcome),
+/// newest first, limited to what the scope allows.
+pub async fn tickets_for_model(
+    conn: &mut AsyncPgConnection,
+    model_id: i64,
+    scope: TicketScope,
+) -> QueryResult<Vec<(i64, String, String, Option<i32>, String)>> {
+    let mut query = ticket_models::table
+        .inner_join(tickets::table)
+        .filter(ticket_models::model_id.eq(model_id))
+        .into_boxed();
+    query = match scope {
+        TicketScope::All => query,
+        TicketScope::Organization(org) => query.filter(tickets::organization_id.eq(org.0)),
+        TicketScope::Nothing => query.filter(tickets::id.eq(-1)),
+    };
+    query
+        .select((
+            tickets::id,
+            tickets::title,
+            tickets::status,
+            ticket_models::revision,
+            ticket_models::outcome,
+        ))
+        .order(ticket_models::id.desc())
+        .load(conn)
+        .await
+}
+
+pub struct NewEscalation<'a> {
+    pub ticket: TicketId,
+    pub from: UserId,
+    pub to_user: Option<UserId>,
+    pub to_team: &'a str,
+    pub followed: &'a crate::domain::ticket::Followed,
+}
+
+pub async fn escalate(conn: &mut AsyncPgConnection, e: NewEscalation<'_>) -> QueryResult<()> {
+    use crate::domain::ticket::Followed;
+    let (step, reason) = match e.followed {
+        Followed::Yes { step_reached } => (Some(*step_reached), String::new()),
+        Followed::No { why } => (None, why.clone()),
+        Followed::NoModel => (None, String::new()),
+    };
+    diesel::insert_into(escalations::table)
+        .values((
+            escalations::ticket_id.eq(e.ticket.0),
+            escalations::from_id.eq(e.from.0),
+            escalations::to_user_id.eq(e.to_user.map(|u| u.0)),
+            escalations::to_team.eq(e.to_team),
+            escalations::followed_model.eq(e.followed.as_str()),
+            escalations::step_reached.eq(step),
+            escalations::reason.eq(reason),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Live journal: one LISTEN connection per process turns PostgreSQL
+//! notifications (sent by `db::journal::add` inside the writing
+//! transaction) into an in-process broadcast that the server-sent-event
+//! streams of open ticket pages subscribe to. Two instances on one database
+//! each hear every commit.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::broadcast;
+
+use crate::db::journal::CHANNEL;
+
+/// A committed journal entry: (ticket id, entry id).
+pub type Event = (i64, i64);
+
+#[derive(Clone)]
+pub struct Hub {
+    sender: broadcast::Sender<Event>,
+    listening: Arc<AtomicBool>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        // Streams that fall this far behind catch up from the database.
+        let (sender, _) = broadcast::channel(1024);
+        Self {
+            sender,
+            listening: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.sender.subscribe()
+    }
+
+    /// Whether the LISTEN connection is up.
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Acquire)
+    }
+
+    pub fn viewers(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
+    fn publish(&self, payload: &str) {
+        let parsed = payload
+            .split_once(':')
+            .and_then(|(t, e)| Some((t.parse().ok()?, e.parse().ok()?)));
+        if let Some(event) = parsed {
+            // No receivers is fine: nobody has the ticket open.
+            let _ = self.sender.send(event);
+        }
+    }
+}
+
+/// Keeps a LISTEN connection open for as long as the process runs,
+/// reconnecting after failures. Pages that missed events meanwhile catch up
+/// through `Last-Event-ID` when their stream reconnects.
+pub fn spawn_listener(url: String, hub: Hub) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match listen_once(&url, &hub).await {
+                Ok(()) => tracing::warn!("the LISTEN connection closed; reconnecting"),
+                Err(e) => tracing::warn!("the LISTEN connection failed: {e}; reconnecting"),
+            }
+            hub.listening.store(false, Ordering::Release);
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(10));
+        }
+    })
+}
+
+async fn listen_once(url: &str, hub: &Hub) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    let statement = format!("LISTEN {CHANNEL}");
+    let listen = client.batch_execute(&statement);
+    tokio::pin!(listen);
+    // The connection must be driven while LISTEN runs.
+    loop {
+        tokio::select! {
+            done = &mut listen => { done?; break; }
+            message = messages.next() => match message {
+                Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => hub.publish(n.payload()),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            },
+        }
+    }
+    hub.listening.store(true, Ordering::Release);
+    tracing::info!("listening for journal entries");
+    // `client` stays alive while the notifications flow.
+    while let Some(message) = messages.next().await {
+        match message {
+            Ok(tokio_postgres::AsyncMessage::Notification(n)) => hub.publish(n.payload()),
+            Ok(_) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

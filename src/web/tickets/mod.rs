@@ -1,0 +1,421 @@
+//! Tickets: queues, the ticket page with its live journal and actions, and
+//! the customer portal (the same pages, showing customers only their
+//! organization's tickets and public entries).
+
+pub mod actions;
+pub mod live;
+pub mod view;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::db::models::{self, Filter as ModelFilter};
+use crate::db::ticket_actions::{self, OpenTicket};
+use crate::db::tickets::{self, Filter, Queue, Ticket, TicketRow};
+use crate::db::{journal, users};
+use crate::domain::FieldError;
+use crate::domain::account::OrgId;
+use crate::domain::policy::Viewer;
+use crate::domain::ticket::{Outcome, Priority, Status, TicketId};
+use crate::error::AppError;
+use crate::markdown::{self, SafeHtml};
+use crate::web::auth::SignedIn;
+use crate::web::page::Ctx;
+use crate::web::{render, render_status, see_other};
+
+use view::EntryView;
+
+pub const PAGE_SIZE: i64 = 50;
+
+#[derive(Deserialize, Default, Clone)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub queue: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub priority: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub organization: String,
+    #[serde(default)]
+    pub assignee: String,
+    pub page: Option<i64>,
+}
+
+impl ListQuery {
+    pub fn filter(&self) -> Filter {
+        let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        Filter {
+            queue: match self.queue.as_str() {
+                "triage" => Queue::Triage,
+                "mine" => Queue::Mine,
+                _ => Queue::Open,
+            },
+            status: self.status.parse().ok(),
+            priority: self.priority.parse().ok(),
+            category: text(&self.category),
+            organization: self.organization.trim().parse().ok(),
+            assignee: self.assignee.trim().parse().ok(),
+        }
+    }
+
+    fn keep(&self) -> String {
+        [
+            ("queue", &self.queue),
+            ("status", &self.status),
+            ("priority", &self.priority),
+            ("category", &self.category),
+            ("organization", &self.organization),
+            ("assignee", &self.assignee),
+        ]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", crate::web::auth::urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+}
+
+#[derive(Template)]
+#[template(path = "tickets/list.html")]
+struct ListPage {
+    ctx: Ctx,
+    rows: Vec<TicketRow>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    query: ListQuery,
+    keep: String,
+    staff: bool,
+    statuses: [Status; 6],
+    priorities: [Priority; 4],
+    categories: Vec<String>,
+    organizations: Vec<(i64, String)>,
+    people: Vec<(i64, String)>,
+}
+
+pub async fn list(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let viewer = who.0.user.viewer();
+    let query = query.into_inner();
+    let page = query.page.unwrap_or(1).max(1);
+    let mut conn = state.pool.get().await?;
+    let (rows, total) = tickets::list(
+        &mut conn,
+        viewer.ticket_scope(),
+        viewer.user,
+        &query.filter(),
+        (page - 1) * PAGE_SIZE,
+        PAGE_SIZE,
+    )
+    .await?;
+    let staff = viewer.role.is_staff();
+    let (categories, organizations, people) = if staff {
+        (
+            tickets::categories(&mut conn).await?,
+            users::organizations(&mut conn)
+                .await?
+                .into_iter()
+                .map(|(o, _)| (o.id, o.name))
+                .collect(),
+            tickets::staff(&mut conn).await?,
+        )
+    } else {
+        Default::default()
+    };
+    render(&ListPage {
+        ctx,
+        rows,
+        total,
+        page,
+        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        keep: query.keep(),
+        query,
+        staff,
+        statuses: Status::ALL,
+        priorities: Priority::ALL,
+        categories,
+        organizations,
+        people,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "tickets/new.html")]
+struct NewPage {
+    ctx: Ctx,
+    form: NewForm,
+    error: Option<FieldError>,
+    staff: bool,
+    priorities: [Priority; 4],
+    organizations: Vec<(i64, String)>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct NewForm {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub priority: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub organization: String,
+}
+
+async fn new_page(
+    state: &AppState,
+    ctx: Ctx,
+    viewer: &Viewer,
+    form: NewForm,
+    error: Option<FieldError>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let mut conn = state.pool.get().await?;
+    let staff = viewer.role.is_staff();
+    let organizations = if staff {
+        users::organizations(&mut conn)
+            .await?
+            .into_iter()
+            .map(|(o, _)| (o.id, o.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    render_status(
+        &NewPage {
+            ctx,
+            form,
+            error,
+            staff,
+            priorities: Priority::ALL,
+            organizations,
+        },
+        status,
+    )
+}
+
+pub async fn new(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+) -> Result<HttpResponse, AppError> {
+    let viewer = who.0.user.viewer();
+    let form = NewForm {
+        priority: "3".to_owned(),
+        ..Default::default()
+    };
+    new_page(&state, ctx, &viewer, form, None, StatusCode::OK).await
+}
+
+pub async fn create(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    form: web::Form<NewForm>,
+) -> Result<HttpResponse, AppError> {
+    let viewer = who.0.user.viewer();
+    let form = form.into_inner();
+    let organization = match form.organization.trim() {
+        "" => None,
+        id => match id.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                let e = FieldError::new("organization", "choose an organization from the list");
+                return new_page(
+                    &state,
+                    ctx,
+                    &viewer,
+                    form,
+                    Some(e),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await;
+            }
+        },
+    };
+    let mut conn = state.pool.get().await?;
+    let opened = ticket_actions::open(
+        &mut conn,
+        &viewer,
+        OpenTicket {
+            title: &form.title,
+            description: &form.description,
+            priority: &form.priority,
+            category: &form.category,
+            organization,
+        },
+    )
+    .await;
+    match opened {
+        Ok(ticket) => Ok(see_other(&format!("/tickets/{}", ticket.id))),
+        Err(AppError::Invalid(e)) => {
+            new_page(
+                &state,
+                ctx,
+                &viewer,
+                form,
+                Some(e),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A model link as the ticket page lists it.
+pub struct LinkedModel {
+    pub key: Option<String>,
+    pub title: Option<String>,
+    pub revision: Option<i32>,
+    pub outcome: &'static str,
+    pub missing: String,
+}
+
+#[derive(Template)]
+#[template(path = "tickets/show.html")]
+pub struct ShowPage {
+    ctx: Ctx,
+    ticket: Ticket,
+    status: Status,
+    priority: Priority,
+    organization: Option<String>,
+    requester: String,
+    assignee: Option<String>,
+    description: SafeHtml,
+    entries: Vec<EntryView>,
+    staff: bool,
+    next: &'static [Status],
+    people: Vec<(i64, String)>,
+    models: Vec<(String, String)>,
+    outcomes: [Outcome; 3],
+    linked: Vec<LinkedModel>,
+    duplicates: Vec<(i64, String)>,
+    transitions: Vec<(Option<String>, String, String, Option<String>)>,
+    error: Option<FieldError>,
+    composer: String,
+}
+
+impl ShowPage {
+    fn status_label(s: &str) -> &'static str {
+        s.parse::<Status>().map(|s| s.label()).unwrap_or("")
+    }
+}
+
+/// Loads everything the ticket page shows, as the viewer may see it.
+pub async fn show_page(
+    state: &AppState,
+    ctx: Ctx,
+    viewer: &Viewer,
+    id: TicketId,
+    error: Option<FieldError>,
+    composer: String,
+) -> Result<ShowPage, AppError> {
+    let mut conn = state.pool.get().await?;
+    let ticket = tickets::find(&mut conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !viewer.may_view_ticket(ticket.organization_id.map(OrgId)) {
+        return Err(AppError::NotFound);
+    }
+    let staff = viewer.role.is_staff();
+    let entries = journal::list(&mut conn, id, viewer.entry_scope(), None)
+        .await?
+        .iter()
+        .map(EntryView::of)
+        .collect();
+    let organization = match ticket.organization_id {
+        Some(org) => Some(tickets::organization_name(&mut conn, org).await?),
+        None => None,
+    };
+    let requester = tickets::name_of(&mut conn, ticket.requester_id).await?;
+    let assignee = match ticket.assignee_id {
+        Some(a) => Some(tickets::name_of(&mut conn, a).await?),
+        None => None,
+    };
+    let (people, models, linked, transitions) = if staff {
+        let filter = ModelFilter::default();
+        let (rows, _) = models::list(&mut conn, &filter, 0, 10_000).await?;
+        let linked = tickets::linked_models(&mut conn, id)
+            .await?
+            .into_iter()
+            .map(|(key, title, revision, outcome, missing)| LinkedModel {
+                key,
+                title,
+                revision,
+                outcome: view::outcome_label(&outcome),
+                missing,
+            })
+            .collect();
+        let transitions = tickets::transitions(&mut conn, id)
+            .await?
+            .into_iter()
+            .map(|(from, to, at, by)| (from, to, at.format("%Y-%m-%d %H:%M").to_string(), by))
+            .collect();
+        (
+            tickets::staff(&mut conn).await?,
+            rows.into_iter()
+                .filter(|(m, _)| m.status != "retired")
+                .map(|(m, _)| (m.key, m.title))
+                .collect(),
+            linked,
+            transitions,
+        )
+    } else {
+        Default::default()
+    };
+    let duplicates = tickets::duplicates_of(&mut conn, id).await?;
+    let status = ticket.status();
+    Ok(ShowPage {
+        ctx,
+        status,
+        priority: ticket.priority(),
+        organization,
+        requester,
+        assignee,
+        description: markdown::render(&ticket.description),
+        entries,
+        staff,
+        next: if staff { status.next() } else { &[] },
+        people,
+        models,
+        outcomes: Outcome::ALL,
+        linked,
+        duplicates,
+        transitions,
+        error,
+        composer,
+        ticket,
+    })
+}
+
+pub async fn show(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let viewer = who.0.user.viewer();
+    let page = show_page(
+        &state,
+        ctx,
+        &viewer,
+        TicketId(path.into_inner()),
+        None,
+        String::new(),
+    )
+    .await?;
+    render(&page)
+}
