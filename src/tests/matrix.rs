@@ -40,6 +40,17 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/models/{key}/diff", "signed-in"),
     ("POST", "/models/{key}/verify", "staff"),
     ("POST", "/models/{key}/retire", "staff"),
+    ("GET", "/tickets", "signed-in"),
+    ("GET", "/tickets/new", "signed-in"),
+    ("POST", "/tickets", "signed-in"),
+    ("GET", "/tickets/{id}", "signed-in"),
+    ("GET", "/tickets/{id}/events", "signed-in"),
+    ("POST", "/tickets/{id}/entries", "signed-in"),
+    ("POST", "/tickets/{id}/status", "staff"),
+    ("POST", "/tickets/{id}/assign", "staff"),
+    ("POST", "/tickets/{id}/models", "staff"),
+    ("POST", "/tickets/{id}/escalate", "staff"),
+    ("POST", "/tickets/{id}/duplicate", "staff"),
     ("GET", "/admin/users", "admin"),
     ("POST", "/admin/users", "admin"),
     ("GET", "/admin/users/{id}", "admin"),
@@ -62,6 +73,16 @@ const EXPECTED: &[(&str, &str, &str)] = &[
         "/api/v1/models/{key}/revisions/{number}",
         "signed-in",
     ),
+    ("GET", "/api/v1/tickets", "signed-in"),
+    ("POST", "/api/v1/tickets", "signed-in"),
+    ("GET", "/api/v1/tickets/{id}", "signed-in"),
+    ("GET", "/api/v1/tickets/{id}/events", "signed-in"),
+    ("POST", "/api/v1/tickets/{id}/entries", "signed-in"),
+    ("POST", "/api/v1/tickets/{id}/status", "staff"),
+    ("POST", "/api/v1/tickets/{id}/assign", "staff"),
+    ("POST", "/api/v1/tickets/{id}/models", "staff"),
+    ("POST", "/api/v1/tickets/{id}/escalations", "staff"),
+    ("POST", "/api/v1/tickets/{id}/duplicate", "staff"),
 ];
 
 fn allowed(rule: &str, role: Option<Role>) -> bool {
@@ -115,6 +136,25 @@ async fn every_route_allows_and_denies_exactly_the_expected_roles() {
     let acme = fixtures::organization(&mut conn, "Acme").await;
     let target = fixtures::user().create(&mut conn).await;
     casebook::commands::demo(&mut conn).await.unwrap();
+    let requester = fixtures::user()
+        .role(Role::Customer)
+        .org(&acme)
+        .create(&mut conn)
+        .await;
+    let ticket = casebook::db::ticket_actions::open(
+        &mut conn,
+        &requester.viewer(),
+        casebook::db::ticket_actions::OpenTicket {
+            title: "Matrix",
+            description: "",
+            priority: "3",
+            category: "",
+            organization: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
     let mut people: Vec<(Option<Role>, Option<User>, Option<String>)> = vec![(None, None, None)];
     for role in Role::ALL {
         let mut builder = fixtures::user().role(role);
@@ -138,6 +178,8 @@ async fn every_route_allows_and_denies_exactly_the_expected_roles() {
             .replace("{path:.*}", "css/app.css")
             // Revoking someone's real token would spoil the API rows below.
             .replace("tokens/{id}", "tokens/999999")
+            // A ticket of the customer's own organization.
+            .replace("tickets/{id}", &format!("tickets/{ticket}"))
             .replace("{id}", &target.id.to_string())
             .replace("{key}", "website-502")
             .replace("{number}", "1")
@@ -154,7 +196,16 @@ async fn every_route_allows_and_denies_exactly_the_expected_roles() {
                 None => app.anonymous(),
             };
             let browser = &browser;
-            let res = if concrete.starts_with("/api/") {
+            let res = if concrete.ends_with("/events") {
+                let mut req = TestRequest::get().uri(&concrete);
+                match token {
+                    Some(token) if concrete.starts_with("/api/") => {
+                        req = req.insert_header(("Authorization", format!("Bearer {token}")));
+                    }
+                    _ => req = browser.with_cookies(req),
+                }
+                app.head_of(req).await
+            } else if concrete.starts_with("/api/") {
                 let mut req = match *method {
                     "GET" => TestRequest::get(),
                     "PUT" => TestRequest::put(),

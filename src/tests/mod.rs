@@ -12,3 +12,4 @@ mod matrix;
 mod models;
 mod setup;
 mod support;
+mod tickets;

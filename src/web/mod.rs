@@ -237,6 +237,51 @@ fn table() -> Vec<Def> {
             SignedIn,
             api::models::revision,
         ),
+        def(M::GET, "/api/v1/tickets", SignedIn, api::tickets::list),
+        def(M::POST, "/api/v1/tickets", SignedIn, api::tickets::create),
+        def(M::GET, "/api/v1/tickets/{id}", SignedIn, api::tickets::show),
+        def(
+            M::GET,
+            "/api/v1/tickets/{id}/events",
+            SignedIn,
+            api::tickets::events,
+        ),
+        def(
+            M::POST,
+            "/api/v1/tickets/{id}/entries",
+            SignedIn,
+            api::tickets::write,
+        ),
+        def(
+            M::POST,
+            "/api/v1/tickets/{id}/status",
+            Staff,
+            api::tickets::change_status,
+        ),
+        def(
+            M::POST,
+            "/api/v1/tickets/{id}/assign",
+            Staff,
+            api::tickets::assign,
+        ),
+        def(
+            M::POST,
+            "/api/v1/tickets/{id}/models",
+            Staff,
+            api::tickets::link_model,
+        ),
+        def(
+            M::POST,
+            "/api/v1/tickets/{id}/escalations",
+            Staff,
+            api::tickets::escalate,
+        ),
+        def(
+            M::POST,
+            "/api/v1/tickets/{id}/duplicate",
+            Staff,
+            api::tickets::mark_duplicate,
+        ),
     ]
 }
 

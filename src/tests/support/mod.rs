@@ -284,6 +284,28 @@ impl TestApp {
         }
     }
 
+    /// Status and headers only: for streams that never end. An error body
+    /// (a refusal) is short and is read.
+    pub async fn head_of(&self, req: test::TestRequest) -> TestResponse {
+        let service = test::init_service(app::build(self.state.clone())).await;
+        let res = test::call_service(&service, req.to_request()).await;
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let streaming = headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let body = if streaming {
+            String::new()
+        } else {
+            String::from_utf8_lossy(&test::read_body(res).await).into_owned()
+        };
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub async fn get(&self, path: &str) -> TestResponse {
         self.call(test::TestRequest::get().uri(path)).await
     }

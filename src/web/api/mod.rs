@@ -1,6 +1,7 @@
 //! The JSON API (`/api/v1`), authenticated by bearer tokens only.
 
 pub mod models;
+pub mod tickets;
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;

@@ -137,6 +137,17 @@ struct ShowPage {
     owner: Option<String>,
     verified_by: Option<String>,
     may_edit: bool,
+    /// Tickets that used this model: (id, title, status, revision, outcome).
+    tickets: Vec<(i64, String, String, Option<i32>, String)>,
+    /// How often it resolved, helped partly.
+    resolved: usize,
+    partial: usize,
+}
+
+impl ShowPage {
+    fn outcome_label(outcome: &str) -> &'static str {
+        crate::web::tickets::view::outcome_label(outcome)
+    }
 }
 
 pub async fn show(
@@ -184,8 +195,15 @@ pub async fn show(
         Some(id) => Some(models::user_name(&mut conn, id).await?),
         None => None,
     };
+    let tickets =
+        crate::db::tickets::tickets_for_model(&mut conn, model.id, viewer.ticket_scope()).await?;
+    let count = |o: &str| tickets.iter().filter(|t| t.4 == o).count();
+    let (resolved, partial) = (count("resolved"), count("partial"));
     render(&ShowPage {
         ctx,
+        tickets,
+        resolved,
+        partial,
         statement: markdown::render(&text.statement),
         steps: text.steps.iter().map(|s| markdown::render(s)).collect(),
         discussion: markdown::render(&text.discussion),
