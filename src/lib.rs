@@ -24,6 +24,7 @@ pub mod error;
 pub mod live;
 pub mod logging;
 pub mod markdown;
+pub mod search;
 pub mod secrets;
 pub mod server;
 pub mod web;

@@ -20,6 +20,8 @@ pub type Event = (i64, i64);
 pub struct Hub {
     sender: broadcast::Sender<Event>,
     listening: Arc<AtomicBool>,
+    /// Woken when a search outbox row commits, on any instance.
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 impl Default for Hub {
@@ -35,6 +37,7 @@ impl Hub {
         Self {
             sender,
             listening: Arc::new(AtomicBool::new(false)),
+            outbox: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -49,6 +52,14 @@ impl Hub {
 
     pub fn viewers(&self) -> usize {
         self.sender.receiver_count()
+    }
+
+    fn dispatch(&self, n: &tokio_postgres::Notification) {
+        if n.channel() == crate::db::outbox::CHANNEL {
+            self.outbox.notify_one();
+        } else {
+            self.publish(n.payload());
+        }
     }
 
     fn publish(&self, payload: &str) {
@@ -83,7 +94,7 @@ pub fn spawn_listener(url: String, hub: Hub) -> tokio::task::JoinHandle<()> {
 async fn listen_once(url: &str, hub: &Hub) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-    let statement = format!("LISTEN {CHANNEL}");
+    let statement = format!("LISTEN {CHANNEL}; LISTEN {}", crate::db::outbox::CHANNEL);
     let listen = client.batch_execute(&statement);
     tokio::pin!(listen);
     // The connection must be driven while LISTEN runs.
@@ -91,7 +102,7 @@ async fn listen_once(url: &str, hub: &Hub) -> Result<(), tokio_postgres::Error> 
         tokio::select! {
             done = &mut listen => { done?; break; }
             message = messages.next() => match message {
-                Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => hub.publish(n.payload()),
+                Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => hub.dispatch(&n),
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e),
                 None => return Ok(()),
@@ -103,7 +114,7 @@ async fn listen_once(url: &str, hub: &Hub) -> Result<(), tokio_postgres::Error> 
     // `client` stays alive while the notifications flow.
     while let Some(message) = messages.next().await {
         match message {
-            Ok(tokio_postgres::AsyncMessage::Notification(n)) => hub.publish(n.payload()),
+            Ok(tokio_postgres::AsyncMessage::Notification(n)) => hub.dispatch(&n),
             Ok(_) => {}
             Err(e) => return Err(e),
         }

@@ -46,6 +46,17 @@ pub fn render(markdown: &str) -> SafeHtml {
     )
 }
 
+/// Sanitizes HTML made elsewhere (search snippets, whose text tantivy has
+/// escaped and whose matches it wraps in `<b>`).
+pub fn sanitize(html: &str) -> SafeHtml {
+    SafeHtml(ammonia::Builder::default().clean(html).to_string())
+}
+
+/// Plain text as HTML.
+pub fn escape(text: &str) -> SafeHtml {
+    SafeHtml(ammonia::clean_text(text))
+}
+
 /// `[[db-disk-full]]` → `[db-disk-full](/models/db-disk-full)`; anything
 /// between the brackets that is not a well-formed key is left as it is.
 fn link_models(markdown: &str) -> String {

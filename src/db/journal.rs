@@ -137,3 +137,16 @@ pub async fn find(
         .await
         .optional()
 }
+
+/// Entry texts of these tickets for the search index: (ticket id, public,
+/// body), in order.
+pub async fn bodies_for(conn: &mut AsyncPgConnection, tickets: &[i64]) -> QueryResult<Vec<(i64, bool, String)>> {
+    let rows: Vec<(i64, String, String)> = journal_entries::table
+        .filter(journal_entries::ticket_id.eq_any(tickets.to_vec()))
+        .filter(journal_entries::body.ne(""))
+        .select((journal_entries::ticket_id, journal_entries::visibility, journal_entries::body))
+        .order(journal_entries::id.asc())
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(|(t, v, b)| (t, v == "public", b)).collect())
+}

@@ -478,3 +478,30 @@ pub async fn save(
     replace_links(conn, saved.id, &text::links(model)).await?;
     Ok(saved)
 }
+
+/// Models with their current revision, by id, for the search index: those
+/// in `ids`, or a page of all of them after id `after`.
+pub async fn with_current_revisions(
+    conn: &mut AsyncPgConnection,
+    ids: Option<&[i64]>,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<(Model, Revision)>> {
+    let mut query = incident_models::table
+        .inner_join(
+            model_revisions::table.on(model_revisions::model_id
+                .eq(incident_models::id)
+                .and(model_revisions::number.eq(incident_models::revision))),
+        )
+        .filter(incident_models::id.gt(after))
+        .into_boxed();
+    if let Some(ids) = ids {
+        query = query.filter(incident_models::id.eq_any(ids.to_vec()));
+    }
+    query
+        .select((Model::as_select(), Revision::as_select()))
+        .order(incident_models::id.asc())
+        .limit(limit)
+        .load(conn)
+        .await
+}

@@ -21,6 +21,9 @@ impl Entity {
     }
 }
 
+/// Indexers LISTEN here to apply new rows at once.
+pub const CHANNEL: &str = "casebook_outbox";
+
 pub async fn enqueue(conn: &mut AsyncPgConnection, entity: Entity, id: i64) -> QueryResult<()> {
     diesel::insert_into(search_outbox::table)
         .values((
@@ -29,5 +32,25 @@ pub async fn enqueue(conn: &mut AsyncPgConnection, entity: Entity, id: i64) -> Q
         ))
         .execute(conn)
         .await?;
+    diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(conn).await?;
     Ok(())
+}
+
+/// Rows after `after`, oldest first: (id, entity, entity id).
+pub async fn after(conn: &mut AsyncPgConnection, after: i64, limit: i64) -> QueryResult<Vec<(i64, String, i64)>> {
+    search_outbox::table
+        .filter(search_outbox::id.gt(after))
+        .select((search_outbox::id, search_outbox::entity, search_outbox::entity_id))
+        .order(search_outbox::id.asc())
+        .limit(limit)
+        .load(conn)
+        .await
+}
+
+pub async fn newest(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+    search_outbox::table
+        .select(diesel::dsl::max(search_outbox::id))
+        .first::<Option<i64>>(conn)
+        .await
+        .map(|id| id.unwrap_or(0))
 }

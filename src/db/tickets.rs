@@ -419,3 +419,23 @@ pub async fn escalate(conn: &mut AsyncPgConnection, e: NewEscalation<'_>) -> Que
         .await?;
     Ok(())
 }
+
+/// Tickets by id for the search index: those in `ids`, or a page of all of
+/// them after id `after`.
+pub async fn for_index(
+    conn: &mut AsyncPgConnection,
+    ids: Option<&[i64]>,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<Ticket>> {
+    let mut query = tickets::table.filter(tickets::id.gt(after)).into_boxed();
+    if let Some(ids) = ids {
+        query = query.filter(tickets::id.eq_any(ids.to_vec()));
+    }
+    query
+        .select(Ticket::as_select())
+        .order(tickets::id.asc())
+        .limit(limit)
+        .load(conn)
+        .await
+}

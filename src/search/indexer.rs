@@ -1,0 +1,270 @@
+//! Keeps the index equal to PostgreSQL: applies outbox rows in id order and
+//! commits with the last applied id as the commit payload, so a crash at any
+//! point replays from there (re-indexing a document is idempotent) and never
+//! skips. `rebuild` starts from scratch for `casebook reindex`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel_async::AsyncPgConnection;
+use indicatif::ProgressBar;
+use sha2::{Digest, Sha256};
+use tantivy::schema::Value;
+use tantivy::{IndexWriter, TantivyDocument, Term};
+
+use super::{Fields, SearchError, SearchIndex, matcher};
+use crate::db::models::{Model, Revision};
+use crate::db::tickets::Ticket;
+use crate::db::{DbPool, journal, models, outbox, tickets};
+
+const BATCH: i64 = 1000;
+const WRITER_MEMORY: usize = 50_000_000;
+
+pub fn writer(index: &SearchIndex) -> Result<IndexWriter, SearchError> {
+    Ok(index.index.writer_with_num_threads(1, WRITER_MEMORY)?)
+}
+
+fn uid(kind: &str, id: i64) -> String {
+    format!("{kind}:{id}")
+}
+
+/// The document's digest covers every indexed value, in order.
+fn seal(fields: &Fields, mut doc: TantivyDocument) -> TantivyDocument {
+    let mut hasher = Sha256::new();
+    for (field, value) in doc.field_values() {
+        hasher.update(field.field_id().to_le_bytes());
+        if let Some(text) = value.as_str() {
+            hasher.update(text.as_bytes());
+        } else if let Some(n) = value.as_i64() {
+            hasher.update(n.to_le_bytes());
+        }
+        hasher.update([0]);
+    }
+    let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    doc.add_text(fields.digest, digest);
+    doc
+}
+
+pub fn model_document(fields: &Fields, model: &Model, revision: &Revision) -> TantivyDocument {
+    let steps: Vec<String> = revision.step_list().into_iter().map(str::to_owned).collect();
+    let mut doc = matcher::document(
+        &fields.model,
+        &matcher::ModelText {
+            key: &model.key,
+            title: &revision.title,
+            statement: &revision.statement,
+            steps: &steps,
+            discussion: &revision.discussion,
+        },
+    );
+    doc.add_text(fields.uid, uid("model", model.id));
+    doc.add_text(fields.kind, "model");
+    doc.add_i64(fields.id, model.id);
+    doc.add_text(fields.category, &model.category);
+    for tag in model.tag_list() {
+        doc.add_text(fields.tag, tag);
+    }
+    doc.add_text(fields.status, &model.status);
+    let public = model.public && model.status == "published";
+    doc.add_text(fields.public, if public { "yes" } else { "no" });
+    doc.add_i64(fields.org, 0);
+    seal(fields, doc)
+}
+
+pub fn ticket_document(fields: &Fields, ticket: &Ticket, entries: &[(i64, bool, String)]) -> TantivyDocument {
+    let mut doc = TantivyDocument::default();
+    doc.add_text(fields.uid, uid("ticket", ticket.id));
+    doc.add_text(fields.kind, "ticket");
+    doc.add_i64(fields.id, ticket.id);
+    doc.add_text(fields.ticket_title, &ticket.title);
+    if !ticket.description.is_empty() {
+        doc.add_text(fields.ticket_public, &ticket.description);
+    }
+    for (_, public, body) in entries.iter().filter(|(t, _, _)| *t == ticket.id) {
+        doc.add_text(if *public { fields.ticket_public } else { fields.ticket_internal }, body);
+    }
+    doc.add_text(fields.category, &ticket.category);
+    doc.add_text(fields.status, &ticket.status);
+    doc.add_text(fields.public, "no");
+    doc.add_i64(fields.org, ticket.organization_id.unwrap_or(0));
+    seal(fields, doc)
+}
+
+/// Re-indexes these models and tickets from the database; an id that no
+/// longer exists is removed.
+async fn reindex(
+    index: &SearchIndex,
+    writer: &IndexWriter,
+    conn: &mut AsyncPgConnection,
+    model_ids: &[i64],
+    ticket_ids: &[i64],
+) -> Result<(), SearchError> {
+    let f = &index.fields;
+    for id in model_ids {
+        writer.delete_term(Term::from_field_text(f.uid, &uid("model", *id)));
+    }
+    for id in ticket_ids {
+        writer.delete_term(Term::from_field_text(f.uid, &uid("ticket", *id)));
+    }
+    if !model_ids.is_empty() {
+        for (model, revision) in models::with_current_revisions(conn, Some(model_ids), 0, i64::MAX).await? {
+            writer.add_document(model_document(f, &model, &revision))?;
+        }
+    }
+    if !ticket_ids.is_empty() {
+        let found = tickets::for_index(conn, Some(ticket_ids), 0, i64::MAX).await?;
+        let entries = journal::bodies_for(conn, ticket_ids).await?;
+        for ticket in &found {
+            writer.add_document(ticket_document(f, ticket, &entries))?;
+        }
+    }
+    Ok(())
+}
+
+fn commit(index: &SearchIndex, writer: &mut IndexWriter, applied: i64) -> Result<(), SearchError> {
+    let mut prepared = writer.prepare_commit()?;
+    prepared.set_payload(&applied.to_string());
+    prepared.commit()?;
+    index.reader.reload()?;
+    Ok(())
+}
+
+/// Applies the next batch of outbox rows and commits. Returns how many rows
+/// it applied (0 when the index is current).
+pub async fn apply_pending(
+    index: &SearchIndex,
+    writer: &mut IndexWriter,
+    conn: &mut AsyncPgConnection,
+) -> Result<usize, SearchError> {
+    apply_batch(index, writer, conn, BATCH, true).await
+}
+
+/// As [`apply_pending`], with the batch size and whether to commit: the
+/// crash tests stop before the commit.
+pub async fn apply_batch(
+    index: &SearchIndex,
+    writer: &mut IndexWriter,
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+    commit_after: bool,
+) -> Result<usize, SearchError> {
+    let rows = outbox::after(conn, index.last_applied(), limit).await?;
+    let Some(last) = rows.last().map(|r| r.0) else {
+        return Ok(0);
+    };
+    let mut model_ids = BTreeSet::new();
+    let mut ticket_ids = BTreeSet::new();
+    for (_, entity, id) in &rows {
+        match entity.as_str() {
+            "model" => model_ids.insert(*id),
+            _ => ticket_ids.insert(*id),
+        };
+    }
+    let model_ids: Vec<i64> = model_ids.into_iter().collect();
+    let ticket_ids: Vec<i64> = ticket_ids.into_iter().collect();
+    reindex(index, writer, conn, &model_ids, &ticket_ids).await?;
+    if commit_after {
+        commit(index, writer, last)?;
+    }
+    Ok(rows.len())
+}
+
+/// Applies everything pending.
+pub async fn catch_up(index: &SearchIndex, writer: &mut IndexWriter, conn: &mut AsyncPgConnection) -> Result<usize, SearchError> {
+    let mut total = 0;
+    loop {
+        match apply_pending(index, writer, conn).await? {
+            0 => return Ok(total),
+            n => total += n,
+        }
+    }
+}
+
+/// Rebuilds the whole index from PostgreSQL. Outbox rows written meanwhile
+/// are applied afterwards by the indexer.
+pub async fn rebuild(
+    index: &SearchIndex,
+    writer: &mut IndexWriter,
+    conn: &mut AsyncPgConnection,
+    progress: &ProgressBar,
+) -> Result<(usize, usize), SearchError> {
+    // Read the position first: anything changed after it is replayed.
+    let position = outbox::newest(conn).await?;
+    writer.delete_all_documents()?;
+    let f = &index.fields;
+    let (mut models_done, mut tickets_done) = (0, 0);
+    let mut after = 0;
+    loop {
+        let batch = models::with_current_revisions(conn, None, after, BATCH).await?;
+        let Some(last) = batch.last().map(|(m, _)| m.id) else { break };
+        for (model, revision) in &batch {
+            writer.add_document(model_document(f, model, revision))?;
+        }
+        models_done += batch.len();
+        progress.inc(batch.len() as u64);
+        after = last;
+    }
+    after = 0;
+    loop {
+        let batch = tickets::for_index(conn, None, after, BATCH).await?;
+        let Some(last) = batch.last().map(|t| t.id) else { break };
+        let ids: Vec<i64> = batch.iter().map(|t| t.id).collect();
+        let entries = journal::bodies_for(conn, &ids).await?;
+        for ticket in &batch {
+            writer.add_document(ticket_document(f, ticket, &entries))?;
+        }
+        tickets_done += batch.len();
+        progress.inc(batch.len() as u64);
+        after = last;
+    }
+    commit(index, writer, position)?;
+    Ok((models_done, tickets_done))
+}
+
+/// Every document's uid and digest: two indexes with equal snapshots hold
+/// the same documents with the same text.
+pub fn snapshot(index: &SearchIndex) -> Result<Vec<(String, String)>, SearchError> {
+    let searcher = index.reader.searcher();
+    let f = &index.fields;
+    let mut out = Vec::new();
+    for segment in searcher.segment_readers() {
+        let store = segment.get_store_reader(64).map_err(tantivy::TantivyError::from)?;
+        for doc_id in segment.doc_ids_alive() {
+            let doc: TantivyDocument = store.get(doc_id)?;
+            let get = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            out.push((get(f.uid), get(f.digest)));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The indexer task of this process: applies the outbox whenever a row
+/// commits (on any instance), and at least every few seconds.
+pub fn spawn(index: SearchIndex, pool: DbPool, wake: Arc<tokio::sync::Notify>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut writer = match writer(&index) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!("the search indexer cannot start: {e}");
+                return;
+            }
+        };
+        loop {
+            match pool.get().await {
+                Ok(mut conn) => {
+                    if let Err(e) = catch_up(&index, &mut writer, &mut conn).await {
+                        tracing::error!("indexing failed (will retry): {e}");
+                        let _ = writer.rollback();
+                    }
+                }
+                Err(e) => tracing::warn!("the indexer has no database connection: {e}"),
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    })
+}

@@ -1,0 +1,865 @@
+//! Triage matching: suggest the incident model (run-book) that fits a free ticket/alert text.
+//!
+//! Written to drop into `src/search/`: it owns the tantivy schema ([`schema`], [`Fields`]), the
+//! analyzers ([`register_analyzers`]), the document builder ([`document`]) and the query built
+//! from free text ([`query_for_text`]). Nothing here panics on any input.
+//!
+//! Default pipeline ([`Tuning::default`], measured on the triage dev set, see NOTES.md):
+//! * documents: `key` (stored, raw) and the analyzed fields `title`, `statement`, `steps`,
+//!   `discussion` (plus `key_text` and `summary`, indexed but not searched by default);
+//! * analyzer: [`IdentifierTokenizer`] (alphanumeric runs like tantivy's `SimpleTokenizer`; `_`
+//!   and `-` split words) + `RemoveLongFilter` + `LowerCaser` + English stop words + English
+//!   stemmer. Documents keep `CamelCase` alert names whole (`cephosddown`); query texts also get
+//!   their parts (`cephosddown ceph osd down`) — see [`Split`];
+//! * query text: [`clean_alert_text`] (Alertmanager markers, label keys, generated ids out), the
+//!   query analyzer, then one `Should` clause per distinct term: a dis-max (tie 0.3) over the
+//!   fields with boosts title 4, statement 1, steps 0.6, discussion 0.6.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use tantivy::Index;
+use tantivy::TantivyDocument;
+use tantivy::Term;
+use tantivy::query::{
+    BooleanQuery, BoostQuery, DisjunctionMaxQuery, EmptyQuery, Occur, Query, TermQuery,
+};
+use tantivy::schema::{
+    Field, IndexRecordOption, STORED, STRING, Schema, SchemaBuilder, TextFieldIndexing,
+    TextOptions,
+};
+use tantivy::tokenizer::{
+    Language, LowerCaser, RemoveLongFilter, Stemmer, StopWordFilter, TextAnalyzer, Token,
+    TokenStream, Tokenizer,
+};
+
+/// Name under which [`register_analyzers`] registers the analyzer of the text fields.
+pub const ANALYZER: &str = "casebook_en";
+
+/// Name of the analyzer of `key_text`: [`ANALYZER`] that always splits identifiers, so the key
+/// `odf:CephOSDDown` is searchable by its words `ceph osd down`.
+pub const KEY_ANALYZER: &str = "casebook_en_key";
+
+/// Tokens of this many bytes or more are dropped (tantivy's `en_stem` uses 40, which would drop
+/// long alert names such as `CephMdsCPUUsageHighNeedsHorizontalScaling`).
+const MAX_TOKEN_BYTES: usize = 100;
+
+/// At most this many distinct terms go into one query (bounds the cost of a huge ticket text).
+pub const MAX_QUERY_TERMS: usize = 512;
+
+/// Every field of the triage index.
+#[derive(Clone, Copy, Debug)]
+pub struct Fields {
+    /// The model key as stored, untokenized (`odf:CephClusterNearFull`): what a hit returns.
+    pub key: Field,
+    /// The key as analyzed text, identifiers split (`odf cephclusternearful ceph cluster near
+    /// full`).
+    pub key_text: Field,
+    pub title: Field,
+    /// Meaning (+ impact) of the run-book.
+    pub statement: Field,
+    /// Diagnosis / mitigation steps, one value per step.
+    pub steps: Field,
+    pub discussion: Field,
+    /// Title and statement together, the part alert annotations resemble most.
+    pub summary: Field,
+}
+
+/// Knobs of the matcher. [`Tuning::default`] is the measured choice; the other values exist so
+/// the evaluation program can compare variants on the same code.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tuning {
+    /// Where CamelCase words and letter/digit runs are split into parts.
+    pub split_identifiers: Split,
+    /// When splitting, keep the whole word too (`cephclusternearfull` next to its parts).
+    pub keep_compound: bool,
+    /// English Snowball stemming.
+    pub stem: bool,
+    /// Drop English stop words.
+    pub stop_words: bool,
+    /// Store field norms (BM25 length normalisation; off behaves like BM25 `b = 0`).
+    pub field_norms: bool,
+    /// Drop Alertmanager noise from the query (`[FIRING:1]`, label keys of `key=value`).
+    pub clean_query: bool,
+    /// Which number/id-like words to drop from the query.
+    pub drop_ids: IdFilter,
+    /// Per-field boosts; a field with boost 0 is not searched.
+    pub boosts: Boosts,
+    /// How the per-field scores of one term are combined.
+    pub combine: Combine,
+    /// How a term repeated in the query text is weighted.
+    pub query_tf: QueryTf,
+}
+
+/// Field boosts of the triage query.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Boosts {
+    pub key_text: f32,
+    pub title: f32,
+    pub statement: f32,
+    pub steps: f32,
+    pub discussion: f32,
+    pub summary: f32,
+}
+
+/// Combination of one term's scores over the fields.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Combine {
+    /// Sum over the fields (a `Should` clause per field).
+    Sum,
+    /// Best field plus `tie` times the others.
+    DisMax { tie: f32 },
+}
+
+/// Where identifiers are split (see [`identifier_parts`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Split {
+    /// Nowhere.
+    Off,
+    /// In query texts only: an alert name in a ticket also searches its words, while a model's
+    /// title stays one compound term.
+    Query,
+    /// In documents and queries.
+    Both,
+}
+
+/// Number and id-like words dropped from a query text (see [`is_generated_id`], [`is_id_like`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum IdFilter {
+    /// Keep every word.
+    Keep,
+    /// Drop generated ids (`d33df6`, `b4b954789`, `97txd`); keep numbers and `10m`, `15s`.
+    Generated,
+    /// Drop every word holding a digit and no upper-case letter (`80`, `10m`, `d33df6`).
+    All,
+}
+
+/// Weight of a term that occurs `n` times in the query text.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum QueryTf {
+    /// Each distinct term once.
+    Distinct,
+    /// Boost `n`.
+    Count,
+    /// Boost `1 + ln n`.
+    Log,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            split_identifiers: Split::Query,
+            keep_compound: true,
+            stem: true,
+            stop_words: true,
+            field_norms: true,
+            clean_query: true,
+            drop_ids: IdFilter::Generated,
+            boosts: Boosts::default(),
+            combine: Combine::DisMax { tie: 0.3 },
+            query_tf: QueryTf::Distinct,
+        }
+    }
+}
+
+impl Default for Boosts {
+    fn default() -> Self {
+        Boosts {
+            key_text: 0.0,
+            title: 4.0,
+            statement: 1.0,
+            steps: 0.6,
+            discussion: 0.6,
+            summary: 0.0,
+        }
+    }
+}
+
+impl Boosts {
+    pub fn per_field(&self, fields: &Fields) -> [(Field, f32); 6] {
+        [
+            (fields.key_text, self.key_text),
+            (fields.title, self.title),
+            (fields.statement, self.statement),
+            (fields.steps, self.steps),
+            (fields.discussion, self.discussion),
+            (fields.summary, self.summary),
+        ]
+    }
+}
+
+/// The triage schema with the default tuning.
+pub fn schema() -> (Schema, Fields) {
+    schema_with(&Tuning::default())
+}
+
+/// The triage schema; only `tuning.field_norms` matters here.
+pub fn schema_with(tuning: &Tuning) -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let fields = add_fields(&mut builder, tuning);
+    (builder.build(), fields)
+}
+
+/// Adds the model text fields to a schema being built (the search index
+/// adds its own fields beside them). Positions are kept so that the search
+/// page can match phrases; the title and statement are stored for snippets.
+pub fn add_fields(builder: &mut SchemaBuilder, tuning: &Tuning) -> Fields {
+    let text_with = |analyzer: &str| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(analyzer)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+                .set_fieldnorms(tuning.field_norms),
+        )
+    };
+    let text = text_with(ANALYZER);
+    Fields {
+        key: builder.add_text_field("key", STRING | STORED),
+        key_text: builder.add_text_field("key_text", text_with(KEY_ANALYZER)),
+        title: builder.add_text_field("title", text.clone() | STORED),
+        statement: builder.add_text_field("statement", text.clone() | STORED),
+        steps: builder.add_text_field("steps", text.clone()),
+        discussion: builder.add_text_field("discussion", text.clone()),
+        summary: builder.add_text_field("summary", text),
+    }
+}
+
+/// Registers [`ANALYZER`] and [`KEY_ANALYZER`] (default tuning) on the index. Call before
+/// indexing and searching.
+pub fn register_analyzers(index: &Index) {
+    register_analyzers_with(index, &Tuning::default());
+}
+
+/// Registers [`ANALYZER`] and [`KEY_ANALYZER`] built for `tuning`.
+pub fn register_analyzers_with(index: &Index, tuning: &Tuning) {
+    index
+        .tokenizers()
+        .register(ANALYZER, document_analyzer(tuning));
+    index
+        .tokenizers()
+        .register(KEY_ANALYZER, analyzer(tuning, true));
+}
+
+/// The analyzer of every text field at indexing time.
+pub fn document_analyzer(tuning: &Tuning) -> TextAnalyzer {
+    analyzer(tuning, tuning.split_identifiers == Split::Both)
+}
+
+/// The analyzer of query texts: the document analyzer, but with identifier splitting unless
+/// `tuning.split_identifiers` is [`Split::Off`].
+pub fn query_analyzer(tuning: &Tuning) -> TextAnalyzer {
+    analyzer(tuning, tuning.split_identifiers != Split::Off)
+}
+
+fn analyzer(tuning: &Tuning, split: bool) -> TextAnalyzer {
+    let tokenizer = IdentifierTokenizer {
+        split,
+        keep_compound: tuning.keep_compound,
+    };
+    let mut builder = TextAnalyzer::builder(tokenizer)
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(LowerCaser)
+        .dynamic();
+    if tuning.stop_words
+        && let Some(stop) = StopWordFilter::new(Language::English)
+    {
+        builder = builder.filter_dynamic(stop);
+    }
+    if tuning.stem {
+        builder = builder.filter_dynamic(Stemmer::new(Language::English));
+    }
+    builder.build()
+}
+
+/// The text of one incident model, as indexed.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelText<'a> {
+    pub key: &'a str,
+    pub title: &'a str,
+    pub statement: &'a str,
+    pub steps: &'a [String],
+    pub discussion: &'a str,
+}
+
+/// The tantivy document of one incident model.
+pub fn document(fields: &Fields, model: &ModelText<'_>) -> TantivyDocument {
+    let mut doc = TantivyDocument::default();
+    doc.add_text(fields.key, model.key);
+    doc.add_text(fields.key_text, model.key);
+    doc.add_text(fields.title, model.title);
+    doc.add_text(fields.statement, model.statement);
+    for step in model.steps {
+        doc.add_text(fields.steps, step);
+    }
+    doc.add_text(fields.discussion, model.discussion);
+    doc.add_text(
+        fields.summary,
+        format!("{}\n{}", model.title, model.statement),
+    );
+    doc
+}
+
+/// The triage query of a free text, default tuning.
+pub fn query_for_text(fields: &Fields, text: &str) -> Box<dyn Query> {
+    query_for_text_with(fields, text, &Tuning::default())
+}
+
+/// The triage query of a free text: OR of its distinct analyzed terms over the boosted fields.
+/// A text with no usable term gives a query that matches nothing.
+pub fn query_for_text_with(fields: &Fields, text: &str, tuning: &Tuning) -> Box<dyn Query> {
+    query_for_terms(fields, &query_terms(text, tuning), tuning)
+}
+
+/// The distinct analyzed terms of a query text with their counts, in order of first occurrence,
+/// at most [`MAX_QUERY_TERMS`] of them.
+pub fn query_terms(text: &str, tuning: &Tuning) -> Vec<(String, u32)> {
+    let cleaned;
+    let text = if tuning.clean_query || tuning.drop_ids != IdFilter::Keep {
+        cleaned = clean_alert_text_with(text, tuning.clean_query, tuning.drop_ids);
+        cleaned.as_str()
+    } else {
+        text
+    };
+    let mut analyzer = query_analyzer(tuning);
+    let mut stream = analyzer.token_stream(text);
+    let mut order: Vec<(String, u32)> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    while stream.advance() {
+        let term = &stream.token().text;
+        if term.is_empty() {
+            continue;
+        }
+        if let Some(&at) = seen.get(term) {
+            if let Some(entry) = order.get_mut(at) {
+                entry.1 = entry.1.saturating_add(1);
+            }
+        } else if order.len() < MAX_QUERY_TERMS {
+            seen.insert(term.clone(), order.len());
+            order.push((term.clone(), 1));
+        }
+    }
+    order
+}
+
+/// The triage query of already analyzed terms (see [`query_terms`]).
+pub fn query_for_terms(
+    fields: &Fields,
+    terms: &[(String, u32)],
+    tuning: &Tuning,
+) -> Box<dyn Query> {
+    terms_query(&tuning.boosts.per_field(fields), terms, tuning)
+}
+
+/// The OR of `terms`, each searched over `per_field` (field, boost) and
+/// combined as `tuning.combine` says. Used for models (the boosted model
+/// fields) and for tickets (their own fields).
+pub fn terms_query(per_field: &[(Field, f32)], terms: &[(String, u32)], tuning: &Tuning) -> Box<dyn Query> {
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(terms.len());
+    for (term, count) in terms {
+        let weight = match tuning.query_tf {
+            QueryTf::Distinct => 1.0,
+            QueryTf::Count => *count as f32,
+            QueryTf::Log => 1.0 + (*count as f32).ln(),
+        };
+        let per_term: Vec<Box<dyn Query>> = per_field
+            .iter()
+            .filter(|(_, boost)| *boost > 0.0)
+            .map(|&(field, boost)| -> Box<dyn Query> {
+                let query = TermQuery::new(
+                    Term::from_field_text(field, term),
+                    IndexRecordOption::WithFreqs,
+                );
+                Box::new(BoostQuery::new(Box::new(query), boost * weight))
+            })
+            .collect();
+        if per_term.is_empty() {
+            continue;
+        }
+        let clause: Box<dyn Query> = match tuning.combine {
+            Combine::Sum => Box::new(BooleanQuery::union(per_term)),
+            Combine::DisMax { tie } => {
+                Box::new(DisjunctionMaxQuery::with_tie_breaker(per_term, tie))
+            }
+        };
+        clauses.push((Occur::Should, clause));
+    }
+    if clauses.is_empty() {
+        return Box::new(EmptyQuery);
+    }
+    Box::new(BooleanQuery::new(clauses))
+}
+
+/// Removes Alertmanager noise from an alert text (default tuning: markers, label keys and
+/// id-like words). See [`clean_alert_text_with`].
+pub fn clean_alert_text(text: &str) -> String {
+    let tuning = Tuning::default();
+    clean_alert_text_with(text, tuning.clean_query, tuning.drop_ids)
+}
+
+/// Removes Alertmanager noise from an alert text.
+///
+/// * `markers`: drops status markers such as `[FIRING:1]`, `[RESOLVED]` and the label keys of
+///   `key=value` / `key="value"` pairs (the values stay);
+/// * `ids`: drops number or id-like words (alphanumeric runs), see [`IdFilter`]. Identifiers in
+///   CamelCase such as `ODFNodeMTULessThan9000` are always kept.
+pub fn clean_alert_text_with(text: &str, markers: bool, ids: IdFilter) -> String {
+    let text = if markers {
+        drop_label_keys(&drop_status_markers(text))
+    } else {
+        text.to_string()
+    };
+    let drop: fn(&str) -> bool = match ids {
+        IdFilter::Keep => return text,
+        IdFilter::Generated => is_generated_id,
+        IdFilter::All => is_id_like,
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    for c in text.chars() {
+        if c.is_alphanumeric() {
+            word.push(c);
+        } else {
+            flush_word(&mut out, &mut word, drop);
+            out.push(c);
+        }
+    }
+    flush_word(&mut out, &mut word, drop);
+    out
+}
+
+fn flush_word(out: &mut String, word: &mut String, drop: fn(&str) -> bool) {
+    if !drop(word) {
+        out.push_str(word);
+    } else {
+        out.push(' ');
+    }
+    word.clear();
+}
+
+/// True for a number or a generated id: holds a digit and no upper-case letter.
+pub fn is_id_like(word: &str) -> bool {
+    word.chars().any(|c| c.is_numeric()) && !word.chars().any(|c| c.is_uppercase())
+}
+
+/// True for a generated id: letters and digits mixed, no upper-case letter, and not a number
+/// with a short unit suffix (`10m`, `15s`, `500ms` are not ids; `d33df6`, `97txd`, `ocp4` are).
+pub fn is_generated_id(word: &str) -> bool {
+    if !is_id_like(word) || !word.chars().any(char::is_alphabetic) {
+        return false;
+    }
+    let digits = word.chars().take_while(|c| c.is_numeric()).count();
+    let unit = word.chars().skip(digits).collect::<Vec<_>>();
+    let number_with_unit = digits > 0 && unit.len() <= 2 && unit.iter().all(|c| c.is_alphabetic());
+    !number_with_unit
+}
+
+/// Drops `[FIRING]`, `[FIRING:3]`, `[RESOLVED]`, `[RESOLVED:1]` (any case).
+pub fn drop_status_markers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find(']') {
+            Some(close) if is_status_marker(&after[..close]) => {
+                out.push(' ');
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn is_status_marker(inner: &str) -> bool {
+    let (word, count) = match inner.split_once(':') {
+        Some((word, count)) => (word, Some(count)),
+        None => (inner, None),
+    };
+    let word = word.trim();
+    (word.eq_ignore_ascii_case("firing") || word.eq_ignore_ascii_case("resolved"))
+        && count.is_none_or(|c| c.trim().chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Keeps the value of every `key=value` pair: `severity="critical" pod=x` gives `critical x`.
+pub fn drop_label_keys(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, piece) in text.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        match piece.split_once('=') {
+            Some((key, value))
+                if !key.is_empty()
+                    && key
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '"') =>
+            {
+                out.push_str(value.trim_matches(|c| c == '"' || c == ','));
+            }
+            _ => out.push_str(piece),
+        }
+    }
+    out
+}
+
+/// The parts of an alphanumeric word: split at lower→upper (`cephCluster`), at the last upper
+/// of an upper run followed by lower (`RBDClient` → `RBD Client`, but `PVCs` stays whole), and
+/// between letters and digits (`Warning85`). A word without boundaries gives itself.
+pub fn identifier_parts(word: &str) -> Vec<&str> {
+    identifier_part_ranges(word)
+        .into_iter()
+        .filter_map(|r| word.get(r))
+        .collect()
+}
+
+/// Byte ranges of [`identifier_parts`] within `word`.
+pub fn identifier_part_ranges(word: &str) -> Vec<Range<usize>> {
+    let chars: Vec<(usize, char)> = word.char_indices().collect();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, pair) in chars.windows(2).enumerate() {
+        let [(_, prev), (at, cur)] = *pair else {
+            continue;
+        };
+        let next = chars.get(i + 2).map(|&(_, c)| c);
+        let plural_s = next == Some('s') && i + 3 == chars.len();
+        let boundary = (prev.is_lowercase() && cur.is_uppercase())
+            || (prev.is_alphabetic() && cur.is_numeric())
+            || (prev.is_numeric() && cur.is_alphabetic())
+            || (prev.is_uppercase()
+                && cur.is_uppercase()
+                && next.is_some_and(char::is_lowercase)
+                && !plural_s);
+        if boundary {
+            parts.push(start..at);
+            start = at;
+        }
+    }
+    parts.push(start..word.len());
+    parts
+}
+
+/// Text form of the identifier splitting, for engines without the custom tokenizer (e.g. the
+/// PostgreSQL baseline): every word with several [`identifier_parts`] is followed by its parts
+/// (`CephOSDDown` gives `CephOSDDown Ceph OSD Down`).
+pub fn expand_identifiers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    let mut word_start: Option<usize> = None;
+    let expand = |out: &mut String, word: &str| {
+        out.push_str(word);
+        let parts = identifier_parts(word);
+        if parts.len() > 1 {
+            for part in parts {
+                out.push(' ');
+                out.push_str(part);
+            }
+        }
+    };
+    for (at, c) in text.char_indices() {
+        match (c.is_alphanumeric(), word_start) {
+            (true, None) => word_start = Some(at),
+            (false, start) => {
+                if let Some(from) = start {
+                    expand(&mut out, &text[from..at]);
+                    word_start = None;
+                }
+                out.push(c);
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = word_start {
+        expand(&mut out, &text[from..]);
+    }
+    out
+}
+
+/// Tokenizer: alphanumeric runs (as tantivy's `SimpleTokenizer`), each followed by its
+/// [`identifier_parts`] when it has more than one (and `split` is on). With `keep_compound`
+/// off, a split word gives its parts only.
+#[derive(Clone, Debug, Default)]
+pub struct IdentifierTokenizer {
+    pub split: bool,
+    pub keep_compound: bool,
+}
+
+/// Token stream of [`IdentifierTokenizer`].
+pub struct IdentifierTokenStream {
+    tokens: std::vec::IntoIter<Token>,
+    current: Token,
+}
+
+impl Tokenizer for IdentifierTokenizer {
+    type TokenStream<'a> = IdentifierTokenStream;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> IdentifierTokenStream {
+        let mut tokens = Vec::new();
+        let mut position = 0usize;
+        let mut push = |tokens: &mut Vec<Token>, from: usize, to: usize| {
+            tokens.push(Token {
+                offset_from: from,
+                offset_to: to,
+                position,
+                text: text.get(from..to).unwrap_or_default().to_string(),
+                position_length: 1,
+            });
+            position += 1;
+        };
+        let mut word_start: Option<usize> = None;
+        let mut emit_word = |tokens: &mut Vec<Token>, from: usize, to: usize| {
+            let word = text.get(from..to).unwrap_or_default();
+            let parts = if self.split {
+                identifier_part_ranges(word)
+            } else {
+                Vec::new()
+            };
+            if parts.len() <= 1 || self.keep_compound {
+                push(tokens, from, to);
+            }
+            if parts.len() > 1 {
+                for part in parts {
+                    push(tokens, from + part.start, from + part.end);
+                }
+            }
+        };
+        for (at, c) in text.char_indices() {
+            match (c.is_alphanumeric(), word_start) {
+                (true, None) => word_start = Some(at),
+                (false, Some(from)) => {
+                    emit_word(&mut tokens, from, at);
+                    word_start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(from) = word_start {
+            emit_word(&mut tokens, from, text.len());
+        }
+        IdentifierTokenStream {
+            tokens: tokens.into_iter(),
+            current: Token::default(),
+        }
+    }
+}
+
+impl TokenStream for IdentifierTokenStream {
+    fn advance(&mut self) -> bool {
+        match self.tokens.next() {
+            Some(token) => {
+                self.current = token;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn token(&self) -> &Token {
+        &self.current
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.current
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tantivy::collector::TopDocs;
+    use tantivy::schema::Value;
+
+    fn terms(text: &str) -> Vec<String> {
+        query_terms(text, &Tuning::default())
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    #[test]
+    fn splits_camel_case() {
+        assert_eq!(
+            identifier_parts("CephClusterWarningState"),
+            ["Ceph", "Cluster", "Warning", "State"]
+        );
+        assert_eq!(
+            identifier_parts("ODFRBDClientBlocked"),
+            ["ODFRBD", "Client", "Blocked"]
+        );
+        assert_eq!(
+            identifier_parts("ODFNodeMTULessThan9000"),
+            ["ODF", "Node", "MTU", "Less", "Than", "9000"]
+        );
+        assert_eq!(identifier_parts("PVCs"), ["PVCs"]);
+        assert_eq!(identifier_parts("cephCluster"), ["ceph", "Cluster"]);
+        assert_eq!(identifier_parts("storage"), ["storage"]);
+        assert_eq!(identifier_parts(""), [""]);
+        assert_eq!(identifier_parts("OSDs"), ["OSDs"]);
+        assert_eq!(identifier_parts("10m"), ["10", "m"]);
+        assert_eq!(identifier_parts("É"), ["É"]);
+        assert_eq!(
+            expand_identifiers("[x] CephOSDDown, ok_go"),
+            "[x] CephOSDDown Ceph OSD Down, ok_go"
+        );
+    }
+
+    #[test]
+    fn analyzer_keeps_compound_and_parts() {
+        assert_eq!(
+            terms("CephClusterNearFull"),
+            ["cephclusternearful", "ceph", "cluster", "near", "full"]
+        );
+        assert_eq!(
+            terms("device_class rook-ceph"),
+            ["devic", "class", "rook", "ceph"]
+        );
+        assert_eq!(terms("The OSDs are down"), ["osd", "down"]);
+    }
+
+    #[test]
+    fn documents_keep_alert_names_whole_queries_split_them() {
+        let tuning = Tuning::default();
+        let tokens = |mut analyzer: TextAnalyzer, text: &str| {
+            let mut out = Vec::new();
+            let mut stream = analyzer.token_stream(text);
+            while stream.advance() {
+                out.push(stream.token().text.clone());
+            }
+            out
+        };
+        assert_eq!(
+            tokens(document_analyzer(&tuning), "CephOSDDown"),
+            ["cephosddown"]
+        );
+        assert_eq!(
+            tokens(query_analyzer(&tuning), "CephOSDDown"),
+            ["cephosddown", "ceph", "osd", "down"]
+        );
+    }
+
+    #[test]
+    fn cleans_alertmanager_noise() {
+        let text = "[FIRING:1] CephOSDDown (rook-ceph-osd-6-b4b954789-97txd warning)\nOSD down 10m";
+        let cleaned = clean_alert_text(text);
+        assert!(!cleaned.contains("FIRING"));
+        assert!(!cleaned.contains("b4b954789"));
+        assert!(cleaned.contains("10m"));
+        assert!(!clean_alert_text_with(text, true, IdFilter::All).contains("10m"));
+        assert!(cleaned.contains("CephOSDDown"));
+        assert!(cleaned.contains("rook-ceph-osd"));
+        assert_eq!(
+            drop_status_markers("[RESOLVED] a [x] b [FIRING]"),
+            "  a [x] b  "
+        );
+        assert_eq!(drop_status_markers("[FIRING:1"), "[FIRING:1");
+        assert_eq!(
+            drop_label_keys("alertname=Foo severity=\"critical\" a=b=c x = y"),
+            "Foo critical b=c x = y"
+        );
+        assert!(is_id_like("d33df6"));
+        assert!(is_id_like("80"));
+        assert!(!is_id_like("Warning85"));
+        assert!(!is_id_like("storage"));
+        assert!(is_generated_id("d33df6"));
+        assert!(is_generated_id("97txd"));
+        assert!(!is_generated_id("80"));
+        assert!(!is_generated_id("10m"));
+        assert!(!is_generated_id("500ms"));
+        assert!(!is_generated_id("Warning85"));
+    }
+
+    #[test]
+    fn no_panic_on_odd_input() {
+        let (_, fields) = schema();
+        for text in [
+            "",
+            "   ",
+            "!!!,,,;;;[[[]]]",
+            "[",
+            "]",
+            "=",
+            "[FIRING:",
+            "😀 ü ß 中文",
+        ] {
+            let _ = query_for_text(&fields, text);
+            let _ = clean_alert_text(text);
+        }
+        let big = "CephOSDDown pod=rook-ceph-osd-0 ".repeat(40_000);
+        assert!(big.len() > 1_000_000);
+        let _ = query_for_text(&fields, &big);
+        let punct = "!?.,;:".repeat(200_000);
+        assert!(terms(&punct).is_empty());
+        let many: String = (0..5_000).map(|i| format!("word{}x ", i)).collect();
+        let t = query_terms(
+            &many,
+            &Tuning {
+                drop_ids: IdFilter::Keep,
+                ..Tuning::default()
+            },
+        );
+        assert!(t.len() <= MAX_QUERY_TERMS);
+    }
+
+    #[test]
+    fn ranks_the_matching_model_first() -> tantivy::Result<()> {
+        let (schema, fields) = schema();
+        let index = Index::create_in_ram(schema);
+        register_analyzers(&index);
+        let mut writer = index.writer_with_num_threads(1, 15_000_000)?;
+        let steps = vec!["Check the OSD pods.".to_string()];
+        writer.add_document(document(
+            &fields,
+            &ModelText {
+                key: "odf:CephOSDDown",
+                title: "CephOSDDown",
+                statement: "An OSD has been marked down.",
+                steps: &steps,
+                discussion: "",
+            },
+        ))?;
+        writer.add_document(document(
+            &fields,
+            &ModelText {
+                key: "odf:CephClusterNearFull",
+                title: "CephClusterNearFull",
+                statement: "Storage cluster utilization has crossed 75%.",
+                steps: &[],
+                discussion: "",
+            },
+        ))?;
+        writer.commit()?;
+        let searcher = index.reader()?.searcher();
+        let query = query_for_text(
+            &fields,
+            "[FIRING:1] storage is nearly full, utilization 80%",
+        );
+        let hits = searcher.search(&query, &TopDocs::with_limit(2).order_by_score())?;
+        let first = hits.first().map(|&(_, addr)| addr);
+        let key = match first {
+            Some(addr) => searcher.doc::<TantivyDocument>(addr)?,
+            None => panic!("no hit"),
+        };
+        assert_eq!(
+            key.get_first(fields.key).and_then(|v| v.as_str()),
+            Some("odf:CephClusterNearFull")
+        );
+        let big = "[FIRING:1] CephOSDDown osd=rook-ceph-osd-0 ".repeat(30_000);
+        assert!(big.len() > 1_000_000);
+        let hits = searcher.search(
+            &query_for_text(&fields, &big),
+            &TopDocs::with_limit(2).order_by_score(),
+        )?;
+        assert!(!hits.is_empty());
+        let empty = query_for_text(&fields, "!!!");
+        assert!(
+            searcher
+                .search(&empty, &TopDocs::with_limit(2).order_by_score())?
+                .is_empty()
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,252 @@
+//! The search page's query: words (all must match), "phrases", and the
+//! filters `key:`, `category:`, `tag:`, `status:`; over models and tickets,
+//! within what the viewer may see.
+
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{TantivyDocument, Term};
+
+use super::{SearchError, SearchIndex};
+use crate::markdown::{self, SafeHtml};
+
+/// A search box's text, split into filters and the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed {
+    pub text: String,
+    pub key: Option<String>,
+    pub category: Option<String>,
+    pub tag: Option<String>,
+    pub status: Option<String>,
+}
+
+impl Parsed {
+    pub fn is_empty(&self) -> bool {
+        self.text.trim().is_empty()
+            && self.key.is_none()
+            && self.category.is_none()
+            && self.tag.is_none()
+            && self.status.is_none()
+    }
+}
+
+/// Splits on whitespace outside quotes; `name:value` and `name:"two words"`
+/// become filters when `name` is known, everything else stays text.
+pub fn parse(input: &str) -> Parsed {
+    let mut parsed = Parsed::default();
+    let mut words: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in input.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !current.is_empty() {
+                    words.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    for word in words {
+        let filter = word.split_once(':').and_then(|(name, value)| {
+            let value = value.trim_matches('"').to_owned();
+            (!value.is_empty()).then_some((name.to_ascii_lowercase(), value))
+        });
+        match filter {
+            Some((name, value)) if name == "key" => parsed.key = Some(value),
+            Some((name, value)) if name == "category" => parsed.category = Some(value),
+            Some((name, value)) if name == "tag" => parsed.tag = Some(value),
+            Some((name, value)) if name == "status" => parsed.status = Some(value),
+            _ => {
+                if !parsed.text.is_empty() {
+                    parsed.text.push(' ');
+                }
+                parsed.text.push_str(&word);
+            }
+        }
+    }
+    parsed
+}
+
+/// Whose search it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Staff,
+    /// Public published models and their organization's tickets, matched on
+    /// customer-visible text only.
+    Customer { organization: Option<i64> },
+}
+
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub kind: &'static str,
+    pub id: i64,
+    pub key: String,
+    pub title: String,
+    pub snippet: SafeHtml,
+    pub status: String,
+    pub score: f32,
+}
+
+impl Hit {
+    pub fn url(&self) -> String {
+        match self.kind {
+            "model" => format!("/models/{}", self.key),
+            _ => format!("/tickets/{}", self.id),
+        }
+    }
+}
+
+fn term(field: tantivy::schema::Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+}
+
+/// Runs a search; returns a page of hits and how many match in all.
+pub fn search(
+    index: &SearchIndex,
+    parsed: &Parsed,
+    audience: Audience,
+    offset: usize,
+    limit: usize,
+) -> Result<(Vec<Hit>, usize), SearchError> {
+    if parsed.is_empty() {
+        return Ok((Vec::new(), 0));
+    }
+    let f = &index.fields;
+    let mut text_fields = vec![
+        f.model.title,
+        f.model.key_text,
+        f.model.statement,
+        f.model.steps,
+        f.model.discussion,
+        f.ticket_title,
+        f.ticket_public,
+    ];
+    if audience == Audience::Staff {
+        text_fields.push(f.ticket_internal);
+    }
+    let mut parser = QueryParser::for_index(&index.index, text_fields);
+    parser.set_conjunction_by_default();
+    parser.set_field_boost(f.model.title, 3.0);
+    parser.set_field_boost(f.ticket_title, 3.0);
+    parser.set_field_boost(f.model.statement, 1.5);
+    let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let text_query = if parsed.text.trim().is_empty() {
+        None
+    } else {
+        // Lenient: a stray quote or colon is searched for, never an error.
+        let (query, _) = parser.parse_query_lenient(&parsed.text);
+        must.push((Occur::Must, query.box_clone()));
+        Some(query)
+    };
+    if let Some(key) = &parsed.key {
+        must.push((Occur::Must, term(f.model.key, key)));
+    }
+    if let Some(category) = &parsed.category {
+        must.push((Occur::Must, term(f.category, category)));
+    }
+    if let Some(tag) = &parsed.tag {
+        must.push((Occur::Must, term(f.tag, tag)));
+    }
+    if let Some(status) = &parsed.status {
+        must.push((Occur::Must, term(f.status, status)));
+    }
+    if let Audience::Customer { organization } = audience {
+        let models: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+            (Occur::Must, term(f.kind, "model")),
+            (Occur::Must, term(f.public, "yes")),
+        ]));
+        let mut visible = vec![(Occur::Should, models)];
+        if let Some(org) = organization {
+            let tickets: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+                (Occur::Must, term(f.kind, "ticket")),
+                (
+                    Occur::Must,
+                    Box::new(TermQuery::new(Term::from_field_i64(f.org, org), IndexRecordOption::Basic)),
+                ),
+            ]));
+            visible.push((Occur::Should, tickets));
+        }
+        must.push((Occur::Must, Box::new(BooleanQuery::new(visible))));
+    }
+    let query = BooleanQuery::new(must);
+    let searcher = index.reader.searcher();
+    let (top, total) = searcher.search(&query, &(TopDocs::with_limit(limit).and_offset(offset).order_by_score(), Count))?;
+    let snippets = |field| -> Option<SnippetGenerator> {
+        let q = text_query.as_ref()?;
+        SnippetGenerator::create(&searcher, q.as_ref(), field).ok().map(|mut g| {
+            g.set_max_num_chars(240);
+            g
+        })
+    };
+    let model_snippets = snippets(f.model.statement);
+    let ticket_snippets = snippets(f.ticket_public);
+    let mut hits = Vec::with_capacity(top.len());
+    for (score, address) in top {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let kind = if text(f.kind) == "model" { "model" } else { "ticket" };
+        let (title_field, body_field, generator) = match kind {
+            "model" => (f.model.title, f.model.statement, &model_snippets),
+            _ => (f.ticket_title, f.ticket_public, &ticket_snippets),
+        };
+        let snippet = match generator {
+            Some(g) => {
+                let s = g.snippet_from_doc(&doc);
+                if s.fragment().is_empty() { plain_snippet(&text(body_field)) } else { markdown::sanitize(&s.to_html()) }
+            }
+            None => plain_snippet(&text(body_field)),
+        };
+        hits.push(Hit {
+            kind,
+            id: doc.get_first(f.id).and_then(|v| v.as_i64()).unwrap_or_default(),
+            key: text(f.model.key),
+            title: text(title_field),
+            snippet,
+            status: text(f.status),
+            score,
+        });
+    }
+    Ok((hits, total))
+}
+
+/// The start of a text, escaped, when there is nothing to highlight.
+pub fn plain_snippet(text: &str) -> SafeHtml {
+    let mut cut: String = text.chars().take(240).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    markdown::escape(&cut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_phrases_and_words_are_told_apart() {
+        let p = parse(r#"disk "write ahead" key:db-disk-full category:database tag:"on call" status:published full"#);
+        assert_eq!(p.text, r#"disk "write ahead" full"#);
+        assert_eq!(p.key.as_deref(), Some("db-disk-full"));
+        assert_eq!(p.category.as_deref(), Some("database"));
+        assert_eq!(p.tag.as_deref(), Some("on call"));
+        assert_eq!(p.status.as_deref(), Some("published"));
+    }
+
+    #[test]
+    fn unknown_filters_and_stray_characters_stay_text() {
+        let p = parse(r#"error: "unterminated http://x"#);
+        assert!(p.key.is_none());
+        assert_eq!(p.text, r#"error: "unterminated http://x"#);
+        assert!(parse("   ").is_empty());
+        assert!(!parse("tag:x").is_empty());
+    }
+}
