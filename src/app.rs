@@ -21,11 +21,14 @@ pub struct AppState {
     pub migrations: Arc<BTreeSet<String>>,
     /// Journal entries committed by any instance, for live pages.
     pub hub: crate::live::Hub,
+    /// This process's search index (derived from PostgreSQL).
+    pub search: crate::search::SearchIndex,
 }
 
 impl AppState {
-    pub fn new(pool: DbPool, config: Config) -> Self {
+    pub fn new(pool: DbPool, config: Config, search: crate::search::SearchIndex) -> Self {
         Self {
+            search,
             pool,
             config: Arc::new(config),
             migrations: Arc::new(crate::db::embedded_versions()),

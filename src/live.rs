@@ -16,8 +16,19 @@ use crate::db::journal::CHANNEL;
 /// A committed journal entry: (ticket id, entry id).
 pub type Event = (i64, i64);
 
+/// One rendered frame per (entry, audience), shared by every stream of this
+/// process: a thousand open pages cost one query and one render, not a
+/// thousand.
+type FrameCell = Arc<tokio::sync::OnceCell<Option<actix_web::web::Bytes>>>;
+
 #[derive(Clone)]
 pub struct Hub {
+    frames: Arc<
+        std::sync::Mutex<(
+            std::collections::HashMap<(i64, u8), FrameCell>,
+            std::collections::VecDeque<(i64, u8)>,
+        )>,
+    >,
     sender: broadcast::Sender<Event>,
     listening: Arc<AtomicBool>,
     /// Woken when a search outbox row commits, on any instance.
@@ -37,12 +48,35 @@ impl Hub {
         Self {
             sender,
             listening: Arc::new(AtomicBool::new(false)),
+            frames: Arc::default(),
             outbox: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
+    }
+
+    /// The shared cell for one entry's frame for one audience; the first
+    /// stream to ask fills it, the others wait for it.
+    pub fn frame_cell(&self, entry: i64, audience: u8) -> FrameCell {
+        const KEEP: usize = 512;
+        let Ok(mut guard) = self.frames.lock() else {
+            return Arc::default();
+        };
+        let (cells, order) = &mut *guard;
+        if let Some(cell) = cells.get(&(entry, audience)) {
+            return cell.clone();
+        }
+        let cell: FrameCell = Arc::default();
+        cells.insert((entry, audience), cell.clone());
+        order.push_back((entry, audience));
+        while order.len() > KEEP {
+            if let Some(old) = order.pop_front() {
+                cells.remove(&old);
+            }
+        }
+        cell
     }
 
     /// Whether the LISTEN connection is up.

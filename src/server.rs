@@ -166,8 +166,12 @@ async fn run_http(config: Config, url: &str, listener: TcpListener) -> Result<()
     crate::web::setup::announce(&pool, &format!("http://{addr}"))
         .await
         .map_err(|e| StartupError::Pool(e.to_string()))?;
-    let state = AppState::new(pool, config);
+    let index_dir = config.data_dir.join("index");
+    let search = crate::search::SearchIndex::open(&index_dir)
+        .map_err(|e| StartupError::Command(e.to_string()))?;
+    let state = AppState::new(pool.clone(), config, search.clone());
     let listener_task = crate::live::spawn_listener(url.to_owned(), state.hub.clone());
+    let indexer_task = crate::search::indexer::spawn(search, pool, state.hub.outbox.clone());
     tracing::info!("casebook is listening on http://{addr}/");
     HttpServer::new(move || app::build(state.clone()))
         .shutdown_timeout(10)
@@ -175,6 +179,7 @@ async fn run_http(config: Config, url: &str, listener: TcpListener) -> Result<()
         .run()
         .await?;
     listener_task.abort();
+    indexer_task.abort();
     tracing::info!("HTTP server stopped");
     // Give the pool's connections a moment to close before the server stops.
     tokio::time::sleep(Duration::from_millis(50)).await;

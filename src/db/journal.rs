@@ -140,13 +140,33 @@ pub async fn find(
 
 /// Entry texts of these tickets for the search index: (ticket id, public,
 /// body), in order.
-pub async fn bodies_for(conn: &mut AsyncPgConnection, tickets: &[i64]) -> QueryResult<Vec<(i64, bool, String)>> {
+pub async fn bodies_for(
+    conn: &mut AsyncPgConnection,
+    tickets: &[i64],
+) -> QueryResult<Vec<(i64, bool, String)>> {
     let rows: Vec<(i64, String, String)> = journal_entries::table
         .filter(journal_entries::ticket_id.eq_any(tickets.to_vec()))
         .filter(journal_entries::body.ne(""))
-        .select((journal_entries::ticket_id, journal_entries::visibility, journal_entries::body))
+        .select((
+            journal_entries::ticket_id,
+            journal_entries::visibility,
+            journal_entries::body,
+        ))
         .order(journal_entries::id.asc())
         .load(conn)
         .await?;
-    Ok(rows.into_iter().map(|(t, v, b)| (t, v == "public", b)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(t, v, b)| (t, v == "public", b))
+        .collect())
+}
+
+/// The newest entry id of a ticket (0 when it has none).
+pub async fn newest_id(conn: &mut AsyncPgConnection, ticket: TicketId) -> QueryResult<i64> {
+    journal_entries::table
+        .filter(journal_entries::ticket_id.eq(ticket.0))
+        .select(diesel::dsl::max(journal_entries::id))
+        .first::<Option<i64>>(conn)
+        .await
+        .map(|id| id.unwrap_or(0))
 }

@@ -13,6 +13,7 @@ pub mod schema;
 pub mod sessions;
 pub mod ticket_actions;
 pub mod tickets;
+pub mod triage;
 pub mod users;
 
 use std::collections::BTreeSet;
@@ -21,8 +22,10 @@ use std::time::Duration;
 use diesel::migration::MigrationSource;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 
@@ -83,10 +86,19 @@ async fn explain_connect_failure(url: &str) -> Option<String> {
     Some(reason.trim().replace('\n', " "))
 }
 
+/// How long a request waits for a free connection before it fails with
+/// "temporarily unavailable" instead of queueing silently.
+const POOL_WAIT: Duration = Duration::from_secs(10);
+
 pub fn pool(url: &str, max_size: usize) -> Result<DbPool, String> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    let mut config = ManagerConfig::default();
+    // The default runs `SELECT 1` on every checkout: a round trip per use.
+    config.recycling_method = RecyclingMethod::Fast;
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     Pool::builder(manager)
         .max_size(max_size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(POOL_WAIT))
         .build()
         .map_err(|e| e.to_string())
 }

@@ -32,15 +32,25 @@ pub async fn enqueue(conn: &mut AsyncPgConnection, entity: Entity, id: i64) -> Q
         ))
         .execute(conn)
         .await?;
-    diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(conn).await?;
+    diesel::sql_query(format!("NOTIFY {CHANNEL}"))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 /// Rows after `after`, oldest first: (id, entity, entity id).
-pub async fn after(conn: &mut AsyncPgConnection, after: i64, limit: i64) -> QueryResult<Vec<(i64, String, i64)>> {
+pub async fn after(
+    conn: &mut AsyncPgConnection,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<(i64, String, i64)>> {
     search_outbox::table
         .filter(search_outbox::id.gt(after))
-        .select((search_outbox::id, search_outbox::entity, search_outbox::entity_id))
+        .select((
+            search_outbox::id,
+            search_outbox::entity,
+            search_outbox::entity_id,
+        ))
         .order(search_outbox::id.asc())
         .limit(limit)
         .load(conn)

@@ -184,6 +184,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    triage_searches (id) {
+        id -> Int8,
+        ticket_id -> Int8,
+        user_id -> Int8,
+        query -> Text,
+        results -> Jsonb,
+        picked -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Int8,
         email -> Text,
@@ -211,6 +223,8 @@ diesel::joinable!(ticket_models -> users (linked_by));
 diesel::joinable!(ticket_transitions -> tickets (ticket_id));
 diesel::joinable!(ticket_transitions -> users (by_id));
 diesel::joinable!(tickets -> organizations (organization_id));
+diesel::joinable!(triage_searches -> tickets (ticket_id));
+diesel::joinable!(triage_searches -> users (user_id));
 diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -229,5 +243,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     ticket_models,
     ticket_transitions,
     tickets,
+    triage_searches,
     users,
 );

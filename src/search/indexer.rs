@@ -41,13 +41,21 @@ fn seal(fields: &Fields, mut doc: TantivyDocument) -> TantivyDocument {
         }
         hasher.update([0]);
     }
-    let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     doc.add_text(fields.digest, digest);
     doc
 }
 
 pub fn model_document(fields: &Fields, model: &Model, revision: &Revision) -> TantivyDocument {
-    let steps: Vec<String> = revision.step_list().into_iter().map(str::to_owned).collect();
+    let steps: Vec<String> = revision
+        .step_list()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let mut doc = matcher::document(
         &fields.model,
         &matcher::ModelText {
@@ -72,7 +80,11 @@ pub fn model_document(fields: &Fields, model: &Model, revision: &Revision) -> Ta
     seal(fields, doc)
 }
 
-pub fn ticket_document(fields: &Fields, ticket: &Ticket, entries: &[(i64, bool, String)]) -> TantivyDocument {
+pub fn ticket_document(
+    fields: &Fields,
+    ticket: &Ticket,
+    entries: &[(i64, bool, String)],
+) -> TantivyDocument {
     let mut doc = TantivyDocument::default();
     doc.add_text(fields.uid, uid("ticket", ticket.id));
     doc.add_text(fields.kind, "ticket");
@@ -82,7 +94,14 @@ pub fn ticket_document(fields: &Fields, ticket: &Ticket, entries: &[(i64, bool, 
         doc.add_text(fields.ticket_public, &ticket.description);
     }
     for (_, public, body) in entries.iter().filter(|(t, _, _)| *t == ticket.id) {
-        doc.add_text(if *public { fields.ticket_public } else { fields.ticket_internal }, body);
+        doc.add_text(
+            if *public {
+                fields.ticket_public
+            } else {
+                fields.ticket_internal
+            },
+            body,
+        );
     }
     doc.add_text(fields.category, &ticket.category);
     doc.add_text(fields.status, &ticket.status);
@@ -108,7 +127,9 @@ async fn reindex(
         writer.delete_term(Term::from_field_text(f.uid, &uid("ticket", *id)));
     }
     if !model_ids.is_empty() {
-        for (model, revision) in models::with_current_revisions(conn, Some(model_ids), 0, i64::MAX).await? {
+        for (model, revision) in
+            models::with_current_revisions(conn, Some(model_ids), 0, i64::MAX).await?
+        {
             writer.add_document(model_document(f, &model, &revision))?;
         }
     }
@@ -171,7 +192,11 @@ pub async fn apply_batch(
 }
 
 /// Applies everything pending.
-pub async fn catch_up(index: &SearchIndex, writer: &mut IndexWriter, conn: &mut AsyncPgConnection) -> Result<usize, SearchError> {
+pub async fn catch_up(
+    index: &SearchIndex,
+    writer: &mut IndexWriter,
+    conn: &mut AsyncPgConnection,
+) -> Result<usize, SearchError> {
     let mut total = 0;
     loop {
         match apply_pending(index, writer, conn).await? {
@@ -197,7 +222,9 @@ pub async fn rebuild(
     let mut after = 0;
     loop {
         let batch = models::with_current_revisions(conn, None, after, BATCH).await?;
-        let Some(last) = batch.last().map(|(m, _)| m.id) else { break };
+        let Some(last) = batch.last().map(|(m, _)| m.id) else {
+            break;
+        };
         for (model, revision) in &batch {
             writer.add_document(model_document(f, model, revision))?;
         }
@@ -208,7 +235,9 @@ pub async fn rebuild(
     after = 0;
     loop {
         let batch = tickets::for_index(conn, None, after, BATCH).await?;
-        let Some(last) = batch.last().map(|t| t.id) else { break };
+        let Some(last) = batch.last().map(|t| t.id) else {
+            break;
+        };
         let ids: Vec<i64> = batch.iter().map(|t| t.id).collect();
         let entries = journal::bodies_for(conn, &ids).await?;
         for ticket in &batch {
@@ -229,10 +258,17 @@ pub fn snapshot(index: &SearchIndex) -> Result<Vec<(String, String)>, SearchErro
     let f = &index.fields;
     let mut out = Vec::new();
     for segment in searcher.segment_readers() {
-        let store = segment.get_store_reader(64).map_err(tantivy::TantivyError::from)?;
+        let store = segment
+            .get_store_reader(64)
+            .map_err(tantivy::TantivyError::from)?;
         for doc_id in segment.doc_ids_alive() {
             let doc: TantivyDocument = store.get(doc_id)?;
-            let get = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let get = |field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             out.push((get(f.uid), get(f.digest)));
         }
     }
@@ -242,7 +278,11 @@ pub fn snapshot(index: &SearchIndex) -> Result<Vec<(String, String)>, SearchErro
 
 /// The indexer task of this process: applies the outbox whenever a row
 /// commits (on any instance), and at least every few seconds.
-pub fn spawn(index: SearchIndex, pool: DbPool, wake: Arc<tokio::sync::Notify>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    index: SearchIndex,
+    pool: DbPool,
+    wake: Arc<tokio::sync::Notify>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut writer = match writer(&index) {
             Ok(w) => w,

@@ -25,8 +25,7 @@ use tantivy::query::{
     BooleanQuery, BoostQuery, DisjunctionMaxQuery, EmptyQuery, Occur, Query, TermQuery,
 };
 use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, SchemaBuilder, TextFieldIndexing,
-    TextOptions,
+    Field, IndexRecordOption, STORED, STRING, Schema, SchemaBuilder, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, Stemmer, StopWordFilter, TextAnalyzer, Token,
@@ -353,7 +352,11 @@ pub fn query_for_terms(
 /// The OR of `terms`, each searched over `per_field` (field, boost) and
 /// combined as `tuning.combine` says. Used for models (the boosted model
 /// fields) and for tickets (their own fields).
-pub fn terms_query(per_field: &[(Field, f32)], terms: &[(String, u32)], tuning: &Tuning) -> Box<dyn Query> {
+pub fn terms_query(
+    per_field: &[(Field, f32)],
+    terms: &[(String, u32)],
+    tuning: &Tuning,
+) -> Box<dyn Query> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(terms.len());
     for (term, count) in terms {
         let weight = match tuning.query_tf {

@@ -15,7 +15,9 @@ pub mod triage;
 
 use std::path::Path;
 
-use tantivy::schema::{FAST, INDEXED, STORED, STRING, Schema, TextFieldIndexing, TextOptions, IndexRecordOption, Field};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+};
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
 /// Every field of the index, in one place (no `get_field("…")` anywhere).
@@ -111,7 +113,8 @@ impl SearchIndex {
                 tracing::warn!(dir = %dir.display(), "the search index has an older schema; rebuilding it");
                 std::fs::remove_dir_all(dir).map_err(|e| failed(&e))?;
                 std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
-                let directory = tantivy::directory::MmapDirectory::open(dir).map_err(|e| failed(&e))?;
+                let directory =
+                    tantivy::directory::MmapDirectory::open(dir).map_err(|e| failed(&e))?;
                 Index::create(directory, schema, tantivy::IndexSettings::default())?
             }
             Err(e) => return Err(e.into()),
@@ -127,8 +130,15 @@ impl SearchIndex {
 
     fn with_index(index: Index, fields: Fields) -> Result<Self, SearchError> {
         matcher::register_analyzers(&index);
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Self { index, fields, reader })
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            index,
+            fields,
+            reader,
+        })
     }
 
     /// The last outbox id applied (the payload of the last commit).

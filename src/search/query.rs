@@ -82,7 +82,9 @@ pub enum Audience {
     Staff,
     /// Public published models and their organization's tickets, matched on
     /// customer-visible text only.
-    Customer { organization: Option<i64> },
+    Customer {
+        organization: Option<i64>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -106,7 +108,10 @@ impl Hit {
 }
 
 fn term(field: tantivy::schema::Field, value: &str) -> Box<dyn Query> {
-    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, value),
+        IndexRecordOption::Basic,
+    ))
 }
 
 /// Runs a search; returns a page of hits and how many match in all.
@@ -170,7 +175,10 @@ pub fn search(
                 (Occur::Must, term(f.kind, "ticket")),
                 (
                     Occur::Must,
-                    Box::new(TermQuery::new(Term::from_field_i64(f.org, org), IndexRecordOption::Basic)),
+                    Box::new(TermQuery::new(
+                        Term::from_field_i64(f.org, org),
+                        IndexRecordOption::Basic,
+                    )),
                 ),
             ]));
             visible.push((Occur::Should, tickets));
@@ -179,21 +187,40 @@ pub fn search(
     }
     let query = BooleanQuery::new(must);
     let searcher = index.reader.searcher();
-    let (top, total) = searcher.search(&query, &(TopDocs::with_limit(limit).and_offset(offset).order_by_score(), Count))?;
+    let (top, total) = searcher.search(
+        &query,
+        &(
+            TopDocs::with_limit(limit)
+                .and_offset(offset)
+                .order_by_score(),
+            Count,
+        ),
+    )?;
     let snippets = |field| -> Option<SnippetGenerator> {
         let q = text_query.as_ref()?;
-        SnippetGenerator::create(&searcher, q.as_ref(), field).ok().map(|mut g| {
-            g.set_max_num_chars(240);
-            g
-        })
+        SnippetGenerator::create(&searcher, q.as_ref(), field)
+            .ok()
+            .map(|mut g| {
+                g.set_max_num_chars(240);
+                g
+            })
     };
     let model_snippets = snippets(f.model.statement);
     let ticket_snippets = snippets(f.ticket_public);
     let mut hits = Vec::with_capacity(top.len());
     for (score, address) in top {
         let doc: TantivyDocument = searcher.doc(address)?;
-        let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        let kind = if text(f.kind) == "model" { "model" } else { "ticket" };
+        let text = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let kind = if text(f.kind) == "model" {
+            "model"
+        } else {
+            "ticket"
+        };
         let (title_field, body_field, generator) = match kind {
             "model" => (f.model.title, f.model.statement, &model_snippets),
             _ => (f.ticket_title, f.ticket_public, &ticket_snippets),
@@ -201,13 +228,20 @@ pub fn search(
         let snippet = match generator {
             Some(g) => {
                 let s = g.snippet_from_doc(&doc);
-                if s.fragment().is_empty() { plain_snippet(&text(body_field)) } else { markdown::sanitize(&s.to_html()) }
+                if s.fragment().is_empty() {
+                    plain_snippet(&text(body_field))
+                } else {
+                    markdown::sanitize(&s.to_html())
+                }
             }
             None => plain_snippet(&text(body_field)),
         };
         hits.push(Hit {
             kind,
-            id: doc.get_first(f.id).and_then(|v| v.as_i64()).unwrap_or_default(),
+            id: doc
+                .get_first(f.id)
+                .and_then(|v| v.as_i64())
+                .unwrap_or_default(),
             key: text(f.model.key),
             title: text(title_field),
             snippet,
@@ -233,7 +267,9 @@ mod tests {
 
     #[test]
     fn filters_phrases_and_words_are_told_apart() {
-        let p = parse(r#"disk "write ahead" key:db-disk-full category:database tag:"on call" status:published full"#);
+        let p = parse(
+            r#"disk "write ahead" key:db-disk-full category:database tag:"on call" status:published full"#,
+        );
         assert_eq!(p.text, r#"disk "write ahead" full"#);
         assert_eq!(p.key.as_deref(), Some("db-disk-full"));
         assert_eq!(p.category.as_deref(), Some("database"));

@@ -28,7 +28,10 @@ pub struct Suggestion {
 }
 
 fn term(field: Field, value: &str) -> Box<dyn Query> {
-    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, value),
+        IndexRecordOption::Basic,
+    ))
 }
 
 /// Maps each analyzed query term back to the first word that produced it,
@@ -44,15 +47,23 @@ fn words_by_term(text: &str, tuning: &Tuning) -> HashMap<String, String> {
 }
 
 /// Which of `terms` the document contains in any of `fields`.
-fn matched_terms(searcher: &Searcher, address: DocAddress, fields: &[Field], terms: &[(String, u32)]) -> Vec<String> {
+fn matched_terms(
+    searcher: &Searcher,
+    address: DocAddress,
+    fields: &[Field],
+    terms: &[(String, u32)],
+) -> Vec<String> {
     let segment = searcher.segment_reader(address.segment_ord);
     let mut found = Vec::new();
     for (text, _) in terms {
         let hit = fields.iter().any(|field| {
-            let Ok(inverted) = segment.inverted_index(*field) else { return false };
-            let Ok(Some(mut postings)) =
-                inverted.read_postings(&Term::from_field_text(*field, text), IndexRecordOption::Basic)
-            else {
+            let Ok(inverted) = segment.inverted_index(*field) else {
+                return false;
+            };
+            let Ok(Some(mut postings)) = inverted.read_postings(
+                &Term::from_field_text(*field, text),
+                IndexRecordOption::Basic,
+            ) else {
                 return false;
             };
             postings.seek(address.doc_id) == address.doc_id && postings.term_freq() > 0
@@ -65,7 +76,11 @@ fn matched_terms(searcher: &Searcher, address: DocAddress, fields: &[Field], ter
 }
 
 /// The models that best fit `text`, best first; retired models never.
-pub fn suggest_models(index: &SearchIndex, text: &str, limit: usize) -> Result<Vec<Suggestion>, SearchError> {
+pub fn suggest_models(
+    index: &SearchIndex,
+    text: &str,
+    limit: usize,
+) -> Result<Vec<Suggestion>, SearchError> {
     let f = &index.fields;
     let tuning = Tuning::default();
     let terms = matcher::query_terms(text, &tuning);
@@ -73,7 +88,10 @@ pub fn suggest_models(index: &SearchIndex, text: &str, limit: usize) -> Result<V
         return Ok(Vec::new());
     }
     let query = BooleanQuery::new(vec![
-        (Occur::Must, matcher::query_for_terms(&f.model, &terms, &tuning)),
+        (
+            Occur::Must,
+            matcher::query_for_terms(&f.model, &terms, &tuning),
+        ),
         (Occur::Must, term(f.kind, "model")),
         (Occur::MustNot, term(f.status, "retired")),
     ]);
@@ -84,15 +102,29 @@ pub fn suggest_models(index: &SearchIndex, text: &str, limit: usize) -> Result<V
         g.set_max_num_chars(240);
     }
     let words = words_by_term(text, &tuning);
-    let model_fields = [f.model.title, f.model.statement, f.model.steps, f.model.discussion];
+    let model_fields = [
+        f.model.title,
+        f.model.statement,
+        f.model.steps,
+        f.model.discussion,
+    ];
     let mut suggestions = Vec::with_capacity(top.len());
     for (score, address) in top {
         let doc: TantivyDocument = searcher.doc(address)?;
-        let get = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let get = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
         let snippet = match &generator {
             Some(g) => {
                 let s = g.snippet_from_doc(&doc);
-                if s.fragment().is_empty() { plain_snippet(&get(f.model.statement)) } else { markdown::sanitize(&s.to_html()) }
+                if s.fragment().is_empty() {
+                    plain_snippet(&get(f.model.statement))
+                } else {
+                    markdown::sanitize(&s.to_html())
+                }
             }
             None => plain_snippet(&get(f.model.statement)),
         };
@@ -101,7 +133,13 @@ pub fn suggest_models(index: &SearchIndex, text: &str, limit: usize) -> Result<V
             .map(|t| words.get(&t).cloned().unwrap_or(t))
             .collect();
         matched.dedup();
-        suggestions.push(Suggestion { key: get(f.model.key), title: get(f.model.title), score, snippet, matched });
+        suggestions.push(Suggestion {
+            key: get(f.model.key),
+            title: get(f.model.title),
+            score,
+            snippet,
+            matched,
+        });
     }
     Ok(suggestions)
 }
@@ -132,11 +170,22 @@ pub fn possible_duplicates(
     if terms.is_empty() {
         return Ok(Vec::new());
     }
-    let fields = [(f.ticket_title, 2.0), (f.ticket_public, 1.0), (f.ticket_internal, 0.5)];
+    let fields = [
+        (f.ticket_title, 2.0),
+        (f.ticket_public, 1.0),
+        (f.ticket_internal, 0.5),
+    ];
     let similar = matcher::terms_query(&fields, &terms, &tuning);
     let open = ["new", "triaged", "in_progress", "waiting_on_customer"];
-    let any_open: Box<dyn Query> = Box::new(BooleanQuery::new(open.iter().map(|s| (Occur::Should, term(f.status, s))).collect()));
-    let own: Box<dyn Query> = Box::new(TermQuery::new(Term::from_field_i64(f.id, ticket_id), IndexRecordOption::Basic));
+    let any_open: Box<dyn Query> = Box::new(BooleanQuery::new(
+        open.iter()
+            .map(|s| (Occur::Should, term(f.status, s)))
+            .collect(),
+    ));
+    let own: Box<dyn Query> = Box::new(TermQuery::new(
+        Term::from_field_i64(f.id, ticket_id),
+        IndexRecordOption::Basic,
+    ));
     let searcher = index.reader.searcher();
     // The ticket scored against its own text is the yardstick.
     let self_query = BooleanQuery::new(vec![
@@ -165,9 +214,17 @@ pub fn possible_duplicates(
             continue;
         }
         let doc: TantivyDocument = searcher.doc(address)?;
-        let get = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let get = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
         out.push(Duplicate {
-            id: doc.get_first(f.id).and_then(|v| v.as_i64()).unwrap_or_default(),
+            id: doc
+                .get_first(f.id)
+                .and_then(|v| v.as_i64())
+                .unwrap_or_default(),
             title: get(f.ticket_title),
             status: get(f.status),
             similarity: similarity.min(1.0),

@@ -266,7 +266,11 @@ impl TestApp {
 
     pub fn on(db: TestDb) -> Self {
         let pool = db::pool(&db.url, 4).unwrap();
-        let state = AppState::new(pool, test_config(&db));
+        let state = AppState::new(
+            pool,
+            test_config(&db),
+            casebook::search::SearchIndex::in_memory().unwrap(),
+        );
         Self { db, state }
     }
 

@@ -16,7 +16,7 @@ use crate::app::AppState;
 use crate::db::journal::{self, EntryRow};
 use crate::db::{DbPool, tickets};
 use crate::domain::account::OrgId;
-use crate::domain::policy::Viewer;
+use crate::domain::policy::{EntryScope, Viewer};
 use crate::domain::ticket::TicketId;
 use crate::error::AppError;
 use crate::live::Event;
@@ -34,6 +34,7 @@ pub enum Format {
 struct Stream {
     events: tokio::sync::broadcast::Receiver<Event>,
     pool: DbPool,
+    hub: crate::live::Hub,
     viewer: Viewer,
     ticket: TicketId,
     format: Format,
@@ -80,15 +81,21 @@ impl Stream {
         }
     }
 
-    async fn fetch(&mut self, id: i64) {
-        let Ok(mut conn) = self.pool.get().await else {
-            return;
-        };
-        if let Ok(Some(row)) =
-            journal::find(&mut conn, self.ticket, id, self.viewer.entry_scope()).await
-        {
-            self.pending.push_back(row);
-        }
+    /// The frame of one new entry, fetched and rendered once per process
+    /// for each audience (staff or customer) and format.
+    async fn fetch(&mut self, id: i64) -> Option<Bytes> {
+        let scope = self.viewer.entry_scope();
+        let audience =
+            u8::from(scope == EntryScope::All) + 2 * u8::from(self.format == Format::Json);
+        let cell = self.hub.frame_cell(id, audience);
+        let (pool, ticket, format) = (self.pool.clone(), self.ticket, self.format);
+        cell.get_or_init(|| async move {
+            let mut conn = pool.get().await.ok()?;
+            let row = journal::find(&mut conn, ticket, id, scope).await.ok()??;
+            Some(frame(&row, format))
+        })
+        .await
+        .clone()
     }
 
     async fn next_frame(&mut self) -> Option<Bytes> {
@@ -106,7 +113,13 @@ impl Stream {
             }
             tokio::select! {
                 event = self.events.recv() => match event {
-                    Ok((ticket, entry)) if ticket == self.ticket.0 && !self.seen.contains(&entry) => self.fetch(entry).await,
+                    Ok((ticket, entry)) if ticket == self.ticket.0 && !self.seen.contains(&entry) => {
+                        if let Some(bytes) = self.fetch(entry).await {
+                            self.seen.insert(entry);
+                            self.newest = self.newest.max(entry);
+                            return Some(bytes);
+                        }
+                    }
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => self.catch_up().await,
                     Err(RecvError::Closed) => return None,
@@ -148,6 +161,7 @@ pub async fn open(
     let mut stream = Stream {
         events,
         pool: state.pool.clone(),
+        hub: state.hub.clone(),
         viewer,
         ticket,
         format,
@@ -162,9 +176,7 @@ pub async fn open(
         stream.catch_up().await;
     } else {
         // Without a position, the page already shows everything up to now.
-        let rows = journal::list(&mut conn, ticket, viewer.entry_scope(), None).await?;
-        stream.newest = rows.last().map(|r| r.entry.id).unwrap_or(0);
-        stream.seen.extend(rows.iter().map(|r| r.entry.id));
+        stream.newest = journal::newest_id(&mut conn, ticket).await?;
     }
     drop(conn);
     let body = futures_util::stream::unfold(stream, |mut s| async move {

@@ -306,6 +306,8 @@ pub struct ShowPage {
     transitions: Vec<(Option<String>, String, String, Option<String>)>,
     error: Option<FieldError>,
     composer: String,
+    /// The newest entry shown, where the live stream takes over.
+    last_entry: i64,
 }
 
 impl ShowPage {
@@ -331,11 +333,12 @@ pub async fn show_page(
         return Err(AppError::NotFound);
     }
     let staff = viewer.role.is_staff();
-    let entries = journal::list(&mut conn, id, viewer.entry_scope(), None)
+    let entries: Vec<EntryView> = journal::list(&mut conn, id, viewer.entry_scope(), None)
         .await?
         .iter()
         .map(EntryView::of)
         .collect();
+    let last_entry = entries.last().map(|e| e.id).unwrap_or(0);
     let organization = match ticket.organization_id {
         Some(org) => Some(tickets::organization_name(&mut conn, org).await?),
         None => None,
@@ -397,6 +400,7 @@ pub async fn show_page(
         transitions,
         error,
         composer,
+        last_entry,
         ticket,
     })
 }
