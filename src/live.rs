@@ -21,14 +21,15 @@ pub type Event = (i64, i64);
 /// thousand.
 type FrameCell = Arc<tokio::sync::OnceCell<Option<actix_web::web::Bytes>>>;
 
+/// The cells by (entry, audience), and their order for eviction.
+type FrameCache = (
+    std::collections::HashMap<(i64, u8), FrameCell>,
+    std::collections::VecDeque<(i64, u8)>,
+);
+
 #[derive(Clone)]
 pub struct Hub {
-    frames: Arc<
-        std::sync::Mutex<(
-            std::collections::HashMap<(i64, u8), FrameCell>,
-            std::collections::VecDeque<(i64, u8)>,
-        )>,
-    >,
+    frames: Arc<std::sync::Mutex<FrameCache>>,
     sender: broadcast::Sender<Event>,
     listening: Arc<AtomicBool>,
     /// Woken when a search outbox row commits, on any instance.

@@ -70,6 +70,23 @@ enum Command {
     Export { dir: PathBuf },
     /// Load the demo incident models (about 20 common operations incidents).
     Demo,
+    /// Rebuild this data directory's search index from PostgreSQL.
+    Reindex,
+    /// Measure triage matching on a JSONL dev set (see ../shared/data/triage-dev).
+    EvalTriage {
+        /// Run-books (JSONL: key, title, statement, steps, discussion); repeatable.
+        #[arg(long = "models", required = true)]
+        models: Vec<PathBuf>,
+        /// Queries (JSONL: text, gold).
+        #[arg(long)]
+        queries: PathBuf,
+        /// Also run this baseline on the same data (`postgres`).
+        #[arg(long)]
+        baseline: Vec<String>,
+        /// Print JSON instead of one line per matcher.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write COUNT generated model files into DIR, for benchmarks.
     #[command(hide = true)]
     GenerateModels {
@@ -190,6 +207,26 @@ fn main() -> ExitCode {
                 commands::models::generate(&dir, count, seed)
                     .map_err(|e| StartupError::Command(e.to_string()))?;
                 println!("casebook: wrote {count} model file(s) to {}", dir.display());
+                Ok(())
+            }
+            Command::Reindex => {
+                let (models, tickets) = commands::search::reindex(&config).await?;
+                println!("casebook: reindexed {models} model(s) and {tickets} ticket(s)");
+                Ok(())
+            }
+            Command::EvalTriage { models, queries, baseline, json } => {
+                let results = commands::search::eval_triage(&config, &models, &queries, &baseline).await?;
+                if json {
+                    let out: Vec<serde_json::Value> = results
+                        .iter()
+                        .map(|(name, s)| serde_json::json!({ "matcher": name, "n": s.n, "top1": s.top1, "top3": s.top3, "mrr": s.mrr }))
+                        .collect();
+                    println!("{}", serde_json::Value::Array(out));
+                } else {
+                    for (name, scores) in &results {
+                        println!("{}", scores.line(name));
+                    }
+                }
                 Ok(())
             }
             Command::Migrate => server::migrate(&config).await.map(|applied| {

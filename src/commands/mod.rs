@@ -2,6 +2,7 @@
 //! `demo`, `generate-models`.
 
 pub mod models;
+pub mod search;
 pub mod users;
 
 use diesel_async::AsyncPgConnection;

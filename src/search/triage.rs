@@ -66,7 +66,13 @@ fn matched_terms(
             ) else {
                 return false;
             };
-            postings.seek(address.doc_id) == address.doc_id && postings.term_freq() > 0
+            // A fresh postings list already sits on its first document;
+            // seeking backwards is not allowed.
+            let target = address.doc_id;
+            if postings.doc() > target {
+                return false;
+            }
+            postings.seek(target) == target && postings.term_freq() > 0
         });
         if hit {
             found.push(text.clone());

@@ -11,6 +11,7 @@ pub mod health;
 pub mod home;
 pub mod models;
 pub mod page;
+pub mod search;
 pub mod sessions;
 pub mod setup;
 pub mod tickets;
@@ -125,6 +126,8 @@ fn table() -> Vec<Def> {
         ),
         def(M::POST, "/models/{key}/verify", Staff, models::edit::verify),
         def(M::POST, "/models/{key}/retire", Staff, models::edit::retire),
+        // Search.
+        def(M::GET, "/search", SignedIn, search::show),
         // Tickets and the live journal.
         def(M::GET, "/tickets", SignedIn, tickets::list),
         def(M::GET, "/tickets/new", SignedIn, tickets::new),
@@ -171,6 +174,12 @@ fn table() -> Vec<Def> {
             "/tickets/{id}/duplicate",
             Staff,
             tickets::actions::mark_duplicate,
+        ),
+        def(
+            M::POST,
+            "/tickets/{id}/triage",
+            Staff,
+            tickets::actions::triage,
         ),
         // Administration.
         def(M::GET, "/admin/users", Admin, admin::users::list),
@@ -237,6 +246,7 @@ fn table() -> Vec<Def> {
             SignedIn,
             api::models::revision,
         ),
+        def(M::GET, "/api/v1/search", SignedIn, search::api),
         def(M::GET, "/api/v1/tickets", SignedIn, api::tickets::list),
         def(M::POST, "/api/v1/tickets", SignedIn, api::tickets::create),
         def(M::GET, "/api/v1/tickets/{id}", SignedIn, api::tickets::show),

@@ -118,6 +118,9 @@ pub async fn assign(
 
 #[derive(Deserialize)]
 pub struct LinkForm {
+    /// The recorded triage search the model was picked from, if any.
+    #[serde(default)]
+    search: String,
     #[serde(default)]
     model: String,
     #[serde(default)]
@@ -135,7 +138,7 @@ pub async fn link_model(
 ) -> Result<HttpResponse, AppError> {
     let id = TicketId(path.into_inner());
     let mut conn = state.pool.get().await?;
-    let result = ticket_actions::link_model(
+    let mut result = ticket_actions::link_model(
         &mut conn,
         &who.0.user.viewer(),
         id,
@@ -144,7 +147,87 @@ pub async fn link_model(
         &form.missing,
     )
     .await;
+    if let (Ok(()), Ok(search)) = (&result, form.search.trim().parse::<i64>()) {
+        result = crate::db::triage::picked(&mut conn, id, search, form.model.trim())
+            .await
+            .map_err(AppError::from);
+    }
     finish(result, &state, ctx, &who, id, String::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct TriageForm {
+    #[serde(default)]
+    q: String,
+}
+
+/// Runs a triage search from the ticket and records it: the query, what
+/// came back, and (when a result is linked) what was picked.
+pub async fn triage(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<i64>,
+    form: web::Form<TriageForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = TicketId(path.into_inner());
+    let mut conn = state.pool.get().await?;
+    let result = record_search(&state, &mut conn, &who, id, &form.q)
+        .await
+        .map(|_| ());
+    finish(result, &state, ctx, &who, id, String::new()).await
+}
+
+/// Shared with the API: search, record, and note it in the journal.
+pub async fn record_search(
+    state: &AppState,
+    conn: &mut diesel_async::AsyncPgConnection,
+    who: &SignedIn,
+    id: TicketId,
+    q: &str,
+) -> Result<(i64, Vec<crate::search::triage::Suggestion>), AppError> {
+    use diesel_async::AsyncConnection;
+    let q = q.trim().to_owned();
+    if q.is_empty() || q.len() > 1000 {
+        return Err(
+            crate::domain::FieldError::new("q", "search for 1 to 1000 characters of text").into(),
+        );
+    }
+    let viewer = who.0.user.viewer();
+    let ticket = crate::db::tickets::find(conn, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !viewer.may_view_ticket(ticket.organization_id.map(crate::domain::account::OrgId)) {
+        return Err(AppError::NotFound);
+    }
+    let found = crate::search::triage::suggest_models(&state.search, &q, 10)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let results: Vec<serde_json::Value> = found
+        .iter()
+        .map(|s| serde_json::json!({ "key": s.key, "title": s.title, "score": s.score }))
+        .collect();
+    let user = viewer.user;
+    let search_id = conn
+        .transaction(async move |conn| {
+            let count = results.len();
+            let search_id =
+                crate::db::triage::record(conn, id, user, &q, serde_json::Value::Array(results)).await?;
+            crate::db::journal::add(
+                conn,
+                crate::db::journal::NewEntry {
+                    ticket: id,
+                    author: Some(user),
+                    kind: crate::domain::ticket::EntryKind::Triage,
+                    visibility: Visibility::Internal,
+                    body: "",
+                    data: serde_json::json!({ "query": q, "results": count, "search_id": search_id }),
+                },
+            )
+            .await?;
+            Ok::<_, AppError>(search_id)
+        })
+        .await?;
+    Ok((search_id, found))
 }
 
 #[derive(Deserialize)]

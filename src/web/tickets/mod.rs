@@ -308,6 +308,9 @@ pub struct ShowPage {
     composer: String,
     /// The newest entry shown, where the live stream takes over.
     last_entry: i64,
+    suggestions: Vec<crate::search::triage::Suggestion>,
+    possible_duplicates: Vec<crate::search::triage::Duplicate>,
+    searches: Vec<crate::db::triage::Search>,
 }
 
 impl ShowPage {
@@ -380,6 +383,28 @@ pub async fn show_page(
         Default::default()
     };
     let duplicates = tickets::duplicates_of(&mut conn, id).await?;
+    let (suggestions, possible_duplicates, searches) = if staff {
+        let text = format!("{}\n{}", ticket.title, ticket.description);
+        // Search trouble must not take the ticket page down with it.
+        let suggestions = crate::search::triage::suggest_models(&state.search, &text, 5)
+            .unwrap_or_else(|e| {
+                tracing::error!("triage suggestions failed: {e}");
+                Vec::new()
+            });
+        let possible =
+            crate::search::triage::possible_duplicates(&state.search, ticket.id, &text, 5)
+                .unwrap_or_else(|e| {
+                    tracing::error!("duplicate search failed: {e}");
+                    Vec::new()
+                });
+        (
+            suggestions,
+            possible,
+            crate::db::triage::for_ticket(&mut conn, id).await?,
+        )
+    } else {
+        Default::default()
+    };
     let status = ticket.status();
     Ok(ShowPage {
         ctx,
@@ -401,6 +426,9 @@ pub async fn show_page(
         error,
         composer,
         last_entry,
+        suggestions,
+        possible_duplicates,
+        searches,
         ticket,
     })
 }

@@ -68,7 +68,11 @@ impl EntryView {
                 ),
                 _ => String::new(),
             },
-            "triage" => "recorded a triage search".to_owned(),
+            "triage" => format!(
+                "searched the models for “{}” ({} results)",
+                text("query"),
+                d["results"]
+            ),
             _ => String::new(),
         };
         Self {
