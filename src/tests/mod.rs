@@ -10,6 +10,7 @@ mod cli;
 mod foundation;
 mod matrix;
 mod models;
+mod search;
 mod setup;
 mod support;
 mod tickets;
