@@ -505,3 +505,70 @@ async fn user_add_works_beside_a_running_serve_and_a_second_serve_is_refused() {
     );
     assert_eq!(http_get(serve.addr, "/readyz").map(|r| r.0), Some(200));
 }
+
+/// The search index of a stopped `serve`, compared with a rebuild.
+async fn index_matches_a_rebuild(data_dir: &std::path::Path, db: &TestDb) {
+    use casebook::search::{SearchIndex, indexer};
+    let served = SearchIndex::open(&data_dir.join("index")).unwrap();
+    let fresh = SearchIndex::in_memory().unwrap();
+    let mut writer = indexer::writer(&fresh).unwrap();
+    let mut conn = db.conn().await;
+    indexer::rebuild(
+        &fresh,
+        &mut writer,
+        &mut conn,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .await
+    .unwrap();
+    let (a, b) = (
+        indexer::snapshot(&served).unwrap(),
+        indexer::snapshot(&fresh).unwrap(),
+    );
+    assert!(!b.is_empty());
+    assert_eq!(a, b, "the served index differs from a fresh rebuild");
+}
+
+fn search_pending(addr: std::net::SocketAddr) -> Option<i64> {
+    let (status, body) = http_get(addr, "/readyz")?;
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    (status == 200)
+        .then(|| v["search"]["pending"].as_i64())
+        .flatten()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_kill_9_mid_indexing_the_index_replays_to_a_rebuild() {
+    let db = TestDb::new().await;
+    let dir = data_dir();
+    let mut serve = Serve::start_with(dir.path(), |c| {
+        c.env("DATABASE_URL", &db.url);
+    });
+    serve.wait_ready();
+    // Writes land while the indexer works; kill it part-way.
+    let mut conn = db.conn().await;
+    let generated = tempfile::tempdir().unwrap();
+    casebook::commands::models::generate(generated.path(), 400, 3).unwrap();
+    casebook::commands::import_dir(&mut conn, generated.path())
+        .await
+        .unwrap();
+    serve.signal(Signal::SIGKILL);
+    serve.wait_exit();
+
+    let mut again = Serve::start_with(dir.path(), |c| {
+        c.env("DATABASE_URL", &db.url);
+    });
+    again.wait_ready();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while search_pending(again.addr) != Some(0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the index never caught up:\n{}",
+            again.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    again.signal(Signal::SIGTERM);
+    assert!(again.wait_exit());
+    index_matches_a_rebuild(dir.path(), &db).await;
+}

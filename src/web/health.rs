@@ -22,7 +22,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(applied) => {
             let missing: Vec<&String> = state.migrations.difference(&applied).collect();
             if missing.is_empty() {
-                HttpResponse::Ok().json(json!({ "status": "ready" }))
+                // How far this process's search index is behind the outbox.
+                let newest = crate::db::outbox::newest(&mut conn).await.unwrap_or(0);
+                let applied = state.search.last_applied();
+                HttpResponse::Ok().json(json!({
+                    "status": "ready",
+                    "search": { "applied": applied, "pending": (newest - applied).max(0) },
+                }))
             } else {
                 not_ready(format!("migrations pending: {missing:?}"))
             }
