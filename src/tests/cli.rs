@@ -572,3 +572,40 @@ async fn after_kill_9_mid_indexing_the_index_replays_to_a_rebuild() {
     assert!(again.wait_exit());
     index_matches_a_rebuild(dir.path(), &db).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_serve_processes_on_one_database_both_converge() {
+    let db = TestDb::new().await;
+    let (dir_a, dir_b) = (data_dir(), data_dir());
+    let start = |dir: &std::path::Path| {
+        Serve::start_with(dir, |c| {
+            c.env("DATABASE_URL", &db.url);
+        })
+    };
+    let (mut a, mut b) = (start(dir_a.path()), start(dir_b.path()));
+    a.wait_ready();
+    b.wait_ready();
+    let mut conn = db.conn().await;
+    casebook::commands::demo(&mut conn).await.unwrap();
+    let generated = tempfile::tempdir().unwrap();
+    casebook::commands::models::generate(generated.path(), 150, 9).unwrap();
+    casebook::commands::import_dir(&mut conn, generated.path())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    for serve in [&a, &b] {
+        while search_pending(serve.addr) != Some(0) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "an index never caught up"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for serve in [&mut a, &mut b] {
+        serve.signal(Signal::SIGTERM);
+        assert!(serve.wait_exit());
+    }
+    index_matches_a_rebuild(dir_a.path(), &db).await;
+    index_matches_a_rebuild(dir_b.path(), &db).await;
+}
