@@ -170,6 +170,10 @@ pub fn validate_key(key: &str) -> Result<(), String> {
     if key.is_empty() {
         return Err("expected a key, found nothing".into());
     }
+    // `/models/new` is the page for writing a model.
+    if key == "new" {
+        return Err("expected a key other than \"new\", which names the new-model page".into());
+    }
     let len = key.chars().count();
     if len > MAX_KEY_CHARS {
         return Err(format!(
@@ -706,5 +710,18 @@ mod tests {
         m.statement = "x".repeat(MAX_TEXT_BYTES - overhead);
         assert_eq!(render(&m).len(), MAX_TEXT_BYTES);
         assert_eq!(validate(&m), Ok(()));
+    }
+}
+
+#[cfg(test)]
+mod reserved_key_tests {
+    #[test]
+    fn new_is_not_a_model_key() {
+        assert!(
+            super::validate_key("new")
+                .unwrap_err()
+                .contains("new-model page")
+        );
+        assert!(super::validate_key("new-relic-down").is_ok());
     }
 }
