@@ -8,6 +8,7 @@
 mod accounts;
 mod cli;
 mod foundation;
+mod live;
 mod matrix;
 mod models;
 mod setup;
