@@ -6,8 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod browser;
 mod cli;
 mod foundation;
+mod live;
 mod matrix;
 mod models;
 mod search;

@@ -4,10 +4,14 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use chrono::{Duration, Utc};
 use diesel_async::AsyncPgConnection;
 
+use casebook::db::ticket_actions::{self, OpenTicket};
 use casebook::db::users::{self, Organization, User};
-use casebook::domain::account::{OrgId, Role};
+use casebook::db::{api_tokens, sessions};
+use casebook::domain::account::{OrgId, Role, UserId};
+use casebook::secrets::{hash_token, new_token};
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -84,4 +88,62 @@ impl UserBuilder {
 
 pub async fn organization(conn: &mut AsyncPgConnection, name: &str) -> Organization {
     users::create_organization(conn, name).await.unwrap()
+}
+
+/// A signed-in session as the login page would write it: the value of the
+/// `casebook_session` cookie.
+pub async fn session(conn: &mut AsyncPgConnection, user: &User) -> String {
+    let token = new_token("").unwrap();
+    sessions::create(
+        conn,
+        UserId(user.id),
+        &hash_token(&token),
+        Utc::now() + Duration::days(1),
+    )
+    .await
+    .unwrap();
+    token
+}
+
+/// An API token as the account page would make it: the bearer token.
+pub async fn api_token(conn: &mut AsyncPgConnection, user: &User) -> String {
+    let token = new_token("cb_").unwrap();
+    let prefix: String = token.chars().take(10).collect();
+    api_tokens::create(conn, UserId(user.id), "test", &hash_token(&token), &prefix)
+        .await
+        .unwrap();
+    token
+}
+
+/// The people of the live-journal tests: an engineer, a customer of Acme,
+/// and a ticket the customer opened.
+pub struct Desk {
+    pub engineer: User,
+    pub customer: User,
+    pub ticket: i64,
+}
+
+pub async fn desk(conn: &mut AsyncPgConnection) -> Desk {
+    let acme = organization(conn, "Acme").await;
+    let engineer = user().role(Role::Engineer).create(conn).await;
+    let customer = user().role(Role::Customer).org(&acme).create(conn).await;
+    let ticket = ticket_actions::open(
+        conn,
+        &customer.viewer(),
+        OpenTicket {
+            title: "Checkout fails with 502",
+            description: "Since 09:40, for every order.",
+            priority: "2",
+            category: "web",
+            organization: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    Desk {
+        engineer,
+        customer,
+        ticket,
+    }
 }

@@ -6,6 +6,7 @@
 //! at an existing server instead (any database on it; the harness creates
 //! its own).
 
+pub mod browser;
 pub mod fixtures;
 pub mod process;
 

@@ -104,12 +104,46 @@ impl Serve {
         panic!("casebook serve was not ready within 90s:\n{}", self.log());
     }
 
+    /// Waits until the log says the live journal's LISTEN connection is
+    /// up: from then on every committed entry reaches this process's pages.
+    /// It connects in the background as serving begins, so `/readyz` can
+    /// answer first.
+    pub fn wait_listening(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.log().contains("listening for journal entries") {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("casebook serve exited ({status}):\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!(
+            "casebook serve did not start listening for journal entries within 30s:\n{}",
+            self.log()
+        );
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn signal(&self, signal: Signal) {
         kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+
+    /// Stops the process at once, for tests that are done with it: a
+    /// graceful stop waits for open event streams (up to actix's 10 s
+    /// shutdown timeout), and actix keeps serving a stream whose client
+    /// only half-closed the connection, as a closing page may.
+    pub fn kill(&mut self) {
+        self.signal(Signal::SIGKILL);
+        let _ = self.child.wait();
     }
 
     /// Waits for the process to exit; `true` when it exited successfully.
@@ -166,4 +200,37 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Some((status, body))
+}
+
+/// A JSON POST with `Authorization: Bearer <token>`: the status and the body.
+pub fn api_post(
+    addr: SocketAddr,
+    token: &str,
+    path: &str,
+    json: &serde_json::Value,
+) -> (u16, String) {
+    let body = json.to_string();
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
