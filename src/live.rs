@@ -34,6 +34,9 @@ pub struct Hub {
     listening: Arc<AtomicBool>,
     /// Woken when a search outbox row commits, on any instance.
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Set when the server shuts down: open event streams end at once
+    /// instead of holding the shutdown up.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Default for Hub {
@@ -51,6 +54,7 @@ impl Hub {
             listening: Arc::new(AtomicBool::new(false)),
             frames: Arc::default(),
             outbox: Arc::new(tokio::sync::Notify::new()),
+            closing: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
 
@@ -78,6 +82,16 @@ impl Hub {
             }
         }
         cell
+    }
+
+    /// Ends every open event stream (server shutdown).
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves when the server starts shutting down.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// Whether the LISTEN connection is up.

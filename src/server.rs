@@ -173,15 +173,44 @@ async fn run_http(config: Config, url: &str, listener: TcpListener) -> Result<()
     let listener_task = crate::live::spawn_listener(url.to_owned(), state.hub.clone());
     let indexer_task = crate::search::indexer::spawn(search, pool, state.hub.outbox.clone());
     tracing::info!("casebook is listening on http://{addr}/");
-    HttpServer::new(move || app::build(state.clone()))
+    let hub = state.hub.clone();
+    let server = HttpServer::new(move || app::build(state.clone()))
         .shutdown_timeout(10)
+        // Signals are handled below, so open event streams can be ended
+        // before the graceful stop waits for in-flight responses.
+        .disable_signals()
         .listen(listener)?
-        .run()
-        .await?;
+        .run();
+    let handle = server.handle();
+    let stopper = tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        hub.close_streams();
+        handle.stop(true).await;
+    });
+    server.await?;
+    stopper.abort();
     listener_task.abort();
     indexer_task.abort();
     tracing::info!("HTTP server stopped");
     // Give the pool's connections a moment to close before the server stops.
     tokio::time::sleep(Duration::from_millis(50)).await;
     Ok(())
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!("cannot watch for SIGTERM ({e}); stop with Ctrl-C");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

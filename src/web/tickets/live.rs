@@ -42,6 +42,7 @@ struct Stream {
     seen: HashSet<i64>,
     newest: i64,
     keepalive: tokio::time::Interval,
+    closing: tokio::sync::watch::Receiver<bool>,
     started: bool,
 }
 
@@ -111,20 +112,22 @@ impl Stream {
                 }
                 continue;
             }
-            tokio::select! {
-                event = self.events.recv() => match event {
-                    Ok((ticket, entry)) if ticket == self.ticket.0 && !self.seen.contains(&entry) => {
-                        if let Some(bytes) = self.fetch(entry).await {
-                            self.seen.insert(entry);
-                            self.newest = self.newest.max(entry);
-                            return Some(bytes);
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => self.catch_up().await,
-                    Err(RecvError::Closed) => return None,
-                },
+            let event = tokio::select! {
+                event = self.events.recv() => event,
                 _ = self.keepalive.tick() => return Some(Bytes::from_static(b": keepalive\n\n")),
+                _ = self.closing.wait_for(|closing| *closing) => return None,
+            };
+            match event {
+                Ok((ticket, entry)) if ticket == self.ticket.0 && !self.seen.contains(&entry) => {
+                    if let Some(bytes) = self.fetch(entry).await {
+                        self.seen.insert(entry);
+                        self.newest = self.newest.max(entry);
+                        return Some(bytes);
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => self.catch_up().await,
+                Err(RecvError::Closed) => return None,
             }
         }
     }
@@ -168,6 +171,7 @@ pub async fn open(
         pending: VecDeque::new(),
         seen: HashSet::new(),
         newest: last_seen.unwrap_or(i64::MAX),
+        closing: state.hub.closing(),
         keepalive: tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE),
         started: false,
     };
