@@ -93,6 +93,9 @@ pub struct Layout {
 
 impl Layout {
     pub fn in_data_dir(data_dir: &Path) -> Self {
+        // The server changes into its data directory at start-up, so a
+        // relative socket directory would point somewhere else.
+        let data_dir = &std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
         Self {
             pgdata: data_dir.join("postgres"),
             socket_dir: data_dir.join("run"),

@@ -609,3 +609,47 @@ async fn two_serve_processes_on_one_database_both_converge() {
     index_matches_a_rebuild(dir_a.path(), &db).await;
     index_matches_a_rebuild(dir_b.path(), &db).await;
 }
+
+#[test]
+fn the_quick_start_works_with_a_relative_data_directory() {
+    let cwd = data_dir();
+    let addr = free_port();
+    let mut child = casebook()
+        .args([
+            "serve",
+            "--data-dir",
+            "casebook-data",
+            "--listen",
+            &addr.to_string(),
+        ])
+        .current_dir(cwd.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let mut ready = false;
+    while std::time::Instant::now() < deadline {
+        if let Some((200, _)) = http_get(addr, "/readyz") {
+            ready = true;
+            break;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        Signal::SIGTERM,
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        ready,
+        "not ready with --data-dir casebook-data: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success());
+    let pid = Layout::in_data_dir(&cwd.path().join("casebook-data")).recorded_pid();
+    assert!(pid.is_none_or(|p| gone_within(p, Duration::from_secs(1))));
+}
