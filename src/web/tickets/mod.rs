@@ -12,7 +12,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::db::models::{self, Filter as ModelFilter};
 use crate::db::ticket_actions::{self, OpenTicket};
 use crate::db::tickets::{self, Filter, Queue, Ticket, TicketRow};
 use crate::db::{journal, users};
@@ -299,7 +298,6 @@ pub struct ShowPage {
     staff: bool,
     next: &'static [Status],
     people: Vec<(i64, String)>,
-    models: Vec<(String, String)>,
     outcomes: [Outcome; 3],
     linked: Vec<LinkedModel>,
     duplicates: Vec<(i64, String)>,
@@ -351,9 +349,7 @@ pub async fn show_page(
         Some(a) => Some(tickets::name_of(&mut conn, a).await?),
         None => None,
     };
-    let (people, models, linked, transitions) = if staff {
-        let filter = ModelFilter::default();
-        let (rows, _) = models::list(&mut conn, &filter, 0, 10_000).await?;
+    let (people, linked, transitions) = if staff {
         let linked = tickets::linked_models(&mut conn, id)
             .await?
             .into_iter()
@@ -370,15 +366,7 @@ pub async fn show_page(
             .into_iter()
             .map(|(from, to, at, by)| (from, to, at.format("%Y-%m-%d %H:%M").to_string(), by))
             .collect();
-        (
-            tickets::staff(&mut conn).await?,
-            rows.into_iter()
-                .filter(|(m, _)| m.status != "retired")
-                .map(|(m, _)| (m.key, m.title))
-                .collect(),
-            linked,
-            transitions,
-        )
+        (tickets::staff(&mut conn).await?, linked, transitions)
     } else {
         Default::default()
     };
@@ -418,7 +406,6 @@ pub async fn show_page(
         staff,
         next: if staff { status.next() } else { &[] },
         people,
-        models,
         outcomes: Outcome::ALL,
         linked,
         duplicates,
