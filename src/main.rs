@@ -87,6 +87,46 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure triage speed on generated models and tickets (a benchmark).
+    ///
+    /// Generates models and tickets into a scratch database, indexes them
+    /// with the real indexer, and times the same alert-like queries through
+    /// the search module, HTTP (--http) and PostgreSQL full-text search. The
+    /// scratch database and index are dropped at the end unless --keep.
+    /// See README.md, "Benchmarks".
+    BenchSearch {
+        /// Incident models to generate.
+        #[arg(long, default_value_t = 100_000)]
+        models: usize,
+        /// Tickets to generate (each with 0 to 3 journal entries).
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: usize,
+        /// Triage queries to time on each path.
+        #[arg(long, default_value_t = 1_000)]
+        queries: usize,
+        /// How many of those queries (the first ones) also go to PostgreSQL
+        /// full-text search, which takes seconds per query at full size.
+        #[arg(long, default_value_t = 50)]
+        pg_queries: usize,
+        /// Seed of the generated data and queries.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also time the queries through HTTP (the real app, in-process).
+        #[arg(long)]
+        http: bool,
+        /// Reuse the database an earlier run kept (--keep) instead of loading.
+        #[arg(long)]
+        skip_load: bool,
+        /// Keep the scratch database and index for a later --skip-load.
+        #[arg(long)]
+        keep: bool,
+        /// The scratch database on the server (dropped and created).
+        #[arg(long, default_value = "casebook_bench")]
+        db_name: String,
+        /// Print the report as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write COUNT generated model files into DIR, for benchmarks.
     #[command(hide = true)]
     GenerateModels {
@@ -120,7 +160,12 @@ enum UserCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init();
+    // A benchmark's output is its report; request logs would bury it.
+    if matches!(cli.command, Command::BenchSearch { .. }) {
+        logging::init_with_default("warn");
+    } else {
+        logging::init();
+    }
     let (listen, secure_cookies) = match &cli.command {
         Command::Serve {
             listen,
@@ -207,6 +252,45 @@ fn main() -> ExitCode {
                 commands::models::generate(&dir, count, seed)
                     .map_err(|e| StartupError::Command(e.to_string()))?;
                 println!("casebook: wrote {count} model file(s) to {}", dir.display());
+                Ok(())
+            }
+            Command::BenchSearch {
+                models,
+                tickets,
+                queries,
+                pg_queries,
+                seed,
+                http,
+                skip_load,
+                keep,
+                db_name,
+                json,
+            } => {
+                let options = commands::bench::Options {
+                    models,
+                    tickets,
+                    queries,
+                    pg_queries,
+                    seed,
+                    http,
+                    skip_load,
+                    keep,
+                    database: db_name,
+                };
+                let started = std::time::Instant::now();
+                let report = commands::bench::bench_search(&config, &options).await?;
+                if json {
+                    let text = serde_json::to_string_pretty(&report)
+                        .map_err(|e| StartupError::Command(e.to_string()))?;
+                    println!("{text}");
+                } else {
+                    println!("{}", report.summary());
+                    println!(
+                        "{:<48} {:.1} s",
+                        "total wall time",
+                        started.elapsed().as_secs_f64()
+                    );
+                }
                 Ok(())
             }
             Command::Reindex => {

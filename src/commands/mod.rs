@@ -1,6 +1,8 @@
 //! One-off commands that change data: `user add`, `import`, `export`,
-//! `demo`, `generate-models`.
+//! `demo`, `generate-models`; and the measuring ones: `eval-triage`,
+//! `bench-search`.
 
+pub mod bench;
 pub mod models;
 pub mod search;
 pub mod users;

@@ -216,7 +216,8 @@ pub async fn eval_triage(
     result
 }
 
-fn replace_db(url: &str, db: &str) -> String {
+/// `url` with its database replaced by `db` (URL or key/value form).
+pub(crate) fn replace_db(url: &str, db: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
         let (main, query) = rest
             .split_once('?')
@@ -267,6 +268,35 @@ async fn load_models(conn: &mut AsyncPgConnection, rows: &[ModelRow]) -> Result<
     .await
 }
 
+/// The PostgreSQL full-text baseline's table (also `bench-search`'s): every
+/// model's current revision as one weighted tsvector, title A, statement B,
+/// steps C, discussion D.
+pub(crate) fn fts_table_sql(table: &str) -> String {
+    format!(
+        "CREATE TABLE {table} AS SELECT m.key, m.status, \
+           setweight(to_tsvector('english', r.title), 'A') || \
+           setweight(to_tsvector('english', r.statement), 'B') || \
+           setweight(to_tsvector('english', array_to_string(r.steps, ' ')), 'C') || \
+           setweight(to_tsvector('english', r.discussion), 'D') AS tsv \
+         FROM incident_models m JOIN model_revisions r ON r.model_id = m.id AND r.number = m.revision"
+    )
+}
+
+pub(crate) fn fts_index_sql(table: &str) -> String {
+    format!("CREATE INDEX {table}_idx ON {table} USING GIN (tsv)")
+}
+
+/// The baseline query of `$1`: its lexemes OR-ed (an AND of a whole alert
+/// text matches nothing), retired models left out as the triage matcher
+/// does, the best `limit` by `rank`.
+pub(crate) fn fts_query_sql(table: &str, rank: &str, limit: usize) -> String {
+    format!(
+        "WITH q AS (SELECT replace(plainto_tsquery('english', $1)::text, '&', '|')::tsquery AS q) \
+         SELECT key FROM {table}, q WHERE tsv @@ q AND status <> 'retired' \
+         ORDER BY {rank} DESC, key LIMIT {limit}"
+    )
+}
+
 #[derive(diesel::QueryableByName)]
 struct Ranked {
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -281,17 +311,10 @@ async fn postgres_baseline(
     conn: &mut AsyncPgConnection,
     queries: &[QueryRow],
 ) -> Result<Vec<(String, Scores)>, StartupError> {
-    diesel::sql_query(
-        "CREATE TABLE eval_fts AS SELECT m.key, \
-           setweight(to_tsvector('english', r.title), 'A') || \
-           setweight(to_tsvector('english', r.statement), 'B') || \
-           setweight(to_tsvector('english', array_to_string(r.steps, ' ')), 'C') || \
-           setweight(to_tsvector('english', r.discussion), 'D') AS tsv \
-         FROM incident_models m JOIN model_revisions r ON r.model_id = m.id AND r.number = m.revision",
-    )
-    .execute(conn)
-    .await?;
-    diesel::sql_query("CREATE INDEX eval_fts_idx ON eval_fts USING GIN (tsv)")
+    diesel::sql_query(fts_table_sql("eval_fts"))
+        .execute(conn)
+        .await?;
+    diesel::sql_query(fts_index_sql("eval_fts"))
         .execute(conn)
         .await?;
     let mut out = Vec::new();
@@ -300,12 +323,9 @@ async fn postgres_baseline(
         ("postgres-ts_rank", "ts_rank(tsv, q, 1)"),
     ] {
         let mut ranks = Vec::new();
+        let sql = fts_query_sql("eval_fts", rank, 10);
         for q in queries {
-            let sql = format!(
-                "WITH q AS (SELECT replace(plainto_tsquery('english', $1)::text, '&', '|')::tsquery AS q) \
-                 SELECT key FROM eval_fts, q WHERE tsv @@ q ORDER BY {rank} DESC, key LIMIT 10"
-            );
-            let found: Vec<Ranked> = diesel::sql_query(sql)
+            let found: Vec<Ranked> = diesel::sql_query(&sql)
                 .bind::<diesel::sql_types::Text, _>(&q.text)
                 .load(conn)
                 .await?;
