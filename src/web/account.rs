@@ -109,9 +109,7 @@ pub async fn change_password(
         .await;
     }
     let password = form.password.clone();
-    let hash = web::block(move || secrets::hash_password(&password))
-        .await
-        .map_err(|e| AppError::BadRequest(e.to_string()))??;
+    let hash = crate::web::auth::hash_password(password).await?;
     let addr = client_addr(&req);
     let email = who.0.user.email.clone();
     conn.transaction(async move |conn| {

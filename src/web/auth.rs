@@ -170,6 +170,15 @@ impl FromRequest for MaybeSignedIn {
     }
 }
 
+/// Hashes a password on a blocking thread: argon2 is slow on purpose and
+/// must not hold up an async worker.
+pub async fn hash_password(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || crate::secrets::hash_password(&password))
+        .await
+        .map_err(|e| crate::secrets::SecretError::Hash(e.to_string()))?
+        .map_err(AppError::from)
+}
+
 /// The client address for rate limits and the audit log: the peer address
 /// (a proxy in front should be configured to pass it; forwarded headers are
 /// not trusted).

@@ -141,9 +141,7 @@ pub async fn create(
         }
     };
     let password = form.password.clone();
-    let hash = web::block(move || secrets::hash_password(&password))
-        .await
-        .map_err(|e| AppError::BadRequest(e.to_string()))??;
+    let hash = crate::web::auth::hash_password(password).await?;
     let session = new_token("")?;
     let session_hash = hash_token(&session);
     let token_hash = hash_token(&form.token);

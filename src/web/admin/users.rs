@@ -18,7 +18,6 @@ use crate::domain::account::{
     MAX_NAME_CHARS, OrgId, Role, UserId, validate_email, validate_name, validate_password,
 };
 use crate::error::AppError;
-use crate::secrets;
 use crate::web::auth::{SignedIn, client_addr};
 use crate::web::page::Ctx;
 use crate::web::{render, render_status, see_other};
@@ -127,9 +126,7 @@ pub async fn create(
         }
     };
     let password = form.password.clone();
-    let hash = web::block(move || secrets::hash_password(&password))
-        .await
-        .map_err(|e| AppError::BadRequest(e.to_string()))??;
+    let hash = crate::web::auth::hash_password(password).await?;
     let actor = UserId(who.0.user.id);
     let addr = client_addr(&req);
     let mut conn = state.pool.get().await?;
@@ -373,9 +370,7 @@ pub async fn reset_password(
         return show_page(&state, ctx, id, Some(e), StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let password = form.password.clone();
-    let hash = web::block(move || secrets::hash_password(&password))
-        .await
-        .map_err(|e| AppError::BadRequest(e.to_string()))??;
+    let hash = crate::web::auth::hash_password(password).await?;
     let actor = UserId(who.0.user.id);
     let addr = client_addr(&req);
     let mut conn = state.pool.get().await?;
