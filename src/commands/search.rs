@@ -165,13 +165,8 @@ pub async fn eval_triage(
     ensure_writable(&config.data_dir)?;
     let database = Database::open(config, true).await?;
     let eval_db = format!("casebook_eval_{}", std::process::id());
-    let admin_url = database.url.replace("dbname=casebook", "dbname=postgres");
     let result = async {
-        let admin_url = if admin_url == database.url {
-            replace_db(&database.url, "postgres")
-        } else {
-            admin_url
-        };
+        let admin_url = db::with_dbname(&database.url, "postgres");
         let mut admin = db::connect(&admin_url).await?;
         diesel::sql_query(format!("DROP DATABASE IF EXISTS {}", quote_ident(&eval_db)))
             .execute(&mut admin)
@@ -179,7 +174,7 @@ pub async fn eval_triage(
         diesel::sql_query(format!("CREATE DATABASE {}", quote_ident(&eval_db)))
             .execute(&mut admin)
             .await?;
-        let url = replace_db(&database.url, &eval_db);
+        let url = db::with_dbname(&database.url, &eval_db);
         let outcome = async {
             db::migrate(&url, db::MIGRATIONS).await?;
             let mut conn = db::connect(&url).await?;
@@ -214,24 +209,6 @@ pub async fn eval_triage(
     .await;
     database.close()?;
     result
-}
-
-/// `url` with its database replaced by `db` (URL or key/value form).
-pub(crate) fn replace_db(url: &str, db: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let (main, query) = rest
-            .split_once('?')
-            .map_or((rest, String::new()), |(m, q)| (m, format!("?{q}")));
-        let authority = main.split('/').next().unwrap_or(main);
-        return format!("{scheme}://{authority}/{db}{query}");
-    }
-    let mut parts: Vec<String> = url
-        .split_whitespace()
-        .filter(|p| !p.starts_with("dbname="))
-        .map(str::to_owned)
-        .collect();
-    parts.push(format!("dbname={db}"));
-    parts.join(" ")
 }
 
 async fn load_models(conn: &mut AsyncPgConnection, rows: &[ModelRow]) -> Result<(), StartupError> {

@@ -164,6 +164,24 @@ pub async fn create_database_if_missing(
     Ok(true)
 }
 
+/// `url` with its database replaced by `db` (URL or key/value form).
+pub fn with_dbname(url: &str, db: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let (main, query) = rest
+            .split_once('?')
+            .map_or((rest, String::new()), |(m, q)| (m, format!("?{q}")));
+        let authority = main.split('/').next().unwrap_or(main);
+        return format!("{scheme}://{authority}/{db}{query}");
+    }
+    let mut parts: Vec<String> = url
+        .split_whitespace()
+        .filter(|p| !p.starts_with("dbname="))
+        .map(str::to_owned)
+        .collect();
+    parts.push(format!("dbname={db}"));
+    parts.join(" ")
+}
+
 /// Quotes an SQL identifier.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -206,6 +224,19 @@ mod tests {
         assert_eq!(
             redact_url("host=/tmp user=app password=s3cret dbname=x"),
             "host=/tmp user=app password=*** dbname=x"
+        );
+    }
+
+    #[test]
+    fn replaces_the_database_in_both_url_forms() {
+        assert_eq!(
+            with_dbname("postgres://u@h:5432/a?sslmode=disable", "b"),
+            "postgres://u@h:5432/b?sslmode=disable"
+        );
+        assert_eq!(with_dbname("postgres://u@h", "b"), "postgres://u@h/b");
+        assert_eq!(
+            with_dbname("host=/run user=u dbname=a", "b"),
+            "host=/run user=u dbname=b"
         );
     }
 

@@ -307,6 +307,17 @@ pub fn route_list() -> Vec<Route> {
     table().into_iter().map(|d| d.route).collect()
 }
 
+/// `name=value&…` for the non-empty values, encoded: what a pager's links
+/// carry to keep a list's filters.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| format!("{name}={}", auth::urlencode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 pub async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound)
 }

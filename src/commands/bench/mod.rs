@@ -24,7 +24,7 @@ use actix_web::HttpServer;
 use chrono::Utc;
 use serde::Serialize;
 
-use super::search::{fts_index_sql, fts_query_sql, fts_table_sql, replace_db};
+use super::search::{fts_index_sql, fts_query_sql, fts_table_sql};
 use crate::app::{self, AppState};
 use crate::config::Config;
 use crate::db::{self, api_tokens, quote_ident, sessions, users};
@@ -283,9 +283,9 @@ pub async fn bench_search(config: &Config, opts: &Options) -> Result<Report, Sta
     let index_dir = config.data_dir.join(INDEX_DIR);
     let database = Database::open(config, true).await?;
     let result = async {
-        let mut admin = db::connect(&replace_db(&database.url, "postgres")).await?;
+        let mut admin = db::connect(&db::with_dbname(&database.url, "postgres")).await?;
         let name = quote_ident(&opts.database);
-        let url = replace_db(&database.url, &opts.database);
+        let url = db::with_dbname(&database.url, &opts.database);
         if opts.skip_load {
             use diesel::sql_types::{Bool, Text};
             let exists: bool = diesel::select(

@@ -49,7 +49,7 @@ fn server() -> &'static TestServer {
         // Set up on a thread of its own: the tests' runtimes come and go.
         std::thread::spawn(|| {
             let url_pattern = match std::env::var("TEST_DATABASE_URL") {
-                Ok(url) if !url.trim().is_empty() => url_with_db_placeholder(&url),
+                Ok(url) if !url.trim().is_empty() => casebook::db::with_dbname(&url, "{db}"),
                 _ => start_private_cluster(),
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -157,26 +157,6 @@ async fn drop_leftovers(admin: &mut AsyncPgConnection) {
             .await;
         }
     }
-}
-
-/// `postgres://u@h:5432/anything?x` → `postgres://u@h:5432/{db}?x`;
-/// `host=… dbname=x` → `host=… dbname={db}`.
-fn url_with_db_placeholder(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let (main, query) = match rest.split_once('?') {
-            Some((m, q)) => (m, format!("?{q}")),
-            None => (rest, String::new()),
-        };
-        let authority = main.split('/').next().unwrap_or(main);
-        return format!("{scheme}://{authority}/{{db}}{query}");
-    }
-    let mut parts: Vec<String> = url
-        .split_whitespace()
-        .filter(|p| !p.starts_with("dbname="))
-        .map(str::to_owned)
-        .collect();
-    parts.push("dbname={db}".to_owned());
-    parts.join(" ")
 }
 
 /// A fresh database of the test server, dropped when the value is.

@@ -66,18 +66,13 @@ impl ListQuery {
     }
 
     fn keep(&self) -> String {
-        [
-            ("category", &self.category),
-            ("tag", &self.tag),
-            ("status", &self.status),
-            ("owner", &self.owner),
-            ("sort", &self.sort),
-        ]
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", crate::web::auth::urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+        crate::web::query_string(&[
+            ("category", self.category.as_str()),
+            ("tag", self.tag.as_str()),
+            ("status", self.status.as_str()),
+            ("owner", self.owner.as_str()),
+            ("sort", self.sort.as_str()),
+        ])
     }
 }
 

@@ -64,19 +64,14 @@ impl ListQuery {
     }
 
     fn keep(&self) -> String {
-        [
-            ("queue", &self.queue),
-            ("status", &self.status),
-            ("priority", &self.priority),
-            ("category", &self.category),
-            ("organization", &self.organization),
-            ("assignee", &self.assignee),
-        ]
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", crate::web::auth::urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+        crate::web::query_string(&[
+            ("queue", self.queue.as_str()),
+            ("status", self.status.as_str()),
+            ("priority", self.priority.as_str()),
+            ("category", self.category.as_str()),
+            ("organization", self.organization.as_str()),
+            ("assignee", self.assignee.as_str()),
+        ])
     }
 }
 
