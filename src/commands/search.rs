@@ -41,6 +41,8 @@ pub async fn reindex(config: &Config) -> Result<(usize, usize), StartupError> {
             .await
             .map_err(command_error)?;
         bar.finish_and_clear();
+        eprintln!("casebook: merging the index into one segment");
+        writer.wait_merging_threads().map_err(command_error)?;
         Ok(done)
     })
     .await

@@ -248,6 +248,13 @@ pub async fn rebuild(
         after = last;
     }
     commit(index, writer, position)?;
+    // One segment searches fastest (triage at 100,000 models: p99 about a
+    // quarter lower than over the 8 segments a rebuild leaves). The merge
+    // runs on tantivy's merge thread; the commit payload survives it.
+    let segments = index.index.searchable_segment_ids()?;
+    if segments.len() > 1 {
+        drop(writer.merge(&segments));
+    }
     Ok((models_done, tickets_done))
 }
 

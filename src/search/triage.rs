@@ -2,14 +2,11 @@
 //! tickets that look like duplicates. The ticket page, the API and
 //! `casebook eval-triage` all use [`suggest_models`].
 
-use std::collections::HashMap;
-
 use tantivy::collector::TopDocs;
-use tantivy::postings::Postings;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryClone, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{DocAddress, DocSet, Searcher, TantivyDocument, Term};
+use tantivy::{TantivyDocument, Term};
 
 use super::matcher::{self, Tuning};
 use super::query::plain_snippet;
@@ -34,53 +31,6 @@ fn term(field: Field, value: &str) -> Box<dyn Query> {
     ))
 }
 
-/// Maps each analyzed query term back to the first word that produced it,
-/// so a person sees "replication", not the stem "replic".
-fn words_by_term(text: &str, tuning: &Tuning) -> HashMap<String, String> {
-    let mut map = HashMap::new();
-    for word in text.split(|c: char| !c.is_alphanumeric() && c != '_' && c != '-') {
-        for (term, _) in matcher::query_terms(word, tuning) {
-            map.entry(term).or_insert_with(|| word.to_lowercase());
-        }
-    }
-    map
-}
-
-/// Which of `terms` the document contains in any of `fields`.
-fn matched_terms(
-    searcher: &Searcher,
-    address: DocAddress,
-    fields: &[Field],
-    terms: &[(String, u32)],
-) -> Vec<String> {
-    let segment = searcher.segment_reader(address.segment_ord);
-    let mut found = Vec::new();
-    for (text, _) in terms {
-        let hit = fields.iter().any(|field| {
-            let Ok(inverted) = segment.inverted_index(*field) else {
-                return false;
-            };
-            let Ok(Some(mut postings)) = inverted.read_postings(
-                &Term::from_field_text(*field, text),
-                IndexRecordOption::Basic,
-            ) else {
-                return false;
-            };
-            // A fresh postings list already sits on its first document;
-            // seeking backwards is not allowed.
-            let target = address.doc_id;
-            if postings.doc() > target {
-                return false;
-            }
-            postings.seek(target) == target && postings.term_freq() > 0
-        });
-        if hit {
-            found.push(text.clone());
-        }
-    }
-    found
-}
-
 /// The models that best fit `text`, best first; retired models never.
 pub fn suggest_models(
     index: &SearchIndex,
@@ -89,34 +39,53 @@ pub fn suggest_models(
 ) -> Result<Vec<Suggestion>, SearchError> {
     let f = &index.fields;
     let tuning = Tuning::default();
-    let terms = matcher::query_terms(text, &tuning);
-    if terms.is_empty() {
+    let (terms, words) = matcher::query_terms_and_words(text, &tuning);
+    if terms.is_empty() || limit == 0 {
         return Ok(Vec::new());
     }
-    let query = BooleanQuery::new(vec![
-        (
-            Occur::Must,
-            matcher::query_for_terms(&f.model, &terms, &tuning),
-        ),
-        (Occur::Must, term(f.kind, "model")),
-        (Occur::MustNot, term(f.status, "retired")),
-    ]);
+    // Only model documents have text in the model fields, so the bare union
+    // of the terms finds models only. Retired models are dropped from the
+    // hits below rather than by a `MustNot` clause: any clause besides the
+    // terms' own turns off tantivy's block-max WAND, which skips the
+    // documents that cannot reach the top hits. BM25 counts the models
+    // only: a word in most models weighs little, however many tickets
+    // there are.
     let searcher = index.reader.searcher();
-    let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
-    let mut generator = SnippetGenerator::create(&searcher, &query, f.model.statement).ok();
+    let stats = matcher::KindStatistics {
+        searcher: &searcher,
+        docs: searcher.doc_freq(&Term::from_field_text(f.kind, "model"))?,
+    };
+    let per_field = tuning.boosts.per_field(&f.model);
+    let mut wanted = limit;
+    let hits = loop {
+        let top = matcher::top_docs(&searcher, &per_field, &terms, &tuning, &stats, wanted)?;
+        let exhausted = top.len() < wanted;
+        let mut kept = Vec::with_capacity(limit);
+        for hit in top {
+            let doc: TantivyDocument = searcher.doc(hit.address)?;
+            let is =
+                |field, value: &str| doc.get_first(field).and_then(|v| v.as_str()) == Some(value);
+            if is(f.kind, "model") && !is(f.status, "retired") {
+                kept.push((hit, doc));
+                if kept.len() == limit {
+                    break;
+                }
+            }
+        }
+        if kept.len() == limit || exhausted {
+            break kept;
+        }
+        wanted = wanted.saturating_mul(4);
+    };
+    let statement_query =
+        matcher::terms_query(&[(f.model.statement, 1.0)], &terms, &tuning, &stats, 0.0)?;
+    let mut generator =
+        SnippetGenerator::create(&searcher, &*statement_query, f.model.statement).ok();
     if let Some(g) = generator.as_mut() {
         g.set_max_num_chars(240);
     }
-    let words = words_by_term(text, &tuning);
-    let model_fields = [
-        f.model.title,
-        f.model.statement,
-        f.model.steps,
-        f.model.discussion,
-    ];
-    let mut suggestions = Vec::with_capacity(top.len());
-    for (score, address) in top {
-        let doc: TantivyDocument = searcher.doc(address)?;
+    let mut suggestions = Vec::with_capacity(hits.len());
+    for (hit, doc) in hits {
         let get = |field| {
             doc.get_first(field)
                 .and_then(|v| v.as_str())
@@ -134,15 +103,16 @@ pub fn suggest_models(
             }
             None => plain_snippet(&get(f.model.statement)),
         };
-        let mut matched: Vec<String> = matched_terms(&searcher, address, &model_fields, &terms)
-            .into_iter()
-            .map(|t| words.get(&t).cloned().unwrap_or(t))
+        let mut matched: Vec<String> = hit
+            .matched
+            .iter()
+            .filter_map(|&at| words.get(at).cloned())
             .collect();
         matched.dedup();
         suggestions.push(Suggestion {
             key: get(f.model.key),
             title: get(f.model.title),
-            score,
+            score: hit.score,
             snippet,
             matched,
         });
@@ -181,7 +151,8 @@ pub fn possible_duplicates(
         (f.ticket_public, 1.0),
         (f.ticket_internal, 0.5),
     ];
-    let similar = matcher::terms_query(&fields, &terms, &tuning);
+    let searcher = index.reader.searcher();
+    let similar = matcher::terms_query(&fields, &terms, &tuning, &searcher, 0.0)?;
     let open = ["new", "triaged", "in_progress", "waiting_on_customer"];
     let any_open: Box<dyn Query> = Box::new(BooleanQuery::new(
         open.iter()
@@ -192,7 +163,6 @@ pub fn possible_duplicates(
         Term::from_field_i64(f.id, ticket_id),
         IndexRecordOption::Basic,
     ));
-    let searcher = index.reader.searcher();
     // The ticket scored against its own text is the yardstick.
     let self_query = BooleanQuery::new(vec![
         (Occur::Must, similar.box_clone()),

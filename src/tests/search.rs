@@ -7,10 +7,12 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use casebook::db::models::{self, Save};
 use casebook::db::schema::triage_searches;
 use casebook::db::ticket_actions::{self, OpenTicket};
 use casebook::db::users::User;
 use casebook::domain::account::Role;
+use casebook::domain::model::Status;
 use casebook::domain::policy::Visibility;
 use casebook::domain::ticket::TicketId;
 use casebook::search::indexer::{self, snapshot};
@@ -308,6 +310,35 @@ async fn triage_suggests_the_right_model_and_flags_duplicates() {
             .unwrap()
             .is_empty()
     );
+
+    // A retired model is never suggested, even when it fits best; the next
+    // best fill its place.
+    let model = models::find_by_key(&mut conn, "website-502")
+        .await
+        .unwrap()
+        .unwrap();
+    let current = models::revision(&mut conn, model.id, model.revision)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut text = casebook::domain::model::parse(&current.body).unwrap();
+    text.status = Status::Retired;
+    let save = Save {
+        author: None,
+        summary: "Retired",
+    };
+    models::save(&mut conn, Some(&model), model.revision, &text, &save)
+        .await
+        .unwrap();
+    indexer::catch_up(&index, &mut writer, &mut conn)
+        .await
+        .unwrap();
+    let alert = "[FIRING:1] Website returning HTTP 502 from the load balancer upstream";
+    for limit in [1, 5] {
+        let found = triage::suggest_models(&index, alert, limit).unwrap();
+        assert_eq!(found.len(), limit, "{found:?}");
+        assert!(found.iter().all(|s| s.key != "website-502"), "{found:?}");
+    }
 }
 
 #[actix_web::test]
