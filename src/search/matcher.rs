@@ -24,8 +24,8 @@ use std::ops::Range;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{
-    Bm25StatisticsProvider, BooleanQuery, BoostQuery, DisjunctionMaxQuery, EmptyQuery,
-    EnableScoring, Occur, Query, Scorer, TermQuery,
+    Bm25StatisticsProvider, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery,
+    EmptyQuery, EnableScoring, Occur, Query, Scorer, TermQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, STORED, STRING, Schema, SchemaBuilder, TextFieldIndexing, TextOptions,
@@ -480,32 +480,81 @@ pub fn top_docs(
     stats: &dyn Bm25StatisticsProvider,
     limit: usize,
 ) -> tantivy::Result<Vec<Hit>> {
-    let all = clauses(per_field, terms, tuning, stats)?;
-    if limit == 0 || all.is_empty() {
-        return Ok(Vec::new());
+    TermsSearch::new(searcher, stats, tuning, per_field, terms)?.top(limit, None)
+}
+
+/// The terms of a text over boosted fields, scored with `stats`: the top
+/// documents ([`top_docs`]) and the score of given documents.
+pub struct TermsSearch<'a> {
+    searcher: &'a Searcher,
+    stats: &'a dyn Bm25StatisticsProvider,
+    tuning: &'a Tuning,
+    clauses: Vec<Clause>,
+}
+
+impl<'a> TermsSearch<'a> {
+    pub fn new(
+        searcher: &'a Searcher,
+        stats: &'a dyn Bm25StatisticsProvider,
+        tuning: &'a Tuning,
+        per_field: &[(Field, f32)],
+        terms: &[(String, u32)],
+    ) -> tantivy::Result<Self> {
+        Ok(TermsSearch {
+            searcher,
+            stats,
+            tuning,
+            clauses: clauses(per_field, terms, tuning, stats)?,
+        })
     }
-    let strong = strong(&all, tuning.min_clause_share);
-    let wanted = if strong.len() < all.len() {
-        limit.max(tuning.candidates)
-    } else {
-        limit
-    };
-    let search = |clauses: &[&Clause], wanted: usize| -> tantivy::Result<Vec<DocAddress>> {
-        let top = TopDocs::with_limit(wanted).order_by_score();
-        let found =
-            searcher.search_with_statistics_provider(&*query_of(clauses, tuning), &top, stats)?;
-        Ok(found.into_iter().map(|(_, address)| address).collect())
-    };
-    let mut candidates = search(&strong, wanted)?;
-    if candidates.len() < limit && strong.len() < all.len() {
-        // Too few documents hold a strong word (a small index, or rare
-        // words only): every clause picks, as a one-stage search would.
-        candidates = search(&all.iter().collect::<Vec<_>>(), limit)?;
+
+    /// The best `limit` documents that `filter` (which adds nothing to the
+    /// score) lets through, best first; see [`top_docs`].
+    pub fn top(&self, limit: usize, filter: Option<&dyn Query>) -> tantivy::Result<Vec<Hit>> {
+        let all = &self.clauses;
+        if limit == 0 || all.is_empty() {
+            return Ok(Vec::new());
+        }
+        let strong = strong(all, self.tuning.min_clause_share);
+        let wanted = if strong.len() < all.len() {
+            limit.max(self.tuning.candidates)
+        } else {
+            limit
+        };
+        let search = |clauses: &[&Clause], wanted: usize| -> tantivy::Result<Vec<DocAddress>> {
+            let terms = query_of(clauses, self.tuning);
+            let query: Box<dyn Query> = match filter {
+                None => terms,
+                Some(filter) => Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, terms),
+                    (
+                        Occur::Must,
+                        Box::new(ConstScoreQuery::new(filter.box_clone(), 0.0)),
+                    ),
+                ])),
+            };
+            let top = TopDocs::with_limit(wanted).order_by_score();
+            let found = self
+                .searcher
+                .search_with_statistics_provider(&*query, &top, self.stats)?;
+            Ok(found.into_iter().map(|(_, address)| address).collect())
+        };
+        let mut candidates = search(&strong, wanted)?;
+        if candidates.len() < limit && strong.len() < all.len() {
+            // Too few documents hold a strong word (a small index, or rare
+            // words only): every clause picks, as a one-stage search would.
+            candidates = search(&all.iter().collect::<Vec<_>>(), limit)?;
+        }
+        let mut hits = self.score(candidates)?;
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.address.cmp(&b.address)));
+        hits.truncate(limit);
+        Ok(hits)
     }
-    let mut hits = score_candidates(searcher, &all, tuning, stats, candidates)?;
-    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.address.cmp(&b.address)));
-    hits.truncate(limit);
-    Ok(hits)
+
+    /// `docs` scored on every clause, in index order.
+    pub fn score(&self, docs: Vec<DocAddress>) -> tantivy::Result<Vec<Hit>> {
+        score_candidates(self.searcher, &self.clauses, self.tuning, self.stats, docs)
+    }
 }
 
 /// Scores `candidates` on every clause, one term scorer per clause and

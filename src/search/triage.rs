@@ -152,7 +152,11 @@ pub fn possible_duplicates(
         (f.ticket_internal, 0.5),
     ];
     let searcher = index.reader.searcher();
-    let similar = matcher::terms_query(&fields, &terms, &tuning, &searcher, 0.0)?;
+    let stats = matcher::KindStatistics {
+        searcher: &searcher,
+        docs: searcher.doc_freq(&Term::from_field_text(f.kind, "ticket"))?,
+    };
+    let search = matcher::TermsSearch::new(&searcher, &stats, &tuning, &fields, &terms)?;
     let open = ["new", "triaged", "in_progress", "waiting_on_customer"];
     let any_open: Box<dyn Query> = Box::new(BooleanQuery::new(
         open.iter()
@@ -163,33 +167,37 @@ pub fn possible_duplicates(
         Term::from_field_i64(f.id, ticket_id),
         IndexRecordOption::Basic,
     ));
-    // The ticket scored against its own text is the yardstick.
-    let self_query = BooleanQuery::new(vec![
-        (Occur::Must, similar.box_clone()),
-        (Occur::Must, term(f.kind, "ticket")),
-        (Occur::Must, own.box_clone()),
-    ]);
-    let own_score = searcher
-        .search(&self_query, &TopDocs::with_limit(1).order_by_score())?
-        .first()
-        .map(|(s, _)| *s);
-    let query = BooleanQuery::new(vec![
-        (Occur::Must, similar),
+    let others = BooleanQuery::new(vec![
         (Occur::Must, term(f.kind, "ticket")),
         (Occur::Must, any_open),
-        (Occur::MustNot, own),
+        (Occur::MustNot, own.box_clone()),
     ]);
-    let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
-    let Some(yardstick) = own_score.or_else(|| top.first().map(|(s, _)| *s)) else {
+    let top = search.top(limit, Some(&others))?;
+    // The ticket scored against its own text is the yardstick (models have
+    // ids too).
+    let own_ticket = BooleanQuery::new(vec![
+        (Occur::Must, own),
+        (Occur::Must, term(f.kind, "ticket")),
+    ]);
+    let own_address = searcher
+        .search(&own_ticket, &TopDocs::with_limit(1).order_by_score())?
+        .first()
+        .map(|&(_, address)| address);
+    let own_score = match own_address {
+        Some(address) => search.score(vec![address])?.first().map(|h| h.score),
+        None => None,
+    };
+    let own_score = own_score.filter(|s| *s > 0.0);
+    let Some(yardstick) = own_score.or_else(|| top.first().map(|h| h.score)) else {
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
-    for (score, address) in top {
-        let similarity = score / yardstick.max(f32::EPSILON);
+    for hit in top {
+        let similarity = hit.score / yardstick.max(f32::EPSILON);
         if similarity < DUPLICATE_THRESHOLD {
             continue;
         }
-        let doc: TantivyDocument = searcher.doc(address)?;
+        let doc: TantivyDocument = searcher.doc(hit.address)?;
         let get = |field| {
             doc.get_first(field)
                 .and_then(|v| v.as_str())

@@ -306,6 +306,10 @@ async fn triage_suggests_the_right_model_and_flags_duplicates() {
         "a ticket is not its own duplicate"
     );
     assert!(
+        !dups.iter().any(|d| d.title.starts_with("Replication lag")),
+        "sharing \"Started this morning.\" does not make a duplicate: {dups:?}"
+    );
+    assert!(
         triage::suggest_models(&index, "   !!! ", 5)
             .unwrap()
             .is_empty()
