@@ -2,7 +2,7 @@
 //!
 //! Written to drop into `src/search/`: it owns the tantivy schema ([`schema`], [`Fields`]), the
 //! analyzers ([`register_analyzers`]), the document builder ([`document`]), the terms of a free
-//! text ([`query_terms`]) and the search for them ([`top_docs`]). Nothing here panics on any
+//! text ([`query_terms`]) and the search for them ([`TermsSearch::top`]). Nothing here panics on any
 //! input.
 //!
 //! Default pipeline ([`Tuning::default`], measured on the triage dev set, see NOTES.md):
@@ -15,9 +15,9 @@
 //! * query text: [`clean_alert_text`] (Alertmanager markers, label keys, generated ids out), the
 //!   query analyzer, then one clause per distinct term and field with boosts title 4,
 //!   statement 1, steps 0.5, discussion 0.4, summed (BM25);
-//! * search ([`top_docs`]): the clauses that can add at least a fifth of what the strongest can
-//!   (boost × idf) pick 50 candidates, then every clause scores them. Same quality on the dev
-//!   set as scoring every match, a fraction of the work over 100,000 models.
+//! * search ([`TermsSearch::top`]): the clauses that can add at least a fifth of what the
+//!   strongest can (boost × idf) pick 50 candidates, then every clause scores them. Same quality
+//!   on the dev set as scoring every match, a fraction of the work over 100,000 models.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -99,7 +99,7 @@ pub struct Tuning {
     /// the ranking but hold the longest postings.
     pub min_clause_share: f32,
     /// How many candidates the strong clauses pick for every clause to
-    /// score (see [`top_docs`]).
+    /// score (see [`TermsSearch::top`]).
     pub candidates: usize,
 }
 
@@ -454,7 +454,7 @@ pub fn terms_query(
     Ok(query_of(&strong(&all, min_share), tuning))
 }
 
-/// A document found by [`top_docs`].
+/// A document found by [`TermsSearch::top`].
 #[derive(Clone, Debug)]
 pub struct Hit {
     pub score: f32,
@@ -463,28 +463,9 @@ pub struct Hit {
     pub matched: Vec<usize>,
 }
 
-/// The best `limit` documents for `terms` over `per_field` (field, boost),
-/// best first, scored with `stats`.
-///
-/// Two stages: the strong clauses alone (see [`Tuning::min_clause_share`])
-/// pick [`Tuning::candidates`] documents, which tantivy's pruning does fast
-/// as their postings are short; then every clause scores those candidates.
-/// Over 100,000 models a long alert text would otherwise mean scoring most
-/// of them on dozens of common words. When fewer than `limit` documents
-/// hold a strong word, every clause picks.
-pub fn top_docs(
-    searcher: &Searcher,
-    per_field: &[(Field, f32)],
-    terms: &[(String, u32)],
-    tuning: &Tuning,
-    stats: &dyn Bm25StatisticsProvider,
-    limit: usize,
-) -> tantivy::Result<Vec<Hit>> {
-    TermsSearch::new(searcher, stats, tuning, per_field, terms)?.top(limit, None)
-}
-
-/// The terms of a text over boosted fields, scored with `stats`: the top
-/// documents ([`top_docs`]) and the score of given documents.
+/// The terms of a text over boosted fields (field, boost), scored with
+/// `stats`: the top documents ([`TermsSearch::top`]) and the score of given
+/// documents.
 pub struct TermsSearch<'a> {
     searcher: &'a Searcher,
     stats: &'a dyn Bm25StatisticsProvider,
@@ -509,7 +490,14 @@ impl<'a> TermsSearch<'a> {
     }
 
     /// The best `limit` documents that `filter` (which adds nothing to the
-    /// score) lets through, best first; see [`top_docs`].
+    /// score) lets through, best first.
+    ///
+    /// Two stages: the strong clauses alone (see [`Tuning::min_clause_share`])
+    /// pick [`Tuning::candidates`] documents, which tantivy's pruning does
+    /// fast as their postings are short; then every clause scores those
+    /// candidates. Over 100,000 models a long alert text would otherwise
+    /// mean scoring most of them on dozens of common words. When fewer than
+    /// `limit` documents hold a strong word, every clause picks.
     pub fn top(&self, limit: usize, filter: Option<&dyn Query>) -> tantivy::Result<Vec<Hit>> {
         let all = &self.clauses;
         if limit == 0 || all.is_empty() {
@@ -628,6 +616,17 @@ pub struct KindStatistics<'a> {
     pub searcher: &'a Searcher,
     /// Documents of the kind (deleted ones included, as tantivy counts).
     pub docs: u64,
+}
+
+impl<'a> KindStatistics<'a> {
+    /// The statistics of the documents that hold `kind` (such as
+    /// `kind:model`).
+    pub fn of(searcher: &'a Searcher, kind: &Term) -> tantivy::Result<Self> {
+        Ok(KindStatistics {
+            searcher,
+            docs: searcher.doc_freq(kind)?,
+        })
+    }
 }
 
 impl Bm25StatisticsProvider for KindStatistics<'_> {
@@ -1062,7 +1061,8 @@ mod tests {
     ) -> Vec<Hit> {
         let terms = query_terms(text, tuning);
         let per_field = tuning.boosts.per_field(fields);
-        match top_docs(searcher, &per_field, &terms, tuning, searcher, limit) {
+        let search = TermsSearch::new(searcher, searcher, tuning, &per_field, &terms);
+        match search.and_then(|search| search.top(limit, None)) {
             Ok(hits) => hits,
             Err(e) => panic!("search failed: {e}"),
         }

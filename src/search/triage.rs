@@ -51,14 +51,12 @@ pub fn suggest_models(
     // only: a word in most models weighs little, however many tickets
     // there are.
     let searcher = index.reader.searcher();
-    let stats = matcher::KindStatistics {
-        searcher: &searcher,
-        docs: searcher.doc_freq(&Term::from_field_text(f.kind, "model"))?,
-    };
+    let stats = matcher::KindStatistics::of(&searcher, &Term::from_field_text(f.kind, "model"))?;
     let per_field = tuning.boosts.per_field(&f.model);
+    let search = matcher::TermsSearch::new(&searcher, &stats, &tuning, &per_field, &terms)?;
     let mut wanted = limit;
     let hits = loop {
-        let top = matcher::top_docs(&searcher, &per_field, &terms, &tuning, &stats, wanted)?;
+        let top = search.top(wanted, None)?;
         let exhausted = top.len() < wanted;
         let mut kept = Vec::with_capacity(limit);
         for hit in top {
@@ -152,10 +150,7 @@ pub fn possible_duplicates(
         (f.ticket_internal, 0.5),
     ];
     let searcher = index.reader.searcher();
-    let stats = matcher::KindStatistics {
-        searcher: &searcher,
-        docs: searcher.doc_freq(&Term::from_field_text(f.kind, "ticket"))?,
-    };
+    let stats = matcher::KindStatistics::of(&searcher, &Term::from_field_text(f.kind, "ticket"))?;
     let search = matcher::TermsSearch::new(&searcher, &stats, &tuning, &fields, &terms)?;
     let open = ["new", "triaged", "in_progress", "waiting_on_customer"];
     let any_open: Box<dyn Query> = Box::new(BooleanQuery::new(
