@@ -23,6 +23,10 @@ pub struct AppState {
     pub hub: crate::live::Hub,
     /// This process's search index (derived from PostgreSQL).
     pub search: crate::search::SearchIndex,
+    /// CPU-heavy request work (diffs, searches, rendering long models) runs
+    /// on blocking threads, at most this many at once, so the async
+    /// workers keep answering (`web::cpu`).
+    pub cpu: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -33,6 +37,9 @@ impl AppState {
             config: Arc::new(config),
             migrations: Arc::new(crate::db::embedded_versions()),
             hub: crate::live::Hub::new(),
+            cpu: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         }
     }
 }
@@ -79,5 +86,5 @@ fn security_headers() -> DefaultHeaders {
 fn form_config() -> web::FormConfig {
     web::FormConfig::default()
         .limit(crate::web::csrf::MAX_FORM_BYTES)
-        .error_handler(|err, _| crate::error::AppError::BadRequest(err.to_string()).into())
+        .error_handler(|err, _| crate::web::error::AppError::BadRequest(err.to_string()).into())
 }

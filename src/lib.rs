@@ -8,23 +8,39 @@
 //! - [`app`]: `AppState` and [`app::build`], the one function that builds the
 //!   actix `App` (used by `main` and by the tests).
 //! - [`config`]: the typed configuration, loaded once in `main`.
-//! - [`error`]: `AppError`, every variant mapped to an HTTP status.
+//! - [`web`]: the route table ([`web::routes`]), one handler file per
+//!   resource, and the HTTP error type ([`web::error`]): nothing below
+//!   `web/` imports it.
+//! - [`tickets`]: the ticket service, one function per action (authorise
+//!   through `domain::policy`, one transaction, outbox and notification),
+//!   with its own error enum.
+//! - [`domain`]: pure rules (no actix, no diesel): accounts, the access
+//!   policy, ticket lifecycle, the plain-text model format and diffs.
 //! - [`db`]: connection pool, embedded migrations, the embedded PostgreSQL
-//!   cluster ([`db::cluster`]), the generated schema and the queries.
-//! - [`web`]: the route table ([`web::routes`]) and one handler file per
-//!   resource.
+//!   cluster ([`db::cluster`]), the generated schema and the queries; reads
+//!   of tickets for a person take the viewer's `TicketScope`.
+//! - [`search`]: the tantivy index derived from PostgreSQL, its outbox
+//!   indexer (commit order), the search page's query and triage matching.
+//! - [`live`]: LISTEN/NOTIFY fan-out for event streams, the indexer and
+//!   access changes.
+//! - [`markdown`]: Markdown to sanitized `SafeHtml`.
+//! - [`secrets`]: tokens and password hashes.
 //! - [`logging`]: tracing setup (INFO, JSON by switch).
+//!
+//! Dependency direction: `web` → `tickets` (services) → `db`, `search`,
+//! `domain`; `db` and `search` → `domain`; `domain` depends on nothing of
+//! ours.
 
 pub mod app;
 pub mod commands;
 pub mod config;
 pub mod db;
 pub mod domain;
-pub mod error;
 pub mod live;
 pub mod logging;
 pub mod markdown;
 pub mod search;
 pub mod secrets;
 pub mod server;
+pub mod tickets;
 pub mod web;

@@ -2,7 +2,12 @@
 //! notifications (sent by `db::journal::add` inside the writing
 //! transaction) into an in-process broadcast that the server-sent-event
 //! streams of open ticket pages subscribe to. Two instances on one database
-//! each hear every commit.
+//! each hear every commit. The same connection hears access changes (a
+//! session ended, a token revoked, a user disabled or given another role),
+//! sent by triggers, so open streams end when their viewer's access does.
+//! Notifications sent while the connection is down are lost: after every
+//! reconnect the hub says so (`resyncs`), and streams catch up from the
+//! database.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,9 +21,14 @@ use crate::db::journal::CHANNEL;
 /// A committed journal entry: (ticket id, entry id).
 pub type Event = (i64, i64);
 
+/// The channel access-change triggers notify (see the migrations); the
+/// payload is the user id.
+pub const ACCESS_CHANNEL: &str = "casebook_access";
+
 /// One rendered frame per (entry, audience), shared by every stream of this
 /// process: a thousand open pages cost one query and one render, not a
-/// thousand.
+/// thousand. `None` is an entry that audience may not see; a failed fetch
+/// is not kept, so the next stream to ask tries again.
 type FrameCell = Arc<tokio::sync::OnceCell<Option<actix_web::web::Bytes>>>;
 
 /// The cells by (entry, audience), and their order for eviction.
@@ -31,6 +41,10 @@ type FrameCache = (
 pub struct Hub {
     frames: Arc<std::sync::Mutex<FrameCache>>,
     sender: broadcast::Sender<Event>,
+    /// Users whose access changed.
+    access: broadcast::Sender<i64>,
+    /// Bumped every time the LISTEN connection is (re)established.
+    resync: Arc<tokio::sync::watch::Sender<u64>>,
     listening: Arc<AtomicBool>,
     /// Woken when a search outbox row commits, on any instance.
     pub outbox: Arc<tokio::sync::Notify>,
@@ -49,8 +63,11 @@ impl Hub {
     pub fn new() -> Self {
         // Streams that fall this far behind catch up from the database.
         let (sender, _) = broadcast::channel(1024);
+        let (access, _) = broadcast::channel(256);
         Self {
             sender,
+            access,
+            resync: Arc::new(tokio::sync::watch::Sender::new(0)),
             listening: Arc::new(AtomicBool::new(false)),
             frames: Arc::default(),
             outbox: Arc::new(tokio::sync::Notify::new()),
@@ -60,6 +77,17 @@ impl Hub {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
+    }
+
+    /// Ids of users whose access changed, as the changes commit.
+    pub fn access_changes(&self) -> broadcast::Receiver<i64> {
+        self.access.subscribe()
+    }
+
+    /// Changes each time the LISTEN connection comes back: what was
+    /// committed meanwhile was never announced.
+    pub fn resyncs(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.resync.subscribe()
     }
 
     /// The shared cell for one entry's frame for one audience; the first
@@ -106,9 +134,21 @@ impl Hub {
     fn dispatch(&self, n: &tokio_postgres::Notification) {
         if n.channel() == crate::db::outbox::CHANNEL {
             self.outbox.notify_one();
+        } else if n.channel() == ACCESS_CHANNEL {
+            if let Ok(user) = n.payload().parse() {
+                let _ = self.access.send(user);
+            }
         } else {
             self.publish(n.payload());
         }
+    }
+
+    /// The LISTEN connection is up again: streams and the indexer look in
+    /// the database for what they were not told.
+    fn resynced(&self) {
+        self.listening.store(true, Ordering::Release);
+        self.resync.send_modify(|n| *n += 1);
+        self.outbox.notify_one();
     }
 
     fn publish(&self, payload: &str) {
@@ -127,13 +167,19 @@ impl Hub {
 /// through `Last-Event-ID` when their stream reconnects.
 pub fn spawn_listener(url: String, hub: Hub) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut delay = Duration::from_millis(200);
+        const FIRST: Duration = Duration::from_millis(200);
+        let mut delay = FIRST;
         loop {
-            match listen_once(&url, &hub).await {
+            let result = listen_once(&url, &hub).await;
+            // A connection that was up starts the back-off afresh: only
+            // failures in a row make it grow.
+            if hub.listening.swap(false, Ordering::AcqRel) {
+                delay = FIRST;
+            }
+            match result {
                 Ok(()) => tracing::warn!("the LISTEN connection closed; reconnecting"),
                 Err(e) => tracing::warn!("the LISTEN connection failed: {e}; reconnecting"),
             }
-            hub.listening.store(false, Ordering::Release);
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(10));
         }
@@ -143,7 +189,10 @@ pub fn spawn_listener(url: String, hub: Hub) -> tokio::task::JoinHandle<()> {
 async fn listen_once(url: &str, hub: &Hub) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-    let statement = format!("LISTEN {CHANNEL}; LISTEN {}", crate::db::outbox::CHANNEL);
+    let statement = format!(
+        "LISTEN {CHANNEL}; LISTEN {}; LISTEN {ACCESS_CHANNEL}",
+        crate::db::outbox::CHANNEL
+    );
     let listen = client.batch_execute(&statement);
     tokio::pin!(listen);
     // The connection must be driven while LISTEN runs.
@@ -158,7 +207,7 @@ async fn listen_once(url: &str, hub: &Hub) -> Result<(), tokio_postgres::Error> 
             },
         }
     }
-    hub.listening.store(true, Ordering::Release);
+    hub.resynced();
     tracing::info!("listening for journal entries");
     // `client` stays alive while the notifications flow.
     while let Some(message) = messages.next().await {

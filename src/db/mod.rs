@@ -11,7 +11,6 @@ pub mod models;
 pub mod outbox;
 pub mod schema;
 pub mod sessions;
-pub mod ticket_actions;
 pub mod tickets;
 pub mod triage;
 pub mod users;

@@ -117,13 +117,23 @@ pub async fn revision(
         .optional()
 }
 
+/// A model's revisions, newest first; with `public_only`, only those that
+/// were public and published (what customers may read).
 pub async fn history(
     conn: &mut AsyncPgConnection,
     model_id: i64,
+    public_only: bool,
 ) -> QueryResult<Vec<RevisionMeta>> {
-    model_revisions::table
+    let mut query = model_revisions::table
         .left_join(users::table)
         .filter(model_revisions::model_id.eq(model_id))
+        .into_boxed();
+    if public_only {
+        query = query
+            .filter(model_revisions::public.eq(true))
+            .filter(model_revisions::status.eq("published"));
+    }
+    query
         .select((
             model_revisions::number,
             model_revisions::summary,
@@ -283,7 +293,16 @@ pub async fn replace_links(
     Ok(())
 }
 
-/// Models linking to `model_id` (key, title, public), by title.
+/// Whether customers may read the model: public and published (a public
+/// draft or retired model is the team's).
+fn readable_by_customers()
+-> diesel::dsl::And<incident_models::public, diesel::dsl::Eq<incident_models::status, &'static str>>
+{
+    incident_models::public.and(incident_models::status.eq("published"))
+}
+
+/// Models linking to `model_id` (key, title, readable by customers), by
+/// title.
 pub async fn backlinks(
     conn: &mut AsyncPgConnection,
     model_id: i64,
@@ -294,14 +313,15 @@ pub async fn backlinks(
         .select((
             incident_models::key,
             incident_models::title,
-            incident_models::public,
+            readable_by_customers(),
         ))
         .order(incident_models::title.asc())
         .load(conn)
         .await
 }
 
-/// Titles (and whether public) of the given keys, for rendering links.
+/// Titles (and whether customers may read them) of the given keys, for
+/// rendering links.
 pub async fn titles(
     conn: &mut AsyncPgConnection,
     keys: &[String],
@@ -311,7 +331,7 @@ pub async fn titles(
         .select((
             incident_models::key,
             incident_models::title,
-            incident_models::public,
+            readable_by_customers(),
         ))
         .load(conn)
         .await
@@ -419,8 +439,8 @@ pub async fn facets(
         .select(incident_models::tags)
         .into_boxed();
     if public_only {
-        categories = categories.filter(incident_models::public.eq(true));
-        all_tags = all_tags.filter(incident_models::public.eq(true));
+        categories = categories.filter(readable_by_customers());
+        all_tags = all_tags.filter(readable_by_customers());
     }
     let categories = categories.load(conn).await?;
     let mut tags: Vec<String> = all_tags

@@ -121,6 +121,7 @@ diesel::table! {
         entity -> Text,
         entity_id -> Int8,
         created_at -> Timestamptz,
+        txid -> Int8,
     }
 }
 

@@ -129,7 +129,8 @@ pub async fn set_status(
         ))
         .execute(conn)
         .await?;
-    Ok(())
+    // Status is indexed (`status:` searches, possible duplicates).
+    outbox::enqueue(conn, Entity::Ticket, ticket.id).await
 }
 
 pub async fn set_assignee(
@@ -144,7 +145,7 @@ pub async fn set_assignee(
         ))
         .execute(conn)
         .await?;
-    Ok(())
+    outbox::enqueue(conn, Entity::Ticket, ticket.0).await
 }
 
 pub async fn set_duplicate_of(
@@ -156,7 +157,7 @@ pub async fn set_duplicate_of(
         .set(tickets::duplicate_of.eq(of.0))
         .execute(conn)
         .await?;
-    Ok(())
+    outbox::enqueue(conn, Entity::Ticket, ticket.0).await
 }
 
 /// Transitions of a ticket: (from, to, when, who).
@@ -306,17 +307,51 @@ pub async fn organization_name(conn: &mut AsyncPgConnection, org: i64) -> QueryR
         .await
 }
 
-/// Tickets marked as duplicates of this one.
+/// `query` narrowed to the tickets `scope` allows: every read of tickets
+/// for a person goes through this (or the same match on a joined query).
+fn within(
+    query: tickets::BoxedQuery<'_, diesel::pg::Pg>,
+    scope: TicketScope,
+) -> tickets::BoxedQuery<'_, diesel::pg::Pg> {
+    match scope {
+        TicketScope::All => query,
+        TicketScope::Organization(org) => query.filter(tickets::organization_id.eq(org.0)),
+        TicketScope::Nothing => query.filter(tickets::id.eq(-1)),
+    }
+}
+
+/// The ticket, if it exists and `scope` allows it.
+pub async fn find_visible(
+    conn: &mut AsyncPgConnection,
+    id: TicketId,
+    scope: TicketScope,
+) -> QueryResult<Option<Ticket>> {
+    within(
+        tickets::table.filter(tickets::id.eq(id.0)).into_boxed(),
+        scope,
+    )
+    .select(Ticket::as_select())
+    .first(conn)
+    .await
+    .optional()
+}
+
+/// Tickets marked as duplicates of this one, that `scope` allows.
 pub async fn duplicates_of(
     conn: &mut AsyncPgConnection,
     ticket: TicketId,
+    scope: TicketScope,
 ) -> QueryResult<Vec<(i64, String)>> {
-    tickets::table
-        .filter(tickets::duplicate_of.eq(ticket.0))
-        .select((tickets::id, tickets::title))
-        .order(tickets::id.asc())
-        .load(conn)
-        .await
+    within(
+        tickets::table
+            .filter(tickets::duplicate_of.eq(ticket.0))
+            .into_boxed(),
+        scope,
+    )
+    .select((tickets::id, tickets::title))
+    .order(tickets::id.asc())
+    .load(conn)
+    .await
 }
 
 pub async fn link_model(

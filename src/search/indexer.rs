@@ -1,7 +1,8 @@
-//! Keeps the index equal to PostgreSQL: applies outbox rows in id order and
-//! commits with the last applied id as the commit payload, so a crash at any
-//! point replays from there (re-indexing a document is idempotent) and never
-//! skips. `rebuild` starts from scratch for `casebook reindex`.
+//! Keeps the index equal to PostgreSQL: applies outbox rows in commit order
+//! (see [`apply_batch`]) and commits with its position as the commit
+//! payload, so a crash at any point replays from there (re-indexing a
+//! document is idempotent) and never skips. `rebuild` starts from scratch
+//! for `casebook reindex`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tantivy::{IndexWriter, TantivyDocument, Term};
 
 use super::{Fields, SearchError, SearchIndex, matcher};
 use crate::db::models::{Model, Revision};
+use crate::db::outbox::Position;
 use crate::db::tickets::Ticket;
 use crate::db::{DbPool, journal, models, outbox, tickets};
 
@@ -144,9 +146,13 @@ async fn reindex(
     Ok(())
 }
 
-fn commit(index: &SearchIndex, writer: &mut IndexWriter, applied: i64) -> Result<(), SearchError> {
+fn commit(
+    index: &SearchIndex,
+    writer: &mut IndexWriter,
+    position: Position,
+) -> Result<(), SearchError> {
     let mut prepared = writer.prepare_commit()?;
-    prepared.set_payload(&applied.to_string());
+    prepared.set_payload(&position.to_string());
     prepared.commit()?;
     index.reader.reload()?;
     Ok(())
@@ -164,6 +170,13 @@ pub async fn apply_pending(
 
 /// As [`apply_pending`], with the batch size and whether to commit: the
 /// crash tests stop before the commit.
+///
+/// Rows are read in commit order, not id order: a range of transactions
+/// that have all ended (up to the horizon, see `outbox::horizon`) is
+/// applied in id order, a batch at a time, and the position moves past the
+/// range only when all of it is applied. A transaction still running
+/// holds the horizon back, so its rows (whatever their ids) come later;
+/// none is ever skipped.
 pub async fn apply_batch(
     index: &SearchIndex,
     writer: &mut IndexWriter,
@@ -171,9 +184,29 @@ pub async fn apply_batch(
     limit: i64,
     commit_after: bool,
 ) -> Result<usize, SearchError> {
-    let rows = outbox::after(conn, index.last_applied(), limit).await?;
-    let Some(last) = rows.last().map(|r| r.0) else {
+    let at = index.position();
+    let (from, to, after) = if at.in_range() {
+        (at.horizon, at.range_end, at.after)
+    } else {
+        let to = outbox::horizon(conn).await?;
+        if to <= at.horizon {
+            return Ok(0);
+        }
+        (at.horizon, to, 0)
+    };
+    let rows = outbox::between(conn, from, to, after, limit).await?;
+    if rows.is_empty() && !at.in_range() {
+        // Nothing was written meanwhile; the next range starts where this
+        // one did (committing an empty range would only churn the index).
         return Ok(0);
+    }
+    let next = match rows.last() {
+        Some((last, _, _)) if rows.len() as i64 == limit => Position {
+            horizon: from,
+            range_end: to,
+            after: *last,
+        },
+        _ => Position::at(to),
     };
     let mut model_ids = BTreeSet::new();
     let mut ticket_ids = BTreeSet::new();
@@ -187,13 +220,22 @@ pub async fn apply_batch(
     let ticket_ids: Vec<i64> = ticket_ids.into_iter().collect();
     reindex(index, writer, conn, &model_ids, &ticket_ids).await?;
     if commit_after {
-        commit(index, writer, last)?;
+        commit(index, writer, next)?;
     }
-    Ok(rows.len())
+    // A finished range with no rows still moved the position: count it as
+    // progress so `catch_up` looks again.
+    Ok(rows.len().max(usize::from(rows.is_empty())))
 }
 
-/// Applies everything pending.
-pub async fn catch_up(
+/// Committed outbox rows this index has not applied.
+pub async fn lag(index: &SearchIndex, conn: &mut AsyncPgConnection) -> Result<i64, SearchError> {
+    Ok(outbox::pending(conn, index.position()).await?)
+}
+
+/// Applies everything pending that can be applied now: rows behind a
+/// transaction still running wait for it (see [`apply_batch`]). The
+/// indexer task's step.
+pub async fn apply_available(
     index: &SearchIndex,
     writer: &mut IndexWriter,
     conn: &mut AsyncPgConnection,
@@ -207,6 +249,29 @@ pub async fn catch_up(
     }
 }
 
+/// How long [`catch_up`] waits for transactions that hold the horizon back.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Applies every row committed before the call, waiting (up to
+/// [`PATIENCE`]) for transactions that still run and hold the horizon back
+/// — on a shared server, perhaps in another database. For `reindex`,
+/// `eval-triage` and the tests, which need "everything committed so far"
+/// rather than "what can be applied now".
+pub async fn catch_up(
+    index: &SearchIndex,
+    writer: &mut IndexWriter,
+    conn: &mut AsyncPgConnection,
+) -> Result<usize, SearchError> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut total = apply_available(index, writer, conn).await?;
+    while lag(index, conn).await? > 0 && tokio::time::Instant::now() < deadline {
+        // Nothing announces "that other transaction has ended".
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        total += apply_available(index, writer, conn).await?;
+    }
+    Ok(total)
+}
+
 /// Rebuilds the whole index from PostgreSQL. Outbox rows written meanwhile
 /// are applied afterwards by the indexer.
 pub async fn rebuild(
@@ -215,8 +280,9 @@ pub async fn rebuild(
     conn: &mut AsyncPgConnection,
     progress: &ProgressBar,
 ) -> Result<(usize, usize), SearchError> {
-    // Read the position first: anything changed after it is replayed.
-    let position = outbox::newest(conn).await?;
+    // Read the horizon first: every transaction from it on may not be in
+    // what the rebuild reads, and is replayed afterwards.
+    let position = Position::at(outbox::horizon(conn).await?);
     // One segment searches fastest (triage at 100,000 models: p99 about a
     // quarter lower than over the 8 segments a rebuild otherwise leaves).
     // The merge policy would merge the flushed segments meanwhile, and a
@@ -305,18 +371,28 @@ pub fn spawn(
             }
         };
         loop {
+            // Rows committed behind a transaction that still runs are
+            // applied when it ends, which nothing announces: look again
+            // soon while any are waiting.
+            let mut waiting = false;
             match pool.get().await {
-                Ok(mut conn) => {
-                    if let Err(e) = catch_up(&index, &mut writer, &mut conn).await {
+                Ok(mut conn) => match apply_available(&index, &mut writer, &mut conn).await {
+                    Ok(_) => waiting = lag(&index, &mut conn).await.is_ok_and(|n| n > 0),
+                    Err(e) => {
                         tracing::error!("indexing failed (will retry): {e}");
                         let _ = writer.rollback();
                     }
-                }
+                },
                 Err(e) => tracing::warn!("the indexer has no database connection: {e}"),
             }
+            let pause = if waiting {
+                Duration::from_millis(50)
+            } else {
+                Duration::from_secs(5)
+            };
             tokio::select! {
                 _ = wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
         }
     })

@@ -2,8 +2,9 @@
 //! fed by the transactional outbox, per process, in the data directory.
 //!
 //! - [`matcher`]: analyzers and the triage query (measured on the dev set).
-//! - [`indexer`]: applies outbox rows in order; the last applied id is the
-//!   tantivy commit payload, so a crash replays and never skips; `reindex`.
+//! - [`indexer`]: applies outbox rows in commit order (by transaction
+//!   horizon); the position is the tantivy commit payload, so a crash
+//!   replays and never skips; `reindex`.
 //! - [`query`]: the search page (words, "phrases", `key:` `category:`
 //!   `tag:` `status:` filters) with visibility rules.
 //! - [`triage`]: suggested models and possible duplicates for a ticket.
@@ -141,13 +142,14 @@ impl SearchIndex {
         })
     }
 
-    /// The last outbox id applied (the payload of the last commit).
-    pub fn last_applied(&self) -> i64 {
+    /// How far the outbox is applied (the payload of the last commit); the
+    /// start for an index that has none or an older kind of payload.
+    pub fn position(&self) -> crate::db::outbox::Position {
         self.index
             .load_metas()
             .ok()
             .and_then(|m| m.payload)
             .and_then(|p| p.parse().ok())
-            .unwrap_or(0)
+            .unwrap_or_default()
     }
 }

@@ -3,8 +3,8 @@
 //! within what the viewer may see.
 
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
-use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{TantivyDocument, Term};
 
@@ -107,12 +107,81 @@ impl Hit {
     }
 }
 
+/// The words and "quoted phrases" of a search, each of which must match in
+/// one of `fields`. Only this is built from what a person typed: no field
+/// names, ranges, boosts or operators of tantivy's query language, so a
+/// search cannot reach a field it was not given (a customer's search is
+/// never given the internal-text field).
+fn text_query(
+    index: &SearchIndex,
+    text: &str,
+    fields: &[(Field, f32)],
+) -> Result<Option<Box<dyn Query>>, SearchError> {
+    let mut analyzers = Vec::with_capacity(fields.len());
+    for (field, boost) in fields {
+        analyzers.push((*field, *boost, index.index.tokenizer_for_field(*field)?));
+    }
+    let mut units: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for unit in words_and_phrases(text) {
+        let mut any_field: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (field, boost, analyzer) in &mut analyzers {
+            // One term per position (an identifier's parts may share one).
+            let mut terms: Vec<(usize, Term)> = Vec::new();
+            analyzer.token_stream(&unit).process(&mut |token| {
+                if terms.last().is_none_or(|(at, _)| *at < token.position) {
+                    terms.push((token.position, Term::from_field_text(*field, &token.text)));
+                }
+            });
+            let query: Box<dyn Query> = match terms.len() {
+                0 => continue,
+                1 => Box::new(TermQuery::new(
+                    terms.remove(0).1,
+                    IndexRecordOption::WithFreqs,
+                )),
+                _ => {
+                    let first = terms[0].0;
+                    Box::new(PhraseQuery::new_with_offset(
+                        terms.into_iter().map(|(at, t)| (at - first, t)).collect(),
+                    ))
+                }
+            };
+            any_field.push((Occur::Should, Box::new(BoostQuery::new(query, *boost))));
+        }
+        // A word no field keeps (a stop word) asks for nothing.
+        if !any_field.is_empty() {
+            units.push((Occur::Must, Box::new(BooleanQuery::new(any_field))));
+        }
+    }
+    Ok((!units.is_empty()).then(|| Box::new(BooleanQuery::new(units)) as Box<dyn Query>))
+}
+
+/// Whitespace-separated words, and the text between double quotes as one
+/// phrase; an unmatched quote runs to the end.
+fn words_and_phrases(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, part) in text.split('"').enumerate() {
+        if i % 2 == 1 {
+            if !part.trim().is_empty() {
+                out.push(part.trim().to_owned());
+            }
+        } else {
+            out.extend(part.split_whitespace().map(str::to_owned));
+        }
+    }
+    out
+}
+
 fn term(field: tantivy::schema::Field, value: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(
         Term::from_field_text(field, value),
         IndexRecordOption::Basic,
     ))
 }
+
+/// How deep a search can be paged: tantivy allocates room for
+/// offset + limit hits, so the offset is bounded here whatever the caller
+/// asks for.
+pub const MAX_RESULTS: usize = 1000;
 
 /// Runs a search; returns a page of hits and how many match in all.
 pub fn search(
@@ -125,6 +194,8 @@ pub fn search(
     if parsed.is_empty() {
         return Ok((Vec::new(), 0));
     }
+    let limit = limit.min(MAX_RESULTS);
+    let offset = offset.min(MAX_RESULTS - limit);
     let f = &index.fields;
     let mut text_fields = vec![
         f.model.title,
@@ -138,20 +209,21 @@ pub fn search(
     if audience == Audience::Staff {
         text_fields.push(f.ticket_internal);
     }
-    let mut parser = QueryParser::for_index(&index.index, text_fields);
-    parser.set_conjunction_by_default();
-    parser.set_field_boost(f.model.title, 3.0);
-    parser.set_field_boost(f.ticket_title, 3.0);
-    parser.set_field_boost(f.model.statement, 1.5);
-    let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    let text_query = if parsed.text.trim().is_empty() {
-        None
-    } else {
-        // Lenient: a stray quote or colon is searched for, never an error.
-        let (query, _) = parser.parse_query_lenient(&parsed.text);
-        must.push((Occur::Must, query.box_clone()));
-        Some(query)
+    let boost = |field| {
+        if field == f.model.title || field == f.ticket_title {
+            3.0
+        } else if field == f.model.statement {
+            1.5
+        } else {
+            1.0
+        }
     };
+    let fields: Vec<(Field, f32)> = text_fields.iter().map(|&x| (x, boost(x))).collect();
+    let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let text_query = text_query(index, &parsed.text, &fields)?;
+    if let Some(query) = &text_query {
+        must.push((Occur::Must, query.box_clone()));
+    }
     if let Some(key) = &parsed.key {
         must.push((Occur::Must, term(f.model.key, key)));
     }
@@ -275,6 +347,23 @@ mod tests {
         assert_eq!(p.category.as_deref(), Some("database"));
         assert_eq!(p.tag.as_deref(), Some("on call"));
         assert_eq!(p.status.as_deref(), Some("published"));
+    }
+
+    #[test]
+    fn quotes_make_phrases_everything_else_is_words() {
+        assert_eq!(
+            words_and_phrases(r#"disk "write ahead  log" ticket_internal:x [a TO z] "open"#),
+            vec![
+                "disk",
+                "write ahead  log",
+                "ticket_internal:x",
+                "[a",
+                "TO",
+                "z]",
+                "open"
+            ]
+        );
+        assert!(words_and_phrases(r#" "" "#).is_empty());
     }
 
     #[test]

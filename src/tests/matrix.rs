@@ -144,10 +144,10 @@ async fn every_route_allows_and_denies_exactly_the_expected_roles() {
         .org(&acme)
         .create(&mut conn)
         .await;
-    let ticket = casebook::db::ticket_actions::open(
+    let ticket = casebook::tickets::open(
         &mut conn,
         &requester.viewer(),
-        casebook::db::ticket_actions::OpenTicket {
+        casebook::tickets::OpenTicket {
             title: "Matrix",
             description: "",
             priority: "3",

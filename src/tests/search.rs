@@ -9,7 +9,6 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use casebook::db::models::{self, Save};
 use casebook::db::schema::triage_searches;
-use casebook::db::ticket_actions::{self, OpenTicket};
 use casebook::db::users::User;
 use casebook::domain::account::Role;
 use casebook::domain::model::Status;
@@ -18,6 +17,7 @@ use casebook::domain::ticket::TicketId;
 use casebook::search::indexer::{self, snapshot};
 use casebook::search::query::{self, Audience};
 use casebook::search::{SearchIndex, triage};
+use casebook::tickets::{self as ticket_actions, OpenTicket};
 
 use crate::support::TestApp;
 use crate::support::fixtures;
@@ -104,6 +104,13 @@ async fn a_crash_at_any_point_replays_to_what_a_rebuild_gives() {
     let mut conn = app.conn().await;
     data(&mut conn).await;
     let dir = tempfile::tempdir().unwrap();
+    // Other tests' transactions on the shared server hold the horizon back
+    // for a moment: let it pass this test's rows first.
+    assert!(
+        casebook::db::outbox::settle(&mut conn, Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
     // Crash points: after applying 1, 7 and 13 outbox rows without
     // committing, then a clean restart each time.
     for crash_after in [1, 7, 13] {
@@ -123,15 +130,15 @@ async fn a_crash_at_any_point_replays_to_what_a_rebuild_gives() {
     }
     // And a crash right after a commit, mid-way: the payload carries on.
     let index = SearchIndex::open(dir.path()).unwrap();
-    let before = index.last_applied();
-    assert!(before > 0, "nothing was committed");
+    let before = index.position();
+    assert!(before > Default::default(), "nothing was committed");
     let mut writer = indexer::writer(&index).unwrap();
     indexer::catch_up(&index, &mut writer, &mut conn)
         .await
         .unwrap();
     drop(writer);
     let reopened = SearchIndex::open(dir.path()).unwrap();
-    assert!(reopened.last_applied() > before);
+    assert!(reopened.position() > before);
     assert_eq!(
         snapshot(&reopened).unwrap(),
         fresh_rebuild_snapshot(&mut conn).await
@@ -176,7 +183,8 @@ async fn two_indexes_on_one_database_converge() {
     let expected = fresh_rebuild_snapshot(&mut conn).await;
     assert_eq!(snapshot(&a).unwrap(), expected);
     assert_eq!(snapshot(&b).unwrap(), expected);
-    assert_eq!(a.last_applied(), b.last_applied());
+    assert_eq!(indexer::lag(&a, &mut conn).await.unwrap(), 0);
+    assert_eq!(indexer::lag(&b, &mut conn).await.unwrap(), 0);
 }
 
 #[actix_web::test]

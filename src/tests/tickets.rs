@@ -11,11 +11,11 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use casebook::db::schema::{escalations, ticket_models, ticket_transitions, tickets};
-use casebook::db::ticket_actions::{self, OpenTicket};
 use casebook::db::users::User;
 use casebook::domain::account::Role;
 use casebook::domain::policy::Visibility;
 use casebook::domain::ticket::TicketId;
+use casebook::tickets::{self as ticket_actions, OpenTicket};
 
 use crate::support::fixtures;
 use crate::support::{Browser, TestApp};

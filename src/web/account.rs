@@ -12,9 +12,9 @@ use crate::db::api_tokens::{self, ApiToken};
 use crate::db::{audit, users};
 use crate::domain::FieldError;
 use crate::domain::account::{TokenId, UserId, validate_name, validate_password};
-use crate::error::AppError;
 use crate::secrets::{self, hash_token, new_token};
 use crate::web::auth::{SignedIn, client_addr};
+use crate::web::error::AppError;
 use crate::web::page::Ctx;
 use crate::web::{render_status, see_other};
 
@@ -81,12 +81,30 @@ pub async fn change_password(
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let user_id = UserId(who.0.user.id);
+    let addr = client_addr(&req);
+    let email = who.0.user.email.clone();
     let mut conn = state.pool.get().await?;
+    // Guessing the current password here is rate-limited like sign-in,
+    // and counts against the same limit.
+    let since = chrono::Utc::now() - chrono::Duration::minutes(super::sessions::WINDOW_MINUTES);
+    let (by_email, by_addr) =
+        crate::db::sessions::recent_failures(&mut conn, &email, &addr, since).await?;
+    if by_email >= super::sessions::MAX_FAILURES_PER_ACCOUNT
+        || by_addr >= super::sessions::MAX_FAILURES_PER_ADDRESS
+    {
+        return Err(AppError::TooManyRequests(format!(
+            "Too many wrong passwords. Wait {} minutes and try again.",
+            super::sessions::WINDOW_MINUTES
+        )));
+    }
     let stored = users::password_hash(&mut conn, user_id).await?;
     let current = form.current.clone();
     let current_ok = web::block(move || secrets::verify_password(&current, &stored))
         .await
         .unwrap_or(false);
+    if !current_ok {
+        crate::db::sessions::record_attempt(&mut conn, &email, &addr, false).await?;
+    }
     let checked = if !current_ok {
         Err(FieldError::new("current", "is not your current password"))
     } else if form.password != form.password_confirm {
@@ -110,8 +128,6 @@ pub async fn change_password(
     }
     let password = form.password.clone();
     let hash = crate::web::auth::hash_password(password).await?;
-    let addr = client_addr(&req);
-    let email = who.0.user.email.clone();
     conn.transaction(async move |conn| {
         users::set_password(conn, user_id, &hash).await?;
         audit::record(

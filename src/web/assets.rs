@@ -4,7 +4,7 @@
 use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
 use actix_web::{HttpResponse, web};
 
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 struct Asset {
     path: &'static str,

@@ -14,8 +14,8 @@ use crate::app::AppState;
 use crate::db::users::User;
 use crate::db::{api_tokens, sessions};
 use crate::domain::policy::Access;
-use crate::error::AppError;
 use crate::secrets::hash_token;
+use crate::web::error::AppError;
 
 pub const SESSION_COOKIE: &str = "casebook_session";
 
@@ -25,10 +25,56 @@ pub struct Identity {
     pub user: User,
     /// The session's token hash; `None` when signed in by API token.
     pub session_hash: Option<String>,
+    /// The API token's hash; `None` when signed in by session.
+    pub token_hash: Option<String>,
 }
 
+impl Identity {
+    /// Whether the credential this request came with is still good, and
+    /// the person it names, as they are now: for long-lived responses (event
+    /// streams) that must end when access changes.
+    pub async fn current_user(
+        &self,
+        conn: &mut diesel_async::AsyncPgConnection,
+    ) -> diesel::QueryResult<Option<User>> {
+        match (&self.session_hash, &self.token_hash) {
+            (Some(hash), _) => sessions::find_user(conn, hash).await,
+            (None, Some(hash)) => api_tokens::find_user(conn, hash).await,
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// Whether a request path is the JSON API's, as the router sees it: the
+/// router matches `/%61pi/v1/me` as `/api/v1/me`, so the path is decoded
+/// before it is compared (or the API would take the session cookie).
 pub fn is_api(path: &str) -> bool {
-    path == "/api" || path.starts_with("/api/")
+    let decoded = percent_decode(path);
+    decoded == "/api" || decoded.starts_with("/api/")
+}
+
+fn percent_decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A bearer token is `cb_` and 64 hex digits; anything else is refused
@@ -55,10 +101,12 @@ async fn authenticate(req: &ServiceRequest) -> Result<Option<Identity>, AppError
             ));
         };
         let mut conn = state.pool.get().await?;
-        return match api_tokens::find_user(&mut conn, &hash_token(token)).await? {
+        let hash = hash_token(token);
+        return match api_tokens::find_user(&mut conn, &hash).await? {
             Some(user) => Ok(Some(Identity {
                 user,
                 session_hash: None,
+                token_hash: Some(hash),
             })),
             None => Err(AppError::Unauthorized(
                 "the API token is unknown or revoked",
@@ -75,6 +123,7 @@ async fn authenticate(req: &ServiceRequest) -> Result<Option<Identity>, AppError
         .map(|user| Identity {
             user,
             session_hash: Some(hash),
+            token_hash: None,
         }))
 }
 
@@ -84,19 +133,24 @@ pub async fn require(
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let api = is_api(req.path());
     let identity = match authenticate(&req).await {
         Ok(identity) => identity,
-        Err(e) => return Ok(req.into_response(e.response_for(true))),
+        Err(e) => return Ok(req.into_response(e.response_for(api))),
     };
     let role = identity.as_ref().map(|i| i.user.role());
     if access.allows(role) {
+        let signed_in = identity.is_some();
         req.extensions_mut().insert(identity);
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
+        let mut res = next.call(req).await?;
+        // What a signed-in person sees is theirs: no shared or back-button
+        // cache may keep it.
+        if signed_in && !res.headers().contains_key(header::CACHE_CONTROL) {
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        return Ok(res.map_into_boxed_body());
     }
-    let api = is_api(req.path());
     let response = match (identity.is_some(), api) {
         (false, true) => {
             AppError::Unauthorized("authentication required: send `Authorization: Bearer cb_…`")
@@ -233,6 +287,9 @@ mod tests {
     #[test]
     fn api_paths_are_recognised() {
         assert!(is_api("/api/v1/me"));
+        assert!(is_api("/%61pi/v1/me"));
+        assert!(!is_api("/%41PI/v1/me"));
         assert!(!is_api("/apiary"));
+        assert!(!is_api("/%zz"));
     }
 }

@@ -15,9 +15,9 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
 
 use crate::app::AppState;
-use crate::error::AppError;
 use crate::secrets::{constant_time_eq, new_token};
 use crate::web::auth::is_api;
+use crate::web::error::AppError;
 
 pub const CSRF_COOKIE: &str = "casebook_csrf";
 pub const CSRF_FIELD: &str = "csrf_token";
@@ -60,11 +60,18 @@ pub async fn protect(
         .map(|c| c.value().to_owned())
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()));
     let api = is_api(req.path());
-    if !is_safe(req.method()) && !api {
-        if let Err(e) = check(&mut req, existing.as_deref()).await {
-            return Ok(req
-                .into_response(e.response_for(false))
-                .map_into_right_body());
+    if !is_safe(req.method()) {
+        let checked = if api {
+            // The API's bodies are read here too, for the same size limit
+            // and read deadline as forms.
+            read_body(&mut req)
+                .await
+                .map(|body| req.set_payload(Payload::from(body)))
+        } else {
+            check(&mut req, existing.as_deref()).await
+        };
+        if let Err(e) = checked {
+            return Ok(req.into_response(e.response_for(api)).map_into_right_body());
         }
     }
     let token = match existing {
@@ -112,27 +119,60 @@ async fn check(req: &mut ServiceRequest, cookie_token: Option<&str>) -> Result<(
         ));
     }
     let body = read_body(req).await?;
-    let sent = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-        .ok()
-        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == CSRF_FIELD))
-        .map(|(_, v)| v);
+    let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).unwrap_or_default();
+    let sent = pairs
+        .iter()
+        .find(|(k, _)| k == CSRF_FIELD)
+        .map(|(_, v)| v.as_str());
+    match (cookie_token, sent) {
+        (Some(expected), Some(sent)) if constant_time_eq(expected, sent) => {}
+        _ => return Err(AppError::CsrfRejected),
+    }
+    // PostgreSQL cannot store the NUL character: refuse it here, naming
+    // the field, for every form at once.
+    if let Some((name, _)) = pairs
+        .iter()
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        let name: String = name.chars().filter(|c| *c != '\0').take(40).collect();
+        return Err(crate::domain::FieldError::new(
+            "form",
+            format!("the field {name:?} must not contain the NUL character"),
+        )
+        .into());
+    }
     // Handlers read the same body again.
     req.set_payload(Payload::from(body));
-    match (cookie_token, sent) {
-        (Some(expected), Some(sent)) if constant_time_eq(expected, &sent) => Ok(()),
-        _ => Err(AppError::CsrfRejected),
-    }
+    Ok(())
 }
 
+/// How long a client may take to send a request body: a slow sender must
+/// not hold a connection and its buffer for ever.
+pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, AppError> {
-    let mut payload = req.take_payload();
-    let mut body = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| AppError::PayloadTooLarge(MAX_FORM_BYTES))?;
-        if body.len() + chunk.len() > MAX_FORM_BYTES {
-            return Err(AppError::PayloadTooLarge(MAX_FORM_BYTES));
-        }
-        body.extend_from_slice(&chunk);
+    if req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > MAX_FORM_BYTES)
+    {
+        return Err(AppError::PayloadTooLarge(MAX_FORM_BYTES));
     }
-    Ok(body.freeze())
+    let mut payload = req.take_payload();
+    let read = async {
+        let mut body = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| AppError::BadRequest(e.to_string()))?;
+            if body.len() + chunk.len() > MAX_FORM_BYTES {
+                return Err(AppError::PayloadTooLarge(MAX_FORM_BYTES));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    };
+    tokio::time::timeout(BODY_DEADLINE, read)
+        .await
+        .map_err(|_| AppError::RequestTimeout)?
 }

@@ -22,12 +22,17 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(applied) => {
             let missing: Vec<&String> = state.migrations.difference(&applied).collect();
             if missing.is_empty() {
-                // How far this process's search index is behind the outbox.
-                let newest = crate::db::outbox::newest(&mut conn).await.unwrap_or(0);
-                let applied = state.search.last_applied();
+                // How far this process's search index is behind: committed
+                // outbox rows it has not applied.
+                let position = state.search.position();
+                let pending = match crate::db::outbox::pending(&mut conn, position).await {
+                    Ok(n) => json!(n),
+                    Err(e) => json!(format!("unknown: {e}")),
+                };
                 HttpResponse::Ok().json(json!({
                     "status": "ready",
-                    "search": { "applied": applied, "pending": (newest - applied).max(0) },
+                    "search": { "position": position.to_string(), "pending": pending },
+                    "live": { "listening": state.hub.is_listening() },
                 }))
             } else {
                 not_ready(format!("migrations pending: {missing:?}"))

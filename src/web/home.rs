@@ -1,7 +1,7 @@
 use actix_web::HttpResponse;
 use askama::Template;
 
-use crate::error::AppError;
+use crate::web::error::AppError;
 use crate::web::page::Ctx;
 use crate::web::render;
 

@@ -7,6 +7,7 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod csrf;
+pub mod error;
 pub mod health;
 pub mod home;
 pub mod models;
@@ -25,7 +26,7 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, Handler, HttpResponse, Responder, guard, web};
 
 use crate::domain::policy::Access;
-use crate::error::AppError;
+use crate::web::error::AppError;
 
 pub use page::{render, render_status, see_other};
 
@@ -316,6 +317,25 @@ pub fn query_string(pairs: &[(&str, &str)]) -> String {
         .map(|(name, value)| format!("{name}={}", auth::urlencode(value)))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// Runs CPU-heavy work of a request (a diff, a search, Markdown of a long
+/// model) on a blocking thread, no more of them at once than the machine
+/// has cores: a few slow requests can no longer starve every other request
+/// of the async workers.
+pub async fn cpu<T, F>(state: &crate::app::AppState, work: F) -> Result<T, AppError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let _permit = state
+        .cpu
+        .acquire()
+        .await
+        .map_err(|_| AppError::Pool("the server is shutting down".to_owned()))?;
+    web::block(work)
+        .await
+        .map_err(|e| AppError::Internal(format!("CPU work of a request failed: {e}")))
 }
 
 pub async fn not_found() -> Result<HttpResponse, AppError> {

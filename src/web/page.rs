@@ -9,9 +9,9 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::domain::account::Role;
-use crate::error::AppError;
 use crate::web::auth::Identity;
 use crate::web::csrf::CsrfToken;
+use crate::web::error::AppError;
 
 #[derive(Debug, Clone)]
 pub struct NavUser {
@@ -104,4 +104,116 @@ pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location.to_owned()))
         .finish()
+}
+
+/// A list's page number from a query string: 1 when absent, at least 1 and
+/// at most [`PageNo::MAX`] however large the number asked for, so an offset
+/// computed from it can neither overflow nor ask for an absurd allocation.
+/// Every paged list (pages and API) takes its page through this type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageNo(i64);
+
+impl PageNo {
+    /// Far beyond any real list (50 million rows at 50 a page).
+    pub const MAX: i64 = 1_000_000;
+
+    pub fn new(number: i64) -> Self {
+        Self(number.clamp(1, Self::MAX))
+    }
+
+    pub fn number(self) -> i64 {
+        self.0
+    }
+
+    /// The offset of this page's first row.
+    pub fn offset(self, per_page: i64) -> i64 {
+        (self.0 - 1).saturating_mul(per_page)
+    }
+
+    /// This page, or the last one when it lies beyond `pages`.
+    pub fn at_most(self, pages: i64) -> Self {
+        Self::new(self.0.min(pages))
+    }
+}
+
+impl Default for PageNo {
+    fn default() -> Self {
+        Self(1)
+    }
+}
+
+impl std::str::FromStr for PageNo {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(Self::default());
+        }
+        let (negative, digits) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s.strip_prefix('+').unwrap_or(s)),
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("page must be a whole number");
+        }
+        Ok(match (negative, digits.parse::<i64>()) {
+            (true, _) => Self::default(),
+            (false, Ok(n)) => Self::new(n),
+            // More digits than an i64 holds: as far as lists go.
+            (false, Err(_)) => Self::new(Self::MAX),
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PageNo {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = PageNo;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a page number")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PageNo, E> {
+                v.parse().map_err(E::custom)
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PageNo, E> {
+                Ok(PageNo::new(v))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PageNo, E> {
+                Ok(PageNo::new(i64::try_from(v).unwrap_or(PageNo::MAX)))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PageNo;
+
+    #[test]
+    fn page_numbers_are_clamped_never_overflowing() {
+        let page = |s: &str| s.parse::<PageNo>().map(PageNo::number);
+        assert_eq!(page(""), Ok(1));
+        assert_eq!(page("0"), Ok(1));
+        assert_eq!(page("-5"), Ok(1));
+        assert_eq!(page("-99999999999999999999999"), Ok(1));
+        assert_eq!(page("7"), Ok(7));
+        assert_eq!(page("99999999999"), Ok(PageNo::MAX));
+        assert_eq!(page("9223372036854775807"), Ok(PageNo::MAX));
+        assert_eq!(page("99999999999999999999999999999"), Ok(PageNo::MAX));
+        assert!(page("abc").is_err());
+        assert!(page("1e9").is_err());
+        assert!(page("-").is_err());
+        let last = PageNo::new(i64::MAX);
+        assert!(last.offset(50) > 0);
+        assert_eq!(last.offset(i64::MAX), i64::MAX);
+        assert_eq!(PageNo::new(9).at_most(3).number(), 3);
+        assert_eq!(PageNo::new(9).at_most(0).number(), 1);
+    }
 }

@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::error::{ApiError, AppError};
 use crate::search::query::{self, Audience, Hit};
 use crate::web::auth::SignedIn;
-use crate::web::page::Ctx;
+use crate::web::error::{ApiError, AppError};
+use crate::web::page::{Ctx, PageNo};
 use crate::web::render;
 
 pub const PAGE_SIZE: usize = 20;
@@ -19,7 +19,14 @@ pub const PAGE_SIZE: usize = 20;
 pub struct SearchQuery {
     #[serde(default)]
     q: String,
-    page: Option<usize>,
+    #[serde(default)]
+    page: PageNo,
+}
+
+/// Search pages go no further than [`query::MAX_RESULTS`]: a page beyond
+/// is the last reachable one.
+fn reachable(page: PageNo) -> PageNo {
+    page.at_most((query::MAX_RESULTS / PAGE_SIZE) as i64)
 }
 
 fn audience(who: &SignedIn) -> Audience {
@@ -33,11 +40,12 @@ fn audience(who: &SignedIn) -> Audience {
     }
 }
 
-fn run(
+/// Runs the search on a blocking thread (`web::cpu`).
+async fn run(
     state: &AppState,
     who: &SignedIn,
     q: &str,
-    page: usize,
+    page: PageNo,
 ) -> Result<(Vec<Hit>, usize), AppError> {
     if q.len() > 1000 {
         return Err(crate::domain::FieldError::new(
@@ -47,14 +55,13 @@ fn run(
         .into());
     }
     let parsed = query::parse(q);
-    query::search(
-        &state.search,
-        &parsed,
-        audience(who),
-        (page - 1) * PAGE_SIZE,
-        PAGE_SIZE,
-    )
-    .map_err(|e| AppError::BadRequest(e.to_string()))
+    let (index, audience) = (state.search.clone(), audience(who));
+    let offset = usize::try_from(page.offset(PAGE_SIZE as i64)).unwrap_or(query::MAX_RESULTS);
+    crate::web::cpu(state, move || {
+        query::search(&index, &parsed, audience, offset, PAGE_SIZE)
+    })
+    .await?
+    .map_err(|e| AppError::Internal(e.to_string()))
 }
 
 #[derive(Template)]
@@ -66,6 +73,7 @@ struct ResultsPage {
     total: usize,
     page: usize,
     pages: usize,
+    max_results: usize,
     q_encoded: String,
 }
 
@@ -75,16 +83,17 @@ pub async fn show(
     who: SignedIn,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let page = query.page.unwrap_or(1).max(1);
-    let (hits, total) = run(&state, &who, &query.q, page)?;
+    let page = reachable(query.page);
+    let (hits, total) = run(&state, &who, &query.q, page).await?;
     render(&ResultsPage {
         ctx,
         q_encoded: crate::web::auth::urlencode(&query.q),
         q: query.q.clone(),
         hits,
         total,
-        page,
-        pages: total.div_ceil(PAGE_SIZE).max(1),
+        page: page.number() as usize,
+        pages: total.min(query::MAX_RESULTS).div_ceil(PAGE_SIZE).max(1),
+        max_results: query::MAX_RESULTS,
     })
 }
 
@@ -93,11 +102,11 @@ pub async fn api(
     who: SignedIn,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = query.page.unwrap_or(1).max(1);
-    let (hits, total) = run(&state, &who, &query.q, page)?;
+    let page = reachable(query.page);
+    let (hits, total) = run(&state, &who, &query.q, page).await?;
     let results: Vec<_> = hits
         .iter()
         .map(|h| json!({ "kind": h.kind, "id": h.id, "key": h.key, "title": h.title, "status": h.status, "url": h.url(), "snippet": h.snippet.as_str(), "score": h.score }))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "query": query.q, "total": total, "page": page, "per_page": PAGE_SIZE, "results": results })))
+    Ok(HttpResponse::Ok().json(json!({ "query": query.q, "total": total, "page": page.number(), "per_page": PAGE_SIZE, "max_results": query::MAX_RESULTS, "results": results })))
 }

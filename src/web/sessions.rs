@@ -13,16 +13,18 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::db::{audit, sessions, users};
 use crate::domain::account::UserId;
-use crate::error::AppError;
 use crate::secrets::{self, hash_token, new_token};
 use crate::web::auth::{Identity, MaybeSignedIn, SESSION_COOKIE, SignedIn, client_addr};
+use crate::web::error::AppError;
 use crate::web::page::Ctx;
 use crate::web::{render_status, see_other};
 
 pub const SESSION_DAYS: i64 = 7;
-const WINDOW_MINUTES: i64 = 15;
-const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+pub const WINDOW_MINUTES: i64 = 15;
+/// Failed password checks of one account (sign-in, or the current
+/// password on the account page) before it must wait.
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 
 #[derive(Template)]
 #[template(path = "sessions/new.html")]
@@ -39,10 +41,16 @@ pub struct NextQuery {
     next: String,
 }
 
-/// Only local paths: a `next` pointing elsewhere would make the login page
-/// an open redirect.
+/// Only a path of this site: a `next` pointing elsewhere would make the
+/// login page an open redirect. Browsers drop tabs and line breaks from a
+/// URL and read `\` as `/` (so `/<TAB>/evil.example` is `//evil.example`),
+/// hence no control character, whitespace or backslash at all, and no
+/// second slash at the start.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+    let plain = next
+        .chars()
+        .all(|c| !c.is_control() && !c.is_whitespace() && c != '\\');
+    if plain && next.starts_with('/') && !next.starts_with("//") {
         next
     } else {
         "/"
@@ -199,7 +207,9 @@ pub async fn destroy(
     state: web::Data<AppState>,
     who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let Identity { user, session_hash } = who.0;
+    let Identity {
+        user, session_hash, ..
+    } = who.0;
     let mut conn = state.pool.get().await?;
     let addr = client_addr(&req);
     conn.transaction(async move |conn| {
@@ -242,6 +252,12 @@ mod tests {
             "/\\evil.example",
             "",
             "javascript:x",
+            "/\t/evil.example/x",
+            "/\n/evil.example",
+            "/\r\nSet-Cookie: x=y",
+            "/\u{b}/evil.example",
+            "/ /evil.example",
+            "/x\\..\\\\evil.example",
         ] {
             assert_eq!(safe_next(bad), "/", "{bad}");
         }

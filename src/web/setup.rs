@@ -16,9 +16,9 @@ use crate::domain::FieldError;
 use crate::domain::account::{
     MAX_NAME_CHARS, Role, UserId, validate_email, validate_name, validate_password,
 };
-use crate::error::AppError;
 use crate::secrets::{self, hash_token, new_token};
 use crate::web::auth::client_addr;
+use crate::web::error::AppError;
 use crate::web::page::Ctx;
 use crate::web::sessions::{SESSION_DAYS, session_cookie};
 use crate::web::{render_status, see_other};

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::{Duration, Utc};
 use diesel_async::AsyncPgConnection;
 
-use casebook::db::ticket_actions::{self, OpenTicket};
 use casebook::db::users::{self, Organization, User};
 use casebook::db::{api_tokens, sessions};
 use casebook::domain::account::{OrgId, Role, UserId};
 use casebook::secrets::{hash_token, new_token};
+use casebook::tickets::{self as ticket_actions, OpenTicket};
 
 pub const PASSWORD: &str = "correct horse battery";
 

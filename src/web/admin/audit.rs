@@ -6,8 +6,8 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::db::audit::{self, Entry};
-use crate::error::AppError;
-use crate::web::page::Ctx;
+use crate::web::error::AppError;
+use crate::web::page::{Ctx, PageNo};
 use crate::web::render;
 
 pub const PAGE_SIZE: i64 = 50;
@@ -24,7 +24,8 @@ struct ListPage {
 
 #[derive(Deserialize)]
 pub struct PageQuery {
-    page: Option<i64>,
+    #[serde(default)]
+    page: PageNo,
 }
 
 pub async fn list(
@@ -35,12 +36,12 @@ pub async fn list(
     let mut conn = state.pool.get().await?;
     let total = audit::count(&mut conn).await?;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let page = query.page.unwrap_or(1).clamp(1, pages);
-    let entries = audit::page(&mut conn, (page - 1) * PAGE_SIZE, PAGE_SIZE).await?;
+    let page = query.page.at_most(pages);
+    let entries = audit::page(&mut conn, page.offset(PAGE_SIZE), PAGE_SIZE).await?;
     render(&ListPage {
         ctx,
         entries,
-        page,
+        page: page.number(),
         pages,
         total,
     })

@@ -12,8 +12,8 @@ use crate::db::users::Organization;
 use crate::db::{audit, users};
 use crate::domain::FieldError;
 use crate::domain::account::{MAX_NAME_CHARS, UserId, validate_name};
-use crate::error::AppError;
 use crate::web::auth::{SignedIn, client_addr};
+use crate::web::error::AppError;
 use crate::web::page::Ctx;
 use crate::web::{render_status, see_other};
 

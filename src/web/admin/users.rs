@@ -17,8 +17,8 @@ use crate::domain::FieldError;
 use crate::domain::account::{
     MAX_NAME_CHARS, OrgId, Role, UserId, validate_email, validate_name, validate_password,
 };
-use crate::error::AppError;
 use crate::web::auth::{SignedIn, client_addr};
+use crate::web::error::AppError;
 use crate::web::page::Ctx;
 use crate::web::{render, render_status, see_other};
 

@@ -6,8 +6,8 @@ pub mod tickets;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::error::ApiError;
 use crate::web::auth::SignedIn;
+use crate::web::error::ApiError;
 
 /// Who the token belongs to.
 pub async fn me(who: SignedIn) -> Result<HttpResponse, ApiError> {
@@ -26,6 +26,13 @@ pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(2 * 1024 * 1024)
         .error_handler(|err, _| {
-            ApiError(crate::error::AppError::BadRequest(err.to_string())).into()
+            let error = match err {
+                actix_web::error::JsonPayloadError::Overflow { limit }
+                | actix_web::error::JsonPayloadError::OverflowKnownLength { limit, .. } => {
+                    crate::web::error::AppError::PayloadTooLarge(limit)
+                }
+                err => crate::web::error::AppError::BadRequest(err.to_string()),
+            };
+            ApiError(error).into()
         })
 }

@@ -12,8 +12,8 @@ use crate::db::models::{self, Model, Revision, SaveError};
 use crate::domain::FieldError;
 use crate::domain::account::UserId;
 use crate::domain::model::{self as text, ModelText, Status};
-use crate::error::{ApiError, AppError};
 use crate::web::auth::{SignedIn, problem};
+use crate::web::error::{ApiError, AppError};
 use crate::web::models::edit::save_text;
 use crate::web::models::load_visible;
 use crate::web::models::pages::{ListQuery, PAGE_SIZE};
@@ -69,14 +69,14 @@ pub async fn list(
     let viewer = who.0.user.viewer();
     let public_only = !viewer.role.is_staff();
     let filter = query.filter(public_only);
-    let page = query.page.unwrap_or(1).max(1);
+    let page = query.page;
     let mut conn = state.pool.get().await?;
-    let (rows, total) = models::list(&mut conn, &filter, (page - 1) * PAGE_SIZE, PAGE_SIZE).await?;
+    let (rows, total) = models::list(&mut conn, &filter, page.offset(PAGE_SIZE), PAGE_SIZE).await?;
     let items: Vec<ModelJson> = rows.iter().map(|(m, _)| m.into()).collect();
     Ok(HttpResponse::Ok().json(json!({
         "models": items,
         "total": total,
-        "page": page,
+        "page": page.number(),
         "per_page": PAGE_SIZE,
     })))
 }
@@ -324,8 +324,9 @@ pub async fn history(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
-    let (model, _) = load_visible(&mut conn, &who.0.user.viewer(), &path).await?;
-    let revisions: Vec<serde_json::Value> = models::history(&mut conn, model.id)
+    let viewer = who.0.user.viewer();
+    let (model, _) = load_visible(&mut conn, &viewer, &path).await?;
+    let revisions: Vec<serde_json::Value> = models::history(&mut conn, model.id, !viewer.role.is_staff())
         .await?
         .into_iter()
         .map(|r| json!({ "number": r.number, "summary": r.summary, "author": r.author, "created_at": r.created_at.to_rfc3339(), "status": r.status }))
@@ -340,9 +341,8 @@ pub async fn revision(
 ) -> Result<HttpResponse, ApiError> {
     let (key, number) = path.into_inner();
     let mut conn = state.pool.get().await?;
-    let (model, _) = load_visible(&mut conn, &who.0.user.viewer(), &key).await?;
-    let revision = models::revision(&mut conn, model.id, number)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let viewer = who.0.user.viewer();
+    let (model, _) = load_visible(&mut conn, &viewer, &key).await?;
+    let revision = crate::web::models::load_revision(&mut conn, &viewer, &model, number).await?;
     Ok(HttpResponse::Ok().json(revision_json(&revision)))
 }

@@ -7,13 +7,12 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::db::journal;
-use crate::db::ticket_actions::{self, Escalation, OpenTicket};
 use crate::db::tickets::{self, Ticket};
-use crate::domain::account::OrgId;
 use crate::domain::policy::Visibility;
 use crate::domain::ticket::TicketId;
-use crate::error::{ApiError, AppError};
+use crate::tickets::{self as service, Escalation, OpenTicket};
 use crate::web::auth::SignedIn;
+use crate::web::error::{ApiError, AppError};
 use crate::web::tickets::live::{self, Format};
 use crate::web::tickets::view::EntryView;
 use crate::web::tickets::{ListQuery, PAGE_SIZE};
@@ -41,20 +40,21 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let viewer = who.0.user.viewer();
-    let page = query.page.unwrap_or(1).max(1);
+    let page = query.page;
     let mut conn = state.pool.get().await?;
     let (rows, total) = tickets::list(
         &mut conn,
         viewer.ticket_scope(),
         viewer.user,
         &query.filter(),
-        (page - 1) * PAGE_SIZE,
+        page.offset(PAGE_SIZE),
         PAGE_SIZE,
     )
     .await?;
     let items: Vec<Value> = rows.iter().map(|r| ticket_json(&r.ticket)).collect();
-    Ok(HttpResponse::Ok()
-        .json(json!({ "tickets": items, "total": total, "page": page, "per_page": PAGE_SIZE })))
+    Ok(HttpResponse::Ok().json(
+        json!({ "tickets": items, "total": total, "page": page.number(), "per_page": PAGE_SIZE }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -81,7 +81,7 @@ pub async fn create(
         _ => String::new(),
     };
     let mut conn = state.pool.get().await?;
-    let ticket = ticket_actions::open(
+    let ticket = service::open(
         &mut conn,
         &who.0.user.viewer(),
         OpenTicket {
@@ -106,11 +106,15 @@ pub async fn show(
     let viewer = who.0.user.viewer();
     let id = TicketId(path.into_inner());
     let mut conn = state.pool.get().await?;
-    let ticket = tickets::find(&mut conn, id)
+    let mut ticket = tickets::find_visible(&mut conn, id, viewer.ticket_scope())
         .await?
         .ok_or(AppError::NotFound)?;
-    if !viewer.may_view_ticket(ticket.organization_id.map(OrgId)) {
-        return Err(AppError::NotFound.into());
+    if let Some(of) = ticket.duplicate_of
+        && tickets::find_visible(&mut conn, TicketId(of), viewer.ticket_scope())
+            .await?
+            .is_none()
+    {
+        ticket.duplicate_of = None;
     }
     let entries: Vec<Value> = journal::list(&mut conn, id, viewer.entry_scope(), None)
         .await?
@@ -127,7 +131,7 @@ pub async fn show(
             .collect();
         body["models"] = Value::Array(linked);
     }
-    body["duplicates"] = tickets::duplicates_of(&mut conn, id)
+    body["duplicates"] = tickets::duplicates_of(&mut conn, id, viewer.ticket_scope())
         .await?
         .into_iter()
         .map(|(id, title)| json!({ "id": id, "title": title }))
@@ -165,7 +169,7 @@ pub async fn write(
     };
     let mut conn = state.pool.get().await?;
     let id = TicketId(path.into_inner());
-    let entry = ticket_actions::write(&mut conn, &viewer, id, &input.body, visibility).await?;
+    let entry = service::write(&mut conn, &viewer, id, &input.body, visibility).await?;
     let row = journal::find(&mut conn, id, entry.id, viewer.entry_scope())
         .await?
         .ok_or(AppError::NotFound)?;
@@ -189,7 +193,7 @@ pub async fn change_status(
     input: web::Json<StatusJson>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
-    ticket_actions::change_status(
+    service::change_status(
         &mut conn,
         &who.0.user.viewer(),
         TicketId(path.into_inner()),
@@ -211,7 +215,7 @@ pub async fn assign(
     input: web::Json<AssignJson>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
-    ticket_actions::assign(
+    service::assign(
         &mut conn,
         &who.0.user.viewer(),
         TicketId(path.into_inner()),
@@ -238,13 +242,14 @@ pub async fn link_model(
     input: web::Json<LinkJson>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
-    ticket_actions::link_model(
+    service::link_model(
         &mut conn,
         &who.0.user.viewer(),
         TicketId(path.into_inner()),
         &input.model,
         &input.outcome,
         &input.missing,
+        None,
     )
     .await?;
     Ok(done())
@@ -273,7 +278,7 @@ pub async fn escalate(
         .map(|s| s.to_string())
         .unwrap_or_default();
     let mut conn = state.pool.get().await?;
-    ticket_actions::escalate(
+    service::escalate(
         &mut conn,
         &who.0.user.viewer(),
         TicketId(path.into_inner()),
@@ -301,7 +306,7 @@ pub async fn mark_duplicate(
     input: web::Json<DuplicateJson>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
-    ticket_actions::mark_duplicate(
+    service::mark_duplicate(
         &mut conn,
         &who.0.user.viewer(),
         TicketId(path.into_inner()),
@@ -320,7 +325,7 @@ pub async fn events(
     Ok(live::open(
         &req,
         &state,
-        who.0.user.viewer(),
+        who.0,
         TicketId(path.into_inner()),
         Format::Json,
     )

@@ -12,9 +12,9 @@ use crate::db::models::{self, Model, Save, SaveError};
 use crate::domain::account::UserId;
 use crate::domain::model::diff::{self, DiffLine};
 use crate::domain::model::{self as text, ModelText, Status};
-use crate::error::AppError;
 use crate::markdown::{self, SafeHtml};
 use crate::web::auth::SignedIn;
+use crate::web::error::AppError;
 use crate::web::page::Ctx;
 use crate::web::{render_status, see_other};
 
@@ -305,14 +305,22 @@ pub async fn update(
                 .await?
                 .ok_or(AppError::NotFound)?;
             let base_body = base.map(|b| b.body).unwrap_or_default();
+            let yours = form.text.clone();
+            let (meanwhile, yours) = crate::web::cpu(&state, move || {
+                (
+                    diff::lines(&base_body, &latest.body),
+                    diff::lines(&latest.body, &yours),
+                )
+            })
+            .await?;
             render_status(
                 &ConflictPage {
                     ctx,
                     key: current.key.clone(),
                     base_revision: expected,
                     current_revision: now,
-                    meanwhile: diff::lines(&base_body, &latest.body),
-                    yours: diff::lines(&latest.body, &form.text),
+                    meanwhile,
+                    yours,
                     text: form.text.clone(),
                     summary,
                 },

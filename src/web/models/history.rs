@@ -7,8 +7,8 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::db::models::{self, Model, Revision, RevisionMeta};
 use crate::domain::model::diff::{self, DiffLine};
-use crate::error::AppError;
 use crate::web::auth::SignedIn;
+use crate::web::error::AppError;
 use crate::web::page::Ctx;
 use crate::web::render;
 
@@ -27,8 +27,9 @@ pub async fn list(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = state.pool.get().await?;
-    let (model, _) = super::load_visible(&mut conn, &who.0.user.viewer(), &path).await?;
-    let revisions = models::history(&mut conn, model.id).await?;
+    let viewer = who.0.user.viewer();
+    let (model, _) = super::load_visible(&mut conn, &viewer, &path).await?;
+    let revisions = models::history(&mut conn, model.id, !viewer.role.is_staff()).await?;
     render(&HistoryPage {
         ctx,
         model,
@@ -52,10 +53,9 @@ pub async fn show(
 ) -> Result<HttpResponse, AppError> {
     let (key, number) = path.into_inner();
     let mut conn = state.pool.get().await?;
-    let (model, _) = super::load_visible(&mut conn, &who.0.user.viewer(), &key).await?;
-    let revision = models::revision(&mut conn, model.id, number)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let viewer = who.0.user.viewer();
+    let (model, _) = super::load_visible(&mut conn, &viewer, &key).await?;
+    let revision = super::load_revision(&mut conn, &viewer, &model, number).await?;
     render(&RevisionPage {
         ctx,
         model,
@@ -89,20 +89,18 @@ pub async fn compare(
     query: web::Query<DiffQuery>,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = state.pool.get().await?;
-    let (model, _) = super::load_visible(&mut conn, &who.0.user.viewer(), &path).await?;
-    let from = models::revision(&mut conn, model.id, query.from)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let to = models::revision(&mut conn, model.id, query.to)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let lines = diff::lines(&from.body, &to.body);
+    let viewer = who.0.user.viewer();
+    let (model, _) = super::load_visible(&mut conn, &viewer, &path).await?;
+    let from = super::load_revision(&mut conn, &viewer, &model, query.from).await?;
+    let to = super::load_revision(&mut conn, &viewer, &model, query.to).await?;
+    let lines = crate::web::cpu(&state, move || diff::lines(&from.body, &to.body)).await?;
     let (added, removed) = diff::counts(&lines);
+    let (from, to) = (query.from, query.to);
     render(&DiffPage {
         ctx,
         model,
-        from: from.number,
-        to: to.number,
+        from,
+        to,
         lines,
         added,
         removed,

@@ -7,11 +7,11 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::db::models::{self, Filter, Model, Revision, Sort};
 use crate::domain::model::{Status, links};
-use crate::error::AppError;
 use crate::markdown::{self, SafeHtml};
 use crate::web::auth::SignedIn;
+use crate::web::error::AppError;
 use crate::web::models::load_visible;
-use crate::web::page::Ctx;
+use crate::web::page::{Ctx, PageNo};
 use crate::web::render;
 
 pub const PAGE_SIZE: i64 = 50;
@@ -45,7 +45,8 @@ pub struct ListQuery {
     pub owner: String,
     #[serde(default)]
     pub sort: String,
-    pub page: Option<i64>,
+    #[serde(default)]
+    pub page: PageNo,
 }
 
 impl ListQuery {
@@ -87,8 +88,8 @@ pub async fn list(
     let query = query.into_inner();
     let filter = query.filter(public_only);
     let mut conn = state.pool.get().await?;
-    let page = query.page.unwrap_or(1).max(1);
-    let (rows, total) = models::list(&mut conn, &filter, (page - 1) * PAGE_SIZE, PAGE_SIZE).await?;
+    let page = query.page;
+    let (rows, total) = models::list(&mut conn, &filter, page.offset(PAGE_SIZE), PAGE_SIZE).await?;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let (categories, tags) = models::facets(&mut conn, public_only).await?;
     let owners = if public_only {
@@ -100,7 +101,7 @@ pub async fn list(
         ctx,
         rows,
         total,
-        page,
+        page: page.number(),
         pages,
         keep: query.keep(),
         query,
@@ -194,14 +195,23 @@ pub async fn show(
         crate::db::tickets::tickets_for_model(&mut conn, model.id, viewer.ticket_scope()).await?;
     let count = |o: &str| tickets.iter().filter(|t| t.4 == o).count();
     let (resolved, partial) = (count("resolved"), count("partial"));
+    // A model may hold a megabyte of Markdown.
+    let (statement, steps, discussion) = crate::web::cpu(&state, move || {
+        (
+            markdown::render(&text.statement),
+            text.steps.iter().map(|s| markdown::render(s)).collect(),
+            markdown::render(&text.discussion),
+        )
+    })
+    .await?;
     render(&ShowPage {
         ctx,
         tickets,
         resolved,
         partial,
-        statement: markdown::render(&text.statement),
-        steps: text.steps.iter().map(|s| markdown::render(s)).collect(),
-        discussion: markdown::render(&text.discussion),
+        statement,
+        steps,
+        discussion,
         backlinks,
         next,
         owner,

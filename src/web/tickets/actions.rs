@@ -1,30 +1,31 @@
 //! The ticket page's forms: write an entry, change status, assign, link a
-//! model, escalate, mark a duplicate. Each is one action in
-//! `db::ticket_actions`; a refused one shows the page again with the reason.
+//! model, escalate, mark a duplicate, triage search. Each is one action of
+//! the ticket service (`crate::tickets`); a refused one shows the page
+//! again with the reason.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::db::ticket_actions::{self, Escalation};
 use crate::domain::policy::Visibility;
 use crate::domain::ticket::TicketId;
-use crate::error::AppError;
+use crate::tickets::{self as service, Escalation};
 use crate::web::auth::SignedIn;
+use crate::web::error::AppError;
 use crate::web::page::Ctx;
 use crate::web::{render_status, see_other};
 
 /// After an action: back to the ticket, or the page again with the reason.
-async fn finish(
-    result: Result<(), AppError>,
+async fn finish<E: Into<AppError>>(
+    result: Result<(), E>,
     state: &AppState,
     ctx: Ctx,
     who: &SignedIn,
     id: TicketId,
     composer: String,
 ) -> Result<HttpResponse, AppError> {
-    match result {
+    match result.map_err(Into::into) {
         Ok(()) => Ok(see_other(&format!("/tickets/{id}#journal"))),
         Err(AppError::Invalid(e)) => {
             let page =
@@ -60,7 +61,7 @@ pub async fn write(
         Visibility::Internal
     };
     let mut conn = state.pool.get().await?;
-    let result = ticket_actions::write(&mut conn, &viewer, id, &form.body, visibility)
+    let result = service::write(&mut conn, &viewer, id, &form.body, visibility)
         .await
         .map(|_| ());
     finish(result, &state, ctx, &who, id, form.body.clone()).await
@@ -81,8 +82,7 @@ pub async fn change_status(
 ) -> Result<HttpResponse, AppError> {
     let id = TicketId(path.into_inner());
     let mut conn = state.pool.get().await?;
-    let result =
-        ticket_actions::change_status(&mut conn, &who.0.user.viewer(), id, &form.status).await;
+    let result = service::change_status(&mut conn, &who.0.user.viewer(), id, &form.status).await;
     finish(result, &state, ctx, &who, id, String::new()).await
 }
 
@@ -107,12 +107,12 @@ pub async fn assign(
             Ok(n) => Some(n),
             Err(_) => {
                 let e = crate::domain::FieldError::new("assignee", "choose a person from the list");
-                return finish(Err(e.into()), &state, ctx, &who, id, String::new()).await;
+                return finish(Err(e), &state, ctx, &who, id, String::new()).await;
             }
         },
     };
     let mut conn = state.pool.get().await?;
-    let result = ticket_actions::assign(&mut conn, &who.0.user.viewer(), id, assignee).await;
+    let result = service::assign(&mut conn, &who.0.user.viewer(), id, assignee).await;
     finish(result, &state, ctx, &who, id, String::new()).await
 }
 
@@ -138,20 +138,16 @@ pub async fn link_model(
 ) -> Result<HttpResponse, AppError> {
     let id = TicketId(path.into_inner());
     let mut conn = state.pool.get().await?;
-    let mut result = ticket_actions::link_model(
+    let result = service::link_model(
         &mut conn,
         &who.0.user.viewer(),
         id,
         &form.model,
         &form.outcome,
         &form.missing,
+        form.search.trim().parse::<i64>().ok(),
     )
     .await;
-    if let (Ok(()), Ok(search)) = (&result, form.search.trim().parse::<i64>()) {
-        result = crate::db::triage::picked(&mut conn, id, search, form.model.trim())
-            .await
-            .map_err(AppError::from);
-    }
     finish(result, &state, ctx, &who, id, String::new()).await
 }
 
@@ -172,62 +168,10 @@ pub async fn triage(
 ) -> Result<HttpResponse, AppError> {
     let id = TicketId(path.into_inner());
     let mut conn = state.pool.get().await?;
-    let result = record_search(&state, &mut conn, &who, id, &form.q)
+    let result = service::triage(&mut conn, &state.search, &who.0.user.viewer(), id, &form.q)
         .await
         .map(|_| ());
     finish(result, &state, ctx, &who, id, String::new()).await
-}
-
-/// Shared with the API: search, record, and note it in the journal.
-pub async fn record_search(
-    state: &AppState,
-    conn: &mut diesel_async::AsyncPgConnection,
-    who: &SignedIn,
-    id: TicketId,
-    q: &str,
-) -> Result<(i64, Vec<crate::search::triage::Suggestion>), AppError> {
-    use diesel_async::AsyncConnection;
-    let q = q.trim().to_owned();
-    if q.is_empty() || q.len() > 1000 {
-        return Err(
-            crate::domain::FieldError::new("q", "search for 1 to 1000 characters of text").into(),
-        );
-    }
-    let viewer = who.0.user.viewer();
-    let ticket = crate::db::tickets::find(conn, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !viewer.may_view_ticket(ticket.organization_id.map(crate::domain::account::OrgId)) {
-        return Err(AppError::NotFound);
-    }
-    let found = crate::search::triage::suggest_models(&state.search, &q, 10)
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let results: Vec<serde_json::Value> = found
-        .iter()
-        .map(|s| serde_json::json!({ "key": s.key, "title": s.title, "score": s.score }))
-        .collect();
-    let user = viewer.user;
-    let search_id = conn
-        .transaction(async move |conn| {
-            let count = results.len();
-            let search_id =
-                crate::db::triage::record(conn, id, user, &q, serde_json::Value::Array(results)).await?;
-            crate::db::journal::add(
-                conn,
-                crate::db::journal::NewEntry {
-                    ticket: id,
-                    author: Some(user),
-                    kind: crate::domain::ticket::EntryKind::Triage,
-                    visibility: Visibility::Internal,
-                    body: "",
-                    data: serde_json::json!({ "query": q, "results": count, "search_id": search_id }),
-                },
-            )
-            .await?;
-            Ok::<_, AppError>(search_id)
-        })
-        .await?;
-    Ok((search_id, found))
 }
 
 #[derive(Deserialize)]
@@ -254,7 +198,7 @@ pub async fn escalate(
     let id = TicketId(path.into_inner());
     let to_user = form.to_user.trim().parse().ok();
     let mut conn = state.pool.get().await?;
-    let result = ticket_actions::escalate(
+    let result = service::escalate(
         &mut conn,
         &who.0.user.viewer(),
         id,
@@ -286,7 +230,6 @@ pub async fn mark_duplicate(
     let id = TicketId(path.into_inner());
     let mut conn = state.pool.get().await?;
     let result =
-        ticket_actions::mark_duplicate(&mut conn, &who.0.user.viewer(), id, &form.duplicate_of)
-            .await;
+        service::mark_duplicate(&mut conn, &who.0.user.viewer(), id, &form.duplicate_of).await;
     finish(result, &state, ctx, &who, id, String::new()).await
 }

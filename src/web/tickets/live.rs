@@ -3,6 +3,13 @@
 //! JSON for the API; a reconnecting client sends `Last-Event-ID` and gets
 //! what it missed. A customer's stream is filtered by the same query scope
 //! as the page, so it never carries an internal entry.
+//!
+//! A stream lives as long as its viewer's access: it ends when their
+//! session ends or token is revoked, or they are disabled or given another
+//! role or organization (told by the hub as such changes commit, and
+//! checked again at every keep-alive in case a notice was missed). After
+//! the LISTEN connection was down, or a fetch failed, it catches up from
+//! the database instead of skipping entries.
 
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
@@ -15,12 +22,11 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::app::AppState;
 use crate::db::journal::{self, EntryRow};
 use crate::db::{DbPool, tickets};
-use crate::domain::account::OrgId;
 use crate::domain::policy::{EntryScope, Viewer};
 use crate::domain::ticket::TicketId;
-use crate::error::AppError;
 use crate::live::Event;
-use crate::web::auth::SignedIn;
+use crate::web::auth::{Identity, SignedIn};
+use crate::web::error::AppError;
 use crate::web::tickets::view::EntryView;
 
 const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -33,8 +39,14 @@ pub enum Format {
 
 struct Stream {
     events: tokio::sync::broadcast::Receiver<Event>,
+    access: tokio::sync::broadcast::Receiver<i64>,
+    resyncs: tokio::sync::watch::Receiver<u64>,
+    /// Entries may have been missed (a fetch failed): catch up from the
+    /// database before anything else.
+    behind: bool,
     pool: DbPool,
     hub: crate::live::Hub,
+    identity: Identity,
     viewer: Viewer,
     ticket: TicketId,
     format: Format,
@@ -61,42 +73,76 @@ fn frame(row: &EntryRow, format: Format) -> Bytes {
     Bytes::from(out)
 }
 
+/// What woke a waiting stream.
+enum Wake {
+    Entry(Result<Event, RecvError>),
+    Access(Result<i64, RecvError>),
+    Resync,
+    Tick,
+}
+
 impl Stream {
-    /// Entries after the newest one sent, that were not sent yet.
+    /// Entries after the newest one sent, that were not sent yet. Leaves
+    /// `behind` set when the database could not be read.
     async fn catch_up(&mut self) {
-        let Ok(mut conn) = self.pool.get().await else {
-            return;
+        let rows = match self.pool.get().await {
+            Ok(mut conn) => journal::list(
+                &mut conn,
+                self.ticket,
+                self.viewer.entry_scope(),
+                Some(self.newest),
+            )
+            .await
+            .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         };
-        if let Ok(rows) = journal::list(
-            &mut conn,
-            self.ticket,
-            self.viewer.entry_scope(),
-            Some(self.newest),
-        )
-        .await
-        {
-            self.pending.extend(
-                rows.into_iter()
-                    .filter(|r| !self.seen.contains(&r.entry.id)),
-            );
+        match rows {
+            Ok(rows) => {
+                self.behind = false;
+                self.pending.extend(
+                    rows.into_iter()
+                        .filter(|r| !self.seen.contains(&r.entry.id)),
+                );
+            }
+            Err(e) => {
+                self.behind = true;
+                tracing::warn!(ticket = %self.ticket, "an event stream cannot catch up yet: {e}");
+            }
+        }
+    }
+
+    /// Whether the viewer still has the access the stream was opened
+    /// with. A database failure is not a "no": the stream carries on and
+    /// asks again at the next keep-alive.
+    async fn still_allowed(&self) -> bool {
+        let Ok(mut conn) = self.pool.get().await else {
+            return true;
+        };
+        match self.identity.current_user(&mut conn).await {
+            Ok(Some(user)) => user.viewer() == self.viewer,
+            Ok(None) => false,
+            Err(_) => true,
         }
     }
 
     /// The frame of one new entry, fetched and rendered once per process
-    /// for each audience (staff or customer) and format.
-    async fn fetch(&mut self, id: i64) -> Option<Bytes> {
+    /// for each audience (staff or customer) and format. `Err` when it
+    /// could not be fetched (the stream then catches up later).
+    async fn fetch(&mut self, id: i64) -> Result<Option<Bytes>, String> {
         let scope = self.viewer.entry_scope();
         let audience =
             u8::from(scope == EntryScope::All) + 2 * u8::from(self.format == Format::Json);
         let cell = self.hub.frame_cell(id, audience);
         let (pool, ticket, format) = (self.pool.clone(), self.ticket, self.format);
-        cell.get_or_init(|| async move {
-            let mut conn = pool.get().await.ok()?;
-            let row = journal::find(&mut conn, ticket, id, scope).await.ok()??;
-            Some(frame(&row, format))
+        cell.get_or_try_init(|| async move {
+            let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+            let row = journal::find(&mut conn, ticket, id, scope)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(row.map(|row| frame(&row, format)))
         })
         .await
-        .clone()
+        .cloned()
     }
 
     async fn next_frame(&mut self) -> Option<Bytes> {
@@ -112,17 +158,65 @@ impl Stream {
                 }
                 continue;
             }
-            let event = tokio::select! {
-                event = self.events.recv() => event,
-                _ = self.keepalive.tick() => return Some(Bytes::from_static(b": keepalive\n\n")),
+            if self.behind {
+                self.catch_up().await;
+                if !self.pending.is_empty() {
+                    continue;
+                }
+            }
+            let wake = tokio::select! {
+                event = self.events.recv() => Wake::Entry(event),
+                changed = self.access.recv() => Wake::Access(changed),
+                _ = self.resyncs.changed() => Wake::Resync,
+                _ = self.keepalive.tick() => Wake::Tick,
                 _ = self.closing.wait_for(|closing| *closing) => return None,
+            };
+            let event = match wake {
+                Wake::Entry(event) => event,
+                Wake::Access(changed) => {
+                    let recheck = match changed {
+                        Ok(user) => user == self.viewer.user.0,
+                        Err(RecvError::Lagged(_)) => true,
+                        Err(RecvError::Closed) => return None,
+                    };
+                    if recheck && !self.still_allowed().await {
+                        return None;
+                    }
+                    continue;
+                }
+                Wake::Resync => {
+                    // Nothing committed while the LISTEN connection was
+                    // down was announced: look, and look at access too.
+                    if !self.still_allowed().await {
+                        return None;
+                    }
+                    self.catch_up().await;
+                    continue;
+                }
+                Wake::Tick => {
+                    if !self.still_allowed().await {
+                        return None;
+                    }
+                    return Some(Bytes::from_static(b": keepalive\n\n"));
+                }
             };
             match event {
                 Ok((ticket, entry)) if ticket == self.ticket.0 && !self.seen.contains(&entry) => {
-                    if let Some(bytes) = self.fetch(entry).await {
-                        self.seen.insert(entry);
-                        self.newest = self.newest.max(entry);
-                        return Some(bytes);
+                    if self.behind {
+                        // The catch-up at the top of the loop reads it.
+                        continue;
+                    }
+                    match self.fetch(entry).await {
+                        Ok(Some(bytes)) => {
+                            self.seen.insert(entry);
+                            self.newest = self.newest.max(entry);
+                            return Some(bytes);
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(ticket = %self.ticket, entry, "an event stream could not fetch an entry (will catch up): {e}");
+                            self.behind = true;
+                        }
                     }
                 }
                 Ok(_) => {}
@@ -137,19 +231,20 @@ impl Stream {
 pub async fn open(
     req: &HttpRequest,
     state: &AppState,
-    viewer: Viewer,
+    identity: Identity,
     ticket: TicketId,
     format: Format,
 ) -> Result<HttpResponse, AppError> {
+    let viewer = identity.user.viewer();
     let mut conn = state.pool.get().await?;
-    let found = tickets::find(&mut conn, ticket)
+    tickets::find_visible(&mut conn, ticket, viewer.ticket_scope())
         .await?
         .ok_or(AppError::NotFound)?;
-    if !viewer.may_view_ticket(found.organization_id.map(OrgId)) {
-        return Err(AppError::NotFound);
-    }
     // Subscribe before reading the backlog, so nothing falls in between.
     let events = state.hub.subscribe();
+    let access = state.hub.access_changes();
+    let mut resyncs = state.hub.resyncs();
+    resyncs.mark_unchanged();
     let last_seen = req
         .headers()
         .get("last-event-id")
@@ -163,8 +258,12 @@ pub async fn open(
         });
     let mut stream = Stream {
         events,
+        access,
+        resyncs,
+        behind: false,
         pool: state.pool.clone(),
         hub: state.hub.clone(),
+        identity,
         viewer,
         ticket,
         format,
@@ -190,7 +289,7 @@ pub async fn open(
     });
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
-        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("Cache-Control", "no-cache, no-store"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(body))
 }
@@ -204,7 +303,7 @@ pub async fn events(
     open(
         &req,
         &state,
-        who.0.user.viewer(),
+        who.0,
         TicketId(path.into_inner()),
         Format::Html,
     )

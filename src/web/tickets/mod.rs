@@ -12,17 +12,16 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::db::ticket_actions::{self, OpenTicket};
 use crate::db::tickets::{self, Filter, Queue, Ticket, TicketRow};
 use crate::db::{journal, users};
 use crate::domain::FieldError;
-use crate::domain::account::OrgId;
 use crate::domain::policy::Viewer;
 use crate::domain::ticket::{Outcome, Priority, Status, TicketId};
-use crate::error::AppError;
 use crate::markdown::{self, SafeHtml};
+use crate::tickets::{self as service, OpenTicket};
 use crate::web::auth::SignedIn;
-use crate::web::page::Ctx;
+use crate::web::error::AppError;
+use crate::web::page::{Ctx, PageNo};
 use crate::web::{render, render_status, see_other};
 
 use view::EntryView;
@@ -43,7 +42,8 @@ pub struct ListQuery {
     pub organization: String,
     #[serde(default)]
     pub assignee: String,
-    pub page: Option<i64>,
+    #[serde(default)]
+    pub page: PageNo,
 }
 
 impl ListQuery {
@@ -101,14 +101,14 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     let viewer = who.0.user.viewer();
     let query = query.into_inner();
-    let page = query.page.unwrap_or(1).max(1);
+    let page = query.page;
     let mut conn = state.pool.get().await?;
     let (rows, total) = tickets::list(
         &mut conn,
         viewer.ticket_scope(),
         viewer.user,
         &query.filter(),
-        (page - 1) * PAGE_SIZE,
+        page.offset(PAGE_SIZE),
         PAGE_SIZE,
     )
     .await?;
@@ -130,7 +130,7 @@ pub async fn list(
         ctx,
         rows,
         total,
-        page,
+        page: page.number(),
         pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
         keep: query.keep(),
         query,
@@ -240,7 +240,7 @@ pub async fn create(
         },
     };
     let mut conn = state.pool.get().await?;
-    let opened = ticket_actions::open(
+    let opened = service::open(
         &mut conn,
         &viewer,
         OpenTicket {
@@ -254,7 +254,7 @@ pub async fn create(
     .await;
     match opened {
         Ok(ticket) => Ok(see_other(&format!("/tickets/{}", ticket.id))),
-        Err(AppError::Invalid(e)) => {
+        Err(service::TicketError::Invalid(e)) => {
             new_page(
                 &state,
                 ctx,
@@ -265,7 +265,7 @@ pub async fn create(
             )
             .await
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -322,11 +322,16 @@ pub async fn show_page(
     composer: String,
 ) -> Result<ShowPage, AppError> {
     let mut conn = state.pool.get().await?;
-    let ticket = tickets::find(&mut conn, id)
+    let mut ticket = tickets::find_visible(&mut conn, id, viewer.ticket_scope())
         .await?
         .ok_or(AppError::NotFound)?;
-    if !viewer.may_view_ticket(ticket.organization_id.map(OrgId)) {
-        return Err(AppError::NotFound);
+    // The ticket it duplicates is named only if the viewer may see it.
+    if let Some(of) = ticket.duplicate_of
+        && tickets::find_visible(&mut conn, TicketId(of), viewer.ticket_scope())
+            .await?
+            .is_none()
+    {
+        ticket.duplicate_of = None;
     }
     let staff = viewer.role.is_staff();
     let entries: Vec<EntryView> = journal::list(&mut conn, id, viewer.entry_scope(), None)
@@ -365,7 +370,7 @@ pub async fn show_page(
     } else {
         Default::default()
     };
-    let duplicates = tickets::duplicates_of(&mut conn, id).await?;
+    let duplicates = tickets::duplicates_of(&mut conn, id, viewer.ticket_scope()).await?;
     let (suggestions, possible_duplicates, searches) = if staff {
         let text = format!("{}\n{}", ticket.title, ticket.description);
         // Search trouble must not take the ticket page down with it.

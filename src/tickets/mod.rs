@@ -1,6 +1,9 @@
-//! Everything that changes a ticket, one transaction per action: the rule
-//! check (domain), the writes, and the journal entry that records it.
-//! Pages and the JSON API both call these.
+//! The ticket service: every action on a ticket, one function each, for
+//! pages and the JSON API alike. Each takes the viewer and typed input,
+//! authorises through `domain::policy`, checks the domain rules, runs one
+//! transaction (the writes, the journal entry that records them, the search
+//! outbox row and the live notification) and answers with its own
+//! [`TicketError`]; `web/` maps that to HTTP.
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
@@ -12,7 +15,23 @@ use crate::domain::FieldError;
 use crate::domain::account::UserId;
 use crate::domain::policy::{Viewer, Visibility};
 use crate::domain::ticket::{EntryKind, Followed, Outcome, Priority, Status, TicketId};
-use crate::error::AppError;
+
+/// Why a ticket action was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TicketError {
+    /// No such ticket, or one the viewer may not see (the same answer, so
+    /// a ticket's existence is not revealed).
+    #[error("there is no such ticket")]
+    NotFound,
+    #[error("only the team may do this")]
+    Forbidden,
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    #[error("the search failed: {0}")]
+    Search(#[from] crate::search::SearchError),
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+}
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_BODY_BYTES: usize = 100_000;
@@ -22,25 +41,34 @@ async fn load(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
     id: TicketId,
-) -> Result<Ticket, AppError> {
+) -> Result<Ticket, TicketError> {
     let ticket = tickets::find_for_update(conn, id)
         .await?
-        .ok_or(AppError::NotFound)?;
+        .ok_or(TicketError::NotFound)?;
     if !viewer.may_view_ticket(ticket.organization_id.map(crate::domain::account::OrgId)) {
-        return Err(AppError::NotFound);
+        return Err(TicketError::NotFound);
     }
     Ok(ticket)
 }
 
-fn staff_only(viewer: &Viewer) -> Result<(), AppError> {
+/// A text field PostgreSQL can store: no NUL character.
+fn no_nul(field: &'static str, text: &str) -> Result<(), FieldError> {
+    if text.contains('\0') {
+        return Err(FieldError::new(field, "must not contain the NUL character"));
+    }
+    Ok(())
+}
+
+fn staff_only(viewer: &Viewer) -> Result<(), TicketError> {
     if viewer.role.is_staff() {
         Ok(())
     } else {
-        Err(AppError::Forbidden)
+        Err(TicketError::Forbidden)
     }
 }
 
 fn body_text(field: &'static str, input: &str) -> Result<String, FieldError> {
+    no_nul(field, input)?;
     let body = input.trim();
     if body.is_empty() {
         return Err(FieldError::new(field, "write something first"));
@@ -68,7 +96,10 @@ pub async fn open(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
     form: OpenTicket<'_>,
-) -> Result<Ticket, AppError> {
+) -> Result<Ticket, TicketError> {
+    no_nul("title", form.title)?;
+    no_nul("description", form.description)?;
+    no_nul("category", form.category)?;
     let title = crate::domain::account::validate_name("title", form.title, MAX_TITLE_CHARS)?;
     if form.description.len() > MAX_BODY_BYTES {
         return Err(FieldError::new(
@@ -91,7 +122,7 @@ pub async fn open(
     let organization = if viewer.role.is_staff() {
         form.organization
     } else {
-        Some(viewer.org.ok_or(AppError::Forbidden)?.0)
+        Some(viewer.org.ok_or(TicketError::Forbidden)?.0)
     };
     let viewer = *viewer;
     let description = form.description.trim().to_owned();
@@ -127,10 +158,10 @@ pub async fn write(
     id: TicketId,
     body: &str,
     visibility: Visibility,
-) -> Result<Entry, AppError> {
+) -> Result<Entry, TicketError> {
     let body = body_text("body", body)?;
     if !viewer.role.is_staff() && visibility == Visibility::Internal {
-        return Err(AppError::Forbidden);
+        return Err(TicketError::Forbidden);
     }
     let viewer = *viewer;
     conn.transaction(async move |conn| {
@@ -177,7 +208,7 @@ async fn status_entry(
     by: UserId,
     from: Status,
     to: Status,
-) -> Result<Entry, AppError> {
+) -> Result<Entry, TicketError> {
     Ok(journal::add(
         conn,
         NewEntry {
@@ -198,7 +229,7 @@ pub async fn change_status(
     viewer: &Viewer,
     id: TicketId,
     to: &str,
-) -> Result<(), AppError> {
+) -> Result<(), TicketError> {
     staff_only(viewer)?;
     let to: Status = to.parse()?;
     let viewer = *viewer;
@@ -218,7 +249,7 @@ pub async fn assign(
     viewer: &Viewer,
     id: TicketId,
     assignee: Option<i64>,
-) -> Result<(), AppError> {
+) -> Result<(), TicketError> {
     staff_only(viewer)?;
     let viewer = *viewer;
     conn.transaction(async move |conn| {
@@ -256,7 +287,9 @@ pub async fn assign(
 }
 
 /// Links a model pinned to its current revision, or records that no model
-/// fits and what was missing.
+/// fits and what was missing. When the model was picked from a recorded
+/// triage search (`from_search`), the pick is recorded in the same
+/// transaction.
 pub async fn link_model(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
@@ -264,9 +297,12 @@ pub async fn link_model(
     key: &str,
     outcome: &str,
     missing: &str,
-) -> Result<(), AppError> {
+    from_search: Option<i64>,
+) -> Result<(), TicketError> {
     staff_only(viewer)?;
     let outcome: Outcome = outcome.parse()?;
+    no_nul("missing", missing)?;
+    no_nul("model", key)?;
     let missing = missing.trim().to_owned();
     if outcome == Outcome::NoFit && missing.is_empty() {
         return Err(
@@ -294,6 +330,9 @@ pub async fn link_model(
             viewer.user,
         )
         .await?;
+        if let (Some(search), Some(model)) = (from_search, &model) {
+            crate::db::triage::picked(conn, id, search, &model.key).await?;
+        }
         journal::add(
             conn,
             NewEntry {
@@ -329,9 +368,10 @@ pub async fn escalate(
     viewer: &Viewer,
     id: TicketId,
     form: Escalation<'_>,
-) -> Result<(), AppError> {
+) -> Result<(), TicketError> {
     staff_only(viewer)?;
     let followed = Followed::from_form(form.followed, form.step_reached, form.reason)?;
+    no_nul("to_team", form.to_team)?;
     let team = form.to_team.trim().to_owned();
     if form.to_user.is_none() && team.is_empty() {
         return Err(FieldError::new("to", "escalate to a person or name a team").into());
@@ -382,7 +422,7 @@ pub async fn mark_duplicate(
     viewer: &Viewer,
     id: TicketId,
     of: &str,
-) -> Result<(), AppError> {
+) -> Result<(), TicketError> {
     staff_only(viewer)?;
     let of = TicketId(
         of.trim()
@@ -395,10 +435,22 @@ pub async fn mark_duplicate(
     }
     let viewer = *viewer;
     conn.transaction(async move |conn| {
-        let ticket = load(conn, &viewer, id).await?;
-        let original = load(conn, &viewer, of)
-            .await
-            .map_err(|_| FieldError::new("duplicate_of", format!("there is no ticket #{of}")))?;
+        // Both rows are locked, the lower id first: two people marking
+        // A and B duplicates of each other at once wait for each other
+        // instead of deadlocking, and the second is told why not.
+        let other = async |conn: &mut AsyncPgConnection| match load(conn, &viewer, of).await {
+            Err(TicketError::NotFound) => {
+                Err(FieldError::new("duplicate_of", format!("there is no ticket #{of}")).into())
+            }
+            other => other,
+        };
+        let (ticket, original) = if id.0 < of.0 {
+            let ticket = load(conn, &viewer, id).await?;
+            (ticket, other(conn).await?)
+        } else {
+            let original = other(conn).await?;
+            (load(conn, &viewer, id).await?, original)
+        };
         if original.duplicate_of == Some(id.0) {
             return Err(FieldError::new(
                 "duplicate_of",
@@ -438,4 +490,55 @@ pub async fn mark_duplicate(
         Ok(())
     })
     .await
+}
+
+/// Runs a triage search for a ticket and records it: the query, what came
+/// back, and a journal entry, in one transaction.
+pub async fn triage(
+    conn: &mut AsyncPgConnection,
+    index: &crate::search::SearchIndex,
+    viewer: &Viewer,
+    id: TicketId,
+    q: &str,
+) -> Result<(i64, Vec<crate::search::triage::Suggestion>), TicketError> {
+    staff_only(viewer)?;
+    no_nul("q", q)?;
+    let q = q.trim().to_owned();
+    if q.is_empty() || q.len() > 1000 {
+        return Err(FieldError::new("q", "search for 1 to 1000 characters of text").into());
+    }
+    let found = crate::search::triage::suggest_models(index, &q, 10)?;
+    let results: Vec<serde_json::Value> = found
+        .iter()
+        .map(|s| json!({ "key": s.key, "title": s.title, "score": s.score }))
+        .collect();
+    let viewer = *viewer;
+    let search_id = conn
+        .transaction(async move |conn| {
+            load(conn, &viewer, id).await?;
+            let count = results.len();
+            let search_id = crate::db::triage::record(
+                conn,
+                id,
+                viewer.user,
+                &q,
+                serde_json::Value::Array(results),
+            )
+            .await?;
+            journal::add(
+                conn,
+                NewEntry {
+                    ticket: id,
+                    author: Some(viewer.user),
+                    kind: EntryKind::Triage,
+                    visibility: Visibility::Internal,
+                    body: "",
+                    data: json!({ "query": q, "results": count, "search_id": search_id }),
+                },
+            )
+            .await?;
+            Ok::<_, TicketError>(search_id)
+        })
+        .await?;
+    Ok((search_id, found))
 }

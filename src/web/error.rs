@@ -40,11 +40,29 @@ pub enum AppError {
     Render(#[from] askama::Error),
     #[error(transparent)]
     Secret(#[from] SecretError),
+    #[error("{0}")]
+    Internal(String),
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
         AppError::Pool(e.to_string())
+    }
+}
+
+/// Every refusal of the ticket service, as HTTP.
+impl From<crate::tickets::TicketError> for AppError {
+    fn from(e: crate::tickets::TicketError) -> Self {
+        use crate::tickets::TicketError;
+        match e {
+            TicketError::NotFound => AppError::NotFound,
+            TicketError::Forbidden => AppError::Forbidden,
+            TicketError::Invalid(f) => AppError::Invalid(f),
+            TicketError::Search(s) => AppError::Internal(s.to_string()),
+            TicketError::Database(d) => AppError::Database(d),
+        }
     }
 }
 
@@ -55,6 +73,32 @@ impl From<crate::db::users::WriteError> for AppError {
             crate::db::users::WriteError::Database(d) => AppError::Database(d),
         }
     }
+}
+
+/// The connection broke or the server is going away: the request may
+/// succeed if tried again, so 503, not 500.
+fn database_unavailable(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(kind, info) => {
+            matches!(
+                kind,
+                DatabaseErrorKind::ClosedConnection
+                    | DatabaseErrorKind::UnableToSendCommand
+                    | DatabaseErrorKind::SerializationFailure
+            ) || info.message().contains("terminating connection")
+                || info.message().contains("connection closed")
+        }
+        Error::BrokenTransactionManager => true,
+        _ => false,
+    }
+}
+
+/// PostgreSQL refuses the NUL character in text: bad input, not a fault.
+/// Forms are checked before any handler (`web::csrf`); this covers JSON
+/// bodies and paths.
+fn nul_character(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(_, info) if info.message().contains("0x00"))
 }
 
 #[derive(Template)]
@@ -74,6 +118,7 @@ impl AppError {
             StatusCode::UNPROCESSABLE_ENTITY => "Invalid input",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported content type",
             StatusCode::BAD_REQUEST => "Bad request",
+            StatusCode::REQUEST_TIMEOUT => "Request timed out",
             StatusCode::PAYLOAD_TOO_LARGE => "Request too large",
             StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
             StatusCode::SERVICE_UNAVAILABLE => "Temporarily unavailable",
@@ -84,23 +129,32 @@ impl AppError {
     fn status(&self) -> StatusCode {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Database(e) if database_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Database(e) if nul_character(e) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Database(diesel::result::Error::NotFound) => StatusCode::NOT_FOUND,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Database(_) | AppError::Render(_) | AppError::Secret(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            AppError::Database(_)
+            | AppError::Render(_)
+            | AppError::Secret(_)
+            | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// What the person is told. Server-side causes stay in the log.
     fn public_message(&self) -> String {
+        if let AppError::Database(e) = self
+            && nul_character(e)
+        {
+            return "Text must not contain the NUL character.".to_owned();
+        }
         match self.status() {
             StatusCode::NOT_FOUND => "There is nothing at this address.".to_owned(),
             StatusCode::SERVICE_UNAVAILABLE => {
@@ -176,6 +230,7 @@ impl NotAppError for diesel_async::pooled_connection::deadpool::PoolError {}
 impl NotAppError for FieldError {}
 impl NotAppError for SecretError {}
 impl NotAppError for crate::db::users::WriteError {}
+impl NotAppError for crate::tickets::TicketError {}
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
