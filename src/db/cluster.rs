@@ -185,6 +185,31 @@ impl Cluster {
             other => other?,
         }
 
+        // After a kill of the whole process group the old postmaster can
+        // linger as a zombie for a moment: it no longer runs, but its pid
+        // still exists, so PostgreSQL's own socket-lock check refuses to
+        // start. Try again until that check passes.
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match Self::spawn_server(&bin_dir, layout, user.as_ref(), options, &log) {
+                Err(ClusterError::StartFailed { detail, .. })
+                    if detail.contains("lock file") && Instant::now() < deadline =>
+                {
+                    tracing::warn!("the database server's lock is still held ({detail}); retrying");
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn spawn_server(
+        bin_dir: &Path,
+        layout: &Layout,
+        user: Option<&User>,
+        options: &Options,
+        log: &fs::File,
+    ) -> Result<Self, ClusterError> {
         let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
         let mut command = Command::new(bin_dir.join("postgres"));
         command
@@ -195,9 +220,9 @@ impl Cluster {
             .args(["-p", &PORT.to_string(), "-c", "listen_addresses="])
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(io_err(&layout.log_file))?)
-            .stderr(log)
+            .stderr(log.try_clone().map_err(io_err(&layout.log_file))?)
             .process_group(0);
-        drop_privileges_and_watch_parent(&mut command, user.as_ref(), options.on_parent_death);
+        drop_privileges_and_watch_parent(&mut command, user, options.on_parent_death);
         let child = command.spawn().map_err(|e| ClusterError::StartFailed {
             log: layout.log_file.display().to_string(),
             detail: e.to_string(),

@@ -16,3 +16,4 @@ mod search;
 mod setup;
 mod support;
 mod tickets;
+mod trust;
