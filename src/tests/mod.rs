@@ -8,6 +8,7 @@
 mod accounts;
 mod browser;
 mod cli;
+mod drift;
 mod foundation;
 mod live;
 mod matrix;

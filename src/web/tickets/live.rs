@@ -164,12 +164,16 @@ impl Stream {
                     continue;
                 }
             }
+            // In this order: an access change commits (and is announced on
+            // the one LISTEN connection) before any entry written after it,
+            // so it is seen first and no entry slips out after it.
             let wake = tokio::select! {
-                event = self.events.recv() => Wake::Entry(event),
+                biased;
+                _ = self.closing.wait_for(|closing| *closing) => return None,
                 changed = self.access.recv() => Wake::Access(changed),
                 _ = self.resyncs.changed() => Wake::Resync,
+                event = self.events.recv() => Wake::Entry(event),
                 _ = self.keepalive.tick() => Wake::Tick,
-                _ = self.closing.wait_for(|closing| *closing) => return None,
             };
             let event = match wake {
                 Wake::Entry(event) => event,
