@@ -22,7 +22,8 @@ pub struct Entry {
     pub ticket_id: i64,
     pub author_id: Option<i64>,
     pub kind: String,
-    pub visibility: String,
+    #[diesel(deserialize_as = crate::db::columns::VisibilityColumn)]
+    pub visibility: Visibility,
     pub body: String,
     pub data: serde_json::Value,
     pub created_at: DateTime<Utc>,
@@ -30,7 +31,7 @@ pub struct Entry {
 
 impl Entry {
     pub fn is_public(&self) -> bool {
-        self.visibility == "public"
+        self.visibility == Visibility::Public
     }
 }
 

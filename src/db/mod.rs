@@ -5,6 +5,7 @@
 pub mod api_tokens;
 pub mod audit;
 pub mod cluster;
+pub mod columns;
 pub mod journal;
 mod migrations;
 pub mod models;

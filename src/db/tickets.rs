@@ -5,26 +5,31 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::db::columns::{PriorityColumn, StatusColumn};
 use crate::db::outbox::{self, Entity};
 use crate::db::schema::{
     escalations, incident_models, organizations, ticket_models, ticket_transitions, tickets, users,
 };
-use crate::domain::account::UserId;
+use crate::domain::account::{OrgId, UserId};
 use crate::domain::policy::TicketScope;
 use crate::domain::ticket::{Outcome, Priority, Status, TicketId};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tickets)]
 pub struct Ticket {
-    pub id: i64,
+    #[diesel(deserialize_as = i64)]
+    pub id: TicketId,
     pub title: String,
     pub description: String,
-    pub requester_id: i64,
+    #[diesel(deserialize_as = i64)]
+    pub requester_id: UserId,
     pub organization_id: Option<i64>,
-    pub priority: i16,
+    #[diesel(deserialize_as = PriorityColumn)]
+    pub priority: Priority,
     pub category: String,
     pub assignee_id: Option<i64>,
-    pub status: String,
+    #[diesel(deserialize_as = StatusColumn)]
+    pub status: Status,
     pub duplicate_of: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -32,11 +37,19 @@ pub struct Ticket {
 
 impl Ticket {
     pub fn status(&self) -> Status {
-        self.status.parse().unwrap_or(Status::New)
+        self.status
     }
 
     pub fn priority(&self) -> Priority {
-        Priority::new(self.priority).unwrap_or(Priority::ALL[3])
+        self.priority
+    }
+
+    pub fn organization(&self) -> Option<OrgId> {
+        self.organization_id.map(OrgId)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.status == Status::Closed
     }
 
     /// Takes a reference because templates pass one.
@@ -45,7 +58,7 @@ impl Ticket {
     }
 
     pub fn id(&self) -> TicketId {
-        TicketId(self.id)
+        self.id
     }
 }
 
@@ -73,13 +86,13 @@ pub async fn create(conn: &mut AsyncPgConnection, new: NewTicket<'_>) -> QueryRe
         .await?;
     diesel::insert_into(ticket_transitions::table)
         .values((
-            ticket_transitions::ticket_id.eq(ticket.id),
+            ticket_transitions::ticket_id.eq(ticket.id.0),
             ticket_transitions::to_status.eq(Status::New.as_str()),
             ticket_transitions::by_id.eq(new.requester.0),
         ))
         .execute(conn)
         .await?;
-    outbox::enqueue(conn, Entity::Ticket, ticket.id).await?;
+    outbox::enqueue(conn, Entity::Ticket, ticket.id.0).await?;
     Ok(ticket)
 }
 
@@ -113,7 +126,7 @@ pub async fn set_status(
     to: Status,
     by: Option<UserId>,
 ) -> QueryResult<()> {
-    diesel::update(tickets::table.find(ticket.id))
+    diesel::update(tickets::table.find(ticket.id.0))
         .set((
             tickets::status.eq(to.as_str()),
             tickets::updated_at.eq(diesel::dsl::now),
@@ -122,7 +135,7 @@ pub async fn set_status(
         .await?;
     diesel::insert_into(ticket_transitions::table)
         .values((
-            ticket_transitions::ticket_id.eq(ticket.id),
+            ticket_transitions::ticket_id.eq(ticket.id.0),
             ticket_transitions::from_status.eq(Some(ticket.status.as_str())),
             ticket_transitions::to_status.eq(to.as_str()),
             ticket_transitions::by_id.eq(by.map(|u| u.0)),
@@ -130,7 +143,7 @@ pub async fn set_status(
         .execute(conn)
         .await?;
     // Status is indexed (`status:` searches, possible duplicates).
-    outbox::enqueue(conn, Entity::Ticket, ticket.id).await
+    outbox::enqueue(conn, Entity::Ticket, ticket.id.0).await
 }
 
 pub async fn set_assignee(

@@ -6,8 +6,17 @@ use std::str::FromStr;
 
 use super::FieldError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize, serde::Serialize,
+)]
+#[serde(transparent)]
 pub struct UserId(pub i64);
+
+impl From<i64> for UserId {
+    fn from(id: i64) -> Self {
+        UserId(id)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct OrgId(pub i64);

@@ -6,8 +6,17 @@ use std::str::FromStr;
 
 use super::FieldError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize, serde::Serialize,
+)]
+#[serde(transparent)]
 pub struct TicketId(pub i64);
+
+impl From<i64> for TicketId {
+    fn from(id: i64) -> Self {
+        TicketId(id)
+    }
+}
 
 impl fmt::Display for TicketId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -143,6 +152,13 @@ impl Status {
             )
         };
         Err(FieldError::new("status", message))
+    }
+}
+
+/// In JSON as its stored name (`in_progress`).
+impl serde::Serialize for Status {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -89,14 +89,14 @@ pub fn ticket_document(
     entries: &[(i64, bool, String)],
 ) -> TantivyDocument {
     let mut doc = TantivyDocument::default();
-    doc.add_text(fields.uid, uid("ticket", ticket.id));
+    doc.add_text(fields.uid, uid("ticket", ticket.id.0));
     doc.add_text(fields.kind, "ticket");
-    doc.add_i64(fields.id, ticket.id);
+    doc.add_i64(fields.id, ticket.id.0);
     doc.add_text(fields.ticket_title, &ticket.title);
     if !ticket.description.is_empty() {
         doc.add_text(fields.ticket_public, &ticket.description);
     }
-    for (_, public, body) in entries.iter().filter(|(t, _, _)| *t == ticket.id) {
+    for (_, public, body) in entries.iter().filter(|(t, _, _)| *t == ticket.id.0) {
         doc.add_text(
             if *public {
                 fields.ticket_public
@@ -107,7 +107,7 @@ pub fn ticket_document(
         );
     }
     doc.add_text(fields.category, &ticket.category);
-    doc.add_text(fields.status, &ticket.status);
+    doc.add_text(fields.status, ticket.status.as_str());
     doc.add_text(fields.public, "no");
     doc.add_i64(fields.org, ticket.organization_id.unwrap_or(0));
     seal(fields, doc)
@@ -309,10 +309,10 @@ pub async fn rebuild(
     after = 0;
     loop {
         let batch = tickets::for_index(conn, None, after, BATCH).await?;
-        let Some(last) = batch.last().map(|t| t.id) else {
+        let Some(last) = batch.last().map(|t| t.id.0) else {
             break;
         };
-        let ids: Vec<i64> = batch.iter().map(|t| t.id).collect();
+        let ids: Vec<i64> = batch.iter().map(|t| t.id.0).collect();
         let entries = journal::bodies_for(conn, &ids).await?;
         for ticket in &batch {
             writer.add_document(ticket_document(f, ticket, &entries))?;

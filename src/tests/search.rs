@@ -13,7 +13,6 @@ use casebook::db::users::User;
 use casebook::domain::account::Role;
 use casebook::domain::model::Status;
 use casebook::domain::policy::Visibility;
-use casebook::domain::ticket::TicketId;
 use casebook::search::indexer::{self, snapshot};
 use casebook::search::query::{self, Audience};
 use casebook::search::{SearchIndex, triage};
@@ -62,7 +61,7 @@ async fn data(conn: &mut AsyncPgConnection) -> Data {
         )
         .await
         .unwrap();
-        let id = TicketId(ticket.id);
+        let id = ticket.id;
         ticket_actions::write(
             conn,
             &engineer.viewer(),
@@ -172,7 +171,7 @@ async fn two_indexes_on_one_database_converge() {
     ticket_actions::write(
         &mut conn,
         &d.engineer.viewer(),
-        TicketId(ticket.id),
+        ticket.id,
         "later note",
         Visibility::Internal,
     )
@@ -299,7 +298,7 @@ async fn triage_suggests_the_right_model_and_flags_duplicates() {
     );
     let dups = triage::possible_duplicates(
         &index,
-        copy.id,
+        copy.id.0,
         "Checkout gives 502 bad gateway errors\nStarted this morning.",
         5,
     )
@@ -310,7 +309,7 @@ async fn triage_suggests_the_right_model_and_flags_duplicates() {
         "{dups:?}"
     );
     assert!(
-        !dups.iter().any(|d| d.id == copy.id),
+        !dups.iter().any(|d| d.id == copy.id.0),
         "a ticket is not its own duplicate"
     );
     assert!(

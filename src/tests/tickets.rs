@@ -70,6 +70,7 @@ async fn open_as(app: &TestApp, user: &User, title: &str, priority: &str) -> i64
     .await
     .unwrap()
     .id
+    .0
 }
 
 async fn token_for(app: &TestApp, browser: &Browser) -> String {

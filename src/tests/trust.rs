@@ -73,6 +73,7 @@ async fn open(conn: &mut AsyncPgConnection, who: &User, title: &str) -> i64 {
     .await
     .unwrap()
     .id
+    .0
 }
 
 async fn index_everything(app: &TestApp) {
@@ -198,7 +199,8 @@ async fn a_customer_never_sees_other_organizations_duplicates() {
     )
     .await
     .unwrap()
-    .id;
+    .id
+    .0;
     let also_ours = open(&mut conn, &w.customer, "Checkout fails again").await;
     for dup in [theirs, nobodys, also_ours] {
         service::mark_duplicate(
@@ -715,7 +717,8 @@ async fn the_index_never_skips_a_row_that_commits_after_a_higher_id() {
             )
             .await
             .unwrap()
-            .id;
+            .id
+            .0;
             inserted_tx.send(()).unwrap();
             go_rx.await.unwrap();
             Ok::<_, diesel::result::Error>(id)

@@ -140,7 +140,8 @@ pub async fn desk(conn: &mut AsyncPgConnection) -> Desk {
     )
     .await
     .unwrap()
-    .id;
+    .id
+    .0;
     Desk {
         engineer,
         customer,

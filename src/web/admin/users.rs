@@ -190,10 +190,10 @@ async fn show_page(
 pub async fn show(
     ctx: Ctx,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    path: web::Path<UserId>,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = state.pool.get().await?;
-    let user = users::find(&mut conn, UserId(path.into_inner())).await?;
+    let user = users::find(&mut conn, path.into_inner()).await?;
     render(&ShowPage {
         ctx,
         user,
@@ -231,10 +231,10 @@ pub async fn change_role(
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<UserId>,
     form: web::Form<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = UserId(path.into_inner());
+    let id = path.into_inner();
     let parsed = form
         .role
         .parse::<Role>()
@@ -336,9 +336,9 @@ pub async fn disable(
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<UserId>,
 ) -> Result<HttpResponse, AppError> {
-    set_disabled(req, ctx, state, who, UserId(path.into_inner()), true).await
+    set_disabled(req, ctx, state, who, path.into_inner(), true).await
 }
 
 pub async fn enable(
@@ -346,9 +346,9 @@ pub async fn enable(
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<UserId>,
 ) -> Result<HttpResponse, AppError> {
-    set_disabled(req, ctx, state, who, UserId(path.into_inner()), false).await
+    set_disabled(req, ctx, state, who, path.into_inner(), false).await
 }
 
 #[derive(Deserialize)]
@@ -362,10 +362,10 @@ pub async fn reset_password(
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<UserId>,
     form: web::Form<ResetForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = UserId(path.into_inner());
+    let id = path.into_inner();
     if let Err(e) = validate_password(&form.password) {
         return show_page(&state, ctx, id, Some(e), StatusCode::UNPROCESSABLE_ENTITY).await;
     }

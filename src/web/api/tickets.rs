@@ -101,10 +101,10 @@ pub async fn create(
 pub async fn show(
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
 ) -> Result<HttpResponse, ApiError> {
     let viewer = who.0.user.viewer();
-    let id = TicketId(path.into_inner());
+    let id = path.into_inner();
     let mut conn = state.pool.get().await?;
     let mut ticket = tickets::find_visible(&mut conn, id, viewer.ticket_scope())
         .await?
@@ -150,7 +150,7 @@ pub struct EntryJson {
 pub async fn write(
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
     input: web::Json<EntryJson>,
 ) -> Result<HttpResponse, ApiError> {
     let viewer = who.0.user.viewer();
@@ -168,7 +168,7 @@ pub async fn write(
         }
     };
     let mut conn = state.pool.get().await?;
-    let id = TicketId(path.into_inner());
+    let id = path.into_inner();
     let entry = service::write(&mut conn, &viewer, id, &input.body, visibility).await?;
     let row = journal::find(&mut conn, id, entry.id, viewer.entry_scope())
         .await?
@@ -189,14 +189,14 @@ pub struct StatusJson {
 pub async fn change_status(
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
     input: web::Json<StatusJson>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     service::change_status(
         &mut conn,
         &who.0.user.viewer(),
-        TicketId(path.into_inner()),
+        path.into_inner(),
         &input.status,
     )
     .await?;
@@ -211,14 +211,14 @@ pub struct AssignJson {
 pub async fn assign(
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
     input: web::Json<AssignJson>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     service::assign(
         &mut conn,
         &who.0.user.viewer(),
-        TicketId(path.into_inner()),
+        path.into_inner(),
         input.assignee_id,
     )
     .await?;
@@ -238,14 +238,14 @@ pub struct LinkJson {
 pub async fn link_model(
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
     input: web::Json<LinkJson>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     service::link_model(
         &mut conn,
         &who.0.user.viewer(),
-        TicketId(path.into_inner()),
+        path.into_inner(),
         &input.model,
         &input.outcome,
         &input.missing,
@@ -270,7 +270,7 @@ pub struct EscalationJson {
 pub async fn escalate(
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
     input: web::Json<EscalationJson>,
 ) -> Result<HttpResponse, ApiError> {
     let step = input
@@ -281,7 +281,7 @@ pub async fn escalate(
     service::escalate(
         &mut conn,
         &who.0.user.viewer(),
-        TicketId(path.into_inner()),
+        path.into_inner(),
         Escalation {
             to_user: input.to_user_id,
             to_team: &input.to_team,
@@ -302,14 +302,14 @@ pub struct DuplicateJson {
 pub async fn mark_duplicate(
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
     input: web::Json<DuplicateJson>,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     service::mark_duplicate(
         &mut conn,
         &who.0.user.viewer(),
-        TicketId(path.into_inner()),
+        path.into_inner(),
         &input.duplicate_of.to_string(),
     )
     .await?;
@@ -320,14 +320,7 @@ pub async fn events(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(live::open(
-        &req,
-        &state,
-        who.0,
-        TicketId(path.into_inner()),
-        Format::Json,
-    )
-    .await?)
+    Ok(live::open(&req, &state, who.0, path.into_inner(), Format::Json).await?)
 }

@@ -48,11 +48,11 @@ pub async fn write(
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
     form: web::Form<EntryForm>,
 ) -> Result<HttpResponse, AppError> {
     let viewer = who.0.user.viewer();
-    let id = TicketId(path.into_inner());
+    let id = path.into_inner();
     // Staff write internal notes unless they choose public; customers can
     // only write public replies.
     let visibility = if !viewer.role.is_staff() || form.visibility == "public" {
@@ -77,10 +77,10 @@ pub async fn change_status(
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
     form: web::Form<StatusForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = TicketId(path.into_inner());
+    let id = path.into_inner();
     let mut conn = state.pool.get().await?;
     let result = service::change_status(&mut conn, &who.0.user.viewer(), id, &form.status).await;
     finish(result, &state, ctx, &who, id, String::new()).await
@@ -96,10 +96,10 @@ pub async fn assign(
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
     form: web::Form<AssignForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = TicketId(path.into_inner());
+    let id = path.into_inner();
     let assignee = match form.assignee.trim() {
         "" => None,
         "me" => Some(who.0.user.id),
@@ -133,10 +133,10 @@ pub async fn link_model(
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = TicketId(path.into_inner());
+    let id = path.into_inner();
     let mut conn = state.pool.get().await?;
     let result = service::link_model(
         &mut conn,
@@ -163,10 +163,10 @@ pub async fn triage(
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
     form: web::Form<TriageForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = TicketId(path.into_inner());
+    let id = path.into_inner();
     let mut conn = state.pool.get().await?;
     let result = service::triage(&mut conn, &state.search, &who.0.user.viewer(), id, &form.q)
         .await
@@ -192,10 +192,10 @@ pub async fn escalate(
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
     form: web::Form<EscalateForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = TicketId(path.into_inner());
+    let id = path.into_inner();
     let to_user = form.to_user.trim().parse().ok();
     let mut conn = state.pool.get().await?;
     let result = service::escalate(
@@ -224,10 +224,10 @@ pub async fn mark_duplicate(
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
     form: web::Form<DuplicateForm>,
 ) -> Result<HttpResponse, AppError> {
-    let id = TicketId(path.into_inner());
+    let id = path.into_inner();
     let mut conn = state.pool.get().await?;
     let result =
         service::mark_duplicate(&mut conn, &who.0.user.viewer(), id, &form.duplicate_of).await;

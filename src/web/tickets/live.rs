@@ -302,14 +302,7 @@ pub async fn events(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
 ) -> Result<HttpResponse, AppError> {
-    open(
-        &req,
-        &state,
-        who.0,
-        TicketId(path.into_inner()),
-        Format::Html,
-    )
-    .await
+    open(&req, &state, who.0, path.into_inner(), Format::Html).await
 }

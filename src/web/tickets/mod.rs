@@ -344,7 +344,7 @@ pub async fn show_page(
         Some(org) => Some(tickets::organization_name(&mut conn, org).await?),
         None => None,
     };
-    let requester = tickets::name_of(&mut conn, ticket.requester_id).await?;
+    let requester = tickets::name_of(&mut conn, ticket.requester_id.0).await?;
     let assignee = match ticket.assignee_id {
         Some(a) => Some(tickets::name_of(&mut conn, a).await?),
         None => None,
@@ -380,7 +380,7 @@ pub async fn show_page(
                 Vec::new()
             });
         let possible =
-            crate::search::triage::possible_duplicates(&state.search, ticket.id, &text, 5)
+            crate::search::triage::possible_duplicates(&state.search, ticket.id.0, &text, 5)
                 .unwrap_or_else(|e| {
                     tracing::error!("duplicate search failed: {e}");
                     Vec::new()
@@ -424,17 +424,9 @@ pub async fn show(
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
-    path: web::Path<i64>,
+    path: web::Path<TicketId>,
 ) -> Result<HttpResponse, AppError> {
     let viewer = who.0.user.viewer();
-    let page = show_page(
-        &state,
-        ctx,
-        &viewer,
-        TicketId(path.into_inner()),
-        None,
-        String::new(),
-    )
-    .await?;
+    let page = show_page(&state, ctx, &viewer, path.into_inner(), None, String::new()).await?;
     render(&page)
 }

@@ -93,7 +93,7 @@ impl EntryView {
             "id": e.id,
             "ticket_id": e.ticket_id,
             "kind": e.kind,
-            "visibility": e.visibility,
+            "visibility": crate::db::journal::visibility_str(e.visibility),
             "author": row.author,
             "body": e.body,
             "data": e.data,
