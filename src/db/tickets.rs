@@ -96,18 +96,11 @@ pub async fn create(conn: &mut AsyncPgConnection, new: NewTicket<'_>) -> QueryRe
     Ok(ticket)
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: TicketId) -> QueryResult<Option<Ticket>> {
-    tickets::table
-        .find(id.0)
-        .select(Ticket::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
 /// Locks the ticket row for the rest of the transaction, so two status
-/// changes cannot both start from the same status.
-pub async fn find_for_update(
+/// changes cannot both start from the same status. Unscoped: only the
+/// ticket service calls it, and checks the viewer's policy on the row;
+/// reads for a person use [`find_visible`].
+pub(crate) async fn find_for_update(
     conn: &mut AsyncPgConnection,
     id: TicketId,
 ) -> QueryResult<Option<Ticket>> {
