@@ -40,6 +40,41 @@ diesel::table! {
 }
 
 diesel::table! {
+    improvement_events (id) {
+        id -> Int8,
+        improvement_id -> Int8,
+        actor_id -> Nullable<Int8>,
+        at -> Timestamptz,
+        action -> Text,
+        detail -> Jsonb,
+        priority -> Int2,
+        status -> Text,
+        due_on -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    improvements (id) {
+        id -> Int8,
+        title -> Text,
+        details -> Text,
+        kind -> Text,
+        model_id -> Nullable<Int8>,
+        owner_id -> Nullable<Int8>,
+        due_on -> Nullable<Date>,
+        priority -> Int2,
+        status -> Text,
+        reason -> Text,
+        review_id -> Nullable<Int8>,
+        ticket_id -> Nullable<Int8>,
+        resolved_revision -> Nullable<Int4>,
+        created_by -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     incident_models (id) {
         id -> Int8,
         key -> Text,
@@ -112,6 +147,24 @@ diesel::table! {
         id -> Int8,
         name -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    reviews (id) {
+        id -> Int8,
+        ticket_id -> Int8,
+        reviewer_id -> Int8,
+        status -> Text,
+        what_happened -> Text,
+        model_linked -> Nullable<Text>,
+        model_worked -> Nullable<Text>,
+        step_detail -> Text,
+        escalation -> Nullable<Text>,
+        recommendations -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        submitted_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -212,10 +265,17 @@ diesel::table! {
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(escalations -> tickets (ticket_id));
+diesel::joinable!(improvement_events -> improvements (improvement_id));
+diesel::joinable!(improvement_events -> users (actor_id));
+diesel::joinable!(improvements -> incident_models (model_id));
+diesel::joinable!(improvements -> reviews (review_id));
+diesel::joinable!(improvements -> tickets (ticket_id));
 diesel::joinable!(journal_entries -> tickets (ticket_id));
 diesel::joinable!(journal_entries -> users (author_id));
 diesel::joinable!(model_revisions -> incident_models (model_id));
 diesel::joinable!(model_revisions -> users (author_id));
+diesel::joinable!(reviews -> tickets (ticket_id));
+diesel::joinable!(reviews -> users (reviewer_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(ticket_models -> incident_models (model_id));
 diesel::joinable!(ticket_models -> tickets (ticket_id));
@@ -231,12 +291,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_log,
     escalations,
+    improvement_events,
+    improvements,
     incident_models,
     journal_entries,
     login_attempts,
     model_links,
     model_revisions,
     organizations,
+    reviews,
     search_outbox,
     sessions,
     setup_tokens,
