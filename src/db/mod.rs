@@ -5,10 +5,12 @@
 pub mod api_tokens;
 pub mod audit;
 pub mod cluster;
+pub mod improvements;
 pub mod journal;
 mod migrations;
 pub mod models;
 pub mod outbox;
+pub mod reviews;
 pub mod schema;
 pub mod sessions;
 pub mod ticket_actions;
