@@ -137,6 +137,8 @@ struct ShowPage {
     /// How often it resolved, helped partly.
     resolved: usize,
     partial: usize,
+    /// Its open improvement items (staff only; empty for customers).
+    items: Vec<crate::db::improvements::Item>,
 }
 
 impl ShowPage {
@@ -194,8 +196,10 @@ pub async fn show(
         crate::db::tickets::tickets_for_model(&mut conn, model.id, viewer.ticket_scope()).await?;
     let count = |o: &str| tickets.iter().filter(|t| t.4 == o).count();
     let (resolved, partial) = (count("resolved"), count("partial"));
+    let items = crate::db::improvements::open_for_model(&mut conn, &viewer, model.id).await?;
     render(&ShowPage {
         ctx,
+        items,
         tickets,
         resolved,
         partial,
