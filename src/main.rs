@@ -57,6 +57,9 @@ enum Command {
         /// (directly or through a proxy).
         #[arg(long, env = "CASEBOOK_SECURE_COOKIES")]
         secure_cookies: bool,
+        /// How many of each week's triaged tickets are offered for triage review.
+        #[arg(long, env = "CASEBOOK_TRIAGE_SAMPLE", default_value_t = casebook::domain::rota::DEFAULT_SAMPLE)]
+        triage_sample: usize,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -166,12 +169,17 @@ fn main() -> ExitCode {
     } else {
         logging::init();
     }
-    let (listen, secure_cookies) = match &cli.command {
+    let (listen, secure_cookies, triage_sample) = match &cli.command {
         Command::Serve {
             listen,
             secure_cookies,
-        } => (*listen, *secure_cookies),
-        _ => (SocketAddr::from(([127, 0, 0, 1], 8080)), false),
+            triage_sample,
+        } => (*listen, *secure_cookies, *triage_sample),
+        _ => (
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+            false,
+            casebook::domain::rota::DEFAULT_SAMPLE,
+        ),
     };
     let config = Config {
         data_dir: cli.global.data_dir,
@@ -180,6 +188,7 @@ fn main() -> ExitCode {
         database_url: cli.global.database_url.filter(|url| !url.trim().is_empty()),
         pg_bin_dir: cli.global.pg_bin_dir,
         secure_cookies,
+        triage_sample,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

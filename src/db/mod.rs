@@ -11,6 +11,7 @@ mod migrations;
 pub mod models;
 pub mod outbox;
 pub mod reviews;
+pub mod rota;
 pub mod schema;
 pub mod sessions;
 pub mod ticket_actions;

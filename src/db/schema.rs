@@ -26,6 +26,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    calendar_feeds (user_id) {
+        user_id -> Int8,
+        token_hash -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     escalations (id) {
         id -> Int8,
         ticket_id -> Int8,
@@ -169,6 +177,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    rota_swaps (id) {
+        id -> Int8,
+        week_a -> Date,
+        week_b -> Date,
+        user_a -> Int8,
+        user_b -> Int8,
+        agreed_by -> Int8,
+        recorded_by -> Int8,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    rota_weeks (week_start) {
+        week_start -> Date,
+        triager_id -> Int8,
+        assigned_by -> Nullable<Int8>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     search_outbox (id) {
         id -> Int8,
         entity -> Text,
@@ -237,6 +267,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    triage_reviews (id) {
+        id -> Int8,
+        ticket_id -> Int8,
+        week_start -> Date,
+        triager_id -> Int8,
+        reviewer_id -> Int8,
+        right_model -> Text,
+        duplicates_checked -> Text,
+        searches_good -> Text,
+        reply_fast -> Text,
+        escalated_right -> Text,
+        comment -> Text,
+        score -> Nullable<Int2>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     triage_searches (id) {
         id -> Int8,
         ticket_id -> Int8,
@@ -264,6 +312,7 @@ diesel::table! {
 
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_id));
+diesel::joinable!(calendar_feeds -> users (user_id));
 diesel::joinable!(escalations -> tickets (ticket_id));
 diesel::joinable!(improvement_events -> improvements (improvement_id));
 diesel::joinable!(improvement_events -> users (actor_id));
@@ -283,6 +332,7 @@ diesel::joinable!(ticket_models -> users (linked_by));
 diesel::joinable!(ticket_transitions -> tickets (ticket_id));
 diesel::joinable!(ticket_transitions -> users (by_id));
 diesel::joinable!(tickets -> organizations (organization_id));
+diesel::joinable!(triage_reviews -> tickets (ticket_id));
 diesel::joinable!(triage_searches -> tickets (ticket_id));
 diesel::joinable!(triage_searches -> users (user_id));
 diesel::joinable!(users -> organizations (organization_id));
@@ -290,6 +340,7 @@ diesel::joinable!(users -> organizations (organization_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_log,
+    calendar_feeds,
     escalations,
     improvement_events,
     improvements,
@@ -300,12 +351,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     model_revisions,
     organizations,
     reviews,
+    rota_swaps,
+    rota_weeks,
     search_outbox,
     sessions,
     setup_tokens,
     ticket_models,
     ticket_transitions,
     tickets,
+    triage_reviews,
     triage_searches,
     users,
 );

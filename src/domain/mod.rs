@@ -7,6 +7,7 @@ pub mod improvement;
 pub mod model;
 pub mod policy;
 pub mod review;
+pub mod rota;
 pub mod ticket;
 
 /// A value a person typed that cannot be accepted, with the form field it

@@ -14,6 +14,7 @@ mod live;
 mod matrix;
 mod models;
 mod reviews;
+mod rota;
 mod search;
 mod setup;
 mod support;

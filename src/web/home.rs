@@ -18,6 +18,8 @@ struct HomePage {
     /// The improvement debt, for reviewers, managers and admins.
     debt: Option<Debt>,
     rule: &'static str,
+    /// Who triages this week (team only).
+    triager: Option<String>,
 }
 
 pub async fn show(
@@ -25,10 +27,18 @@ pub async fn show(
     state: web::Data<AppState>,
     who: MaybeSignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let debt = match who.0.map(|i| i.user.viewer()) {
+    let viewer = who.0.map(|i| i.user.viewer());
+    let debt = match viewer {
         Some(viewer) if matches!(viewer.role, Role::Reviewer | Role::Manager | Role::Admin) => {
             let mut conn = state.pool.get().await?;
             Some(improvements::debt(&mut conn, &viewer, Utc::now()).await?)
+        }
+        _ => None,
+    };
+    let triager = match viewer {
+        Some(viewer) if viewer.role.is_staff() => {
+            let mut conn = state.pool.get().await?;
+            crate::db::rota::current_triager(&mut conn, &viewer, Utc::now().date_naive()).await?
         }
         _ => None,
     };
@@ -37,5 +47,6 @@ pub async fn show(
         version: env!("CARGO_PKG_VERSION"),
         debt,
         rule: improvements::RULE,
+        triager,
     })
 }

@@ -13,6 +13,7 @@ pub mod improvements;
 pub mod models;
 pub mod page;
 pub mod reviews;
+pub mod rota;
 pub mod search;
 pub mod sessions;
 pub mod setup;
@@ -199,6 +200,14 @@ fn table() -> Vec<Def> {
         ),
         def(M::GET, "/improvements/{id}", Staff, improvements::show),
         def(M::POST, "/improvements/{id}", Staff, improvements::update),
+        // The triage rota.
+        def(M::GET, "/rota", Staff, rota::show),
+        def(M::POST, "/rota", Manager, rota::assign),
+        def(M::POST, "/rota/swaps", Staff, rota::swap),
+        def(M::POST, "/rota/calendar", Staff, rota::create_calendar),
+        def(M::GET, "/rota/calendar/{file}", Anyone, rota::calendar),
+        def(M::GET, "/rota/triage-reviews", Staff, rota::triage_reviews),
+        def(M::POST, "/rota/triage-reviews", Staff, rota::review_triage),
         // Administration.
         def(M::GET, "/admin/users", Admin, admin::users::list),
         def(M::POST, "/admin/users", Admin, admin::users::create),
@@ -298,6 +307,9 @@ fn table() -> Vec<Def> {
             Staff,
             api::improvements::update,
         ),
+        def(M::GET, "/api/v1/rota", Staff, api::rota::list),
+        def(M::POST, "/api/v1/rota", Manager, api::rota::assign),
+        def(M::POST, "/api/v1/rota/swaps", Staff, api::rota::swap),
         def(M::GET, "/api/v1/tickets", SignedIn, api::tickets::list),
         def(M::POST, "/api/v1/tickets", SignedIn, api::tickets::create),
         def(M::GET, "/api/v1/tickets/{id}", SignedIn, api::tickets::show),

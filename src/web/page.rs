@@ -119,6 +119,9 @@ fn notice_text(key: &str) -> Option<&'static str> {
         }
         "improvement-saved" => "The item is saved; the change is in its history.",
         "items-reprioritised" => "The ticked items have their new priority.",
+        "rota-assigned" => "The week has its triager.",
+        "rota-swapped" => "The two weeks are swapped; the swap is recorded with who agreed.",
+        "triage-reviewed" => "The triage grade is recorded; it counts in that week's score.",
         _ => return None,
     })
 }

@@ -3,6 +3,7 @@
 pub mod improvements;
 pub mod models;
 pub mod reviews;
+pub mod rota;
 pub mod tickets;
 
 use actix_web::{HttpResponse, web};
