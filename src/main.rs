@@ -71,8 +71,14 @@ enum Command {
     Import { dir: PathBuf },
     /// Export every incident model as DIR/<key>.md in the canonical format.
     Export { dir: PathBuf },
-    /// Load the demo incident models (about 20 common operations incidents).
-    Demo,
+    /// Load the demo incident models (about 20 common operations incidents)
+    /// and a few weeks of past work: people of each role, tickets, reviews,
+    /// improvement items, a rota.
+    Demo {
+        /// Load the models only.
+        #[arg(long)]
+        no_history: bool,
+    },
     /// Rebuild this data directory's search index from PostgreSQL.
     Reindex,
     /// Measure triage matching on a JSONL dev set (see ../shared/data/triage-dev).
@@ -249,12 +255,25 @@ fn main() -> ExitCode {
                 println!("casebook: exported {written} model(s)");
                 Ok(())
             }
-            Command::Demo => {
-                let report = commands::with_database(&config, async move |conn| {
-                    Ok(commands::demo(conn).await?)
+            Command::Demo { no_history } => {
+                let (report, history) = commands::with_database(&config, async move |conn| {
+                    let report = commands::demo(conn).await?;
+                    let history = if no_history {
+                        None
+                    } else {
+                        Some(
+                            commands::history::demo_history(conn, chrono::Utc::now())
+                                .await
+                                .map_err(|e| StartupError::Command(e.to_string()))?,
+                        )
+                    };
+                    Ok((report, history))
                 })
                 .await?;
                 println!("casebook: demo models: {report}");
+                if let Some(history) = history {
+                    println!("casebook: demo history: {history}");
+                }
                 Ok(())
             }
             Command::GenerateModels { dir, count, seed } => {

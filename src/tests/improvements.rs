@@ -839,3 +839,86 @@ async fn customers_see_no_item_and_no_debt() {
             .is_empty()
     );
 }
+
+#[actix_web::test]
+async fn the_demo_history_fills_every_page_and_moves_the_debt() {
+    use casebook::db::schema::{reviews, rota_swaps, triage_reviews, users};
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    casebook::commands::demo(&mut conn).await.unwrap();
+    let now = Utc::now();
+    let report = casebook::commands::history::demo_history(&mut conn, now)
+        .await
+        .unwrap();
+    assert!(!report.skipped);
+    assert!(
+        report.tickets >= 20 && report.reviews >= 5 && report.items >= 6,
+        "{report}"
+    );
+    let again = casebook::commands::history::demo_history(&mut conn, now)
+        .await
+        .unwrap();
+    assert!(again.skipped, "a second run adds nothing");
+
+    let submitted: i64 = reviews::table
+        .filter(reviews::submitted_at.lt(now - Duration::days(1)))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        submitted as usize, report.reviews,
+        "reviews lie in the past"
+    );
+    let by_revision: i64 = improvements::table
+        .filter(improvements::resolved_revision.is_not_null())
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert!(by_revision >= 1);
+    let swaps: i64 = rota_swaps::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(swaps, 1);
+    let graded: i64 = triage_reviews::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert!(graded >= 1);
+
+    let reviewer: casebook::db::users::User = users::table
+        .filter(users::email.eq("rita.okafor@demo.casebook.example"))
+        .select(casebook::db::users::User::as_select())
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let debt = items::debt(&mut conn, &reviewer.viewer(), now)
+        .await
+        .unwrap();
+    let mut values: Vec<i64> = debt.points.iter().map(|p| p.1).collect();
+    assert_eq!(values[0], 0, "nothing was owed before the history");
+    values.dedup();
+    assert!(values.len() >= 4, "the trend moves: {values:?}");
+    assert!(debt.now > 0);
+
+    let browser = app.sign_in(&reviewer).await;
+    for path in [
+        "/reviews",
+        "/improvements",
+        "/rota",
+        "/rota/triage-reviews",
+        "/",
+    ] {
+        let page = app.get_as(&browser, path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(
+            !page.body.contains(r#"class="empty""#) || path == "/rota/triage-reviews",
+            "{path} has content: {}",
+            page.body
+        );
+    }
+}
