@@ -9,6 +9,7 @@ mod accounts;
 mod browser;
 mod cli;
 mod foundation;
+mod improvement_loop;
 mod improvements;
 mod live;
 mod matrix;
