@@ -136,6 +136,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Time the review queue, the improvement backlog and the rota page on
+    /// generated data in a scratch database (see README, Benchmarks).
+    BenchLoop {
+        /// Tickets to generate (most resolved, most of those reviewed).
+        #[arg(long, default_value_t = 100_000)]
+        tickets: usize,
+        /// Improvement items to generate, each with its history.
+        #[arg(long, default_value_t = 20_000)]
+        items: usize,
+        /// Requests timed per page (after 20 to warm up).
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+        /// Seed of the generated data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Keep the scratch database.
+        #[arg(long)]
+        keep: bool,
+        /// The scratch database on the server (dropped and created).
+        #[arg(long, default_value = "casebook_bench_loop")]
+        db_name: String,
+        /// Print the report as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write COUNT generated model files into DIR, for benchmarks.
     #[command(hide = true)]
     GenerateModels {
@@ -170,7 +195,10 @@ enum UserCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A benchmark's output is its report; request logs would bury it.
-    if matches!(cli.command, Command::BenchSearch { .. }) {
+    if matches!(
+        cli.command,
+        Command::BenchSearch { .. } | Command::BenchLoop { .. }
+    ) {
         logging::init_with_default("warn");
     } else {
         logging::init();
@@ -318,6 +346,33 @@ fn main() -> ExitCode {
                         "total wall time",
                         started.elapsed().as_secs_f64()
                     );
+                }
+                Ok(())
+            }
+            Command::BenchLoop {
+                tickets,
+                items,
+                requests,
+                seed,
+                keep,
+                db_name,
+                json,
+            } => {
+                let options = commands::bench::loop_pages::LoopOptions {
+                    tickets,
+                    items,
+                    requests,
+                    seed,
+                    database: db_name,
+                    keep,
+                };
+                let report = commands::bench::loop_pages::bench_loop(&config, &options).await?;
+                if json {
+                    let text = serde_json::to_string_pretty(&report)
+                        .map_err(|e| StartupError::Command(e.to_string()))?;
+                    println!("{text}");
+                } else {
+                    println!("{}", report.summary());
                 }
                 Ok(())
             }
