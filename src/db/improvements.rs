@@ -10,7 +10,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
 use crate::db::models::{self, Model};
-use crate::db::schema::{improvement_events, improvements, incident_models, users};
+use crate::db::schema::{debt_weeks, improvement_events, improvements, incident_models, users};
 use crate::db::tickets;
 use crate::domain::FieldError;
 use crate::domain::improvement::{
@@ -81,14 +81,6 @@ impl Item {
     /// Templates ask with the current time.
     pub fn overdue_now(&self) -> bool {
         self.is_overdue(Utc::now())
-    }
-
-    fn state(&self) -> DebtState {
-        DebtState {
-            priority: self.priority(),
-            open: self.is_open(),
-            due_on: self.due_on,
-        }
     }
 
     pub fn due_label(&self) -> String {
@@ -544,8 +536,18 @@ pub async fn resolve_by_revision(
             )
             .into());
         }
+        if !before.kind().resolvable_by_model() {
+            return Err(FieldError::new(
+                "resolves",
+                format!(
+                    "item #{id} asks for {}, which a model save does not do",
+                    before.kind().label()
+                ),
+            )
+            .into());
+        }
         let ours = match before.model_id {
-            Some(m) => m == model.id && before.kind().resolvable_by_model(),
+            Some(m) => m == model.id,
             None => before.kind() == Kind::NewModel && revision == 1,
         };
         if !ours {
@@ -810,19 +812,14 @@ struct IntervalRow {
     due_on: Option<NaiveDate>,
 }
 
-/// The debt at `now` and each week before it, from the items' histories:
-/// each event row holds an item's state from its time until the item's next
-/// event; only open stretches that reach into the trend's span are loaded.
-pub async fn debt(
+/// The open stretches of every item's history that hold at some time in
+/// `[from, to]`: each event row holds an item's state from its time until
+/// the item's next event.
+async fn open_stretches(
     conn: &mut AsyncPgConnection,
-    viewer: &Viewer,
-    now: DateTime<Utc>,
-) -> Result<Debt, ImprovementError> {
-    if !may_see(viewer) {
-        return Err(ImprovementError::Forbidden);
-    }
-    let points = rules::trend_points(now, rules::TREND_WEEKS);
-    let start = points.as_slice().first().copied().unwrap_or(now);
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> QueryResult<Vec<Interval>> {
     let rows: Vec<IntervalRow> = diesel::sql_query(
         "SELECT since, until, priority, due_on FROM (
              SELECT at AS since,
@@ -833,11 +830,11 @@ pub async fn debt(
          WHERE status IN ('open', 'in_progress')
            AND since <= $2 AND (until IS NULL OR until > $1)",
     )
-    .bind::<Timestamptz, _>(start)
-    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(from)
+    .bind::<Timestamptz, _>(to)
     .load(conn)
     .await?;
-    let intervals: Vec<Interval> = rows
+    Ok(rows
         .into_iter()
         .map(|r| Interval {
             since: r.since,
@@ -848,27 +845,138 @@ pub async fn debt(
                 due_on: r.due_on,
             },
         })
+        .collect())
+}
+
+/// The debt at each of `points`, replayed from the whole history (no
+/// cache): what [`debt`] must agree with.
+pub async fn replay(
+    conn: &mut AsyncPgConnection,
+    points: &[DateTime<Utc>],
+) -> QueryResult<Vec<i64>> {
+    let (Some(first), Some(last)) = (points.iter().min(), points.iter().max()) else {
+        return Ok(Vec::new());
+    };
+    let intervals = open_stretches(conn, *first, *last).await?;
+    Ok(rules::trend(&intervals, points))
+}
+
+/// The debt now and at the start of each of the last weeks. Now: from the
+/// items as they are. Past week starts: replayed from the history once and
+/// kept in `debt_weeks` (a past week's debt cannot change while history is
+/// only appended; a row goes stale, and is replayed again, when an event
+/// older than its week was added after it was computed).
+pub async fn debt(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    now: DateTime<Utc>,
+) -> Result<Debt, ImprovementError> {
+    if !may_see(viewer) {
+        return Err(ImprovementError::Forbidden);
+    }
+    let points = rules::trend_points(now, rules::TREND_WEEKS);
+    let past = &points[..points.len().saturating_sub(1)];
+    let last_event: i64 = improvement_events::table
+        .select(diesel::dsl::max(improvement_events::id))
+        .first::<Option<i64>>(conn)
+        .await?
+        .unwrap_or(0);
+    let weeks: Vec<NaiveDate> = past.iter().map(|p| p.date_naive()).collect();
+    let cached: Vec<(NaiveDate, i64, i64)> = debt_weeks::table
+        .filter(debt_weeks::week_start.eq_any(&weeks))
+        .select((
+            debt_weeks::week_start,
+            debt_weeks::debt,
+            debt_weeks::last_event,
+        ))
+        .load(conn)
+        .await?;
+    // The earliest time among events added since the oldest cached row.
+    let oldest_known = cached.iter().map(|c| c.2).min().unwrap_or(last_event);
+    let earliest_new: Option<DateTime<Utc>> = improvement_events::table
+        .filter(improvement_events::id.gt(oldest_known))
+        .select(diesel::dsl::min(improvement_events::at))
+        .first(conn)
+        .await?;
+    let mut values: Vec<Option<i64>> = past
+        .iter()
+        .map(|p| {
+            cached
+                .iter()
+                .find(|c| c.0 == p.date_naive())
+                .filter(|c| c.2 == last_event || earliest_new.is_none_or(|e| e >= *p))
+                .map(|c| c.1)
+        })
         .collect();
-    let values = rules::trend(&intervals, &points);
+    let missing: Vec<DateTime<Utc>> = past
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(p, _)| *p)
+        .collect();
+    if !missing.is_empty() {
+        let replayed = replay(conn, &missing).await?;
+        for (point, debt) in missing.iter().zip(&replayed) {
+            diesel::insert_into(debt_weeks::table)
+                .values((
+                    debt_weeks::week_start.eq(point.date_naive()),
+                    debt_weeks::debt.eq(debt),
+                    debt_weeks::last_event.eq(last_event),
+                ))
+                .on_conflict(debt_weeks::week_start)
+                .do_update()
+                .set((
+                    debt_weeks::debt.eq(debt),
+                    debt_weeks::last_event.eq(last_event),
+                    debt_weeks::computed_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)
+                .await?;
+            if let Some(i) = past.iter().position(|p| p == point) {
+                values[i] = Some(*debt);
+            }
+        }
+    }
+    let current = debt_of_current_items(conn, now).await?;
+    let mut out: Vec<(DateTime<Utc>, i64)> = past
+        .iter()
+        .zip(values)
+        .map(|(p, v)| (*p, v.unwrap_or(0)))
+        .collect();
+    out.push((now, current));
     Ok(Debt {
-        now: values.last().copied().unwrap_or(0),
-        points: points.into_iter().zip(values).collect(),
+        now: current,
+        points: out,
     })
 }
 
-/// The debt of the items as they are now (no history): what [`debt`]'s
-/// last point must equal.
+/// The debt of the items as they are now: open items counted by priority
+/// and due date, weighed by the one rule.
 pub async fn debt_of_current_items(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
 ) -> QueryResult<i64> {
-    let items: Vec<Item> = improvements::table
+    let groups: Vec<(i16, Option<NaiveDate>, i64)> = improvements::table
         .filter(improvements::status.eq_any(["open", "in_progress"]))
-        .select(Item::as_select())
+        .group_by((improvements::priority, improvements::due_on))
+        .select((
+            improvements::priority,
+            improvements::due_on,
+            diesel::dsl::count_star(),
+        ))
         .load(conn)
         .await?;
-    let states: Vec<DebtState> = items.iter().map(Item::state).collect();
-    Ok(rules::debt_at(&states, now))
+    Ok(groups
+        .into_iter()
+        .map(|(priority, due_on, n)| {
+            let state = DebtState {
+                priority: Priority::new(priority).unwrap_or(Priority::ALL[3]),
+                open: true,
+                due_on,
+            };
+            rules::item_debt(&state, now) * n
+        })
+        .sum())
 }
 
 /// Active team members who can own an item: (id, name).

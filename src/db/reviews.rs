@@ -178,11 +178,7 @@ macro_rules! waiting_for_review {
         tickets::status
             .eq_any(["resolved", "closed"])
             .and(tickets::duplicate_of.is_null())
-            .and(diesel::dsl::not(diesel::dsl::exists(
-                reviews::table
-                    .filter(reviews::ticket_id.eq(tickets::id))
-                    .filter(reviews::status.eq("submitted")),
-            )))
+            .and(tickets::reviewed_at.is_null())
     };
 }
 
@@ -540,6 +536,11 @@ async fn finish_submit(
     proposals: &[Proposal],
 ) -> Result<Submitted, ReviewError> {
     let review = write(conn, viewer, id, answers, ReviewStatus::Submitted).await?;
+    // Out of the review queue (see the partial index on tickets).
+    diesel::update(tickets::table.find(id.0))
+        .set(tickets::reviewed_at.eq(review.submitted_at))
+        .execute(conn)
+        .await?;
     let mut items = Vec::new();
     for proposal in proposals {
         let item = improvements::create_in(

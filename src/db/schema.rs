@@ -34,6 +34,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    debt_weeks (week_start) {
+        week_start -> Date,
+        debt -> Int8,
+        last_event -> Int8,
+        computed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     escalations (id) {
         id -> Int8,
         ticket_id -> Int8,
@@ -263,6 +272,7 @@ diesel::table! {
         duplicate_of -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        reviewed_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -341,6 +351,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_log,
     calendar_feeds,
+    debt_weeks,
     escalations,
     improvement_events,
     improvements,

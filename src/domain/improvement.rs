@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 
 use super::FieldError;
 use super::review::choice;
@@ -122,13 +122,24 @@ impl Interval {
     }
 }
 
-/// The times the trend is computed at: `now` and each week before it,
-/// oldest first.
+/// Monday 00:00 UTC of the week `at` is in.
+pub fn week_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    let day = at.date_naive();
+    let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
+    monday.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// The times the trend is computed at, oldest first: the starts (Monday
+/// 00:00 UTC) of this week and the `weeks - 2` before it, then `now`. Past
+/// points are fixed instants, so their debt, once computed, never changes.
 pub fn trend_points(now: DateTime<Utc>, weeks: usize) -> Vec<DateTime<Utc>> {
-    (0..weeks)
+    let this_week = week_start(now);
+    let mut points: Vec<DateTime<Utc>> = (0..weeks.saturating_sub(1))
         .rev()
-        .map(|k| now - Duration::weeks(k as i64))
-        .collect()
+        .map(|k| this_week - Duration::weeks(k as i64))
+        .collect();
+    points.push(now);
+    points
 }
 
 /// The debt at each point, computed exactly from the items' histories: at
@@ -271,12 +282,27 @@ mod tests {
     }
 
     #[test]
+    fn trend_points_are_week_starts_then_now() {
+        let now = at(2026, 11, 29); // a Sunday, 12:00
+        let points = trend_points(now, 4);
+        let monday = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
+        assert_eq!(
+            points,
+            vec![
+                monday - Duration::weeks(2),
+                monday - Duration::weeks(1),
+                monday,
+                now
+            ]
+        );
+        assert_eq!(trend_points(now, TREND_WEEKS).len(), TREND_WEEKS);
+        assert_eq!(week_start(monday), monday);
+    }
+
+    #[test]
     fn the_trend_replays_each_items_history() {
         let now = at(2026, 11, 29);
-        let points = trend_points(now, 4);
-        assert_eq!(points.len(), 4);
-        assert_eq!(points[3], now);
-        assert_eq!(points[0], now - Duration::weeks(3));
+        let points: Vec<DateTime<Utc>> = (0..4).rev().map(|k| now - Duration::weeks(k)).collect();
         // Created P3 three and a half weeks ago, raised to P1 ten days ago,
         // done two days ago.
         let created = now - Duration::days(25);

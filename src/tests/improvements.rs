@@ -10,7 +10,9 @@ use diesel_async::RunQueryDsl;
 use serde_json::Value;
 
 use casebook::db::improvements::{self as items, NewItem, Update};
-use casebook::db::schema::{improvement_events, improvements, incident_models, model_revisions};
+use casebook::db::schema::{
+    debt_weeks, improvement_events, improvements, incident_models, model_revisions,
+};
 use casebook::domain::account::Role;
 use casebook::domain::improvement::ItemInput;
 
@@ -549,48 +551,84 @@ async fn the_debt_and_its_trend_are_replayed_exactly_from_item_history() {
     let mut conn = t.app.conn().await;
     let debt = items::debt(&mut conn, &viewer, now).await.unwrap();
     assert_eq!(debt.points.len(), 26);
-    let expected: Vec<i64> = (0..26)
-        .rev()
-        .map(|k| {
-            let a = match k {
-                21.. => 0,
-                11..=20 => 2,
-                4..=10 => 8,
-                _ => 0,
-            };
-            let b = match k {
-                9.. => 0,
-                5..=8 => 1,
-                _ => 2,
-            };
-            let c = if k == 0 { 4 } else { 0 };
-            a + b + c
-        })
-        .collect();
+    let due_day = weeks(5).date_naive();
+    let expect = |t: chrono::DateTime<Utc>| {
+        let a = if t < weeks(20) || t >= weeks(3) {
+            0
+        } else if t < weeks(10) {
+            2
+        } else {
+            8
+        };
+        let b = if t < weeks(8) {
+            0
+        } else if t.date_naive() <= due_day {
+            1
+        } else {
+            2
+        };
+        let c = if t < now - Duration::days(1) { 0 } else { 4 };
+        a + b + c
+    };
+    let expected: Vec<i64> = debt.points.iter().map(|(t, _)| expect(*t)).collect();
     let got: Vec<i64> = debt.points.iter().map(|p| p.1).collect();
     assert_eq!(got, expected);
-    assert_eq!(debt.now, 6, "B overdue (2) + C (4)");
-    assert_eq!(
-        debt.now,
-        items::debt_of_current_items(&mut conn, now).await.unwrap()
+    assert!(
+        expected.contains(&10),
+        "the P1 stretch is in the window: {expected:?}"
     );
-    assert_eq!(debt.points[0].0, weeks(25));
+    assert_eq!(debt.now, 6, "B overdue (2) + C (4)");
+    let this_week = casebook::domain::improvement::week_start(now);
+    assert_eq!(debt.points[0].0, this_week - Duration::weeks(24));
+    assert_eq!(debt.points[25].0, now);
+    // The kept weeks and the current number agree with a full replay.
+    let points: Vec<_> = debt.points.iter().map(|p| p.0).collect();
+    assert_eq!(items::replay(&mut conn, &points).await.unwrap(), got);
+    let kept: i64 = debt_weeks::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, 25);
+    assert_eq!(
+        items::debt(&mut conn, &viewer, now).await.unwrap().points,
+        debt.points
+    );
+    // An event added later but dated in the past makes the kept weeks
+    // after it stale: they are replayed again.
+    let d = file(&t, "D", "process", "", "1", "", None).await;
+    let event: i64 = improvement_events::table
+        .filter(improvement_events::improvement_id.eq(d))
+        .select(improvement_events::id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    diesel::update(improvement_events::table.find(event))
+        .set(improvement_events::at.eq(weeks(2)))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let later = items::debt(&mut conn, &viewer, now).await.unwrap();
+    for ((t, before), (_, after)) in debt.points.iter().zip(&later.points) {
+        let added = if *t >= weeks(2) { 8 } else { 0 };
+        assert_eq!(*after, before + added, "at {t}");
+    }
 
     // The API listing carries the same number and trend.
     let token = fixtures::api_token(&mut conn, &t.reviewer).await;
     let res = t.app.api_get(&token, "/api/v1/improvements").await;
     assert_eq!(res.status, 200, "{}", res.body);
     let json: Value = serde_json::from_str(&res.body).unwrap();
-    assert_eq!(json["debt"]["now"], 6);
+    assert_eq!(json["debt"]["now"], 14);
     assert_eq!(json["debt"]["trend"].as_array().unwrap().len(), 26);
-    assert_eq!(json["debt"]["trend"][14]["debt"], expected[14]);
-    assert_eq!(json["total"], 2);
+    assert_eq!(json["debt"]["trend"][14]["debt"], later.points[14].1);
+    assert_eq!(json["total"], 3);
     // Reviewers and managers see it on their home page.
     let reviewer = t.app.sign_in(&t.reviewer).await;
     let home = t.app.get_as(&reviewer, "/").await;
     assert!(
         home.body
-            .contains(r#"<strong class="debt-number">6</strong>"#),
+            .contains(r#"<strong class="debt-number">14</strong>"#),
         "{}",
         home.body
     );

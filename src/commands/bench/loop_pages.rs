@@ -99,6 +99,7 @@ const LOAD: &[&str] = &[
        SELECT t.id, (SELECT min(id) FROM users WHERE role = 'reviewer'), 'submitted', 'Routine.',
               'yes', 'worked', 'none_needed', t.created_at + interval '2 days'
        FROM tickets t WHERE t.status IN ('resolved', 'closed') AND random() < 0.85",
+    "UPDATE tickets t SET reviewed_at = r.submitted_at FROM reviews r WHERE r.ticket_id = t.id",
     "INSERT INTO improvements (title, kind, model_id, owner_id, due_on, priority, status, reason, created_by, created_at, updated_at)
        SELECT 'Bench item ' || n, kind,
               CASE WHEN kind IN ('update_model', 'retire_model') THEN (SELECT min(id) FROM incident_models) + (n % 500) END,

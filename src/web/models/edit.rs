@@ -164,6 +164,14 @@ pub struct NewQuery {
     improvement: Option<i64>,
 }
 
+/// The items a model save can resolve (not monitoring, automation, …).
+fn resolvable(items: Vec<Item>) -> Vec<Item> {
+    items
+        .into_iter()
+        .filter(|i| i.kind().resolvable_by_model())
+        .collect()
+}
+
 /// The open "write a new model" items named by `ids`.
 async fn new_model_items(
     conn: &mut AsyncPgConnection,
@@ -223,7 +231,7 @@ pub async fn edit(
     let mut conn = state.pool.get().await?;
     let viewer = who.0.user.viewer();
     let (model, revision) = super::load_visible(&mut conn, &viewer, &path).await?;
-    let items = improvements::open_for_model(&mut conn, &viewer, model.id).await?;
+    let items = resolvable(improvements::open_for_model(&mut conn, &viewer, model.id).await?);
     render_status(
         &EditPage {
             ctx,
@@ -380,7 +388,7 @@ pub async fn update(
     let viewer = who.0.user.viewer();
     let mut conn = state.pool.get().await?;
     let (current, current_revision) = super::load_visible(&mut conn, &viewer, &path).await?;
-    let items = improvements::open_for_model(&mut conn, &viewer, current.id).await?;
+    let items = resolvable(improvements::open_for_model(&mut conn, &viewer, current.id).await?);
     let key = Some(current.key.clone());
     let parsed = text::parse(&form.text).map_err(|e| e.to_string());
     let summary = summary(&form.summary, "Edited");
