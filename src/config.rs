@@ -18,6 +18,8 @@ pub struct Config {
     /// Mark cookies `Secure` (Casebook is served over TLS, directly or by a
     /// proxy in front).
     pub secure_cookies: bool,
+    /// How many of a week's triaged tickets are offered for triage review.
+    pub triage_sample: usize,
 }
 
 impl fmt::Debug for Config {
@@ -31,6 +33,7 @@ impl fmt::Debug for Config {
             )
             .field("pg_bin_dir", &self.pg_bin_dir)
             .field("secure_cookies", &self.secure_cookies)
+            .field("triage_sample", &self.triage_sample)
             .finish()
     }
 }
@@ -47,6 +50,7 @@ mod tests {
             database_url: Some("postgres://u:hunter2@h/db".into()),
             pg_bin_dir: None,
             secure_cookies: false,
+            triage_sample: 5,
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");

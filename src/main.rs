@@ -57,6 +57,9 @@ enum Command {
         /// (directly or through a proxy).
         #[arg(long, env = "CASEBOOK_SECURE_COOKIES")]
         secure_cookies: bool,
+        /// How many of each week's triaged tickets are offered for triage review.
+        #[arg(long, env = "CASEBOOK_TRIAGE_SAMPLE", default_value_t = casebook::domain::rota::DEFAULT_SAMPLE)]
+        triage_sample: usize,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -68,8 +71,14 @@ enum Command {
     Import { dir: PathBuf },
     /// Export every incident model as DIR/<key>.md in the canonical format.
     Export { dir: PathBuf },
-    /// Load the demo incident models (about 20 common operations incidents).
-    Demo,
+    /// Load the demo incident models (about 20 common operations incidents)
+    /// and a few weeks of past work: people of each role, tickets, reviews,
+    /// improvement items, a rota.
+    Demo {
+        /// Load the models only.
+        #[arg(long)]
+        no_history: bool,
+    },
     /// Rebuild this data directory's search index from PostgreSQL.
     Reindex,
     /// Measure triage matching on a JSONL dev set (see ../shared/data/triage-dev).
@@ -127,6 +136,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Time the review queue, the improvement backlog and the rota page on
+    /// generated data in a scratch database (see README, Benchmarks).
+    BenchLoop {
+        /// Tickets to generate (most resolved, most of those reviewed).
+        #[arg(long, default_value_t = 100_000)]
+        tickets: usize,
+        /// Improvement items to generate, each with its history.
+        #[arg(long, default_value_t = 20_000)]
+        items: usize,
+        /// Requests timed per page (after 20 to warm up).
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+        /// Seed of the generated data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Keep the scratch database.
+        #[arg(long)]
+        keep: bool,
+        /// The scratch database on the server (dropped and created).
+        #[arg(long, default_value = "casebook_bench_loop")]
+        db_name: String,
+        /// Print the report as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write COUNT generated model files into DIR, for benchmarks.
     #[command(hide = true)]
     GenerateModels {
@@ -161,17 +195,25 @@ enum UserCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A benchmark's output is its report; request logs would bury it.
-    if matches!(cli.command, Command::BenchSearch { .. }) {
+    if matches!(
+        cli.command,
+        Command::BenchSearch { .. } | Command::BenchLoop { .. }
+    ) {
         logging::init_with_default("warn");
     } else {
         logging::init();
     }
-    let (listen, secure_cookies) = match &cli.command {
+    let (listen, secure_cookies, triage_sample) = match &cli.command {
         Command::Serve {
             listen,
             secure_cookies,
-        } => (*listen, *secure_cookies),
-        _ => (SocketAddr::from(([127, 0, 0, 1], 8080)), false),
+            triage_sample,
+        } => (*listen, *secure_cookies, *triage_sample),
+        _ => (
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+            false,
+            casebook::domain::rota::DEFAULT_SAMPLE,
+        ),
     };
     let config = Config {
         data_dir: cli.global.data_dir,
@@ -180,6 +222,7 @@ fn main() -> ExitCode {
         database_url: cli.global.database_url.filter(|url| !url.trim().is_empty()),
         pg_bin_dir: cli.global.pg_bin_dir,
         secure_cookies,
+        triage_sample,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -240,12 +283,25 @@ fn main() -> ExitCode {
                 println!("casebook: exported {written} model(s)");
                 Ok(())
             }
-            Command::Demo => {
-                let report = commands::with_database(&config, async move |conn| {
-                    Ok(commands::demo(conn).await?)
+            Command::Demo { no_history } => {
+                let (report, history) = commands::with_database(&config, async move |conn| {
+                    let report = commands::demo(conn).await?;
+                    let history = if no_history {
+                        None
+                    } else {
+                        Some(
+                            commands::history::demo_history(conn, chrono::Utc::now())
+                                .await
+                                .map_err(|e| StartupError::Command(e.to_string()))?,
+                        )
+                    };
+                    Ok((report, history))
                 })
                 .await?;
                 println!("casebook: demo models: {report}");
+                if let Some(history) = history {
+                    println!("casebook: demo history: {history}");
+                }
                 Ok(())
             }
             Command::GenerateModels { dir, count, seed } => {
@@ -290,6 +346,33 @@ fn main() -> ExitCode {
                         "total wall time",
                         started.elapsed().as_secs_f64()
                     );
+                }
+                Ok(())
+            }
+            Command::BenchLoop {
+                tickets,
+                items,
+                requests,
+                seed,
+                keep,
+                db_name,
+                json,
+            } => {
+                let options = commands::bench::loop_pages::LoopOptions {
+                    tickets,
+                    items,
+                    requests,
+                    seed,
+                    database: db_name,
+                    keep,
+                };
+                let report = commands::bench::loop_pages::bench_loop(&config, &options).await?;
+                if json {
+                    let text = serde_json::to_string_pretty(&report)
+                        .map_err(|e| StartupError::Command(e.to_string()))?;
+                    println!("{text}");
+                } else {
+                    println!("{}", report.summary());
                 }
                 Ok(())
             }

@@ -80,6 +80,9 @@ pub enum SaveError {
     KeyExists(String),
     #[error("the key cannot change (it is how other models link here): keep `key: {0}`")]
     KeyChanged(String),
+    /// An improvement item the save was to resolve cannot be.
+    #[error("{}", .0.message)]
+    Items(crate::domain::FieldError),
     #[error(transparent)]
     Database(#[from] DieselError),
 }

@@ -26,6 +26,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    calendar_feeds (user_id) {
+        user_id -> Int8,
+        token_hash -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    debt_weeks (week_start) {
+        week_start -> Date,
+        debt -> Int8,
+        last_event -> Int8,
+        computed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     escalations (id) {
         id -> Int8,
         ticket_id -> Int8,
@@ -36,6 +53,41 @@ diesel::table! {
         step_reached -> Nullable<Int4>,
         reason -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    improvement_events (id) {
+        id -> Int8,
+        improvement_id -> Int8,
+        actor_id -> Nullable<Int8>,
+        at -> Timestamptz,
+        action -> Text,
+        detail -> Jsonb,
+        priority -> Int2,
+        status -> Text,
+        due_on -> Nullable<Date>,
+    }
+}
+
+diesel::table! {
+    improvements (id) {
+        id -> Int8,
+        title -> Text,
+        details -> Text,
+        kind -> Text,
+        model_id -> Nullable<Int8>,
+        owner_id -> Nullable<Int8>,
+        due_on -> Nullable<Date>,
+        priority -> Int2,
+        status -> Text,
+        reason -> Text,
+        review_id -> Nullable<Int8>,
+        ticket_id -> Nullable<Int8>,
+        resolved_revision -> Nullable<Int4>,
+        created_by -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -116,6 +168,46 @@ diesel::table! {
 }
 
 diesel::table! {
+    reviews (id) {
+        id -> Int8,
+        ticket_id -> Int8,
+        reviewer_id -> Int8,
+        status -> Text,
+        what_happened -> Text,
+        model_linked -> Nullable<Text>,
+        model_worked -> Nullable<Text>,
+        step_detail -> Text,
+        escalation -> Nullable<Text>,
+        recommendations -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        submitted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    rota_swaps (id) {
+        id -> Int8,
+        week_a -> Date,
+        week_b -> Date,
+        user_a -> Int8,
+        user_b -> Int8,
+        agreed_by -> Int8,
+        recorded_by -> Int8,
+        at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    rota_weeks (week_start) {
+        week_start -> Date,
+        triager_id -> Int8,
+        assigned_by -> Nullable<Int8>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     search_outbox (id) {
         id -> Int8,
         entity -> Text,
@@ -181,6 +273,25 @@ diesel::table! {
         duplicate_of -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        reviewed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    triage_reviews (id) {
+        id -> Int8,
+        ticket_id -> Int8,
+        week_start -> Date,
+        triager_id -> Int8,
+        reviewer_id -> Int8,
+        right_model -> Text,
+        duplicates_checked -> Text,
+        searches_good -> Text,
+        reply_fast -> Text,
+        escalated_right -> Text,
+        comment -> Text,
+        score -> Nullable<Int2>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -212,11 +323,19 @@ diesel::table! {
 
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_id));
+diesel::joinable!(calendar_feeds -> users (user_id));
 diesel::joinable!(escalations -> tickets (ticket_id));
+diesel::joinable!(improvement_events -> improvements (improvement_id));
+diesel::joinable!(improvement_events -> users (actor_id));
+diesel::joinable!(improvements -> incident_models (model_id));
+diesel::joinable!(improvements -> reviews (review_id));
+diesel::joinable!(improvements -> tickets (ticket_id));
 diesel::joinable!(journal_entries -> tickets (ticket_id));
 diesel::joinable!(journal_entries -> users (author_id));
 diesel::joinable!(model_revisions -> incident_models (model_id));
 diesel::joinable!(model_revisions -> users (author_id));
+diesel::joinable!(reviews -> tickets (ticket_id));
+diesel::joinable!(reviews -> users (reviewer_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(ticket_models -> incident_models (model_id));
 diesel::joinable!(ticket_models -> tickets (ticket_id));
@@ -224,6 +343,7 @@ diesel::joinable!(ticket_models -> users (linked_by));
 diesel::joinable!(ticket_transitions -> tickets (ticket_id));
 diesel::joinable!(ticket_transitions -> users (by_id));
 diesel::joinable!(tickets -> organizations (organization_id));
+diesel::joinable!(triage_reviews -> tickets (ticket_id));
 diesel::joinable!(triage_searches -> tickets (ticket_id));
 diesel::joinable!(triage_searches -> users (user_id));
 diesel::joinable!(users -> organizations (organization_id));
@@ -231,19 +351,27 @@ diesel::joinable!(users -> organizations (organization_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_log,
+    calendar_feeds,
+    debt_weeks,
     escalations,
+    improvement_events,
+    improvements,
     incident_models,
     journal_entries,
     login_attempts,
     model_links,
     model_revisions,
     organizations,
+    reviews,
+    rota_swaps,
+    rota_weeks,
     search_outbox,
     sessions,
     setup_tokens,
     ticket_models,
     ticket_transitions,
     tickets,
+    triage_reviews,
     triage_searches,
     users,
 );

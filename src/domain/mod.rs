@@ -3,8 +3,11 @@
 //! functions with unit tests.
 
 pub mod account;
+pub mod improvement;
 pub mod model;
 pub mod policy;
+pub mod review;
+pub mod rota;
 pub mod ticket;
 
 /// A value a person typed that cannot be accepted, with the form field it

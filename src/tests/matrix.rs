@@ -54,6 +54,34 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/tickets/{id}/models", "staff"),
     ("POST", "/tickets/{id}/escalate", "staff"),
     ("POST", "/tickets/{id}/duplicate", "staff"),
+    ("GET", "/reviews", "staff"),
+    ("GET", "/reviews/{id}", "staff"),
+    ("POST", "/reviews/{id}", "staff"),
+    ("POST", "/reviews/{id}/routine", "staff"),
+    ("GET", "/improvements", "staff"),
+    ("GET", "/improvements/new", "staff"),
+    ("POST", "/improvements", "staff"),
+    ("POST", "/improvements/priority", "manager"),
+    ("GET", "/improvements/{id}", "staff"),
+    ("POST", "/improvements/{id}", "staff"),
+    ("GET", "/api/v1/reviews", "staff"),
+    ("GET", "/api/v1/reviews/{id}", "staff"),
+    ("POST", "/api/v1/reviews/{id}", "staff"),
+    ("GET", "/api/v1/improvements", "staff"),
+    ("POST", "/api/v1/improvements", "staff"),
+    ("POST", "/api/v1/improvements/priority", "manager"),
+    ("GET", "/api/v1/improvements/{id}", "staff"),
+    ("PUT", "/api/v1/improvements/{id}", "staff"),
+    ("GET", "/rota", "staff"),
+    ("POST", "/rota", "manager"),
+    ("POST", "/rota/swaps", "staff"),
+    ("POST", "/rota/calendar", "staff"),
+    ("GET", "/rota/calendar/{file}", "anyone"),
+    ("GET", "/rota/triage-reviews", "staff"),
+    ("POST", "/rota/triage-reviews", "staff"),
+    ("GET", "/api/v1/rota", "staff"),
+    ("POST", "/api/v1/rota", "manager"),
+    ("POST", "/api/v1/rota/swaps", "staff"),
     ("GET", "/admin/users", "admin"),
     ("POST", "/admin/users", "admin"),
     ("GET", "/admin/users/{id}", "admin"),
@@ -185,6 +213,7 @@ async fn every_route_allows_and_denies_exactly_the_expected_roles() {
             .replace("tickets/{id}", &format!("tickets/{ticket}"))
             .replace("{id}", &target.id.to_string())
             .replace("{key}", "website-502")
+            .replace("{file}", "cal_unknown.ics")
             .replace("{number}", "1")
             + if path.ends_with("/diff") {
                 "?from=1&to=1"

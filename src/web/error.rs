@@ -241,3 +241,68 @@ impl ResponseError for ApiError {
         self.0.response_for(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error};
+
+    struct Info(&'static str);
+
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            None
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn db(kind: DatabaseErrorKind, message: &'static str) -> AppError {
+        AppError::Database(Error::DatabaseError(kind, Box::new(Info(message))))
+    }
+
+    #[test]
+    fn a_lost_database_connection_is_503_a_nul_is_422_the_rest_500() {
+        use DatabaseErrorKind::*;
+        for e in [
+            db(ClosedConnection, "connection closed"),
+            db(UnableToSendCommand, "broken pipe"),
+            db(SerializationFailure, "could not serialize access"),
+            db(
+                Unknown,
+                "terminating connection due to administrator command",
+            ),
+            AppError::Database(Error::BrokenTransactionManager),
+            AppError::Pool("timed out".to_owned()),
+        ] {
+            assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE, "{e}");
+        }
+        let nul = db(Unknown, "invalid byte sequence for encoding \"UTF8\": 0x00");
+        assert_eq!(nul.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(nul.public_message().contains("NUL"));
+        assert_eq!(
+            db(UniqueViolation, "duplicate key").status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            AppError::Database(Error::NotFound).status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+}

@@ -10,8 +10,11 @@ pub mod csrf;
 pub mod error;
 pub mod health;
 pub mod home;
+pub mod improvements;
 pub mod models;
 pub mod page;
+pub mod reviews;
+pub mod rota;
 pub mod search;
 pub mod sessions;
 pub mod setup;
@@ -182,6 +185,30 @@ fn table() -> Vec<Def> {
             Staff,
             tickets::actions::triage,
         ),
+        // Reviews and the improvement backlog (team only).
+        def(M::GET, "/reviews", Staff, reviews::list),
+        def(M::GET, "/reviews/{id}", Staff, reviews::show),
+        def(M::POST, "/reviews/{id}", Staff, reviews::save),
+        def(M::POST, "/reviews/{id}/routine", Staff, reviews::routine),
+        def(M::GET, "/improvements", Staff, improvements::list),
+        def(M::GET, "/improvements/new", Staff, improvements::new),
+        def(M::POST, "/improvements", Staff, improvements::create),
+        def(
+            M::POST,
+            "/improvements/priority",
+            Manager,
+            improvements::reprioritise,
+        ),
+        def(M::GET, "/improvements/{id}", Staff, improvements::show),
+        def(M::POST, "/improvements/{id}", Staff, improvements::update),
+        // The triage rota.
+        def(M::GET, "/rota", Staff, rota::show),
+        def(M::POST, "/rota", Manager, rota::assign),
+        def(M::POST, "/rota/swaps", Staff, rota::swap),
+        def(M::POST, "/rota/calendar", Staff, rota::create_calendar),
+        def(M::GET, "/rota/calendar/{file}", Anyone, rota::calendar),
+        def(M::GET, "/rota/triage-reviews", Staff, rota::triage_reviews),
+        def(M::POST, "/rota/triage-reviews", Staff, rota::review_triage),
         // Administration.
         def(M::GET, "/admin/users", Admin, admin::users::list),
         def(M::POST, "/admin/users", Admin, admin::users::create),
@@ -248,6 +275,42 @@ fn table() -> Vec<Def> {
             api::models::revision,
         ),
         def(M::GET, "/api/v1/search", SignedIn, search::api),
+        def(M::GET, "/api/v1/reviews", Staff, api::reviews::list),
+        def(M::GET, "/api/v1/reviews/{id}", Staff, api::reviews::show),
+        def(M::POST, "/api/v1/reviews/{id}", Staff, api::reviews::save),
+        def(
+            M::GET,
+            "/api/v1/improvements",
+            Staff,
+            api::improvements::list,
+        ),
+        def(
+            M::POST,
+            "/api/v1/improvements",
+            Staff,
+            api::improvements::create,
+        ),
+        def(
+            M::POST,
+            "/api/v1/improvements/priority",
+            Manager,
+            api::improvements::reprioritise,
+        ),
+        def(
+            M::GET,
+            "/api/v1/improvements/{id}",
+            Staff,
+            api::improvements::show,
+        ),
+        def(
+            M::PUT,
+            "/api/v1/improvements/{id}",
+            Staff,
+            api::improvements::update,
+        ),
+        def(M::GET, "/api/v1/rota", Staff, api::rota::list),
+        def(M::POST, "/api/v1/rota", Manager, api::rota::assign),
+        def(M::POST, "/api/v1/rota/swaps", Staff, api::rota::swap),
         def(M::GET, "/api/v1/tickets", SignedIn, api::tickets::list),
         def(M::POST, "/api/v1/tickets", SignedIn, api::tickets::create),
         def(M::GET, "/api/v1/tickets/{id}", SignedIn, api::tickets::show),

@@ -35,13 +35,35 @@ pub struct Ctx {
     pub user: Option<NavUser>,
     pub csrf: String,
     pub notice: Option<&'static str>,
+    /// Tickets waiting for a review, shown in a reviewer's navigation.
+    pub review_queue: Option<i64>,
 }
 
 impl FromRequest for Ctx {
     type Error = AppError;
-    type Future = std::future::Ready<Result<Self, AppError>>;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let ctx = Self::base(req);
+        let wants_count = ctx.user.as_ref().is_some_and(|u| u.role == Role::Reviewer);
+        let state = req
+            .app_data::<actix_web::web::Data<crate::app::AppState>>()
+            .cloned();
+        Box::pin(async move {
+            let mut ctx = ctx;
+            if let (true, Some(state)) = (wants_count, state) {
+                // The count is a convenience: a failure must not take the page down.
+                if let Ok(mut conn) = state.pool.get().await {
+                    ctx.review_queue = crate::db::reviews::queue_count(&mut conn).await.ok();
+                }
+            }
+            Ok(ctx)
+        })
+    }
+}
+
+impl Ctx {
+    fn base(req: &HttpRequest) -> Self {
         let extensions = req.extensions();
         let user = extensions
             .get::<Option<Identity>>()
@@ -61,7 +83,12 @@ impl FromRequest for Ctx {
             .split('&')
             .find_map(|pair| pair.strip_prefix("notice="))
             .and_then(notice_text);
-        std::future::ready(Ok(Ctx { user, csrf, notice }))
+        Ctx {
+            user,
+            csrf,
+            notice,
+            review_queue: None,
+        }
     }
 }
 
@@ -84,6 +111,17 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "model-unchanged" => "Nothing changed, so no revision was added.",
         "model-verified" => "Marked as verified by you, now.",
         "model-retired" => "The model is retired. It stays readable, with its history.",
+        "review-draft-saved" => "The draft is saved. Anyone on the team can carry on with it.",
+        "review-submitted" => "The review is submitted and noted in the ticket's journal.",
+        "improvement-filed" => "The improvement item is filed.",
+        "improvement-filed-overdue" => {
+            "The improvement item is filed. Its due date has passed, so it counts as overdue (twice in the debt)."
+        }
+        "improvement-saved" => "The item is saved; the change is in its history.",
+        "items-reprioritised" => "The ticked items have their new priority.",
+        "rota-assigned" => "The week has its triager.",
+        "rota-swapped" => "The two weeks are swapped; the swap is recorded with who agreed.",
+        "triage-reviewed" => "The triage grade is recorded; it counts in that week's score.",
         _ => return None,
     })
 }

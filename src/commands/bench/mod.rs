@@ -14,6 +14,7 @@
 pub mod data;
 mod http;
 mod load;
+pub mod loop_pages;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -231,6 +231,7 @@ pub fn test_config(db: &TestDb) -> Config {
         database_url: Some(db.url.clone()),
         pg_bin_dir: None,
         secure_cookies: false,
+        triage_sample: casebook::domain::rota::DEFAULT_SAMPLE,
     }
 }
 

@@ -1,6 +1,9 @@
 //! The JSON API (`/api/v1`), authenticated by bearer tokens only.
 
+pub mod improvements;
 pub mod models;
+pub mod reviews;
+pub mod rota;
 pub mod tickets;
 
 use actix_web::{HttpResponse, web};

@@ -160,6 +160,7 @@ fn save_error(e: SaveError) -> HttpResponse {
             res
         }
         SaveError::Database(e) => AppError::Database(e).response_for(true),
+        SaveError::Items(e) => AppError::Invalid(e).response_for(true),
         SaveError::KeyExists(_) | SaveError::KeyChanged(_) => problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Invalid input",

@@ -8,10 +8,13 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::db::improvements::{self, ImprovementError, Item};
 use crate::db::models::{self, Model, Save, SaveError};
+use crate::domain::FieldError;
 use crate::domain::account::UserId;
 use crate::domain::model::diff::{self, DiffLine};
 use crate::domain::model::{self as text, ModelText, Status};
+use crate::domain::policy::Viewer;
 use crate::markdown::{self, SafeHtml};
 use crate::web::auth::SignedIn;
 use crate::web::error::AppError;
@@ -68,6 +71,9 @@ struct EditPage {
     summary: String,
     error: Option<String>,
     preview: Option<Preview>,
+    /// Open improvement items this save can mark done, and those ticked.
+    items: Vec<Item>,
+    resolves: Vec<i64>,
 }
 
 #[derive(Template)]
@@ -86,7 +92,7 @@ struct ConflictPage {
     summary: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct ModelForm {
     #[serde(default)]
     text: String,
@@ -96,6 +102,35 @@ pub struct ModelForm {
     base_revision: i32,
     #[serde(default)]
     action: String,
+    /// Improvement items the save resolves (repeated `resolves` fields).
+    #[serde(skip)]
+    resolves: Vec<i64>,
+}
+
+impl ModelForm {
+    /// From the posted pairs: `resolves` is a checkbox that repeats.
+    fn read(pairs: Vec<(String, String)>) -> Result<Self, AppError> {
+        let mut form = ModelForm::default();
+        for (name, value) in pairs {
+            match name.as_str() {
+                "text" => form.text = value,
+                "summary" => form.summary = value,
+                "action" => form.action = value,
+                "base_revision" => {
+                    form.base_revision = value.trim().parse().map_err(|_| {
+                        AppError::BadRequest("base_revision must be a number".to_owned())
+                    })?
+                }
+                "resolves" => form.resolves.push(value.trim().parse().map_err(|_| {
+                    AppError::BadRequest(
+                        "resolves must name improvement items by number".to_owned(),
+                    )
+                })?),
+                _ => {}
+            }
+        }
+        Ok(form)
+    }
 }
 
 fn edit_page(
@@ -105,6 +140,7 @@ fn edit_page(
     error: Option<String>,
     preview: Option<Preview>,
     status: StatusCode,
+    items: Vec<Item>,
 ) -> Result<HttpResponse, AppError> {
     render_status(
         &EditPage {
@@ -115,21 +151,72 @@ fn edit_page(
             summary: form.summary.clone(),
             error,
             preview,
+            items,
+            resolves: form.resolves.clone(),
         },
         status,
     )
 }
 
-pub async fn new(ctx: Ctx) -> Result<HttpResponse, AppError> {
+#[derive(Deserialize)]
+pub struct NewQuery {
+    /// A "write a new model" item the new model is written for.
+    improvement: Option<i64>,
+}
+
+/// The items a model save can resolve (not monitoring, automation, …).
+fn resolvable(items: Vec<Item>) -> Vec<Item> {
+    items
+        .into_iter()
+        .filter(|i| i.kind().resolvable_by_model())
+        .collect()
+}
+
+/// The open "write a new model" items named by `ids`.
+async fn new_model_items(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    ids: &[i64],
+) -> Result<Vec<Item>, AppError> {
+    let mut items = Vec::new();
+    for &id in ids {
+        if let Some(item) = improvements::find_new_model_item(conn, viewer, id).await? {
+            items.push(item);
+        }
+    }
+    Ok(items)
+}
+
+pub async fn new(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    query: web::Query<NewQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (items, resolves) = match query.improvement {
+        Some(id) => {
+            let mut conn = state.pool.get().await?;
+            let items = new_model_items(&mut conn, &who.0.user.viewer(), &[id]).await?;
+            let ids = items.iter().map(|i| i.id).collect();
+            (items, ids)
+        }
+        None => Default::default(),
+    };
+    let text = match items.first() {
+        Some(item) => SKELETON.replacen("Title of the problem", &item.title, 1),
+        None => SKELETON.to_owned(),
+    };
     render_status(
         &EditPage {
             ctx,
             key: None,
-            text: SKELETON.to_owned(),
+            text,
             base_revision: 0,
             summary: String::new(),
             error: None,
             preview: None,
+            items,
+            resolves,
         },
         StatusCode::OK,
     )
@@ -142,7 +229,9 @@ pub async fn edit(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = state.pool.get().await?;
-    let (model, revision) = super::load_visible(&mut conn, &who.0.user.viewer(), &path).await?;
+    let viewer = who.0.user.viewer();
+    let (model, revision) = super::load_visible(&mut conn, &viewer, &path).await?;
+    let items = resolvable(improvements::open_for_model(&mut conn, &viewer, model.id).await?);
     render_status(
         &EditPage {
             ctx,
@@ -152,6 +241,8 @@ pub async fn edit(
             summary: String::new(),
             error: None,
             preview: None,
+            items,
+            resolves: Vec::new(),
         },
         StatusCode::OK,
     )
@@ -184,8 +275,30 @@ pub async fn save_text(
     author: UserId,
     summary: &str,
 ) -> Result<Model, SaveError> {
+    save_resolving(conn, current, expected, model, author, summary, None).await
+}
+
+fn item_error(e: ImprovementError) -> SaveError {
+    match e {
+        ImprovementError::Database(d) => SaveError::Database(d),
+        ImprovementError::Invalid(f) => SaveError::Items(f),
+        other => SaveError::Items(FieldError::new("resolves", other.to_string())),
+    }
+}
+
+/// Saves, and marks the given improvement items done by the new revision,
+/// in one transaction: an item that cannot be resolved undoes the save.
+pub async fn save_resolving(
+    conn: &mut AsyncPgConnection,
+    current: Option<&Model>,
+    expected: i32,
+    model: &ModelText,
+    author: UserId,
+    summary: &str,
+    resolves: Option<(&Viewer, &[i64])>,
+) -> Result<Model, SaveError> {
     conn.transaction(async move |conn| {
-        models::save(
+        let saved = models::save(
             conn,
             current,
             expected,
@@ -195,7 +308,13 @@ pub async fn save_text(
                 summary,
             },
         )
-        .await
+        .await?;
+        if let Some((viewer, ids)) = resolves {
+            improvements::resolve_by_revision(conn, viewer, &saved, saved.revision, ids)
+                .await
+                .map_err(item_error)?;
+        }
+        Ok(saved)
     })
     .await
 }
@@ -204,9 +323,12 @@ pub async fn create(
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
-    form: web::Form<ModelForm>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
+    let form = ModelForm::read(form.into_inner())?;
+    let viewer = who.0.user.viewer();
+    let mut conn = state.pool.get().await?;
+    let items = new_model_items(&mut conn, &viewer, &form.resolves).await?;
     let parsed = text::parse(&form.text).map_err(|e| e.to_string());
     let summary = summary(&form.summary, "Created");
     let (model, summary) = match (parsed, summary) {
@@ -219,15 +341,25 @@ pub async fn create(
                 Some(e),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
+                items,
             );
         }
     };
     if form.action == "preview" {
         let preview = Preview::of(&model);
-        return edit_page(ctx, None, &form, None, Some(preview), StatusCode::OK);
+        return edit_page(ctx, None, &form, None, Some(preview), StatusCode::OK, items);
     }
-    let mut conn = state.pool.get().await?;
-    match save_text(&mut conn, None, 0, &model, UserId(who.0.user.id), &summary).await {
+    match save_resolving(
+        &mut conn,
+        None,
+        0,
+        &model,
+        UserId(who.0.user.id),
+        &summary,
+        Some((&viewer, &form.resolves)),
+    )
+    .await
+    {
         Ok(saved) => Ok(see_other(&format!(
             "/models/{}?notice=model-saved",
             saved.key
@@ -240,6 +372,7 @@ pub async fn create(
             Some(e.to_string()),
             None,
             StatusCode::UNPROCESSABLE_ENTITY,
+            items,
         ),
     }
 }
@@ -249,12 +382,13 @@ pub async fn update(
     state: web::Data<AppState>,
     who: SignedIn,
     path: web::Path<String>,
-    form: web::Form<ModelForm>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
+    let form = ModelForm::read(form.into_inner())?;
+    let viewer = who.0.user.viewer();
     let mut conn = state.pool.get().await?;
-    let (current, current_revision) =
-        super::load_visible(&mut conn, &who.0.user.viewer(), &path).await?;
+    let (current, current_revision) = super::load_visible(&mut conn, &viewer, &path).await?;
+    let items = resolvable(improvements::open_for_model(&mut conn, &viewer, current.id).await?);
     let key = Some(current.key.clone());
     let parsed = text::parse(&form.text).map_err(|e| e.to_string());
     let summary = summary(&form.summary, "Edited");
@@ -268,27 +402,32 @@ pub async fn update(
                 Some(e),
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
+                items,
             );
         }
     };
     if form.action == "preview" {
         let preview = Preview::of(&model);
-        return edit_page(ctx, key, &form, None, Some(preview), StatusCode::OK);
+        return edit_page(ctx, key, &form, None, Some(preview), StatusCode::OK, items);
     }
-    if form.base_revision == current.revision && text::render(&model) == current_revision.body {
+    if form.base_revision == current.revision
+        && text::render(&model) == current_revision.body
+        && form.resolves.is_empty()
+    {
         return Ok(see_other(&format!(
             "/models/{}?notice=model-unchanged",
             current.key
         )));
     }
     let author = UserId(who.0.user.id);
-    match save_text(
+    match save_resolving(
         &mut conn,
         Some(&current),
         form.base_revision,
         &model,
         author,
         &summary,
+        Some((&viewer, &form.resolves)),
     )
     .await
     {
@@ -335,6 +474,7 @@ pub async fn update(
             Some(e.to_string()),
             None,
             StatusCode::UNPROCESSABLE_ENTITY,
+            items,
         ),
     }
 }

@@ -138,6 +138,8 @@ struct ShowPage {
     /// How often it resolved, helped partly.
     resolved: usize,
     partial: usize,
+    /// Its open improvement items (staff only; empty for customers).
+    items: Vec<crate::db::improvements::Item>,
 }
 
 impl ShowPage {
@@ -195,6 +197,7 @@ pub async fn show(
         crate::db::tickets::tickets_for_model(&mut conn, model.id, viewer.ticket_scope()).await?;
     let count = |o: &str| tickets.iter().filter(|t| t.4 == o).count();
     let (resolved, partial) = (count("resolved"), count("partial"));
+    let items = crate::db::improvements::open_for_model(&mut conn, &viewer, model.id).await?;
     // A model may hold a megabyte of Markdown.
     let (statement, steps, discussion) = crate::web::cpu(&state, move || {
         (
@@ -206,6 +209,7 @@ pub async fn show(
     .await?;
     render(&ShowPage {
         ctx,
+        items,
         tickets,
         resolved,
         partial,

@@ -91,6 +91,8 @@ struct ListPage {
     categories: Vec<String>,
     organizations: Vec<(i64, String)>,
     people: Vec<(i64, String)>,
+    /// This week's triager, shown on the triage queue.
+    triager: Option<String>,
 }
 
 pub async fn list(
@@ -126,8 +128,12 @@ pub async fn list(
     } else {
         Default::default()
     };
+    let triager =
+        crate::db::rota::current_triager(&mut conn, &viewer, chrono::Utc::now().date_naive())
+            .await?;
     render(&ListPage {
         ctx,
+        triager,
         rows,
         total,
         page: page.number(),
