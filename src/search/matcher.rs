@@ -64,8 +64,10 @@ pub struct Fields {
     /// Diagnosis / mitigation steps, one value per step.
     pub steps: Field,
     pub discussion: Field,
-    /// Title and statement together, the part alert annotations resemble most.
-    pub summary: Field,
+    /// Every text of the model (title, statement, steps, discussion) as one
+    /// field: BM25 over the whole run-book, the base of the triage score and
+    /// the field the candidates are picked on.
+    pub all: Field,
 }
 
 /// Knobs of the matcher. [`Tuning::default`] is the measured choice; the other values exist so
@@ -101,6 +103,9 @@ pub struct Tuning {
     /// How many candidates the strong clauses pick for every clause to
     /// score (see [`TermsSearch::top`]).
     pub candidates: usize,
+    /// Candidates are picked on the `all` field's clauses only (when it is
+    /// searched), see [`TermsSearch::picking_on`].
+    pub pick_on_all: bool,
 }
 
 /// Field boosts of the triage query.
@@ -111,7 +116,7 @@ pub struct Boosts {
     pub statement: f32,
     pub steps: f32,
     pub discussion: f32,
-    pub summary: f32,
+    pub all: f32,
 }
 
 /// Combination of one term's scores over the fields.
@@ -172,6 +177,7 @@ impl Default for Tuning {
             query_tf: QueryTf::Distinct,
             min_clause_share: 0.2,
             candidates: 50,
+            pick_on_all: false,
         }
     }
 }
@@ -184,7 +190,7 @@ impl Default for Boosts {
             statement: 1.0,
             steps: 0.5,
             discussion: 0.4,
-            summary: 0.0,
+            all: 0.0,
         }
     }
 }
@@ -197,7 +203,7 @@ impl Boosts {
             (fields.statement, self.statement),
             (fields.steps, self.steps),
             (fields.discussion, self.discussion),
-            (fields.summary, self.summary),
+            (fields.all, self.all),
         ]
     }
 }
@@ -227,6 +233,13 @@ pub fn add_fields(builder: &mut SchemaBuilder, tuning: &Tuning) -> Fields {
         )
     };
     let text = text_with(ANALYZER);
+    // No positions: `all` is only ever scored term by term.
+    let all = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqs)
+            .set_fieldnorms(tuning.field_norms),
+    );
     Fields {
         key: builder.add_text_field("key", STRING | STORED),
         key_text: builder.add_text_field("key_text", text_with(KEY_ANALYZER)),
@@ -234,7 +247,7 @@ pub fn add_fields(builder: &mut SchemaBuilder, tuning: &Tuning) -> Fields {
         statement: builder.add_text_field("statement", text.clone() | STORED),
         steps: builder.add_text_field("steps", text.clone()),
         discussion: builder.add_text_field("discussion", text.clone()),
-        summary: builder.add_text_field("summary", text),
+        all: builder.add_text_field("all", all),
     }
 }
 
@@ -306,10 +319,12 @@ pub fn document(fields: &Fields, model: &ModelText<'_>) -> TantivyDocument {
         doc.add_text(fields.steps, step);
     }
     doc.add_text(fields.discussion, model.discussion);
-    doc.add_text(
-        fields.summary,
-        format!("{}\n{}", model.title, model.statement),
-    );
+    doc.add_text(fields.all, model.title);
+    doc.add_text(fields.all, model.statement);
+    for step in model.steps {
+        doc.add_text(fields.all, step);
+    }
+    doc.add_text(fields.all, model.discussion);
     doc
 }
 
@@ -407,9 +422,9 @@ pub fn clauses(
 }
 
 /// The clauses that may add at least `share` of what the strongest one may.
-fn strong(clauses: &[Clause], share: f32) -> Vec<&Clause> {
+fn strong<'c>(clauses: &[&'c Clause], share: f32) -> Vec<&'c Clause> {
     let floor = clauses.iter().map(|c| c.most).fold(0.0, f32::max) * share;
-    clauses.iter().filter(|c| c.most >= floor).collect()
+    clauses.iter().copied().filter(|c| c.most >= floor).collect()
 }
 
 /// The query of `clauses`, combined per term as `tuning.combine` says.
@@ -451,6 +466,7 @@ pub fn terms_query(
     min_share: f32,
 ) -> tantivy::Result<Box<dyn Query>> {
     let all = clauses(per_field, terms, tuning, stats)?;
+    let all: Vec<&Clause> = all.iter().collect();
     Ok(query_of(&strong(&all, min_share), tuning))
 }
 
@@ -471,6 +487,9 @@ pub struct TermsSearch<'a> {
     stats: &'a dyn Bm25StatisticsProvider,
     tuning: &'a Tuning,
     clauses: Vec<Clause>,
+    /// Only this field's clauses pick candidates (see
+    /// [`TermsSearch::picking_on`]).
+    pick: Option<Field>,
 }
 
 impl<'a> TermsSearch<'a> {
@@ -486,7 +505,18 @@ impl<'a> TermsSearch<'a> {
             stats,
             tuning,
             clauses: clauses(per_field, terms, tuning, stats)?,
+            pick: None,
         })
+    }
+
+    /// Candidates are picked by the clauses of `field` only (when it has
+    /// any): a field that holds every word of the others, such as the
+    /// models' `all`, weighs each word by its rarity alone, so a right model
+    /// whose words are in its steps is not left out because other models'
+    /// titles (boosted, and rarer in the short title field) hold a word.
+    pub fn picking_on(mut self, field: Option<Field>) -> Self {
+        self.pick = field;
+        self
     }
 
     /// The best `limit` documents that `filter` (which adds nothing to the
@@ -499,11 +529,34 @@ impl<'a> TermsSearch<'a> {
     /// mean scoring most of them on dozens of common words. When fewer than
     /// `limit` documents hold a strong word, every clause picks.
     pub fn top(&self, limit: usize, filter: Option<&dyn Query>) -> tantivy::Result<Vec<Hit>> {
+        let candidates = self.candidates(limit, filter)?;
+        let mut hits = self.score(candidates)?;
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.address.cmp(&b.address)));
+        hits.truncate(limit);
+        Ok(hits)
+    }
+
+    /// The first stage of [`TermsSearch::top`]: the documents the strong
+    /// clauses pick (in no particular order), which every clause then
+    /// scores. Public so that the evaluation can measure how often the right
+    /// document is among them.
+    pub fn candidates(
+        &self,
+        limit: usize,
+        filter: Option<&dyn Query>,
+    ) -> tantivy::Result<Vec<DocAddress>> {
         let all = &self.clauses;
         if limit == 0 || all.is_empty() {
             return Ok(Vec::new());
         }
-        let strong = strong(all, self.tuning.min_clause_share);
+        let mut pickers: Vec<&Clause> = all
+            .iter()
+            .filter(|c| self.pick.is_none_or(|f| c.target.field() == f))
+            .collect();
+        if pickers.is_empty() {
+            pickers = all.iter().collect();
+        }
+        let strong = strong(&pickers, self.tuning.min_clause_share);
         let wanted = if strong.len() < all.len() {
             limit.max(self.tuning.candidates)
         } else {
@@ -533,10 +586,7 @@ impl<'a> TermsSearch<'a> {
             // words only): every clause picks, as a one-stage search would.
             candidates = search(&all.iter().collect::<Vec<_>>(), limit)?;
         }
-        let mut hits = self.score(candidates)?;
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.address.cmp(&b.address)));
-        hits.truncate(limit);
-        Ok(hits)
+        Ok(candidates)
     }
 
     /// `docs` scored on every clause, in index order.

@@ -37,9 +37,44 @@ pub fn suggest_models(
     text: &str,
     limit: usize,
 ) -> Result<Vec<Suggestion>, SearchError> {
+    suggest_models_with(index, text, limit, &Tuning::default())
+}
+
+/// The keys of the models that the first stage of [`suggest_models`] picks
+/// for `text` (see [`matcher::TermsSearch::candidates`]), so that the
+/// evaluation can tell a model dropped before scoring from one scored low.
+pub fn candidate_models(
+    index: &SearchIndex,
+    text: &str,
+    limit: usize,
+    tuning: &Tuning,
+) -> Result<Vec<String>, SearchError> {
     let f = &index.fields;
-    let tuning = Tuning::default();
-    let (terms, words) = matcher::query_terms_and_words(text, &tuning);
+    let terms = matcher::query_terms(text, tuning);
+    let searcher = index.reader.searcher();
+    let stats = matcher::KindStatistics::of(&searcher, &Term::from_field_text(f.kind, "model"))?;
+    let per_field = tuning.boosts.per_field(&f.model);
+    let search = matcher::TermsSearch::new(&searcher, &stats, tuning, &per_field, &terms)?
+        .picking_on(tuning.pick_on_all.then_some(f.model.all));
+    let mut keys = Vec::new();
+    for address in search.candidates(limit, None)? {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        if let Some(key) = doc.get_first(f.model.key).and_then(|v| v.as_str()) {
+            keys.push(key.to_owned());
+        }
+    }
+    Ok(keys)
+}
+
+/// [`suggest_models`] with another tuning (the evaluation compares them).
+pub fn suggest_models_with(
+    index: &SearchIndex,
+    text: &str,
+    limit: usize,
+    tuning: &Tuning,
+) -> Result<Vec<Suggestion>, SearchError> {
+    let f = &index.fields;
+    let (terms, words) = matcher::query_terms_and_words(text, tuning);
     if terms.is_empty() || limit == 0 {
         return Ok(Vec::new());
     }
@@ -53,7 +88,8 @@ pub fn suggest_models(
     let searcher = index.reader.searcher();
     let stats = matcher::KindStatistics::of(&searcher, &Term::from_field_text(f.kind, "model"))?;
     let per_field = tuning.boosts.per_field(&f.model);
-    let search = matcher::TermsSearch::new(&searcher, &stats, &tuning, &per_field, &terms)?;
+    let search = matcher::TermsSearch::new(&searcher, &stats, tuning, &per_field, &terms)?
+        .picking_on(tuning.pick_on_all.then_some(f.model.all));
     let mut wanted = limit;
     let hits = loop {
         let top = search.top(wanted, None)?;
@@ -76,7 +112,7 @@ pub fn suggest_models(
         wanted = wanted.saturating_mul(4);
     };
     let statement_query =
-        matcher::terms_query(&[(f.model.statement, 1.0)], &terms, &tuning, &stats, 0.0)?;
+        matcher::terms_query(&[(f.model.statement, 1.0)], &terms, tuning, &stats, 0.0)?;
     let mut generator =
         SnippetGenerator::create(&searcher, &*statement_query, f.model.statement).ok();
     if let Some(g) = generator.as_mut() {
