@@ -97,6 +97,9 @@ enum Command {
         /// title=1); for comparing variants, repeatable.
         #[arg(long, hide = true)]
         tune: Vec<String>,
+        /// Print every query whose gold model is not first (to stderr).
+        #[arg(long)]
+        show_misses: bool,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -317,12 +320,14 @@ fn main() -> ExitCode {
                 no_distractors,
                 worded_titles,
                 tune,
+                show_misses,
                 json,
             } => {
                 let options = commands::eval::EvalOptions {
                     no_distractors,
                     worded_titles,
                     tune,
+                    show_misses,
                 };
                 let lines = commands::eval::eval_triage(&config, &sets, &options).await?;
                 if json {

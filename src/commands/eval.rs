@@ -76,6 +76,9 @@ pub struct EvalOptions {
     /// Query-time changes to the default tuning (`name=value`), to compare
     /// variants on the same code; see [`tune`].
     pub tune: Vec<String>,
+    /// Print to stderr every query whose gold is not among the candidates
+    /// or not first.
+    pub show_misses: bool,
 }
 
 /// One line of the result: a matcher on one variant of one set.
@@ -228,6 +231,7 @@ pub fn tune(tuning: &mut Tuning, setting: &str) -> Result<(), String> {
         "steps" => b.steps = number()?,
         "discussion" => b.discussion = number()?,
         "all" => b.all = number()?,
+        "name" => b.name = number()?,
         "key_text" => b.key_text = number()?,
         "min_clause_share" => tuning.min_clause_share = number()?,
         "candidates" => {
@@ -236,6 +240,8 @@ pub fn tune(tuning: &mut Tuning, setting: &str) -> Result<(), String> {
                 .map_err(|e| format!("{name}: {value:?}: {e}"))?
         }
         "pick_on_all" => tuning.pick_on_all = value == "true",
+        "drop_addresses" => tuning.drop_addresses = value == "true",
+        "drop_label_list" => tuning.drop_label_list = value == "true",
         "clean_query" => tuning.clean_query = value == "true",
         "drop_ids" => {
             tuning.drop_ids = match value {
@@ -322,7 +328,7 @@ pub async fn eval_triage(
     let mut lines = Vec::new();
     let mut result = Ok(());
     for set in &loaded {
-        match eval_set(&database.url, set, &tuning).await {
+        match eval_set(&database.url, set, &tuning, options.show_misses).await {
             Ok(more) => lines.extend(more),
             Err(e) => {
                 result = Err(e);
@@ -339,6 +345,7 @@ async fn eval_set(
     url: &str,
     set: &LoadedSet,
     tuning: &Tuning,
+    show_misses: bool,
 ) -> Result<Vec<EvalLine>, StartupError> {
     let eval_db = format!("casebook_eval_{}", std::process::id());
     let admin_url = db::with_dbname(url, "postgres");
@@ -382,10 +389,20 @@ async fn eval_set(
                 let gold = slug(&q.gold);
                 let found = triage::suggest_models_with(&index, &q.text, 10, tuning)
                     .map_err(command_error)?;
-                ranks.push(found.iter().position(|s| s.key == gold).map(|p| p + 1));
+                let rank = found.iter().position(|s| s.key == gold).map(|p| p + 1);
+                ranks.push(rank);
                 let candidates =
                     triage::candidate_models(&index, &q.text, 10, tuning).map_err(command_error)?;
-                recalled += usize::from(candidates.contains(&gold));
+                let picked = candidates.contains(&gold);
+                recalled += usize::from(picked);
+                if show_misses && rank != Some(1) {
+                    // (`RunQueryDsl::first` would shadow the slice's.)
+                    let first = <[_]>::first(&found).map_or("-", |s| s.key.as_str());
+                    eprintln!(
+                        "{} {variant} rank {rank:?} candidate {picked} gold {gold} first {first}: {:?}",
+                        set.name, q.text
+                    );
+                }
             }
             let recall = recalled as f64 / queries.len().max(1) as f64;
             lines.push(line("casebook", Scores::of(&ranks), Some(recall)));

@@ -5,19 +5,25 @@
 //! text ([`query_terms`]) and the search for them ([`TermsSearch::top`]). Nothing here panics on any
 //! input.
 //!
-//! Default pipeline ([`Tuning::default`], measured on the triage dev set, see NOTES.md):
+//! Default pipeline ([`Tuning::default`], tuned on `../shared/data/triage-dev` and checked on
+//! `triage-dev-cnv`, with model titles as alert names and in words; `casebook eval-triage`):
 //! * documents: `key` (stored, raw) and the analyzed fields `title`, `statement`, `steps`,
-//!   `discussion` (plus `key_text` and `summary`, indexed but not searched by default);
+//!   `discussion`, and `all` (every text of the model as one field, the base of the score); plus
+//!   `key_text`, indexed for the search page;
 //! * analyzer: [`IdentifierTokenizer`] (alphanumeric runs like tantivy's `SimpleTokenizer`; `_`
 //!   and `-` split words) + `RemoveLongFilter` + `LowerCaser` + English stop words + English
 //!   stemmer. Documents keep `CamelCase` alert names whole (`cephosddown`); query texts also get
 //!   their parts (`cephosddown ceph osd down`) — see [`Split`];
-//! * query text: [`clean_alert_text`] (Alertmanager markers, label keys, generated ids out), the
-//!   query analyzer, then one clause per distinct term and field with boosts title 4,
-//!   statement 1, steps 0.5, discussion 0.4, summed (BM25);
-//! * search ([`TermsSearch::top`]): the clauses that can add at least a fifth of what the
-//!   strongest can (boost × idf) pick 50 candidates, then every clause scores them. Same quality
-//!   on the dev set as scoring every match, a fraction of the work over 100,000 models.
+//! * query text: the label list of a notification's first line, host names and IP addresses
+//!   ([`drop_notification_labels`], [`drop_addresses`]), then [`clean_alert_text`] (Alertmanager
+//!   markers, label keys, generated ids out), the query analyzer, then one clause per distinct
+//!   term and field, summed (BM25): `all` 1, statement 0.5, title 0.25, and title 8 more for a
+//!   term that is a whole alert name ([`QueryTerms::names`]). Each field's words are weighed by
+//!   the field's own statistics, so a title (short, every word rare among titles) gets a small
+//!   weight: a big one let other models' titles win whenever a ticket shared no word with the
+//!   right model's title;
+//! * search ([`TermsSearch::top`]): the `all` clauses that can add at least a tenth of what the
+//!   strongest can (their idf) pick 50 candidates, then every clause scores them.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -88,6 +94,12 @@ pub struct Tuning {
     pub clean_query: bool,
     /// Which number/id-like words to drop from the query.
     pub drop_ids: IdFilter,
+    /// Drop host names and IP addresses from the query (see
+    /// [`drop_addresses`]).
+    pub drop_addresses: bool,
+    /// Drop the label values that an Alertmanager notification's first line
+    /// lists in parentheses (see [`drop_notification_labels`]).
+    pub drop_label_list: bool,
     /// Per-field boosts; a field with boost 0 is not searched.
     pub boosts: Boosts,
     /// How the per-field scores of one term are combined.
@@ -117,6 +129,9 @@ pub struct Boosts {
     pub steps: f32,
     pub discussion: f32,
     pub all: f32,
+    /// Added to the title's boost for a query term that is an alert name
+    /// (see [`QueryTerms::names`]).
+    pub name: f32,
 }
 
 /// Combination of one term's scores over the fields.
@@ -172,12 +187,14 @@ impl Default for Tuning {
             field_norms: true,
             clean_query: true,
             drop_ids: IdFilter::Generated,
+            drop_addresses: true,
+            drop_label_list: true,
             boosts: Boosts::default(),
             combine: Combine::Sum,
             query_tf: QueryTf::Distinct,
-            min_clause_share: 0.2,
+            min_clause_share: 0.1,
             candidates: 50,
-            pick_on_all: false,
+            pick_on_all: true,
         }
     }
 }
@@ -186,11 +203,12 @@ impl Default for Boosts {
     fn default() -> Self {
         Boosts {
             key_text: 0.0,
-            title: 4.0,
-            statement: 1.0,
-            steps: 0.5,
-            discussion: 0.4,
-            all: 0.0,
+            title: 0.25,
+            statement: 0.5,
+            steps: 0.0,
+            discussion: 0.0,
+            all: 1.0,
+            name: 8.0,
         }
     }
 }
@@ -338,17 +356,45 @@ pub fn query_terms(text: &str, tuning: &Tuning) -> Vec<(String, u32)> {
 /// from, lower-cased (so a person sees "replication", not the stem
 /// "replic").
 pub fn query_terms_and_words(text: &str, tuning: &Tuning) -> (Vec<(String, u32)>, Vec<String>) {
-    let cleaned;
-    let text = if tuning.clean_query || tuning.drop_ids != IdFilter::Keep {
-        cleaned = clean_alert_text_with(text, tuning.clean_query, tuning.drop_ids);
-        cleaned.as_str()
-    } else {
-        text
-    };
+    let q = analyze_query(text, tuning);
+    (q.terms, q.words)
+}
+
+/// The analyzed terms of a query text (see [`analyze_query`]).
+#[derive(Clone, Debug, Default)]
+pub struct QueryTerms {
+    /// Distinct terms with their counts, in order of first occurrence.
+    pub terms: Vec<(String, u32)>,
+    /// For each term, the word of the text it first came from, lower-cased.
+    pub words: Vec<String>,
+    /// For each term, whether it is a whole identifier of several parts
+    /// (`KubePodCrashLooping`, `virt_handler_down`): an alert name, which a
+    /// model titled with it should match as a name, not as words.
+    pub names: Vec<bool>,
+}
+
+/// The terms of a query text: [`clean_alert_text_with`] as `tuning` says,
+/// then the query analyzer; at most [`MAX_QUERY_TERMS`] distinct terms.
+pub fn analyze_query(text: &str, tuning: &Tuning) -> QueryTerms {
+    let mut owned = None;
+    if tuning.drop_label_list {
+        owned = Some(drop_notification_labels(text));
+    }
+    if tuning.drop_addresses {
+        owned = Some(drop_addresses(owned.as_deref().unwrap_or(text)));
+    }
+    if tuning.clean_query || tuning.drop_ids != IdFilter::Keep {
+        let from = owned.as_deref().unwrap_or(text);
+        owned = Some(clean_alert_text_with(
+            from,
+            tuning.clean_query,
+            tuning.drop_ids,
+        ));
+    }
+    let text = owned.as_deref().unwrap_or(text);
     let mut analyzer = query_analyzer(tuning);
     let mut stream = analyzer.token_stream(text);
-    let mut order: Vec<(String, u32)> = Vec::new();
-    let mut words: Vec<String> = Vec::new();
+    let mut out = QueryTerms::default();
     let mut seen: HashMap<String, usize> = HashMap::new();
     while stream.advance() {
         let token = stream.token();
@@ -357,17 +403,20 @@ pub fn query_terms_and_words(text: &str, tuning: &Tuning) -> (Vec<(String, u32)>
             continue;
         }
         if let Some(&at) = seen.get(term) {
-            if let Some(entry) = order.get_mut(at) {
+            if let Some(entry) = out.terms.get_mut(at) {
                 entry.1 = entry.1.saturating_add(1);
             }
-        } else if order.len() < MAX_QUERY_TERMS {
-            seen.insert(term.clone(), order.len());
-            order.push((term.clone(), 1));
+        } else if out.terms.len() < MAX_QUERY_TERMS {
+            seen.insert(term.clone(), out.terms.len());
+            out.terms.push((term.clone(), 1));
             let word = text.get(token.offset_from..token.offset_to).unwrap_or(term);
-            words.push(word.to_lowercase());
+            let parts = identifier_parts(word);
+            let worded = parts.iter().filter(|p| p.chars().any(char::is_alphabetic));
+            out.names.push(worded.count() > 1);
+            out.words.push(word.to_lowercase());
         }
     }
-    (order, words)
+    out
 }
 
 /// BM25's inverse document frequency (as tantivy computes it).
@@ -424,7 +473,11 @@ pub fn clauses(
 /// The clauses that may add at least `share` of what the strongest one may.
 fn strong<'c>(clauses: &[&'c Clause], share: f32) -> Vec<&'c Clause> {
     let floor = clauses.iter().map(|c| c.most).fold(0.0, f32::max) * share;
-    clauses.iter().copied().filter(|c| c.most >= floor).collect()
+    clauses
+        .iter()
+        .copied()
+        .filter(|c| c.most >= floor)
+        .collect()
 }
 
 /// The query of `clauses`, combined per term as `tuning.combine` says.
@@ -486,6 +539,7 @@ pub struct TermsSearch<'a> {
     searcher: &'a Searcher,
     stats: &'a dyn Bm25StatisticsProvider,
     tuning: &'a Tuning,
+    terms: Vec<(String, u32)>,
     clauses: Vec<Clause>,
     /// Only this field's clauses pick candidates (see
     /// [`TermsSearch::picking_on`]).
@@ -504,9 +558,42 @@ impl<'a> TermsSearch<'a> {
             searcher,
             stats,
             tuning,
+            terms: terms.to_vec(),
             clauses: clauses(per_field, terms, tuning, stats)?,
             pick: None,
         })
+    }
+
+    /// Adds a clause over `field` with `boost` for every query term that is
+    /// an alert name (`names`, see [`QueryTerms::names`]): a model titled
+    /// `KubePodCrashLooping` is what a ticket naming that alert is about,
+    /// however common the words of the name are.
+    pub fn with_names(mut self, field: Field, boost: f32, names: &[bool]) -> tantivy::Result<Self> {
+        if boost <= 0.0 {
+            return Ok(self);
+        }
+        let doc_count = self.stats.total_num_docs()?;
+        for (term, text) in names
+            .iter()
+            .zip(self.terms.iter())
+            .enumerate()
+            .filter(|(_, (name, _))| **name)
+            .map(|(at, (_, (text, _)))| (at, text))
+        {
+            let target = Term::from_field_text(field, text);
+            let doc_freq = self.stats.doc_freq(&target)?;
+            if doc_freq > 0 {
+                self.clauses.push(Clause {
+                    term,
+                    target,
+                    boost,
+                    most: boost * idf(doc_freq, doc_count),
+                });
+            }
+        }
+        // Clauses stay grouped by term (see `score_candidates`).
+        self.clauses.sort_by_key(|c| c.term);
+        Ok(self)
     }
 
     /// Candidates are picked by the clauses of `field` only (when it has
@@ -738,6 +825,82 @@ fn flush_word(out: &mut String, word: &mut String, drop: fn(&str) -> bool) {
         out.push(' ');
     }
     word.clear();
+}
+
+/// Replaces host names (`worker-0.ocp4.example.com`, two dots or more)
+/// and IPv4 addresses, with an optional port, by a space: the node an
+/// alert fired on says nothing about which run-book fits, and its parts
+/// (`worker`, `example`, `com`) match run-books that happen to hold them.
+pub fn drop_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let start = rest
+            .find(|c: char| c.is_alphanumeric())
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        // A candidate: alphanumerics, dots, hyphens and colons.
+        let len = rest
+            .find(|c: char| !(c.is_alphanumeric() || matches!(c, '.' | '-' | ':')))
+            .unwrap_or(rest.len());
+        let piece = rest[..len].trim_end_matches(['.', ':', '-']);
+        let piece_len = piece.len();
+        if is_address(piece) {
+            out.push(' ');
+        } else {
+            out.push_str(piece);
+        }
+        rest = &rest[piece_len..];
+        // What was trimmed off the end is kept as it is.
+        let tail = rest
+            .find(|c: char| c.is_alphanumeric())
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..tail]);
+        rest = &rest[tail..];
+    }
+    out
+}
+
+fn is_address(piece: &str) -> bool {
+    let host = piece.split(':').next().unwrap_or(piece);
+    let labels: Vec<&str> = host.split('.').collect();
+    let well_formed = labels
+        .iter()
+        .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'));
+    if !well_formed || labels.len() < 3 {
+        return false;
+    }
+    let numeric = |l: &&str| l.chars().all(|c| c.is_ascii_digit());
+    let ipv4 = labels.len() == 4 && labels.iter().all(numeric);
+    let host_name = labels.iter().any(|l| l.chars().any(char::is_alphabetic))
+        && labels.last().is_some_and(|l| !numeric(l));
+    ipv4 || host_name
+}
+
+/// Drops the parenthesized label values at the end of a notification's
+/// first line (`[FIRING:1] KubePodCrashLooping (prod api-7d9 warning)`,
+/// Alertmanager's default title): namespaces, pod and host names and the
+/// severity, which the alert's own text repeats where they matter.
+pub fn drop_notification_labels(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let head = line
+            .trim_start()
+            .get(..9)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let marked = head.starts_with("[firing") || head.starts_with("[resolved");
+        let body = line.trim_end();
+        match (n, marked, body.ends_with(')'), body.rfind('(')) {
+            (0, true, true, Some(open)) => {
+                out.push_str(&body[..open]);
+                out.push_str(&line[body.len()..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// True for a number or a generated id: holds a digit and no upper-case letter.
@@ -1063,6 +1226,29 @@ mod tests {
             drop_label_keys("alertname=Foo severity=\"critical\" a=b=c x = y"),
             "Foo critical b=c x = y"
         );
+        assert_eq!(
+            drop_addresses("node worker-0.ocp4.example.com (10.0.3.7:9100) at 99.5% and osd.0 up."),
+            "node   ( ) at 99.5% and osd.0 up."
+        );
+        assert_eq!(drop_addresses("see docs.example.org."), "see  .");
+        assert_eq!(drop_addresses("v1.2.3 ok"), "v1.2.3 ok");
+        assert_eq!(
+            drop_notification_labels("[FIRING:1] CephOSDDown (osd-6 warning)\nOSD (6) down (x)"),
+            "[FIRING:1] CephOSDDown \nOSD (6) down (x)"
+        );
+        assert_eq!(drop_notification_labels("CPU (high)"), "CPU (high)");
+        let q = analyze_query(
+            "KubePodCrashLooping: pod api-7 restarts 10m",
+            &Tuning::default(),
+        );
+        let names: Vec<&str> = q
+            .terms
+            .iter()
+            .zip(&q.names)
+            .filter(|(_, n)| **n)
+            .map(|(t, _)| t.0.as_str())
+            .collect();
+        assert_eq!(names, ["kubepodcrashloop"]);
         assert!(is_id_like("d33df6"));
         assert!(is_id_like("80"));
         assert!(!is_id_like("Warning85"));
@@ -1246,12 +1432,26 @@ mod tests {
             let full = search_top(&searcher, &fields, text, &exact, limit);
             assert_eq!(fast.len(), limit);
             assert_eq!(full.len(), limit);
-            for ((a, b), (score, address)) in fast.iter().zip(&full).zip(&tantivy_top) {
-                assert_eq!(a.address, b.address);
-                assert_eq!(a.address, *address);
+            for ((a, b), (score, _)) in fast.iter().zip(&full).zip(&tantivy_top) {
                 assert!((a.score - score).abs() < 1e-3, "{} vs {score}", a.score);
                 assert!((b.score - score).abs() < 1e-3, "{} vs {score}", b.score);
             }
+            // The same documents, but for ties (models that differ only in
+            // a number) at the cut.
+            let last = fast.last().map_or(0.0, |h| h.score);
+            let above = |hits: Vec<(f32, DocAddress)>| {
+                let mut out: Vec<DocAddress> = hits
+                    .into_iter()
+                    .filter(|(s, _)| *s > last + 1e-3)
+                    .map(|(_, a)| a)
+                    .collect();
+                out.sort();
+                out
+            };
+            let pairs = |hits: &[Hit]| hits.iter().map(|h| (h.score, h.address)).collect();
+            assert_eq!(above(pairs(&fast)), above(pairs(&full)));
+            let exact_top = tantivy_top.iter().take(limit).copied().collect();
+            assert_eq!(above(pairs(&fast)), above(exact_top));
         }
         let fast = search(&searcher, &fields, text, &two_stage);
         let replication = ["m:0", "m:50", "m:100", "m:150"];
