@@ -528,8 +528,11 @@ pub fn terms_query(
 pub struct Hit {
     pub score: f32,
     pub address: DocAddress,
-    /// The query terms the document holds (indexes into the terms given).
+    /// The query terms the document holds (indexes into the terms given),
+    /// the one that adds most to the score first.
     pub matched: Vec<usize>,
+    /// What each of `matched` adds to the score.
+    pub contributions: Vec<f32>,
 }
 
 /// The terms of a text over boosted fields (field, boost), scored with
@@ -720,7 +723,7 @@ fn score_candidates(
         .zip(scores)
         .map(|(address, row)| {
             let mut score = 0.0;
-            let mut matched = Vec::new();
+            let mut matched: Vec<(usize, f32)> = Vec::new();
             let mut at = 0;
             for group in clauses.chunk_by(|a, b| a.term == b.term) {
                 let part = row.get(at..at + group.len()).unwrap_or_default();
@@ -728,18 +731,22 @@ fn score_candidates(
                 let (sum, best) = part
                     .iter()
                     .fold((0.0f32, 0.0f32), |(s, b), &x| (s + x, b.max(x)));
-                if sum > 0.0 {
-                    matched.extend(group.first().map(|c| c.term));
-                }
-                score += match tuning.combine {
+                let part = match tuning.combine {
                     Combine::Sum => sum,
                     Combine::DisMax { tie } => best + tie * (sum - best),
                 };
+                if sum > 0.0 {
+                    matched.extend(group.first().map(|c| (c.term, part)));
+                }
+                score += part;
             }
+            // Most contributing first (ties in query order).
+            matched.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             Hit {
                 score,
                 address,
-                matched,
+                matched: matched.iter().map(|m| m.0).collect(),
+                contributions: matched.iter().map(|m| m.1).collect(),
             }
         })
         .collect();

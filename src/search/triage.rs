@@ -20,7 +20,8 @@ pub struct Suggestion {
     pub score: f32,
     /// The statement, with the matching words highlighted.
     pub snippet: SafeHtml,
-    /// The words of the ticket that the model contains.
+    /// The words of the ticket that the model contains, the one that adds
+    /// most to the score first; words that add almost nothing are left out.
     pub matched: Vec<String>,
 }
 
@@ -159,12 +160,7 @@ pub fn suggest_models_with(
             }
             None => plain_snippet(&get(f.model.statement)),
         };
-        let mut matched: Vec<String> = hit
-            .matched
-            .iter()
-            .filter_map(|&at| words.get(at).cloned())
-            .collect();
-        matched.dedup();
+        let matched = explained(&hit, words);
         suggestions.push(Suggestion {
             key: get(f.model.key),
             title: get(f.model.title),
@@ -174,6 +170,31 @@ pub fn suggest_models_with(
         });
     }
     Ok(suggestions)
+}
+
+/// A word that adds less than this share of a suggestion's score is not
+/// shown as matched: the common words of an alert (`warning`, `cluster`)
+/// explain nothing.
+const MATCHED_MIN_SHARE: f32 = 0.05;
+
+/// The words of the ticket that `hit` holds, the one that adds most to its
+/// score first, each once, leaving out those that add almost nothing. Stop
+/// words and the alert's boilerplate (labels, ids, addresses) never get
+/// this far: the query analyzer dropped them.
+fn explained(hit: &matcher::Hit, words: &[String]) -> Vec<String> {
+    let floor = hit.score * MATCHED_MIN_SHARE;
+    let mut out: Vec<String> = Vec::new();
+    for (&at, &part) in hit.matched.iter().zip(&hit.contributions) {
+        if part < floor {
+            continue;
+        }
+        if let Some(word) = words.get(at)
+            && !out.contains(word)
+        {
+            out.push(word.clone());
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone)]
@@ -351,6 +372,18 @@ mod tests {
             })
             .count();
         found as f64 / queries.len().max(1) as f64
+    }
+
+    #[test]
+    fn matched_words_in_order_of_contribution_without_the_negligible() {
+        let hit = matcher::Hit {
+            score: 10.0,
+            address: tantivy::DocAddress::new(0, 0),
+            matched: vec![1, 0, 3, 2],
+            contributions: vec![6.0, 3.0, 0.8, 0.2],
+        };
+        let words = ["replication", "lag", "warning", "lag"].map(str::to_owned);
+        assert_eq!(explained(&hit, &words), ["lag", "replication"]);
     }
 
     /// The first stage must not drop the right model: measured on both dev
