@@ -100,6 +100,11 @@ enum Command {
         /// Print every query whose gold model is not first (to stderr).
         #[arg(long)]
         show_misses: bool,
+        /// Also measure learning from links, leave-one-out: each query's
+        /// siblings (same gold) are indexed as tickets linked to its model,
+        /// the query itself never (line `casebook+links`).
+        #[arg(long)]
+        links: bool,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -321,6 +326,7 @@ fn main() -> ExitCode {
                 worded_titles,
                 tune,
                 show_misses,
+                links,
                 json,
             } => {
                 let options = commands::eval::EvalOptions {
@@ -328,6 +334,7 @@ fn main() -> ExitCode {
                     worded_titles,
                     tune,
                     show_misses,
+                    links,
                 };
                 let lines = commands::eval::eval_triage(&config, &sets, &options).await?;
                 if json {

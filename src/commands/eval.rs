@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 use tantivy::schema::{IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value};
-use tantivy::{Index, Searcher, TantivyDocument};
+use tantivy::{Index, Searcher, TantivyDocument, Term};
 
 use super::search::{fts_index_sql, fts_query_sql, fts_table_sql};
 use crate::config::Config;
@@ -79,6 +79,8 @@ pub struct EvalOptions {
     /// Print to stderr every query whose gold is not among the candidates
     /// or not first.
     pub show_misses: bool,
+    /// Also measure learning from links, leave-one-out (see [`loo_ranks`]).
+    pub links: bool,
 }
 
 /// One line of the result: a matcher on one variant of one set.
@@ -108,6 +110,8 @@ struct ModelRow {
 
 #[derive(Deserialize)]
 struct QueryRow {
+    #[serde(default)]
+    id: String,
     text: String,
     gold: String,
 }
@@ -231,6 +235,7 @@ pub fn tune(tuning: &mut Tuning, setting: &str) -> Result<(), String> {
         "steps" => b.steps = number()?,
         "discussion" => b.discussion = number()?,
         "all" => b.all = number()?,
+        "seen_as" => b.seen_as = number()?,
         "name" => b.name = number()?,
         "key_text" => b.key_text = number()?,
         "min_clause_share" => tuning.min_clause_share = number()?,
@@ -328,7 +333,7 @@ pub async fn eval_triage(
     let mut lines = Vec::new();
     let mut result = Ok(());
     for set in &loaded {
-        match eval_set(&database.url, set, &tuning, options.show_misses).await {
+        match eval_set(&database.url, set, &tuning, options).await {
             Ok(more) => lines.extend(more),
             Err(e) => {
                 result = Err(e);
@@ -345,8 +350,9 @@ async fn eval_set(
     url: &str,
     set: &LoadedSet,
     tuning: &Tuning,
-    show_misses: bool,
+    options: &EvalOptions,
 ) -> Result<Vec<EvalLine>, StartupError> {
+    let show_misses = options.show_misses;
     let eval_db = format!("casebook_eval_{}", std::process::id());
     let admin_url = db::with_dbname(url, "postgres");
     let mut admin = db::connect(&admin_url).await?;
@@ -406,6 +412,10 @@ async fn eval_set(
             }
             let recall = recalled as f64 / queries.len().max(1) as f64;
             lines.push(line("casebook", Scores::of(&ranks), Some(recall)));
+            if options.links {
+                let ranks = loo_ranks(&set.rows, queries, tuning).map_err(command_error)?;
+                lines.push(line("casebook+links", Scores::of(&ranks), None));
+            }
             let ranks = queries
                 .iter()
                 .map(|q| {
@@ -434,6 +444,80 @@ async fn eval_set(
     .execute(&mut admin)
     .await;
     outcome
+}
+
+/// Learning from links, leave-one-out: every model is indexed with the
+/// texts of the queries whose gold it is as its "seen as" field (as if
+/// each had been a ticket linked to it as resolved), except the query
+/// being asked, which is never indexed: before each query its gold model
+/// is re-indexed without it. Same search and tuning as the ticket page.
+fn loo_ranks(
+    rows: &[ModelRow],
+    queries: &[QueryRow],
+    tuning: &Tuning,
+) -> Result<Vec<Option<usize>>, crate::search::SearchError> {
+    let index = SearchIndex::in_memory()?;
+    let f = index.fields;
+    let mut writer = indexer::writer(&index)?;
+    let mut seen: BTreeMap<String, Vec<&QueryRow>> = BTreeMap::new();
+    for q in queries {
+        seen.entry(slug(&q.gold)).or_default().push(q);
+    }
+    let uid = |key: &str| Term::from_field_text(f.uid, &format!("model:{key}"));
+    let document = |row: &ModelRow, leave_out: Option<&str>| {
+        let key = slug(&row.key);
+        let mut doc = matcher::document(
+            &f.model,
+            &matcher::ModelText {
+                key: &key,
+                title: &row.title,
+                statement: &row.statement,
+                steps: &row.steps,
+                discussion: &row.discussion,
+            },
+        );
+        let texts: Vec<&str> = seen
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter(|q| leave_out != Some(q.id.as_str()))
+            .map(|q| q.text.as_str())
+            .collect();
+        matcher::add_seen_as(&f.model, &mut doc, &texts);
+        doc.add_text(f.uid, format!("model:{key}"));
+        doc.add_text(f.kind, "model");
+        doc.add_text(f.status, "published");
+        doc
+    };
+    for row in rows {
+        writer.add_document(document(row, None))?;
+    }
+    writer.commit()?;
+    let by_key: BTreeMap<String, &ModelRow> = rows.iter().map(|r| (slug(&r.key), r)).collect();
+    let mut ranks = Vec::with_capacity(queries.len());
+    // The model indexed without one of its queries, to restore before the
+    // next query of another gold.
+    let mut short: Option<&ModelRow> = None;
+    for q in queries {
+        let gold = slug(&q.gold);
+        let row = by_key.get(&gold).copied();
+        if let Some(before) = short.take()
+            && row.is_none_or(|r| !std::ptr::eq(r, before))
+        {
+            writer.delete_term(uid(&slug(&before.key)));
+            writer.add_document(document(before, None))?;
+        }
+        if let Some(row) = row {
+            writer.delete_term(uid(&gold));
+            writer.add_document(document(row, Some(&q.id)))?;
+            short = Some(row);
+        }
+        writer.commit()?;
+        index.reader.reload()?;
+        let found = triage::suggest_models_with(&index, &q.text, 10, tuning)?;
+        ranks.push(found.iter().position(|s| s.key == gold).map(|p| p + 1));
+    }
+    Ok(ranks)
 }
 
 async fn load_models(conn: &mut AsyncPgConnection, rows: &[ModelRow]) -> Result<(), StartupError> {

@@ -74,6 +74,10 @@ pub struct Fields {
     /// field: BM25 over the whole run-book, the base of the triage score and
     /// the field the candidates are picked on.
     pub all: Field,
+    /// "Seen as": the customer-visible text of tickets the team linked to
+    /// the model as resolved or helped by it, in the requesters' own words
+    /// (see [`add_seen_as`]).
+    pub seen_as: Field,
 }
 
 /// Knobs of the matcher. [`Tuning::default`] is the measured choice; the other values exist so
@@ -129,6 +133,7 @@ pub struct Boosts {
     pub steps: f32,
     pub discussion: f32,
     pub all: f32,
+    pub seen_as: f32,
     /// Added to the title's boost for a query term that is an alert name
     /// (see [`QueryTerms::names`]).
     pub name: f32,
@@ -208,13 +213,14 @@ impl Default for Boosts {
             steps: 0.0,
             discussion: 0.0,
             all: 1.0,
+            seen_as: 0.5,
             name: 8.0,
         }
     }
 }
 
 impl Boosts {
-    pub fn per_field(&self, fields: &Fields) -> [(Field, f32); 6] {
+    pub fn per_field(&self, fields: &Fields) -> [(Field, f32); 7] {
         [
             (fields.key_text, self.key_text),
             (fields.title, self.title),
@@ -222,6 +228,7 @@ impl Boosts {
             (fields.steps, self.steps),
             (fields.discussion, self.discussion),
             (fields.all, self.all),
+            (fields.seen_as, self.seen_as),
         ]
     }
 }
@@ -265,7 +272,8 @@ pub fn add_fields(builder: &mut SchemaBuilder, tuning: &Tuning) -> Fields {
         statement: builder.add_text_field("statement", text.clone() | STORED),
         steps: builder.add_text_field("steps", text.clone()),
         discussion: builder.add_text_field("discussion", text.clone()),
-        all: builder.add_text_field("all", all),
+        all: builder.add_text_field("all", all.clone()),
+        seen_as: builder.add_text_field("seen_as", all),
     }
 }
 
@@ -344,6 +352,14 @@ pub fn document(fields: &Fields, model: &ModelText<'_>) -> TantivyDocument {
     }
     doc.add_text(fields.all, model.discussion);
     doc
+}
+
+/// Adds the "seen as" texts of a model to its document: what requesters
+/// wrote on tickets the team linked to it.
+pub fn add_seen_as<S: AsRef<str>>(fields: &Fields, doc: &mut TantivyDocument, texts: &[S]) {
+    for text in texts {
+        doc.add_text(fields.seen_as, text.as_ref());
+    }
 }
 
 /// The distinct analyzed terms of a query text with their counts, in order of first occurrence,
@@ -544,9 +560,9 @@ pub struct TermsSearch<'a> {
     tuning: &'a Tuning,
     terms: Vec<(String, u32)>,
     clauses: Vec<Clause>,
-    /// Only this field's clauses pick candidates (see
-    /// [`TermsSearch::picking_on`]).
-    pick: Option<Field>,
+    /// Only these fields' clauses pick candidates (see
+    /// [`TermsSearch::picking_on`]); none: every clause.
+    pick: Vec<Field>,
 }
 
 impl<'a> TermsSearch<'a> {
@@ -563,7 +579,7 @@ impl<'a> TermsSearch<'a> {
             tuning,
             terms: terms.to_vec(),
             clauses: clauses(per_field, terms, tuning, stats)?,
-            pick: None,
+            pick: Vec::new(),
         })
     }
 
@@ -599,13 +615,13 @@ impl<'a> TermsSearch<'a> {
         Ok(self)
     }
 
-    /// Candidates are picked by the clauses of `field` only (when it has
+    /// Candidates are picked by the clauses of `fields` only (when they have
     /// any): a field that holds every word of the others, such as the
     /// models' `all`, weighs each word by its rarity alone, so a right model
     /// whose words are in its steps is not left out because other models'
     /// titles (boosted, and rarer in the short title field) hold a word.
-    pub fn picking_on(mut self, field: Option<Field>) -> Self {
-        self.pick = field;
+    pub fn picking_on(mut self, fields: &[Field]) -> Self {
+        self.pick = fields.to_vec();
         self
     }
 
@@ -641,7 +657,7 @@ impl<'a> TermsSearch<'a> {
         }
         let mut pickers: Vec<&Clause> = all
             .iter()
-            .filter(|c| self.pick.is_none_or(|f| c.target.field() == f))
+            .filter(|c| self.pick.is_empty() || self.pick.contains(&c.target.field()))
             .collect();
         if pickers.is_empty() {
             pickers = all.iter().collect();

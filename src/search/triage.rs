@@ -84,9 +84,12 @@ fn model_search<'s>(
 ) -> Result<matcher::TermsSearch<'s>, SearchError> {
     let f = &index.fields;
     let per_field = tuning.boosts.per_field(&f.model);
+    // A model's own words are all in `all`; the words it was seen as are not.
+    let pickers = [f.model.all, f.model.seen_as];
+    let pick = tuning.pick_on_all && tuning.boosts.all > 0.0;
     let search = matcher::TermsSearch::new(searcher, stats, tuning, &per_field, &query.terms)?
         .with_names(f.model.title, tuning.boosts.name, &query.names)?
-        .picking_on((tuning.pick_on_all && tuning.boosts.all > 0.0).then_some(f.model.all));
+        .picking_on(if pick { &pickers } else { &[] });
     Ok(search)
 }
 
@@ -384,6 +387,54 @@ mod tests {
         };
         let words = ["replication", "lag", "warning", "lag"].map(str::to_owned);
         assert_eq!(explained(&hit, &words), ["lag", "replication"]);
+    }
+
+    #[test]
+    fn seen_as_text_finds_the_model_in_triage_only() {
+        let index = SearchIndex::in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let f = index.fields;
+        let mut writer = indexer::writer(&index).unwrap_or_else(|e| panic!("{e}"));
+        let steps = vec!["Restart the service.".to_owned()];
+        for (id, key, title, seen) in [
+            (
+                1,
+                "website-502",
+                "Website returns 502",
+                vec!["the basket spinner never stops"],
+            ),
+            (2, "db-disk-full", "Database disk full", vec![]),
+        ] {
+            let model = matcher::ModelText {
+                key,
+                title,
+                statement: "Users see errors.",
+                steps: &steps,
+                discussion: "",
+            };
+            let mut doc = matcher::document(&f.model, &model);
+            matcher::add_seen_as(&f.model, &mut doc, &seen);
+            doc.add_text(f.kind, "model");
+            doc.add_text(f.status, "published");
+            doc.add_text(f.public, "yes");
+            doc.add_i64(f.id, id);
+            writer.add_document(doc).unwrap_or_else(|e| panic!("{e}"));
+        }
+        writer.commit().unwrap_or_else(|e| panic!("{e}"));
+        index.reader.reload().unwrap_or_else(|e| panic!("{e}"));
+        let text = "basket spinner stuck";
+        let found = suggest_models(&index, text, 5).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(found.first().map(|s| s.key.as_str()), Some("website-502"));
+        assert_eq!(found[0].matched, ["basket", "spinner"]);
+        // The search page never searches what requesters wrote.
+        for audience in [
+            crate::search::query::Audience::Staff,
+            crate::search::query::Audience::Customer { organization: None },
+        ] {
+            let parsed = crate::search::query::parse("basket");
+            let (hits, _) = crate::search::query::search(&index, &parsed, audience, 0, 10)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(hits.is_empty(), "{hits:?}");
+        }
     }
 
     /// The first stage must not drop the right model: measured on both dev
