@@ -115,12 +115,78 @@ fn term(field: tantivy::schema::Field, value: &str) -> Box<dyn Query> {
 }
 
 /// Runs a search; returns a page of hits and how many match in all.
+/// What the search page shows: the hits, how many there are, and whether
+/// they are ranked matches of any of the words (see [`search_or_ranked`]).
+#[derive(Debug, Clone)]
+pub struct Results {
+    pub hits: Vec<Hit>,
+    pub total: usize,
+    pub ranked: bool,
+}
+
+/// With fewer hits than this that hold every word, the search page shows
+/// the documents that hold any of them, best first.
+pub const FEW_HITS: usize = 3;
+
+/// [`search`], and when fewer than [`FEW_HITS`] documents hold every word,
+/// the documents that hold any of them, best first, each identifier also
+/// searched by its words (`KubePodCrashLooping` by `kube pod crash
+/// looping`): an alert name pasted into the box finds the model written in
+/// words.
+pub fn search_or_ranked(
+    index: &SearchIndex,
+    parsed: &Parsed,
+    audience: Audience,
+    offset: usize,
+    limit: usize,
+) -> Result<Results, SearchError> {
+    let (hits, total) = search(index, parsed, audience, offset, limit)?;
+    if total >= FEW_HITS || parsed.text.trim().is_empty() {
+        return Ok(Results {
+            hits,
+            total,
+            ranked: false,
+        });
+    }
+    let any = Parsed {
+        text: super::matcher::expand_identifiers(&parsed.text),
+        ..parsed.clone()
+    };
+    let (ranked, ranked_total) = search_with(index, &any, audience, offset, limit, false)?;
+    Ok(if ranked_total > total {
+        Results {
+            hits: ranked,
+            total: ranked_total,
+            ranked: true,
+        }
+    } else {
+        Results {
+            hits,
+            total,
+            ranked: false,
+        }
+    })
+}
+
+/// The documents that hold every word (and match every filter), best
+/// first, within what `audience` may see; and how many there are.
 pub fn search(
     index: &SearchIndex,
     parsed: &Parsed,
     audience: Audience,
     offset: usize,
     limit: usize,
+) -> Result<(Vec<Hit>, usize), SearchError> {
+    search_with(index, parsed, audience, offset, limit, true)
+}
+
+fn search_with(
+    index: &SearchIndex,
+    parsed: &Parsed,
+    audience: Audience,
+    offset: usize,
+    limit: usize,
+    every_word: bool,
 ) -> Result<(Vec<Hit>, usize), SearchError> {
     if parsed.is_empty() {
         return Ok((Vec::new(), 0));
@@ -139,7 +205,9 @@ pub fn search(
         text_fields.push(f.ticket_internal);
     }
     let mut parser = QueryParser::for_index(&index.index, text_fields);
-    parser.set_conjunction_by_default();
+    if every_word {
+        parser.set_conjunction_by_default();
+    }
     parser.set_field_boost(f.model.title, 3.0);
     parser.set_field_boost(f.ticket_title, 3.0);
     parser.set_field_boost(f.model.statement, 1.5);

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::error::{ApiError, AppError};
-use crate::search::query::{self, Audience, Hit};
+use crate::search::query::{self, Audience, Hit, Results};
 use crate::web::auth::SignedIn;
 use crate::web::page::Ctx;
 use crate::web::render;
@@ -33,12 +33,7 @@ fn audience(who: &SignedIn) -> Audience {
     }
 }
 
-fn run(
-    state: &AppState,
-    who: &SignedIn,
-    q: &str,
-    page: usize,
-) -> Result<(Vec<Hit>, usize), AppError> {
+fn run(state: &AppState, who: &SignedIn, q: &str, page: usize) -> Result<Results, AppError> {
     if q.len() > 1000 {
         return Err(crate::domain::FieldError::new(
             "q",
@@ -47,7 +42,7 @@ fn run(
         .into());
     }
     let parsed = query::parse(q);
-    query::search(
+    query::search_or_ranked(
         &state.search,
         &parsed,
         audience(who),
@@ -64,6 +59,8 @@ struct ResultsPage {
     q: String,
     hits: Vec<Hit>,
     total: usize,
+    /// Few results hold every word: these hold some, best first.
+    ranked: bool,
     page: usize,
     pages: usize,
     q_encoded: String,
@@ -76,13 +73,18 @@ pub async fn show(
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, AppError> {
     let page = query.page.unwrap_or(1).max(1);
-    let (hits, total) = run(&state, &who, &query.q, page)?;
+    let Results {
+        hits,
+        total,
+        ranked,
+    } = run(&state, &who, &query.q, page)?;
     render(&ResultsPage {
         ctx,
         q_encoded: crate::web::auth::urlencode(&query.q),
         q: query.q.clone(),
         hits,
         total,
+        ranked,
         page,
         pages: total.div_ceil(PAGE_SIZE).max(1),
     })
@@ -94,10 +96,14 @@ pub async fn api(
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = query.page.unwrap_or(1).max(1);
-    let (hits, total) = run(&state, &who, &query.q, page)?;
+    let Results {
+        hits,
+        total,
+        ranked,
+    } = run(&state, &who, &query.q, page)?;
     let results: Vec<_> = hits
         .iter()
         .map(|h| json!({ "kind": h.kind, "id": h.id, "key": h.key, "title": h.title, "status": h.status, "url": h.url(), "snippet": h.snippet.as_str(), "score": h.score }))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "query": query.q, "total": total, "page": page, "per_page": PAGE_SIZE, "results": results })))
+    Ok(HttpResponse::Ok().json(json!({ "query": query.q, "total": total, "ranked": ranked, "page": page, "per_page": PAGE_SIZE, "results": results })))
 }
