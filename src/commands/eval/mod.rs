@@ -11,17 +11,22 @@
 //! - `bm25`: plain BM25 over the concatenated model text, computed here with
 //!   Casebook's analyzer and query terms but no field weights;
 //! - `pg-ts_rank_cd`, `pg-ts_rank`: PostgreSQL full-text search over the
-//!   weighted tsvector (see [`super::search::fts_table_sql`]).
+//!   weighted tsvector (see [`super::search::fts_table_sql`]);
+//! - with `--links`, `casebook+links`: learning from links, leave-one-out
+//!   (see [`matchers`]).
+
+mod matchers;
+mod scores;
+
+pub use scores::{Scores, table, tune};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
-use tantivy::schema::{IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value};
-use tantivy::{Index, Searcher, TantivyDocument, Term};
 
-use super::search::{fts_index_sql, fts_query_sql, fts_table_sql};
+use super::search::{fts_index_sql, fts_table_sql};
 use crate::config::Config;
 use crate::db::models::{self, Save};
 use crate::db::{self, quote_ident};
@@ -167,111 +172,6 @@ fn worded(title: &str) -> String {
         .join(" ")
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Scores {
-    pub n: usize,
-    pub top1: f64,
-    pub top3: f64,
-    pub mrr: f64,
-}
-
-impl Scores {
-    fn of(ranks: &[Option<usize>]) -> Self {
-        let n = ranks.len().max(1) as f64;
-        Scores {
-            n: ranks.len(),
-            top1: ranks.iter().filter(|r| **r == Some(1)).count() as f64 / n,
-            top3: ranks.iter().filter(|r| r.is_some_and(|r| r <= 3)).count() as f64 / n,
-            mrr: ranks
-                .iter()
-                .map(|r| r.filter(|r| *r <= 10).map_or(0.0, |r| 1.0 / r as f64))
-                .sum::<f64>()
-                / n,
-        }
-    }
-}
-
-/// The result as a table, one line per set, variant and matcher.
-pub fn table(lines: &[EvalLine]) -> String {
-    let mut out = format!(
-        "{:<14} {:<5} {:<14} {:>6} {:>4} {:>6} {:>6} {:>6} {:>10}\n",
-        "set", "var", "matcher", "models", "n", "top-1", "top-3", "mrr", "cand-recall"
-    );
-    for l in lines {
-        let recall = l
-            .candidate_recall
-            .map_or_else(|| "-".to_owned(), |r| format!("{r:.3}"));
-        out.push_str(&format!(
-            "{:<14} {:<5} {:<14} {:>6} {:>4} {:>6.3} {:>6.3} {:>6.3} {:>10}\n",
-            l.set,
-            l.variant,
-            l.matcher,
-            l.models,
-            l.scores.n,
-            l.scores.top1,
-            l.scores.top3,
-            l.scores.mrr,
-            recall
-        ));
-    }
-    out
-}
-
-/// Applies `name=value` to a tuning (query-time knobs only: the index was
-/// built with the default analyzers).
-pub fn tune(tuning: &mut Tuning, setting: &str) -> Result<(), String> {
-    let (name, value) = setting
-        .split_once('=')
-        .ok_or_else(|| format!("expected name=value, got {setting:?}"))?;
-    let number = || {
-        value
-            .parse::<f32>()
-            .map_err(|e| format!("{name}: {value:?}: {e}"))
-    };
-    let b = &mut tuning.boosts;
-    match name {
-        "title" => b.title = number()?,
-        "statement" => b.statement = number()?,
-        "steps" => b.steps = number()?,
-        "discussion" => b.discussion = number()?,
-        "all" => b.all = number()?,
-        "seen_as" => b.seen_as = number()?,
-        "name" => b.name = number()?,
-        "key_text" => b.key_text = number()?,
-        "min_clause_share" => tuning.min_clause_share = number()?,
-        "candidates" => {
-            tuning.candidates = value
-                .parse()
-                .map_err(|e| format!("{name}: {value:?}: {e}"))?
-        }
-        "pick_on_all" => tuning.pick_on_all = value == "true",
-        "drop_addresses" => tuning.drop_addresses = value == "true",
-        "drop_label_list" => tuning.drop_label_list = value == "true",
-        "clean_query" => tuning.clean_query = value == "true",
-        "drop_ids" => {
-            tuning.drop_ids = match value {
-                "keep" => matcher::IdFilter::Keep,
-                "generated" => matcher::IdFilter::Generated,
-                "all" => matcher::IdFilter::All,
-                _ => return Err(format!("drop_ids: keep, generated or all, not {value:?}")),
-            }
-        }
-        "query_tf" => {
-            tuning.query_tf = match value {
-                "distinct" => matcher::QueryTf::Distinct,
-                "count" => matcher::QueryTf::Count,
-                "log" => matcher::QueryTf::Log,
-                _ => return Err(format!("query_tf: distinct, count or log, not {value:?}")),
-            }
-        }
-        "dismax" => {
-            tuning.combine = matcher::Combine::DisMax { tie: number()? };
-        }
-        _ => return Err(format!("unknown tuning knob {name:?}")),
-    }
-    Ok(())
-}
-
 /// One set, read: its models and its query variants.
 struct LoadedSet {
     name: String,
@@ -372,7 +272,7 @@ async fn eval_set(
         indexer::catch_up(&index, &mut writer, &mut conn)
             .await
             .map_err(command_error)?;
-        let bm25 = Bm25::build(&set.rows).map_err(command_error)?;
+        let bm25 = matchers::Bm25::build(&set.rows).map_err(command_error)?;
         diesel::sql_query(fts_table_sql("eval_fts"))
             .execute(&mut conn)
             .await?;
@@ -413,7 +313,7 @@ async fn eval_set(
             let recall = recalled as f64 / queries.len().max(1) as f64;
             lines.push(line("casebook", Scores::of(&ranks), Some(recall)));
             if options.links {
-                let ranks = loo_ranks(&set.rows, queries, tuning).map_err(command_error)?;
+                let ranks = matchers::loo_ranks(&set.rows, queries, tuning).map_err(command_error)?;
                 lines.push(line("casebook+links", Scores::of(&ranks), None));
             }
             let ranks = queries
@@ -430,7 +330,7 @@ async fn eval_set(
                 ("pg-ts_rank_cd", "ts_rank_cd(tsv, q)"),
                 ("pg-ts_rank", "ts_rank(tsv, q, 1)"),
             ] {
-                let ranks = postgres_ranks(&mut conn, queries, rank).await?;
+                let ranks = matchers::postgres_ranks(&mut conn, queries, rank).await?;
                 lines.push(line(name, Scores::of(&ranks), None));
             }
         }
@@ -444,80 +344,6 @@ async fn eval_set(
     .execute(&mut admin)
     .await;
     outcome
-}
-
-/// Learning from links, leave-one-out: every model is indexed with the
-/// texts of the queries whose gold it is as its "seen as" field (as if
-/// each had been a ticket linked to it as resolved), except the query
-/// being asked, which is never indexed: before each query its gold model
-/// is re-indexed without it. Same search and tuning as the ticket page.
-fn loo_ranks(
-    rows: &[ModelRow],
-    queries: &[QueryRow],
-    tuning: &Tuning,
-) -> Result<Vec<Option<usize>>, crate::search::SearchError> {
-    let index = SearchIndex::in_memory()?;
-    let f = index.fields;
-    let mut writer = indexer::writer(&index)?;
-    let mut seen: BTreeMap<String, Vec<&QueryRow>> = BTreeMap::new();
-    for q in queries {
-        seen.entry(slug(&q.gold)).or_default().push(q);
-    }
-    let uid = |key: &str| Term::from_field_text(f.uid, &format!("model:{key}"));
-    let document = |row: &ModelRow, leave_out: Option<&str>| {
-        let key = slug(&row.key);
-        let mut doc = matcher::document(
-            &f.model,
-            &matcher::ModelText {
-                key: &key,
-                title: &row.title,
-                statement: &row.statement,
-                steps: &row.steps,
-                discussion: &row.discussion,
-            },
-        );
-        let texts: Vec<&str> = seen
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .filter(|q| leave_out != Some(q.id.as_str()))
-            .map(|q| q.text.as_str())
-            .collect();
-        matcher::add_seen_as(&f.model, &mut doc, &texts);
-        doc.add_text(f.uid, format!("model:{key}"));
-        doc.add_text(f.kind, "model");
-        doc.add_text(f.status, "published");
-        doc
-    };
-    for row in rows {
-        writer.add_document(document(row, None))?;
-    }
-    writer.commit()?;
-    let by_key: BTreeMap<String, &ModelRow> = rows.iter().map(|r| (slug(&r.key), r)).collect();
-    let mut ranks = Vec::with_capacity(queries.len());
-    // The model indexed without one of its queries, to restore before the
-    // next query of another gold.
-    let mut short: Option<&ModelRow> = None;
-    for q in queries {
-        let gold = slug(&q.gold);
-        let row = by_key.get(&gold).copied();
-        if let Some(before) = short.take()
-            && row.is_none_or(|r| !std::ptr::eq(r, before))
-        {
-            writer.delete_term(uid(&slug(&before.key)));
-            writer.add_document(document(before, None))?;
-        }
-        if let Some(row) = row {
-            writer.delete_term(uid(&gold));
-            writer.add_document(document(row, Some(&q.id)))?;
-            short = Some(row);
-        }
-        writer.commit()?;
-        index.reader.reload()?;
-        let found = triage::suggest_models_with(&index, &q.text, 10, tuning)?;
-        ranks.push(found.iter().position(|s| s.key == gold).map(|p| p + 1));
-    }
-    Ok(ranks)
 }
 
 async fn load_models(conn: &mut AsyncPgConnection, rows: &[ModelRow]) -> Result<(), StartupError> {
@@ -554,103 +380,6 @@ async fn load_models(conn: &mut AsyncPgConnection, rows: &[ModelRow]) -> Result<
     .await
 }
 
-/// Plain BM25 over each model's whole text as one field: Casebook's
-/// analyzer and query terms, no field weights, every term scores.
-struct Bm25 {
-    searcher: Searcher,
-    key: tantivy::schema::Field,
-    text: tantivy::schema::Field,
-}
-
-impl Bm25 {
-    fn build(rows: &[ModelRow]) -> tantivy::Result<Self> {
-        let mut builder = Schema::builder();
-        let key = builder.add_text_field("key", tantivy::schema::STRING | tantivy::schema::STORED);
-        let text = builder.add_text_field(
-            "text",
-            TextOptions::default().set_indexing_options(
-                TextFieldIndexing::default()
-                    .set_tokenizer(matcher::ANALYZER)
-                    .set_index_option(IndexRecordOption::WithFreqs),
-            ),
-        );
-        let index = Index::create_in_ram(builder.build());
-        matcher::register_analyzers(&index);
-        let mut writer = index.writer_with_num_threads(1, 15_000_000)?;
-        for row in rows {
-            let mut doc = TantivyDocument::default();
-            doc.add_text(key, slug(&row.key));
-            doc.add_text(text, &row.title);
-            doc.add_text(text, &row.statement);
-            for step in &row.steps {
-                doc.add_text(text, step);
-            }
-            doc.add_text(text, &row.discussion);
-            writer.add_document(doc)?;
-        }
-        writer.commit()?;
-        let searcher = index.reader()?.searcher();
-        Ok(Bm25 {
-            searcher,
-            key,
-            text,
-        })
-    }
-
-    fn top(&self, query: &str, limit: usize) -> tantivy::Result<Vec<String>> {
-        let tuning = Tuning {
-            min_clause_share: 0.0,
-            ..Tuning::default()
-        };
-        let terms = matcher::query_terms(query, &tuning);
-        let search = matcher::TermsSearch::new(
-            &self.searcher,
-            &self.searcher,
-            &tuning,
-            &[(self.text, 1.0)],
-            &terms,
-        )?;
-        search
-            .top(limit, None)?
-            .into_iter()
-            .map(|hit| {
-                let doc: TantivyDocument = self.searcher.doc(hit.address)?;
-                Ok(doc
-                    .get_first(self.key)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned())
-            })
-            .collect()
-    }
-}
-
-#[derive(diesel::QueryableByName)]
-struct Ranked {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    key: String,
-}
-
-/// PostgreSQL full-text search on the same data (the table made by
-/// [`fts_table_sql`]): the query's lexemes OR-ed, ranked by `rank`.
-async fn postgres_ranks(
-    conn: &mut AsyncPgConnection,
-    queries: &[QueryRow],
-    rank: &str,
-) -> Result<Vec<Option<usize>>, StartupError> {
-    let sql = fts_query_sql("eval_fts", rank, 10);
-    let mut ranks = Vec::new();
-    for q in queries {
-        let found: Vec<Ranked> = diesel::sql_query(&sql)
-            .bind::<diesel::sql_types::Text, _>(&q.text)
-            .load(conn)
-            .await?;
-        let gold = slug(&q.gold);
-        ranks.push(found.iter().position(|r| r.key == gold).map(|p| p + 1));
-    }
-    Ok(ranks)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -663,15 +392,6 @@ mod tests {
         );
         assert!(crate::domain::model::validate_key(&slug("odf:CephOSDDown")).is_ok());
         assert!(crate::domain::model::validate_key(&slug("x".repeat(200).as_str())).is_ok());
-    }
-
-    #[test]
-    fn scores_count_ranks() {
-        let s = Scores::of(&[Some(1), Some(2), None, Some(11)]);
-        assert_eq!(s.n, 4);
-        assert!((s.top1 - 0.25).abs() < 1e-9);
-        assert!((s.top3 - 0.5).abs() < 1e-9);
-        assert!((s.mrr - (1.0 + 0.5) / 4.0).abs() < 1e-9);
     }
 
     #[test]
