@@ -81,18 +81,40 @@ enum Command {
     },
     /// Rebuild this data directory's search index from PostgreSQL.
     Reindex,
-    /// Measure triage matching on a JSONL dev set (see ../shared/data/triage-dev).
+    /// Measure triage matching on dev sets, next to baselines on the same data.
+    ///
+    /// Each set is a directory with models.jsonl (and distractors.jsonl,
+    /// loaded with them when present), queries.jsonl (variant "full") and
+    /// queries_hard.jsonl (variant "hard"); see ../shared/data/triage-dev.
+    /// For every set and variant it prints Casebook's triage (with the
+    /// share of queries whose gold model is among the first-stage
+    /// candidates), plain BM25 over the whole model text (Casebook's
+    /// analyzer, no field weights), and PostgreSQL full-text search ranked
+    /// by ts_rank_cd and by ts_rank.
     EvalTriage {
-        /// Run-books (JSONL: key, title, statement, steps, discussion); repeatable.
-        #[arg(long = "models", required = true)]
-        models: Vec<PathBuf>,
-        /// Queries (JSONL: text, gold).
+        /// A dev set as NAME=DIR (or DIR); repeatable.
+        #[arg(long = "set", required = true)]
+        sets: Vec<commands::eval::EvalSet>,
+        /// Leave the sets' distractors.jsonl out.
         #[arg(long)]
-        queries: PathBuf,
-        /// Also run this baseline on the same data (`postgres`).
+        no_distractors: bool,
+        /// Replace every model title by its words (CephOSDDown → Ceph OSD
+        /// Down), as teams that title models in words would have them.
         #[arg(long)]
-        baseline: Vec<String>,
-        /// Print JSON instead of one line per matcher.
+        worded_titles: bool,
+        /// Change a query-time knob of the matcher (NAME=VALUE, e.g.
+        /// title=1); for comparing variants, repeatable.
+        #[arg(long, hide = true)]
+        tune: Vec<String>,
+        /// Print every query whose gold model is not first (to stderr).
+        #[arg(long)]
+        show_misses: bool,
+        /// Also measure learning from links, leave-one-out: each query's
+        /// siblings (same gold) are indexed as tickets linked to its model,
+        /// the query itself never (line `casebook+links`).
+        #[arg(long)]
+        links: bool,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -381,18 +403,38 @@ fn main() -> ExitCode {
                 println!("casebook: reindexed {models} model(s) and {tickets} ticket(s)");
                 Ok(())
             }
-            Command::EvalTriage { models, queries, baseline, json } => {
-                let results = commands::search::eval_triage(&config, &models, &queries, &baseline).await?;
+            Command::EvalTriage {
+                sets,
+                no_distractors,
+                worded_titles,
+                tune,
+                show_misses,
+                links,
+                json,
+            } => {
+                let options = commands::eval::EvalOptions {
+                    no_distractors,
+                    worded_titles,
+                    tune,
+                    show_misses,
+                    links,
+                };
+                let lines = commands::eval::eval_triage(&config, &sets, &options).await?;
                 if json {
-                    let out: Vec<serde_json::Value> = results
+                    let out: Vec<serde_json::Value> = lines
                         .iter()
-                        .map(|(name, s)| serde_json::json!({ "matcher": name, "n": s.n, "top1": s.top1, "top3": s.top3, "mrr": s.mrr }))
+                        .map(|l| {
+                            serde_json::json!({
+                                "set": l.set, "variant": l.variant, "matcher": l.matcher,
+                                "models": l.models, "n": l.scores.n, "top1": l.scores.top1,
+                                "top3": l.scores.top3, "mrr": l.scores.mrr,
+                                "candidate_recall": l.candidate_recall,
+                            })
+                        })
                         .collect();
                     println!("{}", serde_json::Value::Array(out));
                 } else {
-                    for (name, scores) in &results {
-                        println!("{}", scores.line(name));
-                    }
+                    print!("{}", commands::eval::table(&lines));
                 }
                 Ok(())
             }

@@ -3,6 +3,7 @@
 //! `bench-search`.
 
 pub mod bench;
+pub mod eval;
 pub mod history;
 pub mod models;
 pub mod search;

@@ -5,19 +5,25 @@
 //! text ([`query_terms`]) and the search for them ([`TermsSearch::top`]). Nothing here panics on any
 //! input.
 //!
-//! Default pipeline ([`Tuning::default`], measured on the triage dev set, see NOTES.md):
+//! Default pipeline ([`Tuning::default`], tuned on `../shared/data/triage-dev` and checked on
+//! `triage-dev-cnv`, with model titles as alert names and in words; `casebook eval-triage`):
 //! * documents: `key` (stored, raw) and the analyzed fields `title`, `statement`, `steps`,
-//!   `discussion` (plus `key_text` and `summary`, indexed but not searched by default);
+//!   `discussion`, and `all` (every text of the model as one field, the base of the score); plus
+//!   `key_text`, indexed for the search page;
 //! * analyzer: [`IdentifierTokenizer`] (alphanumeric runs like tantivy's `SimpleTokenizer`; `_`
 //!   and `-` split words) + `RemoveLongFilter` + `LowerCaser` + English stop words + English
 //!   stemmer. Documents keep `CamelCase` alert names whole (`cephosddown`); query texts also get
 //!   their parts (`cephosddown ceph osd down`) — see [`Split`];
-//! * query text: [`clean_alert_text`] (Alertmanager markers, label keys, generated ids out), the
-//!   query analyzer, then one clause per distinct term and field with boosts title 4,
-//!   statement 1, steps 0.5, discussion 0.4, summed (BM25);
-//! * search ([`TermsSearch::top`]): the clauses that can add at least a fifth of what the
-//!   strongest can (boost × idf) pick 50 candidates, then every clause scores them. Same quality
-//!   on the dev set as scoring every match, a fraction of the work over 100,000 models.
+//! * query text: the label list of a notification's first line, host names and IP addresses
+//!   ([`drop_notification_labels`], [`drop_addresses`]), then [`clean_alert_text`] (Alertmanager
+//!   markers, label keys, generated ids out), the query analyzer, then one clause per distinct
+//!   term and field, summed (BM25): `all` 1, statement 0.5, title 0.25, and title 8 more for a
+//!   term that is a whole alert name ([`QueryTerms::names`]). Each field's words are weighed by
+//!   the field's own statistics, so a title (short, every word rare among titles) gets a small
+//!   weight: a big one let other models' titles win whenever a ticket shared no word with the
+//!   right model's title;
+//! * search ([`TermsSearch::top`]): the `all` clauses that can add at least a tenth of what the
+//!   strongest can (their idf) pick 50 candidates, then every clause scores them.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -64,8 +70,14 @@ pub struct Fields {
     /// Diagnosis / mitigation steps, one value per step.
     pub steps: Field,
     pub discussion: Field,
-    /// Title and statement together, the part alert annotations resemble most.
-    pub summary: Field,
+    /// Every text of the model (title, statement, steps, discussion) as one
+    /// field: BM25 over the whole run-book, the base of the triage score and
+    /// the field the candidates are picked on.
+    pub all: Field,
+    /// "Seen as": the customer-visible text of tickets the team linked to
+    /// the model as resolved or helped by it, in the requesters' own words
+    /// (see [`add_seen_as`]).
+    pub seen_as: Field,
 }
 
 /// Knobs of the matcher. [`Tuning::default`] is the measured choice; the other values exist so
@@ -86,6 +98,12 @@ pub struct Tuning {
     pub clean_query: bool,
     /// Which number/id-like words to drop from the query.
     pub drop_ids: IdFilter,
+    /// Drop host names and IP addresses from the query (see
+    /// [`drop_addresses`]).
+    pub drop_addresses: bool,
+    /// Drop the label values that an Alertmanager notification's first line
+    /// lists in parentheses (see [`drop_notification_labels`]).
+    pub drop_label_list: bool,
     /// Per-field boosts; a field with boost 0 is not searched.
     pub boosts: Boosts,
     /// How the per-field scores of one term are combined.
@@ -101,6 +119,9 @@ pub struct Tuning {
     /// How many candidates the strong clauses pick for every clause to
     /// score (see [`TermsSearch::top`]).
     pub candidates: usize,
+    /// Candidates are picked on the `all` field's clauses only (when it is
+    /// searched), see [`TermsSearch::picking_on`].
+    pub pick_on_all: bool,
 }
 
 /// Field boosts of the triage query.
@@ -111,7 +132,11 @@ pub struct Boosts {
     pub statement: f32,
     pub steps: f32,
     pub discussion: f32,
-    pub summary: f32,
+    pub all: f32,
+    pub seen_as: f32,
+    /// Added to the title's boost for a query term that is an alert name
+    /// (see [`QueryTerms::names`]).
+    pub name: f32,
 }
 
 /// Combination of one term's scores over the fields.
@@ -167,11 +192,14 @@ impl Default for Tuning {
             field_norms: true,
             clean_query: true,
             drop_ids: IdFilter::Generated,
+            drop_addresses: true,
+            drop_label_list: true,
             boosts: Boosts::default(),
             combine: Combine::Sum,
             query_tf: QueryTf::Distinct,
-            min_clause_share: 0.2,
+            min_clause_share: 0.1,
             candidates: 50,
+            pick_on_all: true,
         }
     }
 }
@@ -180,24 +208,27 @@ impl Default for Boosts {
     fn default() -> Self {
         Boosts {
             key_text: 0.0,
-            title: 4.0,
-            statement: 1.0,
-            steps: 0.5,
-            discussion: 0.4,
-            summary: 0.0,
+            title: 0.25,
+            statement: 0.5,
+            steps: 0.0,
+            discussion: 0.0,
+            all: 1.0,
+            seen_as: 0.5,
+            name: 8.0,
         }
     }
 }
 
 impl Boosts {
-    pub fn per_field(&self, fields: &Fields) -> [(Field, f32); 6] {
+    pub fn per_field(&self, fields: &Fields) -> [(Field, f32); 7] {
         [
             (fields.key_text, self.key_text),
             (fields.title, self.title),
             (fields.statement, self.statement),
             (fields.steps, self.steps),
             (fields.discussion, self.discussion),
-            (fields.summary, self.summary),
+            (fields.all, self.all),
+            (fields.seen_as, self.seen_as),
         ]
     }
 }
@@ -227,6 +258,13 @@ pub fn add_fields(builder: &mut SchemaBuilder, tuning: &Tuning) -> Fields {
         )
     };
     let text = text_with(ANALYZER);
+    // No positions: `all` is only ever scored term by term.
+    let all = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER)
+            .set_index_option(IndexRecordOption::WithFreqs)
+            .set_fieldnorms(tuning.field_norms),
+    );
     Fields {
         key: builder.add_text_field("key", STRING | STORED),
         key_text: builder.add_text_field("key_text", text_with(KEY_ANALYZER)),
@@ -234,7 +272,8 @@ pub fn add_fields(builder: &mut SchemaBuilder, tuning: &Tuning) -> Fields {
         statement: builder.add_text_field("statement", text.clone() | STORED),
         steps: builder.add_text_field("steps", text.clone()),
         discussion: builder.add_text_field("discussion", text.clone()),
-        summary: builder.add_text_field("summary", text),
+        all: builder.add_text_field("all", all.clone()),
+        seen_as: builder.add_text_field("seen_as", all),
     }
 }
 
@@ -306,11 +345,21 @@ pub fn document(fields: &Fields, model: &ModelText<'_>) -> TantivyDocument {
         doc.add_text(fields.steps, step);
     }
     doc.add_text(fields.discussion, model.discussion);
-    doc.add_text(
-        fields.summary,
-        format!("{}\n{}", model.title, model.statement),
-    );
+    doc.add_text(fields.all, model.title);
+    doc.add_text(fields.all, model.statement);
+    for step in model.steps {
+        doc.add_text(fields.all, step);
+    }
+    doc.add_text(fields.all, model.discussion);
     doc
+}
+
+/// Adds the "seen as" texts of a model to its document: what requesters
+/// wrote on tickets the team linked to it.
+pub fn add_seen_as<S: AsRef<str>>(fields: &Fields, doc: &mut TantivyDocument, texts: &[S]) {
+    for text in texts {
+        doc.add_text(fields.seen_as, text.as_ref());
+    }
 }
 
 /// The distinct analyzed terms of a query text with their counts, in order of first occurrence,
@@ -323,17 +372,45 @@ pub fn query_terms(text: &str, tuning: &Tuning) -> Vec<(String, u32)> {
 /// from, lower-cased (so a person sees "replication", not the stem
 /// "replic").
 pub fn query_terms_and_words(text: &str, tuning: &Tuning) -> (Vec<(String, u32)>, Vec<String>) {
-    let cleaned;
-    let text = if tuning.clean_query || tuning.drop_ids != IdFilter::Keep {
-        cleaned = clean_alert_text_with(text, tuning.clean_query, tuning.drop_ids);
-        cleaned.as_str()
-    } else {
-        text
-    };
+    let q = analyze_query(text, tuning);
+    (q.terms, q.words)
+}
+
+/// The analyzed terms of a query text (see [`analyze_query`]).
+#[derive(Clone, Debug, Default)]
+pub struct QueryTerms {
+    /// Distinct terms with their counts, in order of first occurrence.
+    pub terms: Vec<(String, u32)>,
+    /// For each term, the word of the text it first came from, lower-cased.
+    pub words: Vec<String>,
+    /// For each term, whether it is a whole identifier of several parts
+    /// (`KubePodCrashLooping`, `virt_handler_down`): an alert name, which a
+    /// model titled with it should match as a name, not as words.
+    pub names: Vec<bool>,
+}
+
+/// The terms of a query text: [`clean_alert_text_with`] as `tuning` says,
+/// then the query analyzer; at most [`MAX_QUERY_TERMS`] distinct terms.
+pub fn analyze_query(text: &str, tuning: &Tuning) -> QueryTerms {
+    let mut owned = None;
+    if tuning.drop_label_list {
+        owned = Some(drop_notification_labels(text));
+    }
+    if tuning.drop_addresses {
+        owned = Some(drop_addresses(owned.as_deref().unwrap_or(text)));
+    }
+    if tuning.clean_query || tuning.drop_ids != IdFilter::Keep {
+        let from = owned.as_deref().unwrap_or(text);
+        owned = Some(clean_alert_text_with(
+            from,
+            tuning.clean_query,
+            tuning.drop_ids,
+        ));
+    }
+    let text = owned.as_deref().unwrap_or(text);
     let mut analyzer = query_analyzer(tuning);
     let mut stream = analyzer.token_stream(text);
-    let mut order: Vec<(String, u32)> = Vec::new();
-    let mut words: Vec<String> = Vec::new();
+    let mut out = QueryTerms::default();
     let mut seen: HashMap<String, usize> = HashMap::new();
     while stream.advance() {
         let token = stream.token();
@@ -342,17 +419,20 @@ pub fn query_terms_and_words(text: &str, tuning: &Tuning) -> (Vec<(String, u32)>
             continue;
         }
         if let Some(&at) = seen.get(term) {
-            if let Some(entry) = order.get_mut(at) {
+            if let Some(entry) = out.terms.get_mut(at) {
                 entry.1 = entry.1.saturating_add(1);
             }
-        } else if order.len() < MAX_QUERY_TERMS {
-            seen.insert(term.clone(), order.len());
-            order.push((term.clone(), 1));
+        } else if out.terms.len() < MAX_QUERY_TERMS {
+            seen.insert(term.clone(), out.terms.len());
+            out.terms.push((term.clone(), 1));
             let word = text.get(token.offset_from..token.offset_to).unwrap_or(term);
-            words.push(word.to_lowercase());
+            let parts = identifier_parts(word);
+            let worded = parts.iter().filter(|p| p.chars().any(char::is_alphabetic));
+            out.names.push(worded.count() > 1);
+            out.words.push(word.to_lowercase());
         }
     }
-    (order, words)
+    out
 }
 
 /// BM25's inverse document frequency (as tantivy computes it).
@@ -407,9 +487,13 @@ pub fn clauses(
 }
 
 /// The clauses that may add at least `share` of what the strongest one may.
-fn strong(clauses: &[Clause], share: f32) -> Vec<&Clause> {
+fn strong<'c>(clauses: &[&'c Clause], share: f32) -> Vec<&'c Clause> {
     let floor = clauses.iter().map(|c| c.most).fold(0.0, f32::max) * share;
-    clauses.iter().filter(|c| c.most >= floor).collect()
+    clauses
+        .iter()
+        .copied()
+        .filter(|c| c.most >= floor)
+        .collect()
 }
 
 /// The query of `clauses`, combined per term as `tuning.combine` says.
@@ -451,6 +535,7 @@ pub fn terms_query(
     min_share: f32,
 ) -> tantivy::Result<Box<dyn Query>> {
     let all = clauses(per_field, terms, tuning, stats)?;
+    let all: Vec<&Clause> = all.iter().collect();
     Ok(query_of(&strong(&all, min_share), tuning))
 }
 
@@ -459,8 +544,11 @@ pub fn terms_query(
 pub struct Hit {
     pub score: f32,
     pub address: DocAddress,
-    /// The query terms the document holds (indexes into the terms given).
+    /// The query terms the document holds (indexes into the terms given),
+    /// the one that adds most to the score first.
     pub matched: Vec<usize>,
+    /// What each of `matched` adds to the score.
+    pub contributions: Vec<f32>,
 }
 
 /// The terms of a text over boosted fields (field, boost), scored with
@@ -470,7 +558,11 @@ pub struct TermsSearch<'a> {
     searcher: &'a Searcher,
     stats: &'a dyn Bm25StatisticsProvider,
     tuning: &'a Tuning,
+    terms: Vec<(String, u32)>,
     clauses: Vec<Clause>,
+    /// Only these fields' clauses pick candidates (see
+    /// [`TermsSearch::picking_on`]); none: every clause.
+    pick: Vec<Field>,
 }
 
 impl<'a> TermsSearch<'a> {
@@ -485,8 +577,52 @@ impl<'a> TermsSearch<'a> {
             searcher,
             stats,
             tuning,
+            terms: terms.to_vec(),
             clauses: clauses(per_field, terms, tuning, stats)?,
+            pick: Vec::new(),
         })
+    }
+
+    /// Adds a clause over `field` with `boost` for every query term that is
+    /// an alert name (`names`, see [`QueryTerms::names`]): a model titled
+    /// `KubePodCrashLooping` is what a ticket naming that alert is about,
+    /// however common the words of the name are.
+    pub fn with_names(mut self, field: Field, boost: f32, names: &[bool]) -> tantivy::Result<Self> {
+        if boost <= 0.0 {
+            return Ok(self);
+        }
+        let doc_count = self.stats.total_num_docs()?;
+        for (term, text) in names
+            .iter()
+            .zip(self.terms.iter())
+            .enumerate()
+            .filter(|(_, (name, _))| **name)
+            .map(|(at, (_, (text, _)))| (at, text))
+        {
+            let target = Term::from_field_text(field, text);
+            let doc_freq = self.stats.doc_freq(&target)?;
+            if doc_freq > 0 {
+                self.clauses.push(Clause {
+                    term,
+                    target,
+                    boost,
+                    most: boost * idf(doc_freq, doc_count),
+                });
+            }
+        }
+        // Clauses stay grouped by term (see `score_candidates`).
+        self.clauses.sort_by_key(|c| c.term);
+        Ok(self)
+    }
+
+    /// Candidates are picked by the clauses of `fields` only (when they have
+    /// any): a field that holds every word of the others, such as the
+    /// models' `all`, weighs each word by its rarity alone, so a right model
+    /// whose words are in its steps is not left out because other models'
+    /// titles (boosted, and rarer in the short title field) hold a word.
+    pub fn picking_on(mut self, fields: &[Field]) -> Self {
+        self.pick = fields.to_vec();
+        self
     }
 
     /// The best `limit` documents that `filter` (which adds nothing to the
@@ -499,11 +635,34 @@ impl<'a> TermsSearch<'a> {
     /// mean scoring most of them on dozens of common words. When fewer than
     /// `limit` documents hold a strong word, every clause picks.
     pub fn top(&self, limit: usize, filter: Option<&dyn Query>) -> tantivy::Result<Vec<Hit>> {
+        let candidates = self.candidates(limit, filter)?;
+        let mut hits = self.score(candidates)?;
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.address.cmp(&b.address)));
+        hits.truncate(limit);
+        Ok(hits)
+    }
+
+    /// The first stage of [`TermsSearch::top`]: the documents the strong
+    /// clauses pick (in no particular order), which every clause then
+    /// scores. Public so that the evaluation can measure how often the right
+    /// document is among them.
+    pub fn candidates(
+        &self,
+        limit: usize,
+        filter: Option<&dyn Query>,
+    ) -> tantivy::Result<Vec<DocAddress>> {
         let all = &self.clauses;
         if limit == 0 || all.is_empty() {
             return Ok(Vec::new());
         }
-        let strong = strong(all, self.tuning.min_clause_share);
+        let mut pickers: Vec<&Clause> = all
+            .iter()
+            .filter(|c| self.pick.is_empty() || self.pick.contains(&c.target.field()))
+            .collect();
+        if pickers.is_empty() {
+            pickers = all.iter().collect();
+        }
+        let strong = strong(&pickers, self.tuning.min_clause_share);
         let wanted = if strong.len() < all.len() {
             limit.max(self.tuning.candidates)
         } else {
@@ -533,10 +692,7 @@ impl<'a> TermsSearch<'a> {
             // words only): every clause picks, as a one-stage search would.
             candidates = search(&all.iter().collect::<Vec<_>>(), limit)?;
         }
-        let mut hits = self.score(candidates)?;
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.address.cmp(&b.address)));
-        hits.truncate(limit);
-        Ok(hits)
+        Ok(candidates)
     }
 
     /// `docs` scored on every clause, in index order.
@@ -583,7 +739,7 @@ fn score_candidates(
         .zip(scores)
         .map(|(address, row)| {
             let mut score = 0.0;
-            let mut matched = Vec::new();
+            let mut matched: Vec<(usize, f32)> = Vec::new();
             let mut at = 0;
             for group in clauses.chunk_by(|a, b| a.term == b.term) {
                 let part = row.get(at..at + group.len()).unwrap_or_default();
@@ -591,18 +747,22 @@ fn score_candidates(
                 let (sum, best) = part
                     .iter()
                     .fold((0.0f32, 0.0f32), |(s, b), &x| (s + x, b.max(x)));
-                if sum > 0.0 {
-                    matched.extend(group.first().map(|c| c.term));
-                }
-                score += match tuning.combine {
+                let part = match tuning.combine {
                     Combine::Sum => sum,
                     Combine::DisMax { tie } => best + tie * (sum - best),
                 };
+                if sum > 0.0 {
+                    matched.extend(group.first().map(|c| (c.term, part)));
+                }
+                score += part;
             }
+            // Most contributing first (ties in query order).
+            matched.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             Hit {
                 score,
                 address,
-                matched,
+                matched: matched.iter().map(|m| m.0).collect(),
+                contributions: matched.iter().map(|m| m.1).collect(),
             }
         })
         .collect();
@@ -688,6 +848,82 @@ fn flush_word(out: &mut String, word: &mut String, drop: fn(&str) -> bool) {
         out.push(' ');
     }
     word.clear();
+}
+
+/// Replaces host names (`worker-0.ocp4.example.com`, two dots or more)
+/// and IPv4 addresses, with an optional port, by a space: the node an
+/// alert fired on says nothing about which run-book fits, and its parts
+/// (`worker`, `example`, `com`) match run-books that happen to hold them.
+pub fn drop_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        let start = rest
+            .find(|c: char| c.is_alphanumeric())
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        // A candidate: alphanumerics, dots, hyphens and colons.
+        let len = rest
+            .find(|c: char| !(c.is_alphanumeric() || matches!(c, '.' | '-' | ':')))
+            .unwrap_or(rest.len());
+        let piece = rest[..len].trim_end_matches(['.', ':', '-']);
+        let piece_len = piece.len();
+        if is_address(piece) {
+            out.push(' ');
+        } else {
+            out.push_str(piece);
+        }
+        rest = &rest[piece_len..];
+        // What was trimmed off the end is kept as it is.
+        let tail = rest
+            .find(|c: char| c.is_alphanumeric())
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..tail]);
+        rest = &rest[tail..];
+    }
+    out
+}
+
+fn is_address(piece: &str) -> bool {
+    let host = piece.split(':').next().unwrap_or(piece);
+    let labels: Vec<&str> = host.split('.').collect();
+    let well_formed = labels
+        .iter()
+        .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'));
+    if !well_formed || labels.len() < 3 {
+        return false;
+    }
+    let numeric = |l: &&str| l.chars().all(|c| c.is_ascii_digit());
+    let ipv4 = labels.len() == 4 && labels.iter().all(numeric);
+    let host_name = labels.iter().any(|l| l.chars().any(char::is_alphabetic))
+        && labels.last().is_some_and(|l| !numeric(l));
+    ipv4 || host_name
+}
+
+/// Drops the parenthesized label values at the end of a notification's
+/// first line (`[FIRING:1] KubePodCrashLooping (prod api-7d9 warning)`,
+/// Alertmanager's default title): namespaces, pod and host names and the
+/// severity, which the alert's own text repeats where they matter.
+pub fn drop_notification_labels(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let head = line
+            .trim_start()
+            .get(..9)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let marked = head.starts_with("[firing") || head.starts_with("[resolved");
+        let body = line.trim_end();
+        match (n, marked, body.ends_with(')'), body.rfind('(')) {
+            (0, true, true, Some(open)) => {
+                out.push_str(&body[..open]);
+                out.push_str(&line[body.len()..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// True for a number or a generated id: holds a digit and no upper-case letter.
@@ -1013,6 +1249,29 @@ mod tests {
             drop_label_keys("alertname=Foo severity=\"critical\" a=b=c x = y"),
             "Foo critical b=c x = y"
         );
+        assert_eq!(
+            drop_addresses("node worker-0.ocp4.example.com (10.0.3.7:9100) at 99.5% and osd.0 up."),
+            "node   ( ) at 99.5% and osd.0 up."
+        );
+        assert_eq!(drop_addresses("see docs.example.org."), "see  .");
+        assert_eq!(drop_addresses("v1.2.3 ok"), "v1.2.3 ok");
+        assert_eq!(
+            drop_notification_labels("[FIRING:1] CephOSDDown (osd-6 warning)\nOSD (6) down (x)"),
+            "[FIRING:1] CephOSDDown \nOSD (6) down (x)"
+        );
+        assert_eq!(drop_notification_labels("CPU (high)"), "CPU (high)");
+        let q = analyze_query(
+            "KubePodCrashLooping: pod api-7 restarts 10m",
+            &Tuning::default(),
+        );
+        let names: Vec<&str> = q
+            .terms
+            .iter()
+            .zip(&q.names)
+            .filter(|(_, n)| **n)
+            .map(|(t, _)| t.0.as_str())
+            .collect();
+        assert_eq!(names, ["kubepodcrashloop"]);
         assert!(is_id_like("d33df6"));
         assert!(is_id_like("80"));
         assert!(!is_id_like("Warning85"));
@@ -1196,12 +1455,26 @@ mod tests {
             let full = search_top(&searcher, &fields, text, &exact, limit);
             assert_eq!(fast.len(), limit);
             assert_eq!(full.len(), limit);
-            for ((a, b), (score, address)) in fast.iter().zip(&full).zip(&tantivy_top) {
-                assert_eq!(a.address, b.address);
-                assert_eq!(a.address, *address);
+            for ((a, b), (score, _)) in fast.iter().zip(&full).zip(&tantivy_top) {
                 assert!((a.score - score).abs() < 1e-3, "{} vs {score}", a.score);
                 assert!((b.score - score).abs() < 1e-3, "{} vs {score}", b.score);
             }
+            // The same documents, but for ties (models that differ only in
+            // a number) at the cut.
+            let last = fast.last().map_or(0.0, |h| h.score);
+            let above = |hits: Vec<(f32, DocAddress)>| {
+                let mut out: Vec<DocAddress> = hits
+                    .into_iter()
+                    .filter(|(s, _)| *s > last + 1e-3)
+                    .map(|(_, a)| a)
+                    .collect();
+                out.sort();
+                out
+            };
+            let pairs = |hits: &[Hit]| hits.iter().map(|h| (h.score, h.address)).collect();
+            assert_eq!(above(pairs(&fast)), above(pairs(&full)));
+            let exact_top = tantivy_top.iter().take(limit).copied().collect();
+            assert_eq!(above(pairs(&fast)), above(exact_top));
         }
         let fast = search(&searcher, &fields, text, &two_stage);
         let replication = ["m:0", "m:50", "m:100", "m:150"];

@@ -108,7 +108,7 @@ impl Hit {
 }
 
 /// The words and "quoted phrases" of a search, each of which must match in
-/// one of `fields`. Only this is built from what a person typed: no field
+/// one of `fields` (with `every_word`; otherwise any of them, ranked). Only this is built from what a person typed: no field
 /// names, ranges, boosts or operators of tantivy's query language, so a
 /// search cannot reach a field it was not given (a customer's search is
 /// never given the internal-text field).
@@ -116,7 +116,13 @@ fn text_query(
     index: &SearchIndex,
     text: &str,
     fields: &[(Field, f32)],
+    every_word: bool,
 ) -> Result<Option<Box<dyn Query>>, SearchError> {
+    let each = if every_word {
+        Occur::Must
+    } else {
+        Occur::Should
+    };
     let mut analyzers = Vec::with_capacity(fields.len());
     for (field, boost) in fields {
         analyzers.push((*field, *boost, index.index.tokenizer_for_field(*field)?));
@@ -149,7 +155,7 @@ fn text_query(
         }
         // A word no field keeps (a stop word) asks for nothing.
         if !any_field.is_empty() {
-            units.push((Occur::Must, Box::new(BooleanQuery::new(any_field))));
+            units.push((each, Box::new(BooleanQuery::new(any_field))));
         }
     }
     Ok((!units.is_empty()).then(|| Box::new(BooleanQuery::new(units)) as Box<dyn Query>))
@@ -183,13 +189,78 @@ fn term(field: tantivy::schema::Field, value: &str) -> Box<dyn Query> {
 /// asks for.
 pub const MAX_RESULTS: usize = 1000;
 
-/// Runs a search; returns a page of hits and how many match in all.
+/// What the search page shows: the hits, how many there are, and whether
+/// they are ranked matches of any of the words (see [`search_or_ranked`]).
+#[derive(Debug, Clone)]
+pub struct Results {
+    pub hits: Vec<Hit>,
+    pub total: usize,
+    pub ranked: bool,
+}
+
+/// With fewer hits than this that hold every word, the search page shows
+/// the documents that hold any of them, best first.
+pub const FEW_HITS: usize = 3;
+
+/// [`search`], and when fewer than [`FEW_HITS`] documents hold every word,
+/// the documents that hold any of them, best first, each identifier also
+/// searched by its words (`KubePodCrashLooping` by `kube pod crash
+/// looping`): an alert name pasted into the box finds the model written in
+/// words.
+pub fn search_or_ranked(
+    index: &SearchIndex,
+    parsed: &Parsed,
+    audience: Audience,
+    offset: usize,
+    limit: usize,
+) -> Result<Results, SearchError> {
+    let (hits, total) = search(index, parsed, audience, offset, limit)?;
+    if total >= FEW_HITS || parsed.text.trim().is_empty() {
+        return Ok(Results {
+            hits,
+            total,
+            ranked: false,
+        });
+    }
+    let any = Parsed {
+        text: super::matcher::expand_identifiers(&parsed.text),
+        ..parsed.clone()
+    };
+    let (ranked, ranked_total) = search_with(index, &any, audience, offset, limit, false)?;
+    Ok(if ranked_total > total {
+        Results {
+            hits: ranked,
+            total: ranked_total,
+            ranked: true,
+        }
+    } else {
+        Results {
+            hits,
+            total,
+            ranked: false,
+        }
+    })
+}
+
+/// The documents that hold every word (and match every filter), best
+/// first, within what `audience` may see; and how many there are.
 pub fn search(
     index: &SearchIndex,
     parsed: &Parsed,
     audience: Audience,
     offset: usize,
     limit: usize,
+) -> Result<(Vec<Hit>, usize), SearchError> {
+    search_with(index, parsed, audience, offset, limit, true)
+}
+
+fn search_with(
+    index: &SearchIndex,
+    parsed: &Parsed,
+    audience: Audience,
+    offset: usize,
+    limit: usize,
+    every_word: bool,
 ) -> Result<(Vec<Hit>, usize), SearchError> {
     if parsed.is_empty() {
         return Ok((Vec::new(), 0));
@@ -220,7 +291,7 @@ pub fn search(
     };
     let fields: Vec<(Field, f32)> = text_fields.iter().map(|&x| (x, boost(x))).collect();
     let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    let text_query = text_query(index, &parsed.text, &fields)?;
+    let text_query = text_query(index, &parsed.text, &fields, every_word)?;
     if let Some(query) = &text_query {
         must.push((Occur::Must, query.box_clone()));
     }

@@ -20,7 +20,8 @@ pub struct Suggestion {
     pub score: f32,
     /// The statement, with the matching words highlighted.
     pub snippet: SafeHtml,
-    /// The words of the ticket that the model contains.
+    /// The words of the ticket that the model contains, the one that adds
+    /// most to the score first; words that add almost nothing are left out.
     pub matched: Vec<String>,
 }
 
@@ -37,9 +38,71 @@ pub fn suggest_models(
     text: &str,
     limit: usize,
 ) -> Result<Vec<Suggestion>, SearchError> {
+    suggest_models_with(index, text, limit, &Tuning::default())
+}
+
+/// The keys of the models that the first stage of [`suggest_models`] picks
+/// for `text` (see [`matcher::TermsSearch::candidates`]), so that the
+/// evaluation can tell a model dropped before scoring from one scored low.
+pub fn candidate_models(
+    index: &SearchIndex,
+    text: &str,
+    limit: usize,
+    tuning: &Tuning,
+) -> Result<Vec<String>, SearchError> {
     let f = &index.fields;
-    let tuning = Tuning::default();
-    let (terms, words) = matcher::query_terms_and_words(text, &tuning);
+    let query = matcher::analyze_query(text, tuning);
+    let searcher = index.reader.searcher();
+    let stats = model_statistics(index, &searcher)?;
+    let search = model_search(index, &searcher, &stats, tuning, &query)?;
+    let mut keys = Vec::new();
+    for address in search.candidates(limit, None)? {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        if let Some(key) = doc.get_first(f.model.key).and_then(|v| v.as_str()) {
+            keys.push(key.to_owned());
+        }
+    }
+    Ok(keys)
+}
+
+/// BM25 statistics of the model documents (see [`matcher::KindStatistics`]).
+fn model_statistics<'s>(
+    index: &SearchIndex,
+    searcher: &'s tantivy::Searcher,
+) -> Result<matcher::KindStatistics<'s>, SearchError> {
+    let kind = Term::from_field_text(index.fields.kind, "model");
+    Ok(matcher::KindStatistics::of(searcher, &kind)?)
+}
+
+/// The triage search of `query` over the model fields.
+fn model_search<'s>(
+    index: &SearchIndex,
+    searcher: &'s tantivy::Searcher,
+    stats: &'s matcher::KindStatistics<'s>,
+    tuning: &'s Tuning,
+    query: &matcher::QueryTerms,
+) -> Result<matcher::TermsSearch<'s>, SearchError> {
+    let f = &index.fields;
+    let per_field = tuning.boosts.per_field(&f.model);
+    // A model's own words are all in `all`; the words it was seen as are not.
+    let pickers = [f.model.all, f.model.seen_as];
+    let pick = tuning.pick_on_all && tuning.boosts.all > 0.0;
+    let search = matcher::TermsSearch::new(searcher, stats, tuning, &per_field, &query.terms)?
+        .with_names(f.model.title, tuning.boosts.name, &query.names)?
+        .picking_on(if pick { &pickers } else { &[] });
+    Ok(search)
+}
+
+/// [`suggest_models`] with another tuning (the evaluation compares them).
+pub fn suggest_models_with(
+    index: &SearchIndex,
+    text: &str,
+    limit: usize,
+    tuning: &Tuning,
+) -> Result<Vec<Suggestion>, SearchError> {
+    let f = &index.fields;
+    let query = matcher::analyze_query(text, tuning);
+    let (terms, words) = (&query.terms, &query.words);
     if terms.is_empty() || limit == 0 {
         return Ok(Vec::new());
     }
@@ -51,9 +114,8 @@ pub fn suggest_models(
     // only: a word in most models weighs little, however many tickets
     // there are.
     let searcher = index.reader.searcher();
-    let stats = matcher::KindStatistics::of(&searcher, &Term::from_field_text(f.kind, "model"))?;
-    let per_field = tuning.boosts.per_field(&f.model);
-    let search = matcher::TermsSearch::new(&searcher, &stats, &tuning, &per_field, &terms)?;
+    let stats = model_statistics(index, &searcher)?;
+    let search = model_search(index, &searcher, &stats, tuning, &query)?;
     let mut wanted = limit;
     let hits = loop {
         let top = search.top(wanted, None)?;
@@ -76,7 +138,7 @@ pub fn suggest_models(
         wanted = wanted.saturating_mul(4);
     };
     let statement_query =
-        matcher::terms_query(&[(f.model.statement, 1.0)], &terms, &tuning, &stats, 0.0)?;
+        matcher::terms_query(&[(f.model.statement, 1.0)], terms, tuning, &stats, 0.0)?;
     let mut generator =
         SnippetGenerator::create(&searcher, &*statement_query, f.model.statement).ok();
     if let Some(g) = generator.as_mut() {
@@ -101,12 +163,7 @@ pub fn suggest_models(
             }
             None => plain_snippet(&get(f.model.statement)),
         };
-        let mut matched: Vec<String> = hit
-            .matched
-            .iter()
-            .filter_map(|&at| words.get(at).cloned())
-            .collect();
-        matched.dedup();
+        let matched = explained(&hit, words);
         suggestions.push(Suggestion {
             key: get(f.model.key),
             title: get(f.model.title),
@@ -116,6 +173,31 @@ pub fn suggest_models(
         });
     }
     Ok(suggestions)
+}
+
+/// A word that adds less than this share of a suggestion's score is not
+/// shown as matched: the common words of an alert (`warning`, `cluster`)
+/// explain nothing.
+const MATCHED_MIN_SHARE: f32 = 0.05;
+
+/// The words of the ticket that `hit` holds, the one that adds most to its
+/// score first, each once, leaving out those that add almost nothing. Stop
+/// words and the alert's boilerplate (labels, ids, addresses) never get
+/// this far: the query analyzer dropped them.
+fn explained(hit: &matcher::Hit, words: &[String]) -> Vec<String> {
+    let floor = hit.score * MATCHED_MIN_SHARE;
+    let mut out: Vec<String> = Vec::new();
+    for (&at, &part) in hit.matched.iter().zip(&hit.contributions) {
+        if part < floor {
+            continue;
+        }
+        if let Some(word) = words.get(at)
+            && !out.contains(word)
+        {
+            out.push(word.clone());
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone)]
@@ -210,4 +292,172 @@ pub fn possible_duplicates(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::search::indexer;
+
+    /// The shared dev sets (`../shared/data` beside the crate).
+    fn data_dir() -> PathBuf {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data"))
+    }
+
+    fn rows(path: &std::path::Path) -> Vec<Value> {
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+            .collect()
+    }
+
+    /// An index of the set's models (and distractors), as eval-triage loads them.
+    fn index_of(dir: &std::path::Path) -> SearchIndex {
+        let index = SearchIndex::in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let mut writer = indexer::writer(&index).unwrap_or_else(|e| panic!("{e}"));
+        let f = &index.fields;
+        let mut models = rows(&dir.join("models.jsonl"));
+        if dir.join("distractors.jsonl").exists() {
+            models.extend(rows(&dir.join("distractors.jsonl")));
+        }
+        for m in &models {
+            let text = |k: &str| m[k].as_str().unwrap_or_default().to_owned();
+            let steps: Vec<String> = m["steps"]
+                .as_array()
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let (key, title, statement, discussion) = (
+                text("key"),
+                text("title"),
+                text("statement"),
+                text("discussion"),
+            );
+            let model = matcher::ModelText {
+                key: &key,
+                title: &title,
+                statement: &statement,
+                steps: &steps,
+                discussion: &discussion,
+            };
+            let mut doc = matcher::document(&f.model, &model);
+            doc.add_text(f.kind, "model");
+            doc.add_text(f.status, "published");
+            writer.add_document(doc).unwrap_or_else(|e| panic!("{e}"));
+        }
+        writer.commit().unwrap_or_else(|e| panic!("{e}"));
+        index.reader.reload().unwrap_or_else(|e| panic!("{e}"));
+        index
+    }
+
+    /// Share of the queries whose gold model is among the first-stage
+    /// candidates of a top-10 triage search.
+    fn candidate_recall(index: &SearchIndex, queries: &[Value]) -> f64 {
+        let tuning = Tuning::default();
+        let found = queries
+            .iter()
+            .filter(|q| {
+                let text = q["text"].as_str().unwrap_or_default();
+                let gold = q["gold"].as_str().unwrap_or_default();
+                candidate_models(index, text, 10, &tuning)
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .iter()
+                    .any(|k| k == gold)
+            })
+            .count();
+        found as f64 / queries.len().max(1) as f64
+    }
+
+    #[test]
+    fn matched_words_in_order_of_contribution_without_the_negligible() {
+        let hit = matcher::Hit {
+            score: 10.0,
+            address: tantivy::DocAddress::new(0, 0),
+            matched: vec![1, 0, 3, 2],
+            contributions: vec![6.0, 3.0, 0.8, 0.2],
+        };
+        let words = ["replication", "lag", "warning", "lag"].map(str::to_owned);
+        assert_eq!(explained(&hit, &words), ["lag", "replication"]);
+    }
+
+    #[test]
+    fn seen_as_text_finds_the_model_in_triage_only() {
+        let index = SearchIndex::in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let f = index.fields;
+        let mut writer = indexer::writer(&index).unwrap_or_else(|e| panic!("{e}"));
+        let steps = vec!["Restart the service.".to_owned()];
+        for (id, key, title, seen) in [
+            (
+                1,
+                "website-502",
+                "Website returns 502",
+                vec!["the basket spinner never stops"],
+            ),
+            (2, "db-disk-full", "Database disk full", vec![]),
+        ] {
+            let model = matcher::ModelText {
+                key,
+                title,
+                statement: "Users see errors.",
+                steps: &steps,
+                discussion: "",
+            };
+            let mut doc = matcher::document(&f.model, &model);
+            matcher::add_seen_as(&f.model, &mut doc, &seen);
+            doc.add_text(f.kind, "model");
+            doc.add_text(f.status, "published");
+            doc.add_text(f.public, "yes");
+            doc.add_i64(f.id, id);
+            writer.add_document(doc).unwrap_or_else(|e| panic!("{e}"));
+        }
+        writer.commit().unwrap_or_else(|e| panic!("{e}"));
+        index.reader.reload().unwrap_or_else(|e| panic!("{e}"));
+        let text = "basket spinner stuck";
+        let found = suggest_models(&index, text, 5).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(found.first().map(|s| s.key.as_str()), Some("website-502"));
+        assert_eq!(found[0].matched, ["basket", "spinner"]);
+        // The search page never searches what requesters wrote.
+        for audience in [
+            crate::search::query::Audience::Staff,
+            crate::search::query::Audience::Customer { organization: None },
+        ] {
+            let parsed = crate::search::query::parse("basket");
+            let (hits, _) = crate::search::query::search(&index, &parsed, audience, 0, 10)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(hits.is_empty(), "{hits:?}");
+        }
+    }
+
+    /// The first stage must not drop the right model: measured on both dev
+    /// sets, full and hard. The floors are today's figures (rounded down),
+    /// so a change that loses recall fails here; the 0.99 is met on
+    /// the full variants, not on the hard ones (see ARCHITECTURE.md).
+    #[test]
+    fn candidate_stage_recall_on_the_dev_sets() {
+        let data = data_dir();
+        if !data.is_dir() {
+            eprintln!("skipped: no dev sets in {}", data.display());
+            return;
+        }
+        for (set, full_floor, hard_floor) in
+            [("triage-dev", 0.99, 0.98), ("triage-dev-cnv", 0.99, 0.93)]
+        {
+            let dir = data.join(set);
+            let index = index_of(&dir);
+            let full = candidate_recall(&index, &rows(&dir.join("queries.jsonl")));
+            let hard = candidate_recall(&index, &rows(&dir.join("queries_hard.jsonl")));
+            eprintln!("{set}: candidate recall full {full:.3}, hard {hard:.3}");
+            assert!(full >= full_floor, "{set} full: {full:.3} < {full_floor}");
+            assert!(hard >= hard_floor, "{set} hard: {hard:.3} < {hard_floor}");
+        }
+    }
 }

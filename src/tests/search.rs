@@ -496,3 +496,44 @@ async fn a_write_becomes_searchable_through_the_running_indexer() {
     task.abort();
     listener.abort();
 }
+
+#[actix_web::test]
+async fn the_search_page_ranks_by_any_word_when_few_results_hold_every_word() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    casebook::commands::demo(&mut conn).await.unwrap();
+    let engineer = fixtures::user().create(&mut conn).await;
+    let mut writer = indexer::writer(&app.state.search).unwrap();
+    indexer::catch_up(&app.state.search, &mut writer, &mut conn)
+        .await
+        .unwrap();
+    app.state.search.reader.reload().unwrap();
+    let search = &app.state.search;
+    // No document holds the alert name, so every word finds nothing...
+    let alert = query::parse("KubePodCrashLooping");
+    let (strict, _) = query::search(search, &alert, Audience::Staff, 0, 10).unwrap();
+    assert!(strict.is_empty(), "{strict:?}");
+    // ...and its words find the model written in words.
+    let found = query::search_or_ranked(search, &alert, Audience::Staff, 0, 10).unwrap();
+    assert!(found.ranked);
+    assert_eq!(
+        found.hits.as_slice().first().map(|h| h.key.as_str()),
+        Some("crashloop-backoff"),
+        "{:?}",
+        found.hits
+    );
+    let browser = app.sign_in(&engineer).await;
+    let page = app.get_as(&browser, "/search?q=KubePodCrashLooping").await;
+    assert!(
+        page.body.contains("Few results hold every word")
+            && page.body.contains("Pods in CrashLoopBackOff"),
+        "{}",
+        page.body
+    );
+    // Enough results hold every word: no fallback.
+    let many =
+        query::search_or_ranked(search, &query::parse("pods"), Audience::Staff, 0, 10).unwrap();
+    assert!(!many.ranked && many.total >= query::FEW_HITS);
+    let page = app.get_as(&browser, "/search?q=pods").await;
+    assert!(!page.body.contains("Few results hold every word"));
+}

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::search::query::{self, Audience, Hit};
+use crate::search::query::{self, Audience, Hit, Results};
 use crate::web::auth::SignedIn;
 use crate::web::error::{ApiError, AppError};
 use crate::web::page::{Ctx, PageNo};
@@ -41,12 +41,7 @@ fn audience(who: &SignedIn) -> Audience {
 }
 
 /// Runs the search on a blocking thread (`web::cpu`).
-async fn run(
-    state: &AppState,
-    who: &SignedIn,
-    q: &str,
-    page: PageNo,
-) -> Result<(Vec<Hit>, usize), AppError> {
+async fn run(state: &AppState, who: &SignedIn, q: &str, page: PageNo) -> Result<Results, AppError> {
     if q.len() > 1000 {
         return Err(crate::domain::FieldError::new(
             "q",
@@ -58,7 +53,7 @@ async fn run(
     let (index, audience) = (state.search.clone(), audience(who));
     let offset = usize::try_from(page.offset(PAGE_SIZE as i64)).unwrap_or(query::MAX_RESULTS);
     crate::web::cpu(state, move || {
-        query::search(&index, &parsed, audience, offset, PAGE_SIZE)
+        query::search_or_ranked(&index, &parsed, audience, offset, PAGE_SIZE)
     })
     .await?
     .map_err(|e| AppError::Internal(e.to_string()))
@@ -71,6 +66,8 @@ struct ResultsPage {
     q: String,
     hits: Vec<Hit>,
     total: usize,
+    /// Few results hold every word: these hold some, best first.
+    ranked: bool,
     page: usize,
     pages: usize,
     max_results: usize,
@@ -84,13 +81,18 @@ pub async fn show(
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, AppError> {
     let page = reachable(query.page);
-    let (hits, total) = run(&state, &who, &query.q, page).await?;
+    let Results {
+        hits,
+        total,
+        ranked,
+    } = run(&state, &who, &query.q, page).await?;
     render(&ResultsPage {
         ctx,
         q_encoded: crate::web::auth::urlencode(&query.q),
         q: query.q.clone(),
         hits,
         total,
+        ranked,
         page: page.number() as usize,
         pages: total.min(query::MAX_RESULTS).div_ceil(PAGE_SIZE).max(1),
         max_results: query::MAX_RESULTS,
@@ -103,10 +105,14 @@ pub async fn api(
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = reachable(query.page);
-    let (hits, total) = run(&state, &who, &query.q, page).await?;
+    let Results {
+        hits,
+        total,
+        ranked,
+    } = run(&state, &who, &query.q, page).await?;
     let results: Vec<_> = hits
         .iter()
         .map(|h| json!({ "kind": h.kind, "id": h.id, "key": h.key, "title": h.title, "status": h.status, "url": h.url(), "snippet": h.snippet.as_str(), "score": h.score }))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "query": query.q, "total": total, "page": page.number(), "per_page": PAGE_SIZE, "max_results": query::MAX_RESULTS, "results": results })))
+    Ok(HttpResponse::Ok().json(json!({ "query": query.q, "total": total, "ranked": ranked, "page": page.number(), "per_page": PAGE_SIZE, "max_results": query::MAX_RESULTS, "results": results })))
 }
