@@ -10,6 +10,7 @@ pub mod journal;
 mod migrations;
 pub mod models;
 pub mod outbox;
+pub mod reports;
 pub mod schema;
 pub mod sessions;
 pub mod tickets;

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod model;
 pub mod policy;
+pub mod report;
 pub mod ticket;
 
 /// A value a person typed that cannot be accepted, with the form field it

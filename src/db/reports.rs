@@ -1,0 +1,951 @@
+//! The managers' measures as SQL aggregates (their definitions are in
+//! `domain::report`; the tests hold these queries to its plain-Rust
+//! reference), the raw facts that reference reads, and the list of tickets
+//! excluded from metrics.
+//!
+//! Every query takes the same parameters: `$1`/`$2` the period `[from,
+//! to)`, `$3` the viewer's offset from UTC in minutes, `$4`–`$7` the
+//! filters (category, priority, organization, assignee; NULL for all) and
+//! `$8` the verify-by interval in seconds.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Date, Int2, Int8, Jsonb, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::schema::{metric_exclusions, tickets, users};
+use crate::domain::account::UserId;
+use crate::domain::report::reference::{
+    EscalationFact, Facts, LinkFact, ModelFact, SearchFact, TicketFact, TransitionFact,
+};
+use crate::domain::report::{
+    GAP_ROWS, GapRow, LinkRow, MixRow, ModelRow, Part, RETIRE_AFTER_DAYS, Report, ReportQuery,
+    ResolutionRow, SearchRow, TriageRow, VolumeRow, WORD_ROWS, WordRow,
+};
+use crate::domain::ticket::TicketId;
+
+/// Counted tickets (alias `t`): not excluded, matching the filters.
+const COUNTED: &str = "NOT EXISTS (SELECT 1 FROM metric_exclusions x WHERE x.ticket_id = t.id)
+    AND ($4::text IS NULL OR t.category = $4)
+    AND ($5::int2 IS NULL OR t.priority = $5)
+    AND ($6::int8 IS NULL OR t.organization_id = $6)
+    AND ($7::int8 IS NULL OR t.assignee_id = $7)";
+
+/// The Monday of a time's date in the viewer's zone.
+fn week(expr: &str) -> String {
+    format!("(date_trunc('week', ({expr} AT TIME ZONE 'UTC') + make_interval(mins => $3)))::date")
+}
+
+/// `r`: counted tickets resolved in the period (their last move to
+/// resolved lies in it), with the whole seconds it took; `rb` adds the best
+/// outcome of their links (3 resolved, 2 partly, 1 no fit, NULL no link).
+fn resolved_ctes() -> String {
+    format!(
+        "r AS (
+            SELECT t.id, t.title, t.category, t.priority, t.created_at, c.resolved_at,
+                   floor(extract(epoch FROM c.resolved_at - t.created_at))::int8 AS secs
+            FROM (SELECT ticket_id, max(at) AS resolved_at FROM ticket_transitions
+                  WHERE to_status = 'resolved' AND at >= $1 AND at < $2
+                  GROUP BY ticket_id) c
+            JOIN tickets t ON t.id = c.ticket_id
+            WHERE t.duplicate_of IS NULL AND t.status IN ('resolved', 'closed') AND {COUNTED}
+              AND NOT EXISTS (SELECT 1 FROM ticket_transitions l
+                              WHERE l.ticket_id = t.id AND l.to_status = 'resolved' AND l.at >= $2)
+        ),
+        rb AS (
+            SELECT r.*, (SELECT max(CASE x.outcome WHEN 'resolved' THEN 3 WHEN 'partial' THEN 2 ELSE 1 END)
+                         FROM ticket_models x WHERE x.ticket_id = r.id) AS best
+            FROM r
+        )"
+    )
+}
+
+/// Binds the shared parameters and loads the rows.
+macro_rules! run {
+    ($conn:expr, $sql:expr, $q:expr, $row:ty) => {{
+        let q: &ReportQuery = $q;
+        diesel::sql_query($sql)
+            .bind::<Timestamptz, _>(q.period.from)
+            .bind::<Timestamptz, _>(q.period.to)
+            .bind::<diesel::sql_types::Int4, _>(q.period.offset_minutes)
+            .bind::<Nullable<Text>, _>(q.filters.category.clone())
+            .bind::<Nullable<Int2>, _>(q.filters.priority)
+            .bind::<Nullable<Int8>, _>(q.filters.organization)
+            .bind::<Nullable<Int8>, _>(q.filters.assignee)
+            .bind::<Int8, _>(q.verify_by_days.saturating_mul(86_400))
+            .load::<$row>($conn)
+            .await
+    }};
+}
+
+#[derive(QueryableByName)]
+struct VolumeSql {
+    #[diesel(sql_type = Date)]
+    week: NaiveDate,
+    #[diesel(sql_type = Int8)]
+    opened: i64,
+    #[diesel(sql_type = Int8)]
+    resolved: i64,
+}
+
+#[derive(QueryableByName)]
+struct MixSql {
+    #[diesel(sql_type = Int2)]
+    priority: i16,
+    #[diesel(sql_type = Text)]
+    category: String,
+    #[diesel(sql_type = Int8)]
+    opened: i64,
+    #[diesel(sql_type = Int8)]
+    resolved: i64,
+}
+
+#[derive(QueryableByName)]
+struct LinkSql {
+    #[diesel(sql_type = Text)]
+    grp: String,
+    #[diesel(sql_type = Int8)]
+    resolved: i64,
+    #[diesel(sql_type = Int8)]
+    by_model: i64,
+    #[diesel(sql_type = Int8)]
+    partly: i64,
+    #[diesel(sql_type = Int8)]
+    no_fit: i64,
+    #[diesel(sql_type = Int8)]
+    no_link: i64,
+}
+
+impl From<LinkSql> for LinkRow {
+    fn from(r: LinkSql) -> Self {
+        LinkRow {
+            group: r.grp,
+            resolved: r.resolved,
+            by_model: r.by_model,
+            partly: r.partly,
+            no_fit: r.no_fit,
+            no_link: r.no_link,
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct GapSql {
+    #[diesel(sql_type = Text)]
+    category: String,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Int8)]
+    tickets: i64,
+    #[diesel(sql_type = Int8)]
+    no_fit: i64,
+    #[diesel(sql_type = Int8)]
+    no_link: i64,
+    #[diesel(sql_type = Array<Int8>)]
+    examples: Vec<i64>,
+}
+
+#[derive(QueryableByName)]
+struct ModelSql {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Text)]
+    category: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    owner: Option<String>,
+    #[diesel(sql_type = Int8)]
+    uses_period: i64,
+    #[diesel(sql_type = Int8)]
+    uses_all: i64,
+    #[diesel(sql_type = Int8)]
+    resolved_period: i64,
+    #[diesel(sql_type = Int8)]
+    partial_period: i64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    last_used: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Int8>)]
+    median_secs: Option<i64>,
+    #[diesel(sql_type = Nullable<Int8>)]
+    category_median_secs: Option<i64>,
+    #[diesel(sql_type = Int8)]
+    escalations_after: i64,
+    #[diesel(sql_type = Nullable<Int8>)]
+    days_since_verified: Option<i64>,
+    #[diesel(sql_type = Bool)]
+    stale: bool,
+    #[diesel(sql_type = Bool)]
+    retire_candidate: bool,
+    #[diesel(sql_type = Int8)]
+    attention: i64,
+}
+
+#[derive(QueryableByName)]
+struct ResolutionSql {
+    #[diesel(sql_type = Text)]
+    dimension: String,
+    #[diesel(sql_type = Text)]
+    value: String,
+    #[diesel(sql_type = Bool)]
+    with_model: bool,
+    #[diesel(sql_type = Int8)]
+    tickets: i64,
+    #[diesel(sql_type = Int8)]
+    escalated: i64,
+    #[diesel(sql_type = Int8)]
+    reopened: i64,
+    #[diesel(sql_type = Nullable<Int8>)]
+    median_secs: Option<i64>,
+    #[diesel(sql_type = Nullable<Int8>)]
+    p90_secs: Option<i64>,
+}
+
+#[derive(QueryableByName)]
+struct TriageSql {
+    #[diesel(sql_type = Date)]
+    week: NaiveDate,
+    #[diesel(sql_type = Int8)]
+    opened: i64,
+    #[diesel(sql_type = Int8)]
+    triaged: i64,
+    #[diesel(sql_type = Nullable<Int8>)]
+    triage_median_secs: Option<i64>,
+    #[diesel(sql_type = Nullable<Int8>)]
+    triage_p90_secs: Option<i64>,
+    #[diesel(sql_type = Int8)]
+    replied: i64,
+    #[diesel(sql_type = Nullable<Int8>)]
+    reply_median_secs: Option<i64>,
+    #[diesel(sql_type = Nullable<Int8>)]
+    reply_p90_secs: Option<i64>,
+    #[diesel(sql_type = Int8)]
+    duplicates: i64,
+    #[diesel(sql_type = Int8)]
+    searches: i64,
+}
+
+#[derive(QueryableByName)]
+struct SearchSql {
+    #[diesel(sql_type = Int8)]
+    searches: i64,
+    #[diesel(sql_type = Int8)]
+    empty: i64,
+    #[diesel(sql_type = Int8)]
+    picked: i64,
+    #[diesel(sql_type = Int8)]
+    rank_1: i64,
+    #[diesel(sql_type = Int8)]
+    rank_2_3: i64,
+    #[diesel(sql_type = Int8)]
+    rank_4_plus: i64,
+    #[diesel(sql_type = Int8)]
+    not_listed: i64,
+}
+
+#[derive(QueryableByName)]
+struct WordSql {
+    #[diesel(sql_type = Text)]
+    word: String,
+    #[diesel(sql_type = Int8)]
+    count: i64,
+}
+
+pub async fn volume(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Vec<VolumeRow>> {
+    let sql = format!(
+        "WITH {r},
+         o AS (SELECT {wo} AS wk, count(*) AS n FROM tickets t
+               WHERE t.created_at >= $1 AND t.created_at < $2 AND {COUNTED} GROUP BY 1),
+         rw AS (SELECT {wr} AS wk, count(*) AS n FROM r GROUP BY 1)
+         SELECT COALESCE(o.wk, rw.wk) AS week, COALESCE(o.n, 0) AS opened, COALESCE(rw.n, 0) AS resolved
+         FROM o FULL JOIN rw ON o.wk = rw.wk ORDER BY 1",
+        r = resolved_ctes(),
+        wo = week("t.created_at"),
+        wr = week("r.resolved_at"),
+    );
+    let rows = run!(conn, sql, q, VolumeSql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| VolumeRow {
+            week: r.week,
+            opened: r.opened,
+            resolved: r.resolved,
+        })
+        .collect())
+}
+
+pub async fn mix(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Vec<MixRow>> {
+    let sql = format!(
+        "WITH {r},
+         o AS (SELECT t.priority, t.category, count(*) AS n FROM tickets t
+               WHERE t.created_at >= $1 AND t.created_at < $2 AND {COUNTED} GROUP BY 1, 2),
+         rw AS (SELECT priority, category, count(*) AS n FROM r GROUP BY 1, 2)
+         SELECT * FROM (
+            SELECT COALESCE(o.priority, rw.priority) AS priority, COALESCE(o.category, rw.category) AS category,
+                   COALESCE(o.n, 0) AS opened, COALESCE(rw.n, 0) AS resolved
+            FROM o FULL JOIN rw ON o.priority = rw.priority AND o.category = rw.category
+         ) x ORDER BY priority, category COLLATE \"C\"",
+        r = resolved_ctes(),
+    );
+    let rows = run!(conn, sql, q, MixSql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| MixRow {
+            priority: r.priority,
+            category: r.category,
+            opened: r.opened,
+            resolved: r.resolved,
+        })
+        .collect())
+}
+
+/// How resolved tickets are grouped in a link table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkGroup {
+    Total,
+    Category,
+    Week,
+    Triager,
+}
+
+pub async fn links(
+    conn: &mut AsyncPgConnection,
+    q: &ReportQuery,
+    by: LinkGroup,
+) -> QueryResult<Vec<LinkRow>> {
+    let (group, tail) = match by {
+        LinkGroup::Total => ("''::text".to_owned(), ""),
+        LinkGroup::Category => ("rb.category".to_owned(), "GROUP BY 1"),
+        LinkGroup::Week => (
+            format!("to_char({}, 'YYYY-MM-DD')", week("rb.resolved_at")),
+            "GROUP BY 1",
+        ),
+        LinkGroup::Triager => (
+            "COALESCE((SELECT us.display_name FROM ticket_transitions tt
+                       LEFT JOIN users us ON us.id = tt.by_id
+                       WHERE tt.ticket_id = rb.id AND tt.to_status = 'triaged'
+                       ORDER BY tt.at, tt.id LIMIT 1), '(not triaged)')"
+                .to_owned(),
+            "GROUP BY 1",
+        ),
+    };
+    let sql = format!(
+        "WITH {r}
+         SELECT * FROM (
+            SELECT {group} AS grp, count(*) AS resolved,
+                   count(*) FILTER (WHERE best = 3) AS by_model,
+                   count(*) FILTER (WHERE best = 2) AS partly,
+                   count(*) FILTER (WHERE best = 1) AS no_fit,
+                   count(*) FILTER (WHERE best IS NULL) AS no_link
+            FROM rb {tail}
+         ) x ORDER BY grp COLLATE \"C\"",
+        r = resolved_ctes(),
+    );
+    let rows = run!(conn, sql, q, LinkSql)?;
+    Ok(rows.into_iter().map(LinkRow::from).collect())
+}
+
+pub async fn gaps(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Vec<GapRow>> {
+    let sql = format!(
+        "WITH {r}
+         SELECT * FROM (
+            SELECT category, lower(btrim(title, ' ')) AS title, count(*) AS tickets,
+                   count(*) FILTER (WHERE best = 1) AS no_fit,
+                   count(*) FILTER (WHERE best IS NULL) AS no_link,
+                   (array_agg(id ORDER BY id))[1:{examples}] AS examples
+            FROM rb WHERE best IS NULL OR best = 1
+            GROUP BY 1, 2
+         ) x ORDER BY tickets DESC, category COLLATE \"C\", title COLLATE \"C\" LIMIT {GAP_ROWS}",
+        r = resolved_ctes(),
+        examples = crate::domain::report::EXAMPLES,
+    );
+    let rows = run!(conn, sql, q, GapSql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| GapRow {
+            category: r.category,
+            title: r.title,
+            tickets: r.tickets,
+            no_fit: r.no_fit,
+            no_link: r.no_link,
+            examples: r.examples,
+        })
+        .collect())
+}
+
+pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Vec<ModelRow>> {
+    let retire = RETIRE_AFTER_DAYS * 86_400;
+    let sql = format!(
+        "WITH ml AS (
+            SELECT tm.model_id, tm.ticket_id, tm.outcome, tm.created_at
+            FROM ticket_models tm JOIN tickets t ON t.id = tm.ticket_id
+            WHERE tm.model_id IS NOT NULL AND tm.created_at < $2 AND {COUNTED}
+         ),
+         {r},
+         nolink AS (
+            SELECT rb.category, percentile_disc(0.5) WITHIN GROUP (ORDER BY rb.secs) AS med
+            FROM rb WHERE COALESCE(rb.best, 0) < 2 GROUP BY rb.category
+         ),
+         u AS (
+            SELECT m.key, m.title, m.category, m.status, ow.display_name AS owner,
+                   m.verified_at, m.created_at,
+                   (SELECT count(DISTINCT ml.ticket_id) FROM ml
+                    WHERE ml.model_id = m.id AND ml.created_at >= $1) AS uses_period,
+                   (SELECT count(DISTINCT ml.ticket_id) FROM ml WHERE ml.model_id = m.id) AS uses_all,
+                   (SELECT count(DISTINCT ml.ticket_id) FROM ml
+                    WHERE ml.model_id = m.id AND ml.created_at >= $1 AND ml.outcome = 'resolved') AS resolved_period,
+                   (SELECT count(DISTINCT ml.ticket_id) FROM ml
+                    WHERE ml.model_id = m.id AND ml.created_at >= $1 AND ml.outcome = 'partial') AS partial_period,
+                   (SELECT max(ml.created_at) FROM ml WHERE ml.model_id = m.id) AS last_used,
+                   (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY rb.secs) FROM rb
+                    WHERE EXISTS (SELECT 1 FROM ticket_models x
+                                  WHERE x.ticket_id = rb.id AND x.model_id = m.id)) AS median_secs,
+                   (SELECT nolink.med FROM nolink WHERE nolink.category = m.category) AS category_median_secs,
+                   (SELECT count(*) FROM escalations e
+                    WHERE e.followed_model = 'yes' AND e.created_at >= $1 AND e.created_at < $2
+                      AND e.created_at >= (SELECT min(ml.created_at) FROM ml
+                                           WHERE ml.model_id = m.id AND ml.ticket_id = e.ticket_id)
+                   ) AS escalations_after
+            FROM incident_models m LEFT JOIN users ow ON ow.id = m.owner_id
+         ),
+         s AS (
+            SELECT u.*,
+                   u.status <> 'retired' AND (u.verified_at IS NULL
+                       OR u.verified_at < $2 - make_interval(secs => $8::float8)) AS stale,
+                   u.status <> 'retired' AND u.created_at <= $2 - make_interval(secs => {retire})
+                       AND (u.last_used IS NULL OR u.last_used < $2 - make_interval(secs => {retire}))
+                       AS retire_candidate
+            FROM u
+         )
+         SELECT key, title, category, status, owner, uses_period, uses_all, resolved_period,
+                partial_period, last_used, median_secs, category_median_secs, escalations_after,
+                floor(extract(epoch FROM $2 - verified_at) / 86400)::int8 AS days_since_verified,
+                stale, retire_candidate,
+                partial_period + escalations_after + CASE WHEN stale THEN uses_period ELSE 0 END AS attention
+         FROM s ORDER BY attention DESC, uses_period DESC, key COLLATE \"C\"",
+        r = resolved_ctes(),
+    );
+    let rows = run!(conn, sql, q, ModelSql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ModelRow {
+            key: r.key,
+            title: r.title,
+            category: r.category,
+            status: r.status,
+            owner: r.owner,
+            uses_period: r.uses_period,
+            uses_all: r.uses_all,
+            resolved_period: r.resolved_period,
+            partial_period: r.partial_period,
+            last_used: r.last_used,
+            median_secs: r.median_secs,
+            category_median_secs: r.category_median_secs,
+            escalations_after: r.escalations_after,
+            days_since_verified: r.days_since_verified,
+            stale: r.stale,
+            retire_candidate: r.retire_candidate,
+            attention: r.attention,
+        })
+        .collect())
+}
+
+pub async fn resolution(
+    conn: &mut AsyncPgConnection,
+    q: &ReportQuery,
+) -> QueryResult<Vec<ResolutionRow>> {
+    let agg = "with_model, count(*) AS tickets,
+               count(*) FILTER (WHERE esc) AS escalated,
+               count(*) FILTER (WHERE back) AS reopened,
+               percentile_disc(0.5) WITHIN GROUP (ORDER BY secs) AS median_secs,
+               percentile_disc(0.9) WITHIN GROUP (ORDER BY secs) AS p90_secs";
+    let sql = format!(
+        "WITH {r},
+         f AS (
+            SELECT rb.*, COALESCE(rb.best, 0) >= 2 AS with_model,
+                   EXISTS (SELECT 1 FROM escalations e WHERE e.ticket_id = rb.id) AS esc,
+                   EXISTS (SELECT 1 FROM ticket_transitions tt WHERE tt.ticket_id = rb.id
+                           AND tt.from_status = 'resolved' AND tt.to_status = 'in_progress') AS back
+            FROM rb
+         )
+         SELECT * FROM (
+            SELECT 'category'::text AS dimension, category AS value, {agg} FROM f GROUP BY category, with_model
+            UNION ALL
+            SELECT 'priority'::text, 'P' || priority, {agg} FROM f GROUP BY priority, with_model
+         ) x ORDER BY dimension COLLATE \"C\", value COLLATE \"C\", with_model",
+        r = resolved_ctes(),
+    );
+    let rows = run!(conn, sql, q, ResolutionSql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ResolutionRow {
+            dimension: r.dimension,
+            value: r.value,
+            with_model: r.with_model,
+            tickets: r.tickets,
+            escalated: r.escalated,
+            reopened: r.reopened,
+            median_secs: r.median_secs,
+            p90_secs: r.p90_secs,
+        })
+        .collect())
+}
+
+pub async fn triage(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Vec<TriageRow>> {
+    let sql = format!(
+        "WITH o AS (
+            SELECT t.id, t.created_at, t.duplicate_of FROM tickets t
+            WHERE t.created_at >= $1 AND t.created_at < $2 AND {COUNTED}
+         ),
+         f AS (
+            SELECT o.duplicate_of, {wk} AS wk,
+                   (SELECT floor(extract(epoch FROM min(tt.at) - o.created_at))::int8
+                    FROM ticket_transitions tt
+                    WHERE tt.ticket_id = o.id AND tt.to_status = 'triaged') AS triage_secs,
+                   (SELECT floor(extract(epoch FROM min(j.created_at) - o.created_at))::int8
+                    FROM journal_entries j JOIN users us ON us.id = j.author_id
+                    WHERE j.ticket_id = o.id AND j.kind = 'reply' AND j.visibility = 'public'
+                      AND us.role <> 'customer') AS reply_secs,
+                   (SELECT count(*) FROM triage_searches s WHERE s.ticket_id = o.id) AS searches
+            FROM o
+         )
+         SELECT wk AS week, count(*) AS opened,
+                count(triage_secs) AS triaged,
+                percentile_disc(0.5) WITHIN GROUP (ORDER BY triage_secs) AS triage_median_secs,
+                percentile_disc(0.9) WITHIN GROUP (ORDER BY triage_secs) AS triage_p90_secs,
+                count(reply_secs) AS replied,
+                percentile_disc(0.5) WITHIN GROUP (ORDER BY reply_secs) AS reply_median_secs,
+                percentile_disc(0.9) WITHIN GROUP (ORDER BY reply_secs) AS reply_p90_secs,
+                count(duplicate_of) AS duplicates,
+                sum(searches)::int8 AS searches
+         FROM f GROUP BY wk ORDER BY wk",
+        wk = week("o.created_at"),
+    );
+    let rows = run!(conn, sql, q, TriageSql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| TriageRow {
+            week: r.week,
+            opened: r.opened,
+            triaged: r.triaged,
+            triage_median_secs: r.triage_median_secs,
+            triage_p90_secs: r.triage_p90_secs,
+            replied: r.replied,
+            reply_median_secs: r.reply_median_secs,
+            reply_p90_secs: r.reply_p90_secs,
+            duplicates: r.duplicates,
+            searches: r.searches,
+        })
+        .collect())
+}
+
+/// Recorded searches of counted tickets made in the period.
+const SEARCHES: &str = "s AS (
+    SELECT s.query, s.picked,
+           CASE WHEN jsonb_typeof(s.results) = 'array' THEN s.results ELSE '[]'::jsonb END AS results
+    FROM triage_searches s JOIN tickets t ON t.id = s.ticket_id
+    WHERE s.created_at >= $1 AND s.created_at < $2 AND ";
+
+pub async fn searches(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<SearchRow> {
+    let sql = format!(
+        "WITH {SEARCHES}{COUNTED}),
+         k AS (
+            SELECT s.picked, jsonb_array_length(s.results) AS n,
+                   (SELECT min(e.ord) FROM jsonb_array_elements(s.results) WITH ORDINALITY AS e(v, ord)
+                    WHERE e.v ->> 'key' = s.picked) AS rank
+            FROM s
+         )
+         SELECT count(*) AS searches, count(*) FILTER (WHERE n = 0) AS empty,
+                count(picked) AS picked,
+                count(*) FILTER (WHERE rank = 1) AS rank_1,
+                count(*) FILTER (WHERE rank BETWEEN 2 AND 3) AS rank_2_3,
+                count(*) FILTER (WHERE rank >= 4) AS rank_4_plus,
+                count(*) FILTER (WHERE picked IS NOT NULL AND rank IS NULL) AS not_listed
+         FROM k"
+    );
+    let rows = run!(conn, sql, q, SearchSql)?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .map(|r| SearchRow {
+            searches: r.searches,
+            empty: r.empty,
+            picked: r.picked,
+            rank_1: r.rank_1,
+            rank_2_3: r.rank_2_3,
+            rank_4_plus: r.rank_4_plus,
+            not_listed: r.not_listed,
+        })
+        .unwrap_or_default())
+}
+
+pub async fn empty_words(
+    conn: &mut AsyncPgConnection,
+    q: &ReportQuery,
+) -> QueryResult<Vec<WordRow>> {
+    let sql = format!(
+        "WITH {SEARCHES}{COUNTED})
+         SELECT * FROM (
+            SELECT w AS word, count(*) AS count
+            FROM s, regexp_split_to_table(lower(s.query), '[^a-z0-9]+') AS w
+            WHERE jsonb_array_length(s.results) = 0 AND length(w) >= 3
+            GROUP BY w
+         ) x ORDER BY count DESC, word COLLATE \"C\" LIMIT {WORD_ROWS}"
+    );
+    let rows = run!(conn, sql, q, WordSql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| WordRow {
+            word: r.word,
+            count: r.count,
+        })
+        .collect())
+}
+
+/// The parts of the report asked for (the others stay empty).
+pub async fn report_parts(
+    conn: &mut AsyncPgConnection,
+    q: &ReportQuery,
+    parts: &[Part],
+) -> QueryResult<Report> {
+    let mut r = Report::default();
+    for part in parts {
+        match part {
+            Part::Volume => r.volume = volume(conn, q).await?,
+            Part::Mix => r.mix = mix(conn, q).await?,
+            Part::Links => {
+                r.links_total = links(conn, q, LinkGroup::Total)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default();
+            }
+            Part::LinksByCategory => {
+                r.links_by_category = links(conn, q, LinkGroup::Category).await?
+            }
+            Part::LinksByWeek => r.links_by_week = links(conn, q, LinkGroup::Week).await?,
+            Part::LinksByTriager => r.links_by_triager = links(conn, q, LinkGroup::Triager).await?,
+            Part::Gaps => r.gaps = gaps(conn, q).await?,
+            Part::Models => r.models = models(conn, q).await?,
+            Part::Resolution => r.resolution = resolution(conn, q).await?,
+            Part::Triage => r.triage = triage(conn, q).await?,
+            Part::Searches => r.searches = searches(conn, q).await?,
+            Part::SearchWords => r.empty_words = empty_words(conn, q).await?,
+        }
+    }
+    Ok(r)
+}
+
+/// Every measure of one query.
+pub async fn report(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Report> {
+    report_parts(conn, q, &Part::ALL).await
+}
+
+// ---- The raw facts, for the reference implementation (tests, checks). ----
+
+#[derive(QueryableByName)]
+struct TicketSql {
+    #[diesel(sql_type = Int8)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Text)]
+    category: String,
+    #[diesel(sql_type = Int2)]
+    priority: i16,
+    #[diesel(sql_type = Nullable<Int8>)]
+    organization_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Int8>)]
+    assignee_id: Option<i64>,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Nullable<Int8>)]
+    duplicate_of: Option<i64>,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+}
+
+#[derive(QueryableByName)]
+struct TransitionSql {
+    #[diesel(sql_type = Int8)]
+    id: i64,
+    #[diesel(sql_type = Int8)]
+    ticket_id: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    from_status: Option<String>,
+    #[diesel(sql_type = Text)]
+    to_status: String,
+    #[diesel(sql_type = Nullable<Int8>)]
+    by_id: Option<i64>,
+    #[diesel(sql_type = Timestamptz)]
+    at: DateTime<Utc>,
+}
+
+#[derive(QueryableByName)]
+struct LinkFactSql {
+    #[diesel(sql_type = Int8)]
+    ticket_id: i64,
+    #[diesel(sql_type = Nullable<Int8>)]
+    model_id: Option<i64>,
+    #[diesel(sql_type = Text)]
+    outcome: String,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+}
+
+#[derive(QueryableByName)]
+struct EscalationSql {
+    #[diesel(sql_type = Int8)]
+    ticket_id: i64,
+    #[diesel(sql_type = Text)]
+    followed_model: String,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+}
+
+#[derive(QueryableByName)]
+struct ReplySql {
+    #[diesel(sql_type = Int8)]
+    ticket_id: i64,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+}
+
+#[derive(QueryableByName)]
+struct SearchFactSql {
+    #[diesel(sql_type = Int8)]
+    ticket_id: i64,
+    #[diesel(sql_type = Text)]
+    query: String,
+    #[diesel(sql_type = Jsonb)]
+    results: serde_json::Value,
+    #[diesel(sql_type = Nullable<Text>)]
+    picked: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+}
+
+#[derive(QueryableByName)]
+struct ModelFactSql {
+    #[diesel(sql_type = Int8)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = Text)]
+    title: String,
+    #[diesel(sql_type = Text)]
+    category: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    owner: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    verified_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Timestamptz)]
+    created_at: DateTime<Utc>,
+}
+
+#[derive(QueryableByName)]
+struct IdSql {
+    #[diesel(sql_type = Int8)]
+    id: i64,
+}
+
+#[derive(QueryableByName)]
+struct UserSql {
+    #[diesel(sql_type = Int8)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    display_name: String,
+}
+
+/// Every raw fact the measures read, as stored (whole tables: for tests
+/// and checks on small data, never for a page).
+pub async fn facts(conn: &mut AsyncPgConnection) -> QueryResult<Facts> {
+    let tickets: Vec<TicketSql> = diesel::sql_query(
+        "SELECT id, title, category, priority, organization_id, assignee_id, status, duplicate_of, created_at FROM tickets",
+    )
+    .load(conn)
+    .await?;
+    let excluded: Vec<IdSql> = diesel::sql_query("SELECT ticket_id AS id FROM metric_exclusions")
+        .load(conn)
+        .await?;
+    let transitions: Vec<TransitionSql> = diesel::sql_query(
+        "SELECT id, ticket_id, from_status, to_status, by_id, at FROM ticket_transitions",
+    )
+    .load(conn)
+    .await?;
+    let links: Vec<LinkFactSql> =
+        diesel::sql_query("SELECT ticket_id, model_id, outcome, created_at FROM ticket_models")
+            .load(conn)
+            .await?;
+    let escalations: Vec<EscalationSql> =
+        diesel::sql_query("SELECT ticket_id, followed_model, created_at FROM escalations")
+            .load(conn)
+            .await?;
+    let replies: Vec<ReplySql> = diesel::sql_query(
+        "SELECT j.ticket_id, j.created_at FROM journal_entries j JOIN users u ON u.id = j.author_id
+         WHERE j.kind = 'reply' AND j.visibility = 'public' AND u.role <> 'customer'",
+    )
+    .load(conn)
+    .await?;
+    let searches: Vec<SearchFactSql> = diesel::sql_query(
+        "SELECT ticket_id, query, results, picked, created_at FROM triage_searches",
+    )
+    .load(conn)
+    .await?;
+    let models: Vec<ModelFactSql> = diesel::sql_query(
+        "SELECT m.id, m.key, m.title, m.category, m.status, u.display_name AS owner, m.verified_at, m.created_at
+         FROM incident_models m LEFT JOIN users u ON u.id = m.owner_id",
+    )
+    .load(conn)
+    .await?;
+    let users: Vec<UserSql> = diesel::sql_query("SELECT id, display_name FROM users")
+        .load(conn)
+        .await?;
+    Ok(Facts {
+        tickets: tickets
+            .into_iter()
+            .map(|t| TicketFact {
+                id: t.id,
+                title: t.title,
+                category: t.category,
+                priority: t.priority,
+                organization: t.organization_id,
+                assignee: t.assignee_id,
+                status: t.status,
+                duplicate_of: t.duplicate_of,
+                created_at: t.created_at,
+            })
+            .collect(),
+        excluded: excluded.into_iter().map(|e| e.id).collect(),
+        transitions: transitions
+            .into_iter()
+            .map(|t| TransitionFact {
+                id: t.id,
+                ticket: t.ticket_id,
+                from: t.from_status,
+                to: t.to_status,
+                by: t.by_id,
+                at: t.at,
+            })
+            .collect(),
+        links: links
+            .into_iter()
+            .map(|l| LinkFact {
+                ticket: l.ticket_id,
+                model: l.model_id,
+                outcome: l.outcome,
+                at: l.created_at,
+            })
+            .collect(),
+        escalations: escalations
+            .into_iter()
+            .map(|e| EscalationFact {
+                ticket: e.ticket_id,
+                followed: e.followed_model,
+                at: e.created_at,
+            })
+            .collect(),
+        staff_replies: replies
+            .into_iter()
+            .map(|r| (r.ticket_id, r.created_at))
+            .collect(),
+        searches: searches
+            .into_iter()
+            .map(|s| SearchFact {
+                ticket: s.ticket_id,
+                query: s.query,
+                results: s
+                    .results
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|r| r["key"].as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                picked: s.picked,
+                at: s.created_at,
+            })
+            .collect(),
+        models: models
+            .into_iter()
+            .map(|m| ModelFact {
+                id: m.id,
+                key: m.key,
+                title: m.title,
+                category: m.category,
+                status: m.status,
+                owner: m.owner,
+                verified_at: m.verified_at,
+                created_at: m.created_at,
+            })
+            .collect(),
+        users: users.into_iter().map(|u| (u.id, u.display_name)).collect(),
+    })
+}
+
+// ---- Excluded tickets. ----
+
+/// A ticket left out of the measures.
+#[derive(Debug, Clone, Queryable, serde::Serialize)]
+pub struct Exclusion {
+    pub ticket_id: i64,
+    pub title: String,
+    pub reason: String,
+    pub by: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn is_excluded(conn: &mut AsyncPgConnection, ticket: TicketId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        metric_exclusions::table.filter(metric_exclusions::ticket_id.eq(ticket.0)),
+    ))
+    .get_result(conn)
+    .await
+}
+
+pub async fn exclude(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+    reason: &str,
+    by: UserId,
+) -> QueryResult<()> {
+    diesel::insert_into(metric_exclusions::table)
+        .values((
+            metric_exclusions::ticket_id.eq(ticket.0),
+            metric_exclusions::reason.eq(reason),
+            metric_exclusions::by_id.eq(Some(by.0)),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn include(conn: &mut AsyncPgConnection, ticket: TicketId) -> QueryResult<()> {
+    diesel::delete(metric_exclusions::table.filter(metric_exclusions::ticket_id.eq(ticket.0)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn exclusions(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Exclusion>> {
+    metric_exclusions::table
+        .inner_join(tickets::table)
+        .left_join(users::table)
+        .select((
+            metric_exclusions::ticket_id,
+            tickets::title,
+            metric_exclusions::reason,
+            users::display_name.nullable(),
+            metric_exclusions::created_at,
+        ))
+        .order(metric_exclusions::created_at.desc())
+        .limit(500)
+        .load(conn)
+        .await
+}
