@@ -13,6 +13,7 @@ mod foundation;
 mod live;
 mod matrix;
 mod models;
+mod reports;
 mod search;
 mod setup;
 mod support;

@@ -12,6 +12,7 @@ pub mod health;
 pub mod home;
 pub mod models;
 pub mod page;
+pub mod reports;
 pub mod search;
 pub mod sessions;
 pub mod setup;
@@ -182,6 +183,54 @@ fn table() -> Vec<Def> {
             Staff,
             tickets::actions::triage,
         ),
+        // Reports: the team reads them, customers never.
+        def(M::GET, "/reports", Staff, reports::pages::overview),
+        def(M::GET, "/reports/links", Staff, reports::pages::links),
+        def(M::GET, "/reports/gaps", Staff, reports::pages::gaps),
+        def(M::GET, "/reports/models", Staff, reports::pages::models),
+        def(
+            M::GET,
+            "/reports/resolution",
+            Staff,
+            reports::pages::resolution,
+        ),
+        def(M::GET, "/reports/triage", Staff, reports::pages::triage),
+        def(
+            M::GET,
+            "/reports/exclusions",
+            Staff,
+            reports::pages::exclusions,
+        ),
+        def(
+            M::POST,
+            "/reports/exclusions",
+            Staff,
+            reports::actions::exclude,
+        ),
+        def(
+            M::POST,
+            "/reports/exclusions/{id}/include",
+            Staff,
+            reports::actions::include,
+        ),
+        def(
+            M::GET,
+            "/reports/draft/{id}",
+            Staff,
+            reports::actions::draft,
+        ),
+        def(
+            M::POST,
+            "/reports/draft/{id}",
+            Staff,
+            reports::actions::save_draft,
+        ),
+        def(
+            M::GET,
+            "/reports/export/{table}",
+            Staff,
+            reports::export_csv,
+        ),
         // Administration.
         def(M::GET, "/admin/users", Admin, admin::users::list),
         def(M::POST, "/admin/users", Admin, admin::users::create),
@@ -248,6 +297,13 @@ fn table() -> Vec<Def> {
             api::models::revision,
         ),
         def(M::GET, "/api/v1/search", SignedIn, search::api),
+        def(M::GET, "/api/v1/reports/{table}", Staff, reports::api_json),
+        def(
+            M::GET,
+            "/api/v1/reports/{table}/csv",
+            Staff,
+            reports::api_csv,
+        ),
         def(M::GET, "/api/v1/tickets", SignedIn, api::tickets::list),
         def(M::POST, "/api/v1/tickets", SignedIn, api::tickets::create),
         def(M::GET, "/api/v1/tickets/{id}", SignedIn, api::tickets::show),
