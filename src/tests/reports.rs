@@ -1167,3 +1167,71 @@ fn the_picker_defaults_to_the_last_30_days() {
     assert_eq!(q.period.first_day, day("2026-10-31"));
     assert_eq!(q.period.last_day, day("2026-11-29"));
 }
+
+/// The overview and model health in headless Chromium through the real
+/// `casebook serve`: their charts are drawn (with the theme's colours) and
+/// their numbers are the database's.
+#[tokio::test(flavor = "multi_thread")]
+async fn overview_and_model_health_in_a_browser_show_charts_and_numbers() {
+    use crate::support::TestDb;
+    // By path: diesel-async's `RunQueryDsl::execute` is in scope here.
+    use crate::support::browser::{Browser, Driver};
+    use crate::support::process::{Serve, data_dir};
+
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    generate(&mut conn).await;
+    let manager = fixtures::user().role(Role::Manager).create(&mut conn).await;
+    let session = fixtures::session(&mut conn, &manager).await;
+    let q = query("2026-08-01", "2026-12-31", 0);
+    let r = casebook::db::reports::report(&mut conn, &q).await.unwrap();
+
+    let dir = data_dir();
+    let mut serve = Serve::start_with(dir.path(), |c| {
+        c.env("DATABASE_URL", &db.url);
+    });
+    serve.wait_ready();
+    serve.wait_listening();
+    let driver = Driver::start();
+    let page = driver.session().await;
+    page.goto(&serve.url("/")).await;
+    page.set_cookie("casebook_session", &session).await;
+
+    let chart_js = "const svg = document.querySelector('figure.chart svg');
+        const rects = [...document.querySelectorAll('figure.chart svg rect')];
+        const drawn = rects.filter(r => r.getBoundingClientRect().height > 0);
+        return [svg.getBoundingClientRect().width, drawn.length,
+                getComputedStyle(drawn[0]).fill];";
+    page.goto(&serve.url("/reports?from=2026-08-01&to=2026-12-31"))
+        .await;
+    let chart = Browser::execute(&page, chart_js, Vec::new()).await;
+    assert!(
+        chart[0].as_f64().unwrap() > 300.0,
+        "the chart is drawn: {chart}"
+    );
+    assert!(chart[1].as_u64().unwrap() > 0, "with bars: {chart}");
+    assert_ne!(chart[2], "rgb(0, 0, 0)", "in the theme's colours");
+    let rate = casebook::domain::report::percent(r.links_total.link_rate());
+    assert_eq!(page.texts("#m-link-rate").await, vec![rate]);
+    assert_eq!(
+        page.texts("#m-resolved").await,
+        vec![r.links_total.resolved.to_string()]
+    );
+    let weeks = page.texts("#volume tbody tr").await;
+    assert_eq!(weeks.len(), r.volume.len());
+
+    page.goto(&serve.url("/reports/models?from=2026-08-01&to=2026-12-31"))
+        .await;
+    let chart = Browser::execute(&page, chart_js, Vec::new()).await;
+    assert!(chart[1].as_u64().unwrap() > 0, "model chart bars: {chart}");
+    let rows = page.texts("#model-health tbody tr").await;
+    assert_eq!(rows.len(), r.models.len());
+    assert!(rows[0].trim().starts_with(&r.models[0].key), "{rows:?}");
+    assert!(
+        page.texts("#retire li")
+            .await
+            .iter()
+            .any(|t| t.starts_with("unused"))
+    );
+    page.close().await;
+}
