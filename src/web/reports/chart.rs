@@ -74,8 +74,11 @@ impl Bars {
         let group_w = plot_w / groups;
         let n = series.len().max(1) as f64;
         let bar_w = (group_w * 0.8 / n).max(1.0);
-        // Label at most ~12 groups so the text never overlaps.
-        let every = labels.len().div_ceil(12).max(1);
+        // Weeks read as "08-03" under a bar; label only as many groups as
+        // fit side by side (about 7 units a character at the 12px font).
+        let short: Vec<String> = labels.iter().map(|l| short_label(l)).collect();
+        let widest = short.iter().map(|l| l.chars().count()).max().unwrap_or(1) as f64;
+        let every = ((widest * 7.0 + 8.0) / group_w).ceil().max(1.0) as usize;
         let mut bars = Vec::new();
         for (i, label) in labels.iter().enumerate() {
             let gx = LEFT + i as f64 * group_w + group_w * 0.1;
@@ -93,7 +96,7 @@ impl Bars {
                 });
             }
         }
-        let labels_out = labels
+        let labels_out = short
             .iter()
             .enumerate()
             .filter(|(i, _)| i % every == 0)
@@ -135,6 +138,23 @@ impl Bars {
     }
 }
 
+/// "2026-08-03" → "08-03"; anything else at most 14 characters.
+fn short_label(label: &str) -> String {
+    let is_date = label.len() == 10
+        && label.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if is_date {
+        label[5..].to_owned()
+    } else {
+        label.chars().take(14).collect()
+    }
+}
+
 fn round(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
@@ -159,5 +179,22 @@ mod tests {
         assert_eq!(c.bars[1].y, TOP);
         assert_eq!(c.max_label, "10");
         assert!(!c.empty);
+    }
+
+    #[test]
+    fn week_labels_are_short_and_never_crowd() {
+        let weeks: Vec<String> = (1..=30).map(|d| format!("2026-08-{d:02}")).collect();
+        let c = Bars::grouped(
+            "t",
+            &weeks,
+            &[Series {
+                name: "n".into(),
+                values: vec![1.0; 30],
+            }],
+            |v| format!("{v}"),
+        );
+        assert_eq!(c.labels[0].text, "08-01");
+        let gap = c.labels[1].x - c.labels[0].x;
+        assert!(gap >= 5.0 * 7.0, "labels {gap} apart");
     }
 }

@@ -23,9 +23,20 @@ use crate::web::error::{ApiError, AppError};
 
 /// What was typed into the picker, and the query it makes (or why not).
 pub fn query_of(req: &HttpRequest) -> (QueryInput, Result<ReportQuery, FieldError>) {
-    let input: QueryInput = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let query = ReportQuery::parse(&input, Utc::now());
-    (input, query)
+    match serde_urlencoded::from_str::<QueryInput>(req.query_string()) {
+        Ok(input) => {
+            let query = ReportQuery::parse(&input, Utc::now());
+            (input, query)
+        }
+        // Never a guess: a query string that cannot be read is said so.
+        Err(e) => (
+            QueryInput::default(),
+            Err(FieldError::new(
+                "query",
+                format!("the query string cannot be read: {e}"),
+            )),
+        ),
+    }
 }
 
 fn part_of(name: &str) -> Result<Part, AppError> {
