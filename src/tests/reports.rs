@@ -1235,3 +1235,131 @@ async fn overview_and_model_health_in_a_browser_show_charts_and_numbers() {
     );
     page.close().await;
 }
+
+/// A measurement, not a test (ignored; no assertion on time): generates
+/// `REPORTS_SCALE_TICKETS` tickets (default 1,000,000) over a year with
+/// transitions, links, escalations, replies and searches, and prints how
+/// long each reports page's queries take for the last 30 days.
+/// `cargo test --release --test integration reports_at_scale -- --ignored --nocapture`
+#[actix_web::test]
+#[ignore]
+async fn reports_at_scale() {
+    use std::time::Instant;
+
+    use casebook::domain::report::Part;
+
+    let n: i64 = std::env::var("REPORTS_SCALE_TICKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let acme = fixtures::organization(&mut conn, "Acme").await;
+    let customer = fixtures::user()
+        .role(Role::Customer)
+        .org(&acme)
+        .create(&mut conn)
+        .await;
+    let eng = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
+    let started = Instant::now();
+    let (c, e) = (customer.id, eng.id);
+    for sql in [
+        "SET synchronous_commit = off".to_owned(),
+        "INSERT INTO incident_models (key, title, category, status, revision, created_at, verified_at)
+         SELECT 'm-' || g, 'Model ' || g, 'cat' || (g % 20),
+                CASE WHEN g % 50 = 0 THEN 'retired' ELSE 'published' END, 1,
+                now() - interval '2 years',
+                CASE WHEN g % 3 = 0 THEN NULL ELSE now() - (g % 400) * interval '1 day' END
+         FROM generate_series(1, 2000) g".to_owned(),
+        format!("INSERT INTO tickets (title, requester_id, organization_id, priority, category, status, duplicate_of, created_at)
+         SELECT 'Title ' || (g % 500), {c}, {org}, 1 + (g % 4), 'cat' || (g % 20),
+                CASE WHEN g % 10 < 7 THEN 'resolved' WHEN g % 10 = 7 THEN 'closed' ELSE 'in_progress' END,
+                NULL, now() - random() * interval '365 days'
+         FROM generate_series(1, {n}) g", org = acme.id),
+        format!("INSERT INTO ticket_transitions (ticket_id, from_status, to_status, by_id, at)
+         SELECT id, 'new', 'triaged', {e}, created_at + random() * interval '5 hours' FROM tickets WHERE id % 10 < 9"),
+        "INSERT INTO ticket_transitions (ticket_id, from_status, to_status, by_id, at)
+         SELECT id, 'in_progress', 'resolved', NULL, created_at + random() * interval '5 days'
+         FROM tickets WHERE status IN ('resolved', 'closed')".to_owned(),
+        "INSERT INTO ticket_transitions (ticket_id, from_status, to_status, by_id, at)
+         SELECT id, 'resolved', 'in_progress', NULL, created_at + interval '6 days'
+         FROM tickets WHERE id % 40 = 0 AND status = 'in_progress'".to_owned(),
+        "INSERT INTO ticket_models (ticket_id, model_id, revision, outcome, created_at)
+         SELECT id, 1 + (id * 7) % 2000, 1, CASE WHEN id % 3 = 0 THEN 'partial' ELSE 'resolved' END,
+                created_at + interval '1 hour'
+         FROM tickets WHERE id % 5 < 3".to_owned(),
+        "INSERT INTO ticket_models (ticket_id, model_id, revision, outcome, created_at)
+         SELECT id, NULL, NULL, 'no_fit', created_at + interval '1 hour' FROM tickets WHERE id % 5 = 3".to_owned(),
+        format!("INSERT INTO escalations (ticket_id, from_id, to_team, followed_model, created_at)
+         SELECT id, {e}, 'dba', CASE WHEN id % 2 = 0 THEN 'yes' ELSE 'no' END, created_at + interval '2 hours'
+         FROM tickets WHERE id % 10 = 1"),
+        format!("INSERT INTO journal_entries (ticket_id, author_id, kind, visibility, body, created_at)
+         SELECT id, {e}, 'reply', 'public', 'On it', created_at + random() * interval '3 hours'
+         FROM tickets WHERE id % 5 < 4"),
+        format!("INSERT INTO triage_searches (ticket_id, user_id, query, results, picked, created_at)
+         SELECT id, {e}, 'disk full ' || (id % 97),
+                CASE WHEN id % 4 = 0 THEN '[]'::jsonb ELSE '[{{\"key\":\"m-1\"}},{{\"key\":\"m-2\"}}]'::jsonb END,
+                CASE WHEN id % 4 = 1 THEN 'm-2' END, created_at + interval '10 minutes'
+         FROM tickets WHERE id % 2 = 0"),
+        "ANALYZE".to_owned(),
+    ] {
+        exec(&mut conn, &sql).await;
+    }
+    println!(
+        "generated {n} tickets in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let q = ReportQuery::parse(&QueryInput::default(), Utc::now()).unwrap();
+    let pages: [(&str, &[Part]); 6] = [
+        (
+            "overview",
+            &[
+                Part::Volume,
+                Part::Mix,
+                Part::Links,
+                Part::LinksByWeek,
+                Part::Resolution,
+                Part::Triage,
+                Part::Searches,
+            ],
+        ),
+        (
+            "links",
+            &[
+                Part::Links,
+                Part::LinksByCategory,
+                Part::LinksByWeek,
+                Part::LinksByTriager,
+            ],
+        ),
+        ("gaps", &[Part::Gaps, Part::LinksByCategory]),
+        ("models", &[Part::Models]),
+        ("resolution", &[Part::Resolution]),
+        ("triage", &[Part::Triage, Part::Searches, Part::SearchWords]),
+    ];
+    for (page, parts) in pages {
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            casebook::db::reports::report_parts(&mut conn, &q, parts)
+                .await
+                .unwrap();
+            times.push(t.elapsed().as_millis());
+        }
+        times.sort_unstable();
+        println!(
+            "{page:>10}: min {} ms, max {} ms (3 runs, last 30 days)",
+            times[0], times[2]
+        );
+        for part in parts {
+            let t = Instant::now();
+            casebook::db::reports::report_parts(&mut conn, &q, &[*part])
+                .await
+                .unwrap();
+            println!("{:>22} {} ms", part.name(), t.elapsed().as_millis());
+        }
+    }
+}

@@ -215,27 +215,49 @@ pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
             SELECT rb.category, percentile_disc(0.5) WITHIN GROUP (ORDER BY rb.secs) AS med
             FROM rb WHERE COALESCE(rb.best, 0) < 2 GROUP BY rb.category
          ),
+         per_model AS (
+            SELECT model_id,
+                   count(DISTINCT ticket_id) FILTER (WHERE created_at >= $1) AS uses_period,
+                   count(DISTINCT ticket_id) AS uses_all,
+                   count(DISTINCT ticket_id) FILTER (WHERE created_at >= $1 AND outcome = 'resolved') AS resolved_period,
+                   count(DISTINCT ticket_id) FILTER (WHERE created_at >= $1 AND outcome = 'partial') AS partial_period,
+                   max(created_at) AS last_used
+            FROM ml GROUP BY model_id
+         ),
+         first_link AS (
+            SELECT model_id, ticket_id, min(created_at) AS first_at FROM ml GROUP BY model_id, ticket_id
+         ),
+         esc AS (
+            SELECT fl.model_id, count(*) AS n
+            FROM escalations e JOIN first_link fl ON fl.ticket_id = e.ticket_id
+            WHERE e.followed_model = 'yes' AND e.created_at >= $1 AND e.created_at < $2
+              AND e.created_at >= fl.first_at
+            GROUP BY fl.model_id
+         ),
+         med AS (
+            SELECT x.model_id, percentile_disc(0.5) WITHIN GROUP (ORDER BY rb.secs) AS med
+            FROM rb JOIN (SELECT DISTINCT tm.ticket_id, tm.model_id FROM ticket_models tm
+                          WHERE tm.model_id IS NOT NULL AND tm.ticket_id IN (SELECT id FROM rb)) x
+                 ON x.ticket_id = rb.id
+            GROUP BY x.model_id
+         ),
          u AS (
             SELECT m.key, m.title, m.category, m.status, ow.display_name AS owner,
                    m.verified_at, m.created_at,
-                   (SELECT count(DISTINCT ml.ticket_id) FROM ml
-                    WHERE ml.model_id = m.id AND ml.created_at >= $1) AS uses_period,
-                   (SELECT count(DISTINCT ml.ticket_id) FROM ml WHERE ml.model_id = m.id) AS uses_all,
-                   (SELECT count(DISTINCT ml.ticket_id) FROM ml
-                    WHERE ml.model_id = m.id AND ml.created_at >= $1 AND ml.outcome = 'resolved') AS resolved_period,
-                   (SELECT count(DISTINCT ml.ticket_id) FROM ml
-                    WHERE ml.model_id = m.id AND ml.created_at >= $1 AND ml.outcome = 'partial') AS partial_period,
-                   (SELECT max(ml.created_at) FROM ml WHERE ml.model_id = m.id) AS last_used,
-                   (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY rb.secs) FROM rb
-                    WHERE EXISTS (SELECT 1 FROM ticket_models x
-                                  WHERE x.ticket_id = rb.id AND x.model_id = m.id)) AS median_secs,
-                   (SELECT nolink.med FROM nolink WHERE nolink.category = m.category) AS category_median_secs,
-                   (SELECT count(*) FROM escalations e
-                    WHERE e.followed_model = 'yes' AND e.created_at >= $1 AND e.created_at < $2
-                      AND e.created_at >= (SELECT min(ml.created_at) FROM ml
-                                           WHERE ml.model_id = m.id AND ml.ticket_id = e.ticket_id)
-                   ) AS escalations_after
-            FROM incident_models m LEFT JOIN users ow ON ow.id = m.owner_id
+                   COALESCE(pm.uses_period, 0) AS uses_period,
+                   COALESCE(pm.uses_all, 0) AS uses_all,
+                   COALESCE(pm.resolved_period, 0) AS resolved_period,
+                   COALESCE(pm.partial_period, 0) AS partial_period,
+                   pm.last_used,
+                   med.med AS median_secs,
+                   nolink.med AS category_median_secs,
+                   COALESCE(esc.n, 0) AS escalations_after
+            FROM incident_models m
+            LEFT JOIN users ow ON ow.id = m.owner_id
+            LEFT JOIN per_model pm ON pm.model_id = m.id
+            LEFT JOIN med ON med.model_id = m.id
+            LEFT JOIN nolink ON nolink.category = m.category
+            LEFT JOIN esc ON esc.model_id = m.id
          ),
          s AS (
             SELECT u.*,
@@ -326,17 +348,28 @@ pub async fn triage(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
             SELECT t.id, t.created_at, t.duplicate_of FROM tickets t
             WHERE t.created_at >= $1 AND t.created_at < $2 AND {COUNTED}
          ),
+         tr AS (
+            SELECT tt.ticket_id, min(tt.at) AS at
+            FROM ticket_transitions tt JOIN o ON o.id = tt.ticket_id
+            WHERE tt.to_status = 'triaged' GROUP BY tt.ticket_id
+         ),
+         rp AS (
+            SELECT j.ticket_id, min(j.created_at) AS at
+            FROM journal_entries j JOIN o ON o.id = j.ticket_id JOIN users us ON us.id = j.author_id
+            WHERE j.kind = 'reply' AND j.visibility = 'public' AND us.role <> 'customer'
+            GROUP BY j.ticket_id
+         ),
+         se AS (
+            SELECT s.ticket_id, count(*) AS n
+            FROM triage_searches s JOIN o ON o.id = s.ticket_id GROUP BY s.ticket_id
+         ),
          f AS (
             SELECT o.duplicate_of, {wk} AS wk,
-                   (SELECT floor(extract(epoch FROM min(tt.at) - o.created_at))::int8
-                    FROM ticket_transitions tt
-                    WHERE tt.ticket_id = o.id AND tt.to_status = 'triaged') AS triage_secs,
-                   (SELECT floor(extract(epoch FROM min(j.created_at) - o.created_at))::int8
-                    FROM journal_entries j JOIN users us ON us.id = j.author_id
-                    WHERE j.ticket_id = o.id AND j.kind = 'reply' AND j.visibility = 'public'
-                      AND us.role <> 'customer') AS reply_secs,
-                   (SELECT count(*) FROM triage_searches s WHERE s.ticket_id = o.id) AS searches
-            FROM o
+                   floor(extract(epoch FROM tr.at - o.created_at))::int8 AS triage_secs,
+                   floor(extract(epoch FROM rp.at - o.created_at))::int8 AS reply_secs,
+                   COALESCE(se.n, 0) AS searches
+            FROM o LEFT JOIN tr ON tr.ticket_id = o.id LEFT JOIN rp ON rp.ticket_id = o.id
+                   LEFT JOIN se ON se.ticket_id = o.id
          )
          SELECT wk AS week, count(*) AS opened,
                 count(triage_secs) AS triaged,
