@@ -155,7 +155,8 @@ pub async fn draft_text(
     id: TicketId,
 ) -> Result<String, TicketError> {
     staff_only(viewer)?;
-    let ticket = tickets::find_for_update(conn, id)
+    // A read: no lock.
+    let ticket = tickets::find(conn, id)
         .await?
         .ok_or(TicketError::NotFound)?;
     if !viewer.may_view_ticket(ticket.organization_id.map(OrgId)) {
