@@ -836,6 +836,23 @@ async fn pages_show_definitions_charts_and_numbers() {
             .contains(&format!("<dd id=\"m-link-rate\">{rate}</dd>")),
         "link rate {rate}"
     );
+    // Trends: October against the 31 days before it.
+    let res = d
+        .app
+        .get_as(&manager, "/reports?from=2026-10-01&to=2026-10-31")
+        .await;
+    let now = casebook::db::reports::report(&mut conn, &query("2026-10-01", "2026-10-31", 0))
+        .await
+        .unwrap();
+    let before = casebook::db::reports::report(&mut conn, &query("2026-08-31", "2026-09-30", 0))
+        .await
+        .unwrap();
+    let trend = format!(
+        "previous period {} → now {}",
+        casebook::domain::report::percent(before.links_total.link_rate()),
+        casebook::domain::report::percent(now.links_total.link_rate())
+    );
+    assert!(res.body.contains(&trend), "{trend}");
     let res = d
         .app
         .get_as(&manager, "/reports/models?from=2026-08-01&to=2026-12-31")

@@ -7,13 +7,14 @@ use std::borrow::Borrow;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use chrono::Duration;
 
 use super::chart::{Bars, Series};
 use super::query_of;
 use crate::app::AppState;
 use crate::db::reports::Exclusion;
 use crate::domain::report::period::QueryInput;
-use crate::domain::report::{self, Part, Report, ReportQuery, human_secs, percent, ratio};
+use crate::domain::report::{self, Part, Period, Report, ReportQuery, human_secs, percent, ratio};
 use crate::web::auth::SignedIn;
 use crate::web::error::AppError;
 use crate::web::page::Ctx;
@@ -43,7 +44,12 @@ pub struct View {
     pub qs: String,
     pub period: String,
     pub report: Report,
+    /// The same measures for the period of the same length just before
+    /// (the overview's trends); empty elsewhere.
+    pub previous: Report,
     pub charts: Vec<Bars>,
+    /// The query asked for, when it could be read.
+    pub query: Option<ReportQuery>,
 }
 
 impl View {
@@ -76,6 +82,29 @@ impl View {
             .fold((0, 0, 0), |(t, e, r), row| {
                 (t + row.tickets, e + row.escalated, r + row.reopened)
             })
+    }
+
+    /// Link rate, no-fit share, duplicate rate, empty-search share: in
+    /// the period of the same length just before, and now.
+    pub fn trend(&self, measure: &str) -> String {
+        let of = |r: &Report| {
+            let t = &r.links_total;
+            let (opened, dups) = r
+                .triage
+                .iter()
+                .fold((0, 0), |(o, d), w| (o + w.opened, d + w.duplicates));
+            match measure {
+                "link" => ratio(t.by_model + t.partly, t.resolved),
+                "no_fit" => ratio(t.no_fit, t.resolved),
+                "duplicates" => ratio(dups, opened),
+                _ => ratio(r.searches.empty, r.searches.searches),
+            }
+        };
+        format!(
+            "previous period {} → now {}",
+            percent(of(&self.previous)),
+            percent(of(&self.report))
+        )
     }
 
     pub fn triage_totals(&self) -> (i64, i64, i64) {
@@ -142,10 +171,17 @@ async fn view(
         .map(|(o, _)| (o.id, o.name))
         .collect();
     let staff = crate::db::tickets::staff(&mut conn).await?;
-    let (report, error, qs, period, status) = match query {
+    let (report, error, qs, period, status, query) = match query {
         Ok(q) => {
             let report = crate::reports::report(&mut conn, &who.0.user.viewer(), &q, parts).await?;
-            (report, None, qs_of(&q), period_of(&q), StatusCode::OK)
+            (
+                report,
+                None,
+                qs_of(&q),
+                period_of(&q),
+                StatusCode::OK,
+                Some(q),
+            )
         }
         Err(e) => (
             Report::default(),
@@ -153,6 +189,7 @@ async fn view(
             String::new(),
             String::new(),
             StatusCode::UNPROCESSABLE_ENTITY,
+            None,
         ),
     };
     Ok((
@@ -167,7 +204,9 @@ async fn view(
             qs,
             period,
             report,
+            previous: Report::default(),
             charts: Vec::new(),
+            query,
         },
         status,
     ))
@@ -222,6 +261,22 @@ pub async fn overview(
         Part::Searches,
     ];
     let (mut v, status) = view(&req, &state, &who, &parts).await?;
+    if let Some(q) = &v.query {
+        let p = q.period;
+        let days = (p.last_day - p.first_day).num_days() + 1;
+        let before = ReportQuery {
+            period: Period::days(
+                p.first_day - Duration::days(days),
+                p.first_day - Duration::days(1),
+                p.offset_minutes,
+            ),
+            ..q.clone()
+        };
+        let trend_parts = [Part::Links, Part::Triage, Part::Searches];
+        let mut conn = state.pool.get().await?;
+        v.previous =
+            crate::reports::report(&mut conn, &who.0.user.viewer(), &before, &trend_parts).await?;
+    }
     let weeks: Vec<String> = v.report.volume.iter().map(|r| r.week.to_string()).collect();
     v.charts.push(Bars::grouped(
         "Tickets opened and resolved per week",
