@@ -14,6 +14,8 @@
 //! - [`tickets`]: the ticket service, one function per action (authorise
 //!   through `domain::policy`, one transaction, outbox and notification),
 //!   with its own error enum.
+//! - [`reports`]: the managers' reports service: the measures of a query,
+//!   excluding tickets from metrics, drafting a model from a ticket.
 //! - [`domain`]: pure rules (no actix, no diesel): accounts, the access
 //!   policy, ticket lifecycle, the plain-text model format and diffs.
 //! - [`db`]: connection pool, embedded migrations, the embedded PostgreSQL
@@ -39,6 +41,7 @@ pub mod domain;
 pub mod live;
 pub mod logging;
 pub mod markdown;
+pub mod reports;
 pub mod search;
 pub mod secrets;
 pub mod server;

@@ -11,6 +11,7 @@ pub mod journal;
 mod migrations;
 pub mod models;
 pub mod outbox;
+pub mod reports;
 pub mod reviews;
 pub mod rota;
 pub mod schema;

@@ -133,6 +133,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    metric_exclusions (ticket_id) {
+        ticket_id -> Int8,
+        reason -> Text,
+        by_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     model_links (from_model_id, to_model_id) {
         from_model_id -> Int8,
         to_model_id -> Int8,
@@ -332,6 +341,8 @@ diesel::joinable!(improvements -> reviews (review_id));
 diesel::joinable!(improvements -> tickets (ticket_id));
 diesel::joinable!(journal_entries -> tickets (ticket_id));
 diesel::joinable!(journal_entries -> users (author_id));
+diesel::joinable!(metric_exclusions -> tickets (ticket_id));
+diesel::joinable!(metric_exclusions -> users (by_id));
 diesel::joinable!(model_revisions -> incident_models (model_id));
 diesel::joinable!(model_revisions -> users (author_id));
 diesel::joinable!(reviews -> tickets (ticket_id));
@@ -359,6 +370,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     incident_models,
     journal_entries,
     login_attempts,
+    metric_exclusions,
     model_links,
     model_revisions,
     organizations,

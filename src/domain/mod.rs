@@ -6,6 +6,7 @@ pub mod account;
 pub mod improvement;
 pub mod model;
 pub mod policy;
+pub mod report;
 pub mod review;
 pub mod rota;
 pub mod ticket;

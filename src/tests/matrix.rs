@@ -82,6 +82,20 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/rota", "staff"),
     ("POST", "/api/v1/rota", "manager"),
     ("POST", "/api/v1/rota/swaps", "staff"),
+    ("GET", "/reports", "staff"),
+    ("GET", "/reports/links", "staff"),
+    ("GET", "/reports/gaps", "staff"),
+    ("GET", "/reports/models", "staff"),
+    ("GET", "/reports/resolution", "staff"),
+    ("GET", "/reports/triage", "staff"),
+    ("GET", "/reports/exclusions", "staff"),
+    ("POST", "/reports/exclusions", "staff"),
+    ("POST", "/reports/exclusions/{id}/include", "staff"),
+    ("GET", "/reports/draft/{id}", "staff"),
+    ("POST", "/reports/draft/{id}", "staff"),
+    ("GET", "/reports/export/{table}", "staff"),
+    ("GET", "/api/v1/reports/{table}", "staff"),
+    ("GET", "/api/v1/reports/{table}/csv", "staff"),
     ("GET", "/admin/users", "admin"),
     ("POST", "/admin/users", "admin"),
     ("GET", "/admin/users/{id}", "admin"),
@@ -211,10 +225,12 @@ async fn every_route_allows_and_denies_exactly_the_expected_roles() {
             .replace("tokens/{id}", "tokens/999999")
             // A ticket of the customer's own organization.
             .replace("tickets/{id}", &format!("tickets/{ticket}"))
+            .replace("reports/draft/{id}", &format!("reports/draft/{ticket}"))
             .replace("{id}", &target.id.to_string())
             .replace("{key}", "website-502")
             .replace("{file}", "cal_unknown.ics")
             .replace("{number}", "1")
+            .replace("{table}", "models")
             + if path.ends_with("/diff") {
                 "?from=1&to=1"
             } else {

@@ -15,6 +15,7 @@ mod improvements;
 mod live;
 mod matrix;
 mod models;
+mod reports;
 mod reviews;
 mod rota;
 mod search;

@@ -13,6 +13,7 @@ pub mod home;
 pub mod improvements;
 pub mod models;
 pub mod page;
+pub mod reports;
 pub mod reviews;
 pub mod rota;
 pub mod search;
@@ -209,6 +210,54 @@ fn table() -> Vec<Def> {
         def(M::GET, "/rota/calendar/{file}", Anyone, rota::calendar),
         def(M::GET, "/rota/triage-reviews", Staff, rota::triage_reviews),
         def(M::POST, "/rota/triage-reviews", Staff, rota::review_triage),
+        // Reports: the team reads them, customers never.
+        def(M::GET, "/reports", Staff, reports::pages::overview),
+        def(M::GET, "/reports/links", Staff, reports::pages::links),
+        def(M::GET, "/reports/gaps", Staff, reports::pages::gaps),
+        def(M::GET, "/reports/models", Staff, reports::pages::models),
+        def(
+            M::GET,
+            "/reports/resolution",
+            Staff,
+            reports::pages::resolution,
+        ),
+        def(M::GET, "/reports/triage", Staff, reports::pages::triage),
+        def(
+            M::GET,
+            "/reports/exclusions",
+            Staff,
+            reports::pages::exclusions,
+        ),
+        def(
+            M::POST,
+            "/reports/exclusions",
+            Staff,
+            reports::actions::exclude,
+        ),
+        def(
+            M::POST,
+            "/reports/exclusions/{id}/include",
+            Staff,
+            reports::actions::include,
+        ),
+        def(
+            M::GET,
+            "/reports/draft/{id}",
+            Staff,
+            reports::actions::draft,
+        ),
+        def(
+            M::POST,
+            "/reports/draft/{id}",
+            Staff,
+            reports::actions::save_draft,
+        ),
+        def(
+            M::GET,
+            "/reports/export/{table}",
+            Staff,
+            reports::export_csv,
+        ),
         // Administration.
         def(M::GET, "/admin/users", Admin, admin::users::list),
         def(M::POST, "/admin/users", Admin, admin::users::create),
@@ -311,6 +360,13 @@ fn table() -> Vec<Def> {
         def(M::GET, "/api/v1/rota", Staff, api::rota::list),
         def(M::POST, "/api/v1/rota", Manager, api::rota::assign),
         def(M::POST, "/api/v1/rota/swaps", Staff, api::rota::swap),
+        def(M::GET, "/api/v1/reports/{table}", Staff, reports::api_json),
+        def(
+            M::GET,
+            "/api/v1/reports/{table}/csv",
+            Staff,
+            reports::api_csv,
+        ),
         def(M::GET, "/api/v1/tickets", SignedIn, api::tickets::list),
         def(M::POST, "/api/v1/tickets", SignedIn, api::tickets::create),
         def(M::GET, "/api/v1/tickets/{id}", SignedIn, api::tickets::show),

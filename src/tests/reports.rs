@@ -1,0 +1,1382 @@
+//! Reports: every measure's SQL against the plain-Rust reference on
+//! generated fixture data with fixed timestamps (and hand-counted edge
+//! cases), the customer boundary on every reports route, CSV and JSON
+//! export, excluding tickets, drafting a model from a ticket.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use casebook::db::users::User;
+use casebook::domain::account::Role;
+use casebook::domain::report::period::QueryInput;
+use casebook::domain::report::{Filters, Period, ReportQuery, reference};
+
+use crate::support::{TestApp, fixtures};
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn query(first: &str, last: &str, offset: i32) -> ReportQuery {
+    ReportQuery {
+        period: Period::days(day(first), day(last), offset),
+        filters: Filters::default(),
+        verify_by_days: 180,
+    }
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    format!("'{}'", t.to_rfc3339())
+}
+
+async fn exec(conn: &mut AsyncPgConnection, sql: &str) {
+    diesel::sql_query(sql)
+        .execute(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{sql}"));
+}
+
+/// Inserts rows with fixed times, straight into the tables (the services
+/// stamp `now()`; a report test needs the past).
+struct Seed<'a> {
+    conn: &'a mut AsyncPgConnection,
+    requester: i64,
+}
+
+impl Seed<'_> {
+    async fn model(
+        &mut self,
+        key: &str,
+        category: &str,
+        status: &str,
+        owner: Option<i64>,
+        verified: Option<DateTime<Utc>>,
+        created: DateTime<Utc>,
+    ) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Int8)]
+            id: i64,
+        }
+        let sql = format!(
+            "INSERT INTO incident_models (key, title, category, status, revision, owner_id, verified_at, created_at)
+             VALUES ('{key}', 'Title of {key}', '{category}', '{status}', 1, {}, {}, {}) RETURNING id",
+            owner.map_or("NULL".to_owned(), |o| o.to_string()),
+            verified.map_or("NULL".to_owned(), ts),
+            ts(created)
+        );
+        let rows: Vec<Id> = diesel::sql_query(sql).load(self.conn).await.unwrap();
+        rows[0].id
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn ticket(
+        &mut self,
+        title: &str,
+        category: &str,
+        priority: i16,
+        org: Option<i64>,
+        assignee: Option<i64>,
+        status: &str,
+        duplicate_of: Option<i64>,
+        created: DateTime<Utc>,
+    ) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Int8)]
+            id: i64,
+        }
+        let opt = |v: Option<i64>| v.map_or("NULL".to_owned(), |v| v.to_string());
+        let sql = format!(
+            "INSERT INTO tickets (title, requester_id, organization_id, priority, category, assignee_id, status, duplicate_of, created_at)
+             VALUES ('{title}', {}, {}, {priority}, '{category}', {}, '{status}', {}, {}) RETURNING id",
+            self.requester,
+            opt(org),
+            opt(assignee),
+            opt(duplicate_of),
+            ts(created)
+        );
+        let rows: Vec<Id> = diesel::sql_query(sql).load(self.conn).await.unwrap();
+        rows[0].id
+    }
+
+    async fn move_(
+        &mut self,
+        ticket: i64,
+        from: Option<&str>,
+        to: &str,
+        by: Option<i64>,
+        when: DateTime<Utc>,
+    ) {
+        let sql = format!(
+            "INSERT INTO ticket_transitions (ticket_id, from_status, to_status, by_id, at) VALUES ({ticket}, {}, '{to}', {}, {})",
+            from.map_or("NULL".to_owned(), |f| format!("'{f}'")),
+            by.map_or("NULL".to_owned(), |b| b.to_string()),
+            ts(when)
+        );
+        exec(self.conn, &sql).await;
+    }
+
+    async fn link(&mut self, ticket: i64, model: Option<i64>, outcome: &str, when: DateTime<Utc>) {
+        let sql = format!(
+            "INSERT INTO ticket_models (ticket_id, model_id, revision, outcome, missing, created_at)
+             VALUES ({ticket}, {m}, {r}, '{outcome}', 'x', {})",
+            ts(when),
+            m = model.map_or("NULL".to_owned(), |m| m.to_string()),
+            r = if model.is_some() { "1" } else { "NULL" },
+        );
+        exec(self.conn, &sql).await;
+    }
+
+    async fn escalate(&mut self, ticket: i64, from: i64, followed: &str, when: DateTime<Utc>) {
+        let sql = format!(
+            "INSERT INTO escalations (ticket_id, from_id, to_team, followed_model, reason, created_at)
+             VALUES ({ticket}, {from}, 'dba', '{followed}', 'r', {})",
+            ts(when)
+        );
+        exec(self.conn, &sql).await;
+    }
+
+    async fn reply(&mut self, ticket: i64, author: i64, visibility: &str, when: DateTime<Utc>) {
+        let sql = format!(
+            "INSERT INTO journal_entries (ticket_id, author_id, kind, visibility, body, created_at)
+             VALUES ({ticket}, {author}, 'reply', '{visibility}', 'On it', {})",
+            ts(when)
+        );
+        exec(self.conn, &sql).await;
+    }
+
+    async fn search(
+        &mut self,
+        ticket: i64,
+        user: i64,
+        q: &str,
+        results: &str,
+        picked: Option<&str>,
+        when: DateTime<Utc>,
+    ) {
+        let sql = format!(
+            "INSERT INTO triage_searches (ticket_id, user_id, query, results, picked, created_at)
+             VALUES ({ticket}, {user}, '{q}', '{results}'::jsonb, {}, {})",
+            picked.map_or("NULL".to_owned(), |p| format!("'{p}'")),
+            ts(when)
+        );
+        exec(self.conn, &sql).await;
+    }
+
+    async fn exclude(&mut self, ticket: i64) {
+        exec(
+            self.conn,
+            &format!(
+                "INSERT INTO metric_exclusions (ticket_id, reason) VALUES ({ticket}, 'game day')"
+            ),
+        )
+        .await;
+    }
+}
+
+/// A small deterministic generator (no dependency, same data every run).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+struct World {
+    engineers: Vec<User>,
+    orgs: Vec<i64>,
+}
+
+/// 240 tickets over four months with every kind of fact, plus the models.
+async fn generate(conn: &mut AsyncPgConnection) -> World {
+    let acme = fixtures::organization(conn, "Reports Acme").await;
+    let beta = fixtures::organization(conn, "Reports Beta").await;
+    let customer = fixtures::user()
+        .role(Role::Customer)
+        .org(&acme)
+        .create(conn)
+        .await;
+    let mut engineers = Vec::new();
+    for _ in 0..3 {
+        engineers.push(fixtures::user().role(Role::Engineer).create(conn).await);
+    }
+    let e: Vec<i64> = engineers.iter().map(|u| u.id).collect();
+    let mut s = Seed {
+        conn,
+        requester: customer.id,
+    };
+    let t0 = at("2026-08-01T00:00:00Z");
+    let models = [
+        s.model(
+            "db-disk-full",
+            "database",
+            "published",
+            Some(e[0]),
+            Some(at("2026-10-20T00:00:00Z")),
+            at("2025-01-01T00:00:00Z"),
+        )
+        .await,
+        s.model(
+            "web-502",
+            "web",
+            "published",
+            None,
+            None,
+            at("2026-02-01T00:00:00Z"),
+        )
+        .await,
+        s.model(
+            "old-vpn",
+            "network",
+            "retired",
+            Some(e[1]),
+            Some(at("2025-01-01T00:00:00Z")),
+            at("2025-01-01T00:00:00Z"),
+        )
+        .await,
+        s.model(
+            "unused",
+            "network",
+            "published",
+            None,
+            Some(at("2025-06-01T00:00:00Z")),
+            at("2025-01-01T00:00:00Z"),
+        )
+        .await,
+        s.model(
+            "db-slow",
+            "database",
+            "draft",
+            Some(e[2]),
+            Some(at("2026-05-01T00:00:00Z")),
+            at("2026-05-01T00:00:00Z"),
+        )
+        .await,
+    ];
+    let keys = ["db-disk-full", "web-502", "old-vpn", "unused", "db-slow"];
+    let titles = [
+        "Disk full",
+        "disk full ",
+        "502 on checkout",
+        "VPN down",
+        "Slow queries",
+        "Printer on fire",
+    ];
+    let categories = ["database", "web", "network", ""];
+    let mut rng = Lcg(42);
+    let mut ids: Vec<i64> = Vec::new();
+    for i in 0..240 {
+        let created = t0 + Duration::minutes(rng.next(120 * 24 * 60) as i64);
+        let category = categories[rng.next(4) as usize];
+        let title = titles[rng.next(titles.len() as u64) as usize];
+        let priority = 1 + rng.next(4) as i16;
+        let org = match rng.next(3) {
+            0 => Some(acme.id),
+            1 => Some(beta.id),
+            _ => None,
+        };
+        let assignee = match rng.next(4) {
+            3 => None,
+            n => Some(e[n as usize]),
+        };
+        // What happened to it: 0 open, 1 triaged only, 2..=5 resolved,
+        // 6 resolved then closed, 7 reopened and resolved again, 8
+        // reopened and still open, 9 duplicate.
+        let fate = rng.next(10);
+        let duplicate_of = if fate == 9 && !ids.is_empty() {
+            Some(ids[rng.next(ids.len() as u64) as usize])
+        } else {
+            None
+        };
+        let status = match (fate, duplicate_of) {
+            (_, Some(_)) => "closed",
+            (0, _) => "new",
+            (1, _) => "triaged",
+            (6, _) => "closed",
+            (8, _) => "in_progress",
+            _ => "resolved",
+        };
+        let id = s
+            .ticket(
+                title,
+                category,
+                priority,
+                org,
+                assignee,
+                status,
+                duplicate_of,
+                created,
+            )
+            .await;
+        ids.push(id);
+        let triager = match rng.next(5) {
+            4 => None,
+            n => Some(e[(n % 3) as usize]),
+        };
+        let mut now = created;
+        if fate >= 1 {
+            now += Duration::minutes(1 + rng.next(600) as i64);
+            s.move_(id, Some("new"), "triaged", triager, now).await;
+        }
+        if duplicate_of.is_some() {
+            now += Duration::minutes(5);
+            s.move_(id, Some("triaged"), "closed", triager, now).await;
+        } else if fate >= 2 {
+            now += Duration::minutes(1 + rng.next(60) as i64);
+            s.move_(id, Some("triaged"), "in_progress", triager, now)
+                .await;
+            now += Duration::minutes(1 + rng.next(5 * 24 * 60) as i64);
+            s.move_(id, Some("in_progress"), "resolved", triager, now)
+                .await;
+            if fate >= 7 {
+                now += Duration::minutes(1 + rng.next(3 * 24 * 60) as i64);
+                s.move_(id, Some("resolved"), "in_progress", triager, now)
+                    .await;
+                if fate == 7 {
+                    now += Duration::minutes(1 + rng.next(10 * 24 * 60) as i64);
+                    s.move_(id, Some("in_progress"), "resolved", triager, now)
+                        .await;
+                }
+            }
+            if fate == 6 {
+                now += Duration::hours(1);
+                s.move_(id, Some("resolved"), "closed", triager, now).await;
+            }
+        }
+        // Links: none, one, or two (sometimes the same model twice).
+        let links = rng.next(4);
+        let mut first_model = None;
+        for _ in 0..links.min(2) {
+            let when = created + Duration::minutes(rng.next(3000) as i64);
+            match rng.next(5) {
+                0 => s.link(id, None, "no_fit", when).await,
+                n => {
+                    // Never "unused" (index 3): it is the retire candidate.
+                    let m = first_model.unwrap_or(models[[0, 1, 2, 4][(n as usize + i) % 4]]);
+                    first_model = Some(m);
+                    let outcome = if rng.next(3) == 0 {
+                        "partial"
+                    } else {
+                        "resolved"
+                    };
+                    s.link(id, Some(m), outcome, when).await;
+                }
+            }
+        }
+        if rng.next(4) == 0 {
+            let followed = ["yes", "no", "no_model"][rng.next(3) as usize];
+            let when = created + Duration::minutes(rng.next(4000) as i64);
+            s.escalate(id, e[0], followed, when).await;
+        }
+        if rng.next(3) != 0 {
+            let when = created + Duration::minutes(1 + rng.next(900) as i64);
+            s.reply(id, e[i % 3], "public", when).await;
+        }
+        if rng.next(5) == 0 {
+            // The customer's own reply never counts as the team's.
+            s.reply(id, customer.id, "public", created + Duration::minutes(1))
+                .await;
+        }
+        for _ in 0..rng.next(3) {
+            let when = created + Duration::minutes(rng.next(200) as i64);
+            let (q, results, picked) = match rng.next(5) {
+                0 => ("zebra unicorn disk", "[]".to_owned(), None),
+                1 => ("Printer FIRE, smoke!", "[]".to_owned(), None),
+                2 => (
+                    "disk",
+                    format!(r#"[{{"key":"{}"}},{{"key":"web-502"}}]"#, keys[0]),
+                    Some(keys[0]),
+                ),
+                3 => (
+                    "slow",
+                    r#"[{"key":"a"},{"nokey":1},{"key":"b"},{"key":"db-slow"}]"#.to_owned(),
+                    Some("db-slow"),
+                ),
+                _ => (
+                    "vpn",
+                    r#"[{"key":"x"},{"key":"old-vpn"}]"#.to_owned(),
+                    Some(if i % 2 == 0 { "old-vpn" } else { "gone" }),
+                ),
+            };
+            s.search(id, e[i % 3], q, &results, picked, when).await;
+        }
+        if i % 37 == 5 {
+            s.exclude(id).await;
+        }
+    }
+    World {
+        engineers,
+        orgs: vec![acme.id, beta.id],
+    }
+}
+
+#[actix_web::test]
+async fn reports_sql_agrees_with_the_reference_on_generated_data() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let world = generate(&mut conn).await;
+    let facts = casebook::db::reports::facts(&mut conn).await.unwrap();
+    let mut queries = vec![
+        query("2026-08-01", "2026-12-31", 0),
+        query("2026-09-01", "2026-09-30", 0),
+        query("2026-09-01", "2026-09-30", 330),
+        query("2026-10-05", "2026-10-11", -480),
+        query("2026-10-05", "2026-10-05", 840),
+    ];
+    let mut filtered = query("2026-08-01", "2026-12-31", 0);
+    filtered.filters.category = Some("database".into());
+    queries.push(filtered.clone());
+    filtered.filters.category = None;
+    filtered.filters.priority = Some(2);
+    filtered.filters.organization = Some(world.orgs[0]);
+    queries.push(filtered.clone());
+    filtered.filters = Filters {
+        assignee: Some(world.engineers[1].id),
+        ..Filters::default()
+    };
+    filtered.verify_by_days = 30;
+    queries.push(filtered);
+    let mut nonempty = 0;
+    for q in &queries {
+        let sql = casebook::db::reports::report(&mut conn, q).await.unwrap();
+        let plain = reference::report(&facts, q);
+        macro_rules! same {
+            ($($field:ident),*) => {$(
+                assert_eq!(sql.$field, plain.$field, "{} differs for {q:?}", stringify!($field));
+            )*};
+        }
+        same!(
+            volume,
+            mix,
+            links_total,
+            links_by_category,
+            links_by_week,
+            links_by_triager,
+            gaps,
+            models,
+            resolution,
+            triage,
+            searches,
+            empty_words
+        );
+        if sql.links_total.resolved > 0 && !sql.gaps.is_empty() && sql.searches.empty > 0 {
+            nonempty += 1;
+        }
+    }
+    // The data exercise the measures, not just empty tables.
+    assert!(nonempty >= 4, "only {nonempty} queries had data");
+    let all = casebook::db::reports::report(&mut conn, &queries[0])
+        .await
+        .unwrap();
+    assert!(
+        all.models
+            .iter()
+            .any(|m| m.retire_candidate && m.key == "unused")
+    );
+    assert!(all.models.iter().any(|m| m.escalations_after > 0));
+    assert!(all.resolution.iter().any(|r| r.reopened > 0));
+    assert!(all.searches.rank_4_plus > 0 && all.searches.not_listed > 0 && all.searches.rank_1 > 0);
+    assert!(all.empty_words.iter().any(|w| w.word == "printer"));
+}
+
+/// Hand-counted: reopened, linked twice, duplicate, excluded, retired
+/// model, period boundaries, and the viewer's zone.
+#[actix_web::test]
+async fn edge_cases_count_as_defined() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let acme = fixtures::organization(&mut conn, "Acme").await;
+    let customer = fixtures::user()
+        .role(Role::Customer)
+        .org(&acme)
+        .create(&mut conn)
+        .await;
+    let eng = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
+    let mut s = Seed {
+        conn: &mut conn,
+        requester: customer.id,
+    };
+    let live = s
+        .model(
+            "live",
+            "db",
+            "published",
+            None,
+            Some(at("2026-10-01T00:00:00Z")),
+            at("2026-01-01T00:00:00Z"),
+        )
+        .await;
+    let retired = s
+        .model(
+            "gone",
+            "db",
+            "retired",
+            None,
+            None,
+            at("2026-01-01T00:00:00Z"),
+        )
+        .await;
+    // Period: 2026-10-01 .. 2026-10-07 UTC = [10-01T00:00, 10-08T00:00).
+    let d = |s: &str| at(&format!("2026-10-{s}Z"));
+    // A: reopened, resolved twice inside the period, linked twice to the same model.
+    let a = s
+        .ticket(
+            "Disk full",
+            "db",
+            1,
+            None,
+            None,
+            "resolved",
+            None,
+            d("01T00:00:00"),
+        )
+        .await;
+    s.move_(a, Some("new"), "triaged", Some(eng.id), d("01T01:00:00"))
+        .await;
+    s.move_(a, Some("in_progress"), "resolved", None, d("02T00:00:00"))
+        .await;
+    s.move_(a, Some("resolved"), "in_progress", None, d("03T00:00:00"))
+        .await;
+    s.move_(a, Some("in_progress"), "resolved", None, d("04T00:00:00"))
+        .await;
+    s.link(a, Some(live), "partial", d("01T02:00:00")).await;
+    s.link(a, Some(live), "resolved", d("03T02:00:00")).await;
+    s.escalate(a, eng.id, "yes", d("03T03:00:00")).await;
+    // B: linked to a model retired since: still a link.
+    let b = s
+        .ticket(
+            "disk FULL",
+            "db",
+            1,
+            None,
+            None,
+            "closed",
+            None,
+            d("02T00:00:00"),
+        )
+        .await;
+    s.move_(b, Some("in_progress"), "resolved", None, d("02T06:00:00"))
+        .await;
+    s.link(b, Some(retired), "resolved", d("02T01:00:00")).await;
+    // C: a duplicate: opened, never resolved.
+    let c = s
+        .ticket(
+            "Disk full",
+            "db",
+            1,
+            None,
+            None,
+            "closed",
+            Some(a),
+            d("02T00:00:00"),
+        )
+        .await;
+    s.move_(c, Some("new"), "closed", None, d("02T00:10:00"))
+        .await;
+    // D: excluded: nowhere.
+    let dx = s
+        .ticket(
+            "Disk full",
+            "db",
+            1,
+            None,
+            None,
+            "resolved",
+            None,
+            d("02T00:00:00"),
+        )
+        .await;
+    s.move_(dx, Some("in_progress"), "resolved", None, d("02T01:00:00"))
+        .await;
+    s.exclude(dx).await;
+    // E: resolved exactly at the end of the period: not in it; no link.
+    let e = s
+        .ticket(
+            "Printer",
+            "hw",
+            2,
+            None,
+            None,
+            "resolved",
+            None,
+            d("06T00:00:00"),
+        )
+        .await;
+    s.move_(e, Some("in_progress"), "resolved", None, d("08T00:00:00"))
+        .await;
+    // F: created a second before the period: not opened in it; "no model fits".
+    let f = s
+        .ticket(
+            "Printer",
+            "hw",
+            2,
+            None,
+            None,
+            "resolved",
+            None,
+            at("2026-09-30T23:59:59Z"),
+        )
+        .await;
+    s.move_(f, Some("in_progress"), "resolved", None, d("07T23:59:59"))
+        .await;
+    s.link(f, None, "no_fit", d("07T00:00:00")).await;
+
+    let q = query("2026-10-01", "2026-10-07", 0);
+    let r = casebook::db::reports::report(&mut conn, &q).await.unwrap();
+    let facts = casebook::db::reports::facts(&mut conn).await.unwrap();
+    assert_eq!(r, reference::report(&facts, &q));
+
+    // Opened: A, B, C, E (D excluded, F before the period).
+    assert_eq!(r.volume.iter().map(|v| v.opened).sum::<i64>(), 4);
+    // Resolved: A (once, though resolved twice), B, F; not C (duplicate), D, E.
+    let t = &r.links_total;
+    assert_eq!(
+        (t.resolved, t.by_model, t.partly, t.no_fit, t.no_link),
+        (3, 2, 0, 1, 0)
+    );
+    let live_row = r.models.iter().find(|m| m.key == "live").unwrap();
+    assert_eq!(
+        (
+            live_row.uses_period,
+            live_row.resolved_period,
+            live_row.partial_period
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(live_row.escalations_after, 1);
+    // A took 3 days to its final resolution.
+    assert_eq!(live_row.median_secs, Some(3 * 86_400));
+    let gone = r.models.iter().find(|m| m.key == "gone").unwrap();
+    assert!(
+        !gone.stale && !gone.retire_candidate,
+        "a retired model is neither"
+    );
+    // Reopened: A, with a model.
+    let p1_with = r
+        .resolution
+        .iter()
+        .find(|x| x.dimension == "priority" && x.value == "P1" && x.with_model)
+        .unwrap();
+    assert_eq!(
+        (p1_with.tickets, p1_with.reopened, p1_with.escalated),
+        (2, 1, 1)
+    );
+    // Titles group without case: F is the only gap ("printer", no fit).
+    assert_eq!(r.gaps.len(), 1);
+    assert_eq!(
+        (
+            r.gaps[0].title.as_str(),
+            r.gaps[0].no_fit,
+            r.gaps[0].examples.clone()
+        ),
+        ("printer", 1, vec![f])
+    );
+    // Triager of A named; B was never triaged.
+    assert!(
+        r.links_by_triager
+            .iter()
+            .any(|l| l.group == eng.display_name && l.resolved == 1)
+    );
+    assert!(
+        r.links_by_triager
+            .iter()
+            .any(|l| l.group == "(not triaged)" && l.resolved == 2)
+    );
+
+    // In a zone 14 hours east, F's creation (09-30 23:59:59 UTC) is on
+    // 10-01, and its resolution (10-07 23:59:59 UTC) on 10-08: opened in
+    // the period, not resolved in it.
+    let east = query("2026-10-01", "2026-10-07", 14 * 60);
+    let r = casebook::db::reports::report(&mut conn, &east)
+        .await
+        .unwrap();
+    assert_eq!(r, reference::report(&facts, &east));
+    assert!(r.triage.iter().map(|t| t.opened).sum::<i64>() >= 1);
+    assert!(r.gaps.is_empty());
+}
+
+struct Desk {
+    app: TestApp,
+    manager: User,
+    engineer: User,
+    customer: User,
+    ticket: i64,
+}
+
+async fn desk() -> Desk {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let d = fixtures::desk(&mut conn).await;
+    let manager = fixtures::user().role(Role::Manager).create(&mut conn).await;
+    Desk {
+        app,
+        manager,
+        engineer: d.engineer,
+        customer: d.customer,
+        ticket: d.ticket,
+    }
+}
+
+const PAGES: [&str; 7] = [
+    "/reports",
+    "/reports/links",
+    "/reports/gaps",
+    "/reports/models",
+    "/reports/resolution",
+    "/reports/triage",
+    "/reports/exclusions",
+];
+
+#[actix_web::test]
+async fn customers_never_see_reports_pages_csv_or_json() {
+    let d = desk().await;
+    let mut conn = d.app.conn().await;
+    let customer = d.app.sign_in(&d.customer).await;
+    let token = fixtures::api_token(&mut conn, &d.customer).await;
+    let mut paths: Vec<String> = PAGES.iter().map(|p| (*p).to_owned()).collect();
+    paths.push(format!("/reports/draft/{}", d.ticket));
+    for part in casebook::domain::report::Part::ALL {
+        paths.push(format!("/reports/export/{}", part.name()));
+    }
+    for path in &paths {
+        let res = d.app.get_as(&customer, path).await;
+        assert_eq!(res.status, 403, "{path}: {}", res.body);
+        assert!(!res.body.contains("Link rate"), "{path}");
+    }
+    for part in casebook::domain::report::Part::ALL {
+        for suffix in ["", "/csv"] {
+            let path = format!("/api/v1/reports/{}{suffix}", part.name());
+            let res = d.app.api_get(&token, &path).await;
+            assert_eq!(res.status, 403, "{path}: {}", res.body);
+            assert!(res.body.contains("you do not have access"), "{path}");
+        }
+    }
+    // Nor may a customer exclude their ticket or draft a model from it.
+    let before = casebook::db::reports::exclusions(&mut conn)
+        .await
+        .unwrap()
+        .len();
+    let res = d
+        .app
+        .post_as(
+            &customer,
+            "/reports/exclusions",
+            &[("ticket", &d.ticket.to_string()), ("reason", "mine")],
+        )
+        .await;
+    assert_eq!(res.status, 403);
+    let res = d
+        .app
+        .post_as(
+            &customer,
+            &format!("/reports/draft/{}", d.ticket),
+            &[(
+                "text",
+                "# T\nkey: t\nstatus: draft\n\n## Statement\nS\n\n## Steps\n1. a\n",
+            )],
+        )
+        .await;
+    assert_eq!(res.status, 403);
+    assert_eq!(
+        casebook::db::reports::exclusions(&mut conn)
+            .await
+            .unwrap()
+            .len(),
+        before
+    );
+    assert!(
+        casebook::db::models::find_by_key(&mut conn, "t")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The team reads every page.
+    let engineer = d.app.sign_in(&d.engineer).await;
+    for path in PAGES {
+        let res = d.app.get_as(&engineer, path).await;
+        assert_eq!(res.status, 200, "{path}: {}", res.body);
+    }
+}
+
+#[actix_web::test]
+async fn pages_show_definitions_charts_and_numbers() {
+    let d = desk().await;
+    let mut conn = d.app.conn().await;
+    generate(&mut conn).await;
+    let manager = d.app.sign_in(&d.manager).await;
+    let res = d
+        .app
+        .get_as(&manager, "/reports?from=2026-08-01&to=2026-12-31")
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(res.body.contains("<svg"), "a chart");
+    assert!(
+        res.body
+            .contains("Share of resolved tickets with at least one model link")
+    );
+    let q = query("2026-08-01", "2026-12-31", 0);
+    let r = casebook::db::reports::report(&mut conn, &q).await.unwrap();
+    let rate = casebook::domain::report::percent(r.links_total.link_rate());
+    assert!(
+        res.body
+            .contains(&format!("<dd id=\"m-link-rate\">{rate}</dd>")),
+        "link rate {rate}"
+    );
+    // Trends: October against the 31 days before it.
+    let res = d
+        .app
+        .get_as(&manager, "/reports?from=2026-10-01&to=2026-10-31")
+        .await;
+    let now = casebook::db::reports::report(&mut conn, &query("2026-10-01", "2026-10-31", 0))
+        .await
+        .unwrap();
+    let before = casebook::db::reports::report(&mut conn, &query("2026-08-31", "2026-09-30", 0))
+        .await
+        .unwrap();
+    let trend = format!(
+        "previous period {} → now {}",
+        casebook::domain::report::percent(before.links_total.link_rate()),
+        casebook::domain::report::percent(now.links_total.link_rate())
+    );
+    assert!(res.body.contains(&trend), "{trend}");
+    let res = d
+        .app
+        .get_as(&manager, "/reports/models?from=2026-08-01&to=2026-12-31")
+        .await;
+    assert_eq!(res.status, 200);
+    assert!(res.body.contains("<svg") && res.body.contains("db-disk-full"));
+    assert!(res.body.contains("Candidates to retire") && res.body.contains("/models/unused"));
+    let res = d
+        .app
+        .get_as(&manager, "/reports/gaps?from=2026-08-01&to=2026-12-31")
+        .await;
+    assert!(res.body.contains("draft a model from this ticket"));
+    for path in ["/reports/links", "/reports/resolution", "/reports/triage"] {
+        let res = d
+            .app
+            .get_as(&manager, &format!("{path}?from=2026-08-01&to=2026-12-31"))
+            .await;
+        assert_eq!(res.status, 200, "{path}");
+        assert!(res.body.contains("<svg"), "{path} has a chart");
+    }
+}
+
+#[actix_web::test]
+async fn bad_picker_input_gets_a_clear_message_and_no_panic() {
+    let d = desk().await;
+    let mut conn = d.app.conn().await;
+    let manager = d.app.sign_in(&d.manager).await;
+    let token = fixtures::api_token(&mut conn, &d.manager).await;
+    for (qs, message) in [
+        ("days=8", "choose 7, 30 or 90 days"),
+        ("from=2026-13-01", "give a date as YYYY-MM-DD"),
+        (
+            "from=2026-10-05&to=2026-10-01",
+            "must not be before the start",
+        ),
+        ("tz=Mars/Base", "offset from UTC"),
+        ("priority=P0", "choose P1 to P4"),
+        ("from=1900-01-01&to=2026-01-01", "at most"),
+        ("assignee=abc", "choose one from the list"),
+    ] {
+        let res = d.app.get_as(&manager, &format!("/reports?{qs}")).await;
+        assert_eq!(res.status, 422, "{qs}");
+        assert!(res.body.contains(message), "{qs}: {}", res.body);
+        let res = d
+            .app
+            .api_get(&token, &format!("/api/v1/reports/volume?{qs}"))
+            .await;
+        assert_eq!(res.status, 422, "{qs}");
+        assert!(res.body.contains("\"field\""), "{qs}: {}", res.body);
+    }
+    let res = d.app.api_get(&token, "/api/v1/reports/no-such-table").await;
+    assert_eq!(res.status, 404);
+}
+
+#[actix_web::test]
+async fn every_table_exports_as_csv_and_json() {
+    let d = desk().await;
+    let mut conn = d.app.conn().await;
+    generate(&mut conn).await;
+    let manager = d.app.sign_in(&d.manager).await;
+    let token = fixtures::api_token(&mut conn, &d.manager).await;
+    let q = query("2026-08-01", "2026-12-31", 0);
+    let r = casebook::db::reports::report(&mut conn, &q).await.unwrap();
+    for part in casebook::domain::report::Part::ALL {
+        let name = part.name();
+        let qs = "from=2026-08-01&to=2026-12-31";
+        let csv = d
+            .app
+            .get_as(&manager, &format!("/reports/export/{name}?{qs}"))
+            .await;
+        assert_eq!(csv.status, 200, "{name}");
+        assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+        assert!(
+            csv.header("content-disposition")
+                .unwrap()
+                .contains(&format!("casebook-{name}-2026-08-01-2026-12-31.csv"))
+        );
+        let expected = casebook::web::reports::export::table(&r, part);
+        let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines[0], expected.columns.join(","), "{name}");
+        assert_eq!(lines.len(), expected.rows.len() + 1, "{name}");
+        let api_csv = d
+            .app
+            .api_get(&token, &format!("/api/v1/reports/{name}/csv?{qs}"))
+            .await;
+        assert_eq!(api_csv.body, csv.body, "{name}");
+        let json = d
+            .app
+            .api_get(&token, &format!("/api/v1/reports/{name}?{qs}"))
+            .await;
+        assert_eq!(json.status, 200, "{name}");
+        let v: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+        assert_eq!(v["table"], name);
+        assert_eq!(v["period"]["first_day"], "2026-08-01");
+        assert_eq!(
+            v["rows"].as_array().unwrap().len(),
+            expected.rows.len(),
+            "{name}"
+        );
+    }
+    // A value with a comma is quoted.
+    let gaps = d
+        .app
+        .get_as(
+            &manager,
+            "/reports/export/gaps?from=2026-08-01&to=2026-12-31",
+        )
+        .await;
+    assert!(gaps.body.contains("printer on fire"), "{}", gaps.body);
+    let json = d
+        .app
+        .api_get(
+            &token,
+            "/api/v1/reports/models?from=2026-08-01&to=2026-12-31",
+        )
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&json.body).unwrap();
+    assert_eq!(v["rows"][0]["key"], r.models[0].key.as_str());
+    assert_eq!(v["rows"][0]["attention"], r.models[0].attention);
+}
+
+#[actix_web::test]
+async fn excluded_tickets_count_nowhere_and_the_journal_says_so() {
+    let d = desk().await;
+    let mut conn = d.app.conn().await;
+    let engineer = d.app.sign_in(&d.engineer).await;
+    let today = Utc::now().date_naive().to_string();
+    let qs = format!("from={today}&to={today}");
+    let opened = |body: &str| body.contains("<td>1</td><td>0</td>");
+    let res = d.app.get_as(&engineer, &format!("/reports?{qs}")).await;
+    assert!(
+        opened(&res.body),
+        "the desk's ticket is counted: {}",
+        res.body
+    );
+
+    // Bad input changes nothing.
+    for (ticket, reason, message) in [
+        ("abc", "game day", "give the number of a ticket"),
+        ("999999", "game day", "there is no ticket"),
+        (&d.ticket.to_string()[..], " ", "say in one line"),
+    ] {
+        let res = d
+            .app
+            .post_as(
+                &engineer,
+                "/reports/exclusions",
+                &[("ticket", ticket), ("reason", reason)],
+            )
+            .await;
+        assert_eq!(res.status, 422, "{ticket}");
+        assert!(res.body.contains(message), "{ticket}: {}", res.body);
+    }
+    assert!(
+        casebook::db::reports::exclusions(&mut conn)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let res = d
+        .app
+        .post_as(
+            &engineer,
+            "/reports/exclusions",
+            &[
+                ("ticket", &format!("#{}", d.ticket)),
+                ("reason", "game day"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let list = d.app.get_as(&engineer, "/reports/exclusions").await;
+    assert!(list.body.contains("game day") && list.body.contains("Checkout fails with 502"));
+    let res = d.app.get_as(&engineer, &format!("/reports?{qs}")).await;
+    assert!(!opened(&res.body), "an excluded ticket is not counted");
+    let ticket = d
+        .app
+        .get_as(&engineer, &format!("/tickets/{}", d.ticket))
+        .await;
+    assert!(
+        ticket
+            .body
+            .contains("Excluded this ticket from metrics: game day")
+    );
+    // Twice is refused, clearly.
+    let res = d
+        .app
+        .post_as(
+            &engineer,
+            "/reports/exclusions",
+            &[("ticket", &d.ticket.to_string()), ("reason", "again")],
+        )
+        .await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("already excluded"));
+
+    let res = d
+        .app
+        .post_as(
+            &engineer,
+            &format!("/reports/exclusions/{}/include", d.ticket),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    let res = d.app.get_as(&engineer, &format!("/reports?{qs}")).await;
+    assert!(opened(&res.body), "counted again");
+    let ticket = d
+        .app
+        .get_as(&engineer, &format!("/tickets/{}", d.ticket))
+        .await;
+    assert!(
+        ticket
+            .body
+            .contains("Counted this ticket in metrics again.")
+    );
+}
+
+#[actix_web::test]
+async fn a_model_drafted_from_a_ticket_is_prefilled_saved_and_linked_back() {
+    let d = desk().await;
+    let mut conn = d.app.conn().await;
+    let engineer = d.app.sign_in(&d.engineer).await;
+    let viewer = d.engineer.viewer();
+    let id = casebook::domain::ticket::TicketId(d.ticket);
+    casebook::tickets::write(
+        &mut conn,
+        &viewer,
+        id,
+        "Checked the load balancer: all backends 502",
+        casebook::domain::policy::Visibility::Internal,
+    )
+    .await
+    .unwrap();
+    casebook::tickets::write(
+        &mut conn,
+        &viewer,
+        id,
+        "Restarted the checkout pods; fixed",
+        casebook::domain::policy::Visibility::Public,
+    )
+    .await
+    .unwrap();
+
+    let res = d
+        .app
+        .get_as(&engineer, &format!("/reports/draft/{}", d.ticket))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let key = format!("checkout-fails-with-502-t{}", d.ticket);
+    assert!(res.body.contains("# Checkout fails with 502"));
+    assert!(res.body.contains(&format!("key: {key}")));
+    assert!(res.body.contains("Since 09:40, for every order."));
+    let first = res
+        .body
+        .find("1. Checked the load balancer")
+        .expect("the first step");
+    let second = res
+        .body
+        .find("2. Restarted the checkout pods")
+        .expect("the second step");
+    assert!(first < second, "steps in the order taken");
+
+    // A text that does not parse: the editor again, nothing saved.
+    let res = d
+        .app
+        .post_as(
+            &engineer,
+            &format!("/reports/draft/{}", d.ticket),
+            &[("text", "not a model")],
+        )
+        .await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("not a model"));
+    assert!(
+        casebook::db::models::find_by_key(&mut conn, &key)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let text = casebook::reports::draft_text(&mut conn, &viewer, id)
+        .await
+        .unwrap();
+    let res = d
+        .app
+        .post_as(
+            &engineer,
+            &format!("/reports/draft/{}", d.ticket),
+            &[("text", &text)],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(
+        res.location(),
+        Some(&*format!("/models/{key}?notice=model-saved"))
+    );
+    let model = casebook::db::models::find_by_key(&mut conn, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(model.status, "draft");
+    assert!(!model.public, "a draft from internal notes is not public");
+    let ticket = d
+        .app
+        .get_as(&engineer, &format!("/tickets/{}", d.ticket))
+        .await;
+    assert!(
+        ticket.body.contains(&format!("/models/{key}")),
+        "the journal links the model"
+    );
+    // The same draft again: the key is taken, said clearly.
+    let res = d
+        .app
+        .post_as(
+            &engineer,
+            &format!("/reports/draft/{}", d.ticket),
+            &[("text", &text)],
+        )
+        .await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("already exists"));
+}
+
+#[test]
+fn the_picker_defaults_to_the_last_30_days() {
+    let q = ReportQuery::parse(&QueryInput::default(), at("2026-11-29T12:00:00Z")).unwrap();
+    assert_eq!(q.period.first_day, day("2026-10-31"));
+    assert_eq!(q.period.last_day, day("2026-11-29"));
+}
+
+/// The overview and model health in headless Chromium through the real
+/// `casebook serve`: their charts are drawn (with the theme's colours) and
+/// their numbers are the database's.
+#[tokio::test(flavor = "multi_thread")]
+async fn overview_and_model_health_in_a_browser_show_charts_and_numbers() {
+    use crate::support::TestDb;
+    // By path: diesel-async's `RunQueryDsl::execute` is in scope here.
+    use crate::support::browser::{Browser, Driver};
+    use crate::support::process::{Serve, data_dir};
+
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    generate(&mut conn).await;
+    let manager = fixtures::user().role(Role::Manager).create(&mut conn).await;
+    let session = fixtures::session(&mut conn, &manager).await;
+    let q = query("2026-08-01", "2026-12-31", 0);
+    let r = casebook::db::reports::report(&mut conn, &q).await.unwrap();
+
+    let dir = data_dir();
+    let mut serve = Serve::start_with(dir.path(), |c| {
+        c.env("DATABASE_URL", &db.url);
+    });
+    serve.wait_ready();
+    serve.wait_listening();
+    let driver = Driver::start();
+    let page = driver.session().await;
+    page.goto(&serve.url("/")).await;
+    page.set_cookie("casebook_session", &session).await;
+
+    let chart_js = "const svg = document.querySelector('figure.chart svg');
+        const rects = [...document.querySelectorAll('figure.chart svg rect')];
+        const drawn = rects.filter(r => r.getBoundingClientRect().height > 0);
+        return [svg.getBoundingClientRect().width, drawn.length,
+                getComputedStyle(drawn[0]).fill];";
+    page.goto(&serve.url("/reports?from=2026-08-01&to=2026-12-31"))
+        .await;
+    let chart = Browser::execute(&page, chart_js, Vec::new()).await;
+    assert!(
+        chart[0].as_f64().unwrap() > 300.0,
+        "the chart is drawn: {chart}"
+    );
+    assert!(chart[1].as_u64().unwrap() > 0, "with bars: {chart}");
+    assert_ne!(chart[2], "rgb(0, 0, 0)", "in the theme's colours");
+    let rate = casebook::domain::report::percent(r.links_total.link_rate());
+    assert_eq!(page.texts("#m-link-rate").await, vec![rate]);
+    assert_eq!(
+        page.texts("#m-resolved").await,
+        vec![r.links_total.resolved.to_string()]
+    );
+    let weeks = page.texts("#volume tbody tr").await;
+    assert_eq!(weeks.len(), r.volume.len());
+
+    page.goto(&serve.url("/reports/models?from=2026-08-01&to=2026-12-31"))
+        .await;
+    let chart = Browser::execute(&page, chart_js, Vec::new()).await;
+    assert!(chart[1].as_u64().unwrap() > 0, "model chart bars: {chart}");
+    let rows = page.texts("#model-health tbody tr").await;
+    assert_eq!(rows.len(), r.models.len());
+    assert!(rows[0].trim().starts_with(&r.models[0].key), "{rows:?}");
+    assert!(
+        page.texts("#retire li")
+            .await
+            .iter()
+            .any(|t| t.starts_with("unused"))
+    );
+    page.close().await;
+}
+
+/// A measurement, not a test (ignored; no assertion on time): generates
+/// `REPORTS_SCALE_TICKETS` tickets (default 1,000,000) over a year with
+/// transitions, links, escalations, replies and searches, and prints how
+/// long each reports page's queries take for the last 30 days.
+/// `cargo test --release --test integration reports_at_scale -- --ignored --nocapture`
+#[actix_web::test]
+#[ignore]
+async fn reports_at_scale() {
+    use std::time::Instant;
+
+    use casebook::domain::report::Part;
+
+    let n: i64 = std::env::var("REPORTS_SCALE_TICKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let acme = fixtures::organization(&mut conn, "Acme").await;
+    let customer = fixtures::user()
+        .role(Role::Customer)
+        .org(&acme)
+        .create(&mut conn)
+        .await;
+    let eng = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
+    let started = Instant::now();
+    let (c, e) = (customer.id, eng.id);
+    for sql in [
+        "SET synchronous_commit = off".to_owned(),
+        "INSERT INTO incident_models (key, title, category, status, revision, created_at, verified_at)
+         SELECT 'm-' || g, 'Model ' || g, 'cat' || (g % 20),
+                CASE WHEN g % 50 = 0 THEN 'retired' ELSE 'published' END, 1,
+                now() - interval '2 years',
+                CASE WHEN g % 3 = 0 THEN NULL ELSE now() - (g % 400) * interval '1 day' END
+         FROM generate_series(1, 2000) g".to_owned(),
+        format!("INSERT INTO tickets (title, requester_id, organization_id, priority, category, status, duplicate_of, created_at)
+         SELECT 'Title ' || (g % 500), {c}, {org}, 1 + (g % 4), 'cat' || (g % 20),
+                CASE WHEN g % 10 < 7 THEN 'resolved' WHEN g % 10 = 7 THEN 'closed' ELSE 'in_progress' END,
+                NULL, now() - random() * interval '365 days'
+         FROM generate_series(1, {n}) g", org = acme.id),
+        format!("INSERT INTO ticket_transitions (ticket_id, from_status, to_status, by_id, at)
+         SELECT id, 'new', 'triaged', {e}, created_at + random() * interval '5 hours' FROM tickets WHERE id % 10 < 9"),
+        "INSERT INTO ticket_transitions (ticket_id, from_status, to_status, by_id, at)
+         SELECT id, 'in_progress', 'resolved', NULL, created_at + random() * interval '5 days'
+         FROM tickets WHERE status IN ('resolved', 'closed')".to_owned(),
+        "INSERT INTO ticket_transitions (ticket_id, from_status, to_status, by_id, at)
+         SELECT id, 'resolved', 'in_progress', NULL, created_at + interval '6 days'
+         FROM tickets WHERE id % 40 = 0 AND status = 'in_progress'".to_owned(),
+        "INSERT INTO ticket_models (ticket_id, model_id, revision, outcome, created_at)
+         SELECT id, 1 + (id * 7) % 2000, 1, CASE WHEN id % 3 = 0 THEN 'partial' ELSE 'resolved' END,
+                created_at + interval '1 hour'
+         FROM tickets WHERE id % 5 < 3".to_owned(),
+        "INSERT INTO ticket_models (ticket_id, model_id, revision, outcome, created_at)
+         SELECT id, NULL, NULL, 'no_fit', created_at + interval '1 hour' FROM tickets WHERE id % 5 = 3".to_owned(),
+        format!("INSERT INTO escalations (ticket_id, from_id, to_team, followed_model, created_at)
+         SELECT id, {e}, 'dba', CASE WHEN id % 2 = 0 THEN 'yes' ELSE 'no' END, created_at + interval '2 hours'
+         FROM tickets WHERE id % 10 = 1"),
+        format!("INSERT INTO journal_entries (ticket_id, author_id, kind, visibility, body, created_at)
+         SELECT id, {e}, 'reply', 'public', 'On it', created_at + random() * interval '3 hours'
+         FROM tickets WHERE id % 5 < 4"),
+        format!("INSERT INTO triage_searches (ticket_id, user_id, query, results, picked, created_at)
+         SELECT id, {e}, 'disk full ' || (id % 97),
+                CASE WHEN id % 4 = 0 THEN '[]'::jsonb ELSE '[{{\"key\":\"m-1\"}},{{\"key\":\"m-2\"}}]'::jsonb END,
+                CASE WHEN id % 4 = 1 THEN 'm-2' END, created_at + interval '10 minutes'
+         FROM tickets WHERE id % 2 = 0"),
+        "ANALYZE".to_owned(),
+    ] {
+        exec(&mut conn, &sql).await;
+    }
+    println!(
+        "generated {n} tickets in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let q = ReportQuery::parse(&QueryInput::default(), Utc::now()).unwrap();
+    let pages: [(&str, &[Part]); 6] = [
+        (
+            "overview",
+            &[
+                Part::Volume,
+                Part::Mix,
+                Part::Links,
+                Part::LinksByWeek,
+                Part::Resolution,
+                Part::Triage,
+                Part::Searches,
+            ],
+        ),
+        (
+            "links",
+            &[
+                Part::Links,
+                Part::LinksByCategory,
+                Part::LinksByWeek,
+                Part::LinksByTriager,
+            ],
+        ),
+        ("gaps", &[Part::Gaps, Part::LinksByCategory]),
+        ("models", &[Part::Models]),
+        ("resolution", &[Part::Resolution]),
+        ("triage", &[Part::Triage, Part::Searches, Part::SearchWords]),
+    ];
+    for (page, parts) in pages {
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let t = Instant::now();
+            casebook::db::reports::report_parts(&mut conn, &q, parts)
+                .await
+                .unwrap();
+            times.push(t.elapsed().as_millis());
+        }
+        times.sort_unstable();
+        println!(
+            "{page:>10}: min {} ms, max {} ms (3 runs, last 30 days)",
+            times[0], times[2]
+        );
+        for part in parts {
+            let t = Instant::now();
+            casebook::db::reports::report_parts(&mut conn, &q, &[*part])
+                .await
+                .unwrap();
+            println!("{:>22} {} ms", part.name(), t.elapsed().as_millis());
+        }
+    }
+}
