@@ -801,6 +801,10 @@ impl Debt {
     }
 }
 
+/// How many events added since a kept week was computed are looked at;
+/// more (a large import) and every week is replayed.
+const NEW_EVENTS_CHECKED: i64 = 10_000;
+
 /// The debt rule in a sentence, for pages and the API.
 pub const RULE: &str = "Debt is the sum of open and in-progress items weighted by priority (P1 = 8, P2 = 4, P3 = 2, P4 = 1), an overdue item counting twice.";
 
@@ -895,13 +899,27 @@ pub async fn debt(
         ))
         .load(conn)
         .await?;
-    // The earliest time among events added since the oldest cached row.
+    // The earliest time among events added since the oldest kept row. Read
+    // by id order (what a generic plan of `id > $1` does well), and only
+    // when there are new events at all.
     let oldest_known = cached.iter().map(|c| c.2).min().unwrap_or(last_event);
-    let earliest_new: Option<DateTime<Utc>> = improvement_events::table
-        .filter(improvement_events::id.gt(oldest_known))
-        .select(diesel::dsl::min(improvement_events::at))
-        .first(conn)
-        .await?;
+    let earliest_new: Option<DateTime<Utc>> = if oldest_known >= last_event {
+        None
+    } else {
+        let new_times: Vec<DateTime<Utc>> = improvement_events::table
+            .filter(improvement_events::id.gt(oldest_known))
+            .order(improvement_events::id.asc())
+            .select(improvement_events::at)
+            .limit(NEW_EVENTS_CHECKED)
+            .load(conn)
+            .await?;
+        if new_times.len() as i64 >= NEW_EVENTS_CHECKED {
+            // Too many to look at: replay every week.
+            Some(DateTime::<Utc>::MIN_UTC)
+        } else {
+            new_times.into_iter().min()
+        }
+    };
     let mut values: Vec<Option<i64>> = past
         .iter()
         .map(|p| {
@@ -912,6 +930,22 @@ pub async fn debt(
                 .map(|c| c.1)
         })
         .collect();
+    // Kept weeks still right after the new events are marked so, so the
+    // next request need not look at those events again.
+    let confirmed: Vec<NaiveDate> = cached
+        .iter()
+        .filter(|c| {
+            c.2 != last_event
+                && earliest_new.is_none_or(|e| e >= c.0.and_time(chrono::NaiveTime::MIN).and_utc())
+        })
+        .map(|c| c.0)
+        .collect();
+    if !confirmed.is_empty() {
+        diesel::update(debt_weeks::table.filter(debt_weeks::week_start.eq_any(&confirmed)))
+            .set(debt_weeks::last_event.eq(last_event))
+            .execute(conn)
+            .await?;
+    }
     let missing: Vec<DateTime<Utc>> = past
         .iter()
         .zip(&values)

@@ -495,6 +495,17 @@ pub async fn review_triage(
                 )),
                 e => e.into(),
             })?;
+        audit::record(
+            conn,
+            Event {
+                actor: Some(viewer.user),
+                action: "rota.triage_reviewed",
+                subject: format!("ticket:{ticket}"),
+                client_addr: None,
+                detail: json!({ "week": week, "triager": triager_id, "score": score }),
+            },
+        )
+        .await?;
         Ok(score)
     })
     .await

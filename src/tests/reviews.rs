@@ -630,6 +630,19 @@ async fn customers_never_see_a_review() {
         .await;
     assert_eq!(res.status, 200);
     assert!(!res.body.contains("zebra"));
+    // Search: the review's journal entry is indexed (staff find the ticket
+    // by a word only the review has), and a customer's search does not.
+    let mut writer = casebook::search::indexer::writer(&t.app.state.search).unwrap();
+    casebook::search::indexer::catch_up(&t.app.state.search, &mut writer, &mut conn)
+        .await
+        .unwrap();
+    let staff_token = fixtures::api_token(&mut conn, &t.reviewer).await;
+    let res = t.app.api_get(&staff_token, "/api/v1/search?q=zebra").await;
+    assert_eq!(res.status, 200);
+    assert!(res.body.contains(&format!("\"id\":{id}")), "{}", res.body);
+    let res = t.app.api_get(&token, "/api/v1/search?q=zebra").await;
+    assert_eq!(res.status, 200);
+    assert!(res.body.contains("\"total\":0"), "{}", res.body);
     // The services refuse a customer even if a route let one through.
     let err = review_db::queue(&mut conn, &t.customer.viewer(), 0, 10)
         .await

@@ -385,6 +385,13 @@ async fn last_weeks_triage_is_sampled_and_graded_into_the_weeks_score() {
         .await
         .unwrap();
     assert_eq!(scores, vec![Some(75), Some(100)]);
+    let audited: i64 = casebook::db::schema::audit_log::table
+        .filter(casebook::db::schema::audit_log::action.eq("rota.triage_reviewed"))
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(audited, 2, "each grade is in the audit log");
 
     // The rota shows last week's triage score: the mean, 88%.
     let page = t.app.get_as(&reviewer, "/rota").await;

@@ -127,7 +127,9 @@ const LOAD: &[&str] = &[
     "INSERT INTO rota_weeks (week_start, triager_id)
        SELECT date_trunc('week', now())::date + k * 7, (SELECT min(id) FROM users WHERE role <> 'customer') + (k + 52) % 30
        FROM generate_series(-52, 11) k",
-    "ANALYZE",
+    // What autovacuum does soon after a load: statistics, and the
+    // visibility map that index-only scans (the queue count) rely on.
+    "VACUUM ANALYZE",
 ];
 
 async fn load(conn: &mut AsyncPgConnection, opts: &LoopOptions) -> Result<(), StartupError> {
