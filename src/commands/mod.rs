@@ -1,9 +1,8 @@
 //! One-off commands that change data: `user add`, `import`, `export`,
-//! `demo`, `generate-models`; and the measuring ones: `eval-triage`,
-//! `bench-search`.
+//! `demo`. The measuring ones (`bench-search`, `bench-loop`,
+//! `eval-triage`, `generate-models`) live in the `casebook-bench` workspace
+//! member (`bench/`), outside the product binary.
 
-pub mod bench;
-pub mod eval;
 pub mod history;
 pub mod models;
 pub mod search;

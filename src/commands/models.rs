@@ -349,6 +349,6 @@ pub fn generate(dir: &Path, count: usize, seed: u64) -> Result<(), ImportError> 
 }
 
 /// `[[key]]` → `key`.
-pub(crate) fn strip_links(markdown: &str) -> String {
+pub fn strip_links(markdown: &str) -> String {
     markdown.replace("[[", "").replace("]]", "")
 }

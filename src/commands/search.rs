@@ -44,7 +44,7 @@ pub async fn reindex(config: &Config) -> Result<(usize, usize), StartupError> {
 /// The PostgreSQL full-text baseline's table (also `bench-search`'s): every
 /// model's current revision as one weighted tsvector, title A, statement B,
 /// steps C, discussion D.
-pub(crate) fn fts_table_sql(table: &str) -> String {
+pub fn fts_table_sql(table: &str) -> String {
     format!(
         "CREATE TABLE {table} AS SELECT m.key, m.status, \
            setweight(to_tsvector('english', r.title), 'A') || \
@@ -55,14 +55,14 @@ pub(crate) fn fts_table_sql(table: &str) -> String {
     )
 }
 
-pub(crate) fn fts_index_sql(table: &str) -> String {
+pub fn fts_index_sql(table: &str) -> String {
     format!("CREATE INDEX {table}_idx ON {table} USING GIN (tsv)")
 }
 
 /// The baseline query of `$1`: its lexemes OR-ed (an AND of a whole alert
 /// text matches nothing), retired models left out as the triage matcher
 /// does, the best `limit` by `rank`.
-pub(crate) fn fts_query_sql(table: &str, rank: &str, limit: usize) -> String {
+pub fn fts_query_sql(table: &str, rank: &str, limit: usize) -> String {
     format!(
         "WITH q AS (SELECT replace(plainto_tsquery('english', $1)::text, '&', '|')::tsquery AS q) \
          SELECT key FROM {table}, q WHERE tsv @@ q AND status <> 'retired' \

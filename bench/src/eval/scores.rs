@@ -2,7 +2,7 @@
 //! query-time knobs a run may change.
 
 use super::EvalLine;
-use crate::search::matcher::{self, Tuning};
+use casebook::search::matcher::{self, Tuning};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Scores {

@@ -12,8 +12,8 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 
 use super::data::{self, Base, ModelSpec};
-use crate::domain::model as text;
-use crate::server::StartupError;
+use casebook::domain::model as text;
+use casebook::server::StartupError;
 
 fn failed(what: &str) -> impl Fn(tokio_postgres::Error) -> StartupError + '_ {
     move |e| {

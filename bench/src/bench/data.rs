@@ -5,8 +5,8 @@
 //! order or batch it is generated in (a `--skip-load` run regenerates the
 //! queries without reading the data back).
 
-use crate::commands::models::{DEMO_MODELS, strip_links};
-use crate::domain::model::{self as text, ModelText, Status};
+use casebook::commands::models::{DEMO_MODELS, strip_links};
+use casebook::domain::model::{self as text, ModelText, Status};
 
 /// A small reproducible generator (splitmix64 seeding, xorshift64* steps).
 pub struct Rng(u64);

@@ -11,7 +11,7 @@
 //! - `bm25`: plain BM25 over the concatenated model text, computed here with
 //!   Casebook's analyzer and query terms but no field weights;
 //! - `pg-ts_rank_cd`, `pg-ts_rank`: PostgreSQL full-text search over the
-//!   weighted tsvector (see [`super::search::fts_table_sql`]);
+//!   weighted tsvector (see [`casebook::commands::search::fts_table_sql`]);
 //! - with `--links`, `casebook+links`: learning from links, leave-one-out
 //!   (see [`matchers`]).
 
@@ -26,14 +26,14 @@ use std::path::{Path, PathBuf};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Deserialize;
 
-use super::search::{fts_index_sql, fts_table_sql};
-use crate::config::Config;
-use crate::db::models::{self, Save};
-use crate::db::{self, quote_ident};
-use crate::domain::model::{ModelText, Status};
-use crate::search::matcher::{self, Tuning};
-use crate::search::{SearchIndex, indexer, triage};
-use crate::server::{Database, StartupError, ensure_writable};
+use casebook::commands::search::{fts_index_sql, fts_table_sql};
+use casebook::config::Config;
+use casebook::db::models::{self, Save};
+use casebook::db::{self, quote_ident};
+use casebook::domain::model::{ModelText, Status};
+use casebook::search::matcher::{self, Tuning};
+use casebook::search::{SearchIndex, indexer, triage};
+use casebook::server::{Database, StartupError, ensure_writable};
 
 fn command_error(e: impl std::fmt::Display) -> StartupError {
     StartupError::Command(e.to_string())
@@ -390,8 +390,8 @@ mod tests {
             slug("odf:CephClusterNearFull"),
             "odf-ceph-cluster-near-full"
         );
-        assert!(crate::domain::model::validate_key(&slug("odf:CephOSDDown")).is_ok());
-        assert!(crate::domain::model::validate_key(&slug("x".repeat(200).as_str())).is_ok());
+        assert!(casebook::domain::model::validate_key(&slug("odf:CephOSDDown")).is_ok());
+        assert!(casebook::domain::model::validate_key(&slug("x".repeat(200).as_str())).is_ok());
     }
 
     #[test]

@@ -9,10 +9,10 @@ use tantivy::schema::{IndexRecordOption, Schema, TextFieldIndexing, TextOptions,
 use tantivy::{Index, Searcher, TantivyDocument, Term};
 
 use super::{ModelRow, QueryRow, slug};
-use crate::commands::search::fts_query_sql;
-use crate::search::matcher::{self, Tuning};
-use crate::search::{SearchError, SearchIndex, indexer, triage};
-use crate::server::StartupError;
+use casebook::commands::search::fts_query_sql;
+use casebook::search::matcher::{self, Tuning};
+use casebook::search::{SearchError, SearchIndex, indexer, triage};
+use casebook::server::StartupError;
 
 /// Learning from links, leave-one-out: every model is indexed with the
 /// texts of the queries whose gold it is as its "seen as" field (as if

@@ -25,14 +25,14 @@ use actix_web::HttpServer;
 use chrono::Utc;
 use serde::Serialize;
 
-use super::search::{fts_index_sql, fts_query_sql, fts_table_sql};
-use crate::app::{self, AppState};
-use crate::config::Config;
-use crate::db::{self, api_tokens, quote_ident, sessions, users};
-use crate::domain::account::{OrgId, Role, UserId};
-use crate::search::{SearchIndex, indexer, triage};
-use crate::secrets::{dummy_password_hash, hash_token, new_token};
-use crate::server::{Database, StartupError, ensure_writable};
+use casebook::app::{self, AppState};
+use casebook::commands::search::{fts_index_sql, fts_query_sql, fts_table_sql};
+use casebook::config::Config;
+use casebook::db::{self, api_tokens, quote_ident, sessions, users};
+use casebook::domain::account::{OrgId, Role, UserId};
+use casebook::search::{SearchIndex, indexer, triage};
+use casebook::secrets::{dummy_password_hash, hash_token, new_token};
+use casebook::server::{Database, StartupError, ensure_writable};
 use data::{Base, ModelSpec, Query};
 
 /// What to generate and measure.
@@ -721,11 +721,11 @@ async fn measure_http(
     if meta.tickets == 0 {
         ticket_ids.clear();
     }
-    let urlencode = crate::web::auth::urlencode;
+    let urlencode = casebook::web::auth::urlencode;
     let cookie = format!(
         "{}={session}; {}={csrf}",
-        crate::web::auth::SESSION_COOKIE,
-        crate::web::csrf::CSRF_COOKIE
+        casebook::web::auth::SESSION_COOKIE,
+        casebook::web::csrf::CSRF_COOKIE
     );
     let search: Vec<http::Request<'static>> = queries
         .iter()
@@ -753,7 +753,7 @@ async fn measure_http(
             body: format!(
                 "q={}&{}={csrf}",
                 urlencode(&q.text),
-                crate::web::csrf::CSRF_FIELD
+                casebook::web::csrf::CSRF_FIELD
             ),
             expect: 303,
         })
@@ -772,7 +772,7 @@ async fn measure_http(
 
     let pool = db::pool(url, 16).map_err(StartupError::Pool)?;
     let state = AppState::new(pool, config.clone(), index.clone());
-    let listener = crate::server::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    let listener = casebook::server::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || app::build(state.clone()))
         .workers(2)

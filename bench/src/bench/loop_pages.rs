@@ -14,13 +14,13 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
 use super::{HttpFigure, command_error, http};
-use crate::app::{self, AppState};
-use crate::config::Config;
-use crate::db::{self, quote_ident, sessions};
-use crate::domain::account::UserId;
-use crate::search::SearchIndex;
-use crate::secrets::{dummy_password_hash, hash_token, new_token};
-use crate::server::{Database, StartupError, ensure_writable};
+use casebook::app::{self, AppState};
+use casebook::config::Config;
+use casebook::db::{self, quote_ident, sessions};
+use casebook::domain::account::UserId;
+use casebook::search::SearchIndex;
+use casebook::secrets::{dummy_password_hash, hash_token, new_token};
+use casebook::server::{Database, StartupError, ensure_writable};
 
 /// The target the issue sets for each page.
 pub const TARGET_P99_MS: f64 = 50.0;
@@ -208,7 +208,7 @@ async fn run(config: &Config, opts: &LoopOptions, url: &str) -> Result<LoopRepor
     load(&mut conn, opts).await?;
     let load_seconds = started.elapsed().as_secs_f64();
     let events = count(&mut conn, "SELECT count(*) AS n FROM improvement_events").await?;
-    let queue = crate::db::reviews::queue_count(&mut conn).await?;
+    let queue = casebook::db::reviews::queue_count(&mut conn).await?;
     let reviewer = count(
         &mut conn,
         "SELECT min(id) AS n FROM users WHERE role = 'reviewer'",
@@ -222,7 +222,7 @@ async fn run(config: &Config, opts: &LoopOptions, url: &str) -> Result<LoopRepor
         Utc::now() + chrono::Duration::days(1),
     )
     .await?;
-    let cookie = format!("{}={session}", crate::web::auth::SESSION_COOKIE);
+    let cookie = format!("{}={session}", casebook::web::auth::SESSION_COOKIE);
 
     let n = opts.requests.max(1);
     let request = |path: String| http::Request {
@@ -260,7 +260,7 @@ async fn run(config: &Config, opts: &LoopOptions, url: &str) -> Result<LoopRepor
     let pool = db::pool(url, 8).map_err(StartupError::Pool)?;
     let index = SearchIndex::in_memory().map_err(command_error)?;
     let state = AppState::new(pool, config.clone(), index);
-    let listener = crate::server::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    let listener = casebook::server::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || app::build(state.clone()))
         .workers(2)

@@ -1,0 +1,303 @@
+//! `casebook-bench`: Casebook's benchmarks and its triage evaluation, kept
+//! out of the product binary. Each command works on a scratch database (or
+//! an in-memory index) of the PostgreSQL server named by DATABASE_URL and
+//! prints a report; see README.md, "Benchmarks".
+
+mod bench;
+mod eval;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use casebook::config::Config;
+use casebook::logging;
+use casebook::server::StartupError;
+
+#[derive(Parser)]
+#[command(
+    name = "casebook-bench",
+    version,
+    about = "Casebook's benchmarks and triage evaluation"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Where scratch indexes go.
+    #[arg(
+        long,
+        env = "CASEBOOK_DATA_DIR",
+        default_value = "./casebook-data",
+        global = true
+    )]
+    data_dir: PathBuf,
+    /// The PostgreSQL server to measure on (scratch databases are created
+    /// there), e.g. postgres://postgres@127.0.0.1/postgres
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure triage matching on dev sets, next to baselines on the same data.
+    ///
+    /// Each set is a directory with models.jsonl (and distractors.jsonl,
+    /// loaded with them when present), queries.jsonl (variant "full") and
+    /// queries_hard.jsonl (variant "hard"); see ../shared/data/triage-dev.
+    /// For every set and variant it prints Casebook's triage (with the
+    /// share of queries whose gold model is among the first-stage
+    /// candidates), plain BM25 over the whole model text (Casebook's
+    /// analyzer, no field weights), and PostgreSQL full-text search ranked
+    /// by ts_rank_cd and by ts_rank.
+    EvalTriage {
+        /// A dev set as NAME=DIR (or DIR); repeatable.
+        #[arg(long = "set", required = true)]
+        sets: Vec<eval::EvalSet>,
+        /// Leave the sets' distractors.jsonl out.
+        #[arg(long)]
+        no_distractors: bool,
+        /// Replace every model title by its words (CephOSDDown → Ceph OSD
+        /// Down), as teams that title models in words would have them.
+        #[arg(long)]
+        worded_titles: bool,
+        /// Change a query-time knob of the matcher (NAME=VALUE, e.g.
+        /// title=1); for comparing variants, repeatable.
+        #[arg(long, hide = true)]
+        tune: Vec<String>,
+        /// Print every query whose gold model is not first (to stderr).
+        #[arg(long)]
+        show_misses: bool,
+        /// Also measure learning from links, leave-one-out: each query's
+        /// siblings (same gold) are indexed as tickets linked to its model,
+        /// the query itself never (line `casebook+links`).
+        #[arg(long)]
+        links: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure triage speed on generated models and tickets (a benchmark).
+    ///
+    /// Generates models and tickets into a scratch database, indexes them
+    /// with the real indexer, and times the same alert-like queries through
+    /// the search module, HTTP (--http) and PostgreSQL full-text search. The
+    /// scratch database and index are dropped at the end unless --keep.
+    /// See README.md, "Benchmarks".
+    BenchSearch {
+        /// Incident models to generate.
+        #[arg(long, default_value_t = 100_000)]
+        models: usize,
+        /// Tickets to generate (each with 0 to 3 journal entries).
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: usize,
+        /// Triage queries to time on each path.
+        #[arg(long, default_value_t = 1_000)]
+        queries: usize,
+        /// How many of those queries (the first ones) also go to PostgreSQL
+        /// full-text search, which takes seconds per query at full size.
+        #[arg(long, default_value_t = 50)]
+        pg_queries: usize,
+        /// Seed of the generated data and queries.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also time the queries through HTTP (the real app, in-process).
+        #[arg(long)]
+        http: bool,
+        /// Reuse the database an earlier run kept (--keep) instead of loading.
+        #[arg(long)]
+        skip_load: bool,
+        /// Keep the scratch database and index for a later --skip-load.
+        #[arg(long)]
+        keep: bool,
+        /// The scratch database on the server (dropped and created).
+        #[arg(long, default_value = "casebook_bench")]
+        db_name: String,
+        /// Print the report as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time the review queue, the improvement backlog and the rota page on
+    /// generated data in a scratch database (see README, Benchmarks).
+    BenchLoop {
+        /// Tickets to generate (most resolved, most of those reviewed).
+        #[arg(long, default_value_t = 100_000)]
+        tickets: usize,
+        /// Improvement items to generate, each with its history.
+        #[arg(long, default_value_t = 20_000)]
+        items: usize,
+        /// Requests timed per page (after 20 to warm up).
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+        /// Seed of the generated data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Keep the scratch database.
+        #[arg(long)]
+        keep: bool,
+        /// The scratch database on the server (dropped and created).
+        #[arg(long, default_value = "casebook_bench_loop")]
+        db_name: String,
+        /// Print the report as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write COUNT generated model files into DIR, for import benchmarks.
+    GenerateModels {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A benchmark's output is its report; request logs would bury it.
+    logging::init_with_default("warn");
+    let config = Config {
+        data_dir: cli.global.data_dir,
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: cli.global.database_url.filter(|url| !url.trim().is_empty()),
+        pg_bin_dir: None,
+        secure_cookies: false,
+        triage_sample: casebook::domain::rota::DEFAULT_SAMPLE,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&e),
+    };
+    let result: Result<(), StartupError> = runtime.block_on(async move {
+        match cli.command {
+            Command::EvalTriage {
+                sets,
+                no_distractors,
+                worded_titles,
+                tune,
+                show_misses,
+                links,
+                json,
+            } => {
+                let options = eval::EvalOptions {
+                    no_distractors,
+                    worded_titles,
+                    tune,
+                    show_misses,
+                    links,
+                };
+                let lines = eval::eval_triage(&config, &sets, &options).await?;
+                if json {
+                    let out: Vec<serde_json::Value> = lines
+                        .iter()
+                        .map(|l| {
+                            serde_json::json!({
+                                "set": l.set, "variant": l.variant, "matcher": l.matcher,
+                                "models": l.models, "n": l.scores.n, "top1": l.scores.top1,
+                                "top3": l.scores.top3, "mrr": l.scores.mrr,
+                                "candidate_recall": l.candidate_recall,
+                            })
+                        })
+                        .collect();
+                    println!("{}", serde_json::Value::Array(out));
+                } else {
+                    print!("{}", eval::table(&lines));
+                }
+                Ok(())
+            }
+            Command::BenchSearch {
+                models,
+                tickets,
+                queries,
+                pg_queries,
+                seed,
+                http,
+                skip_load,
+                keep,
+                db_name,
+                json,
+            } => {
+                let options = bench::Options {
+                    models,
+                    tickets,
+                    queries,
+                    pg_queries,
+                    seed,
+                    http,
+                    skip_load,
+                    keep,
+                    database: db_name,
+                };
+                let started = std::time::Instant::now();
+                let report = bench::bench_search(&config, &options).await?;
+                if json {
+                    let text = serde_json::to_string_pretty(&report)
+                        .map_err(|e| StartupError::Command(e.to_string()))?;
+                    println!("{text}");
+                } else {
+                    println!("{}", report.summary());
+                    println!(
+                        "{:<48} {:.1} s",
+                        "total wall time",
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                Ok(())
+            }
+            Command::BenchLoop {
+                tickets,
+                items,
+                requests,
+                seed,
+                keep,
+                db_name,
+                json,
+            } => {
+                let options = bench::loop_pages::LoopOptions {
+                    tickets,
+                    items,
+                    requests,
+                    seed,
+                    database: db_name,
+                    keep,
+                };
+                let report = bench::loop_pages::bench_loop(&config, &options).await?;
+                if json {
+                    let text = serde_json::to_string_pretty(&report)
+                        .map_err(|e| StartupError::Command(e.to_string()))?;
+                    println!("{text}");
+                } else {
+                    println!("{}", report.summary());
+                }
+                Ok(())
+            }
+            Command::GenerateModels { dir, count, seed } => {
+                casebook::commands::models::generate(&dir, count, seed)
+                    .map_err(|e| StartupError::Command(e.to_string()))?;
+                println!(
+                    "casebook-bench: wrote {count} model file(s) to {}",
+                    dir.display()
+                );
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("casebook-bench: error: {e}");
+    ExitCode::FAILURE
+}
