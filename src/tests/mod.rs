@@ -16,5 +16,6 @@ mod models;
 mod search;
 mod setup;
 mod support;
+mod ticket_page;
 mod tickets;
 mod trust;

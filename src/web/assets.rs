@@ -23,6 +23,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/js/live.js"),
     },
+    Asset {
+        path: "js/ticket.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/js/ticket.js"),
+    },
 ];
 
 pub async fn show(path: web::Path<String>) -> Result<HttpResponse, AppError> {

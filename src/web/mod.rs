@@ -182,6 +182,13 @@ fn table() -> Vec<Def> {
             Staff,
             tickets::actions::triage,
         ),
+        def(M::POST, "/tickets/{id}/edit", Staff, tickets::actions::edit),
+        def(
+            M::POST,
+            "/tickets/{id}/steps",
+            Staff,
+            tickets::actions::tick_step,
+        ),
         // Administration.
         def(M::GET, "/admin/users", Admin, admin::users::list),
         def(M::POST, "/admin/users", Admin, admin::users::create),
@@ -223,6 +230,19 @@ fn table() -> Vec<Def> {
             admin::organizations::create,
         ),
         def(M::GET, "/admin/audit", Admin, admin::audit::list),
+        def(M::GET, "/admin/categories", Admin, admin::categories::list),
+        def(
+            M::POST,
+            "/admin/categories",
+            Admin,
+            admin::categories::create,
+        ),
+        def(
+            M::POST,
+            "/admin/categories/{id}/remove",
+            Admin,
+            admin::categories::remove,
+        ),
         // The JSON API.
         def(M::GET, "/api/v1/me", SignedIn, api::me),
         def(M::GET, "/api/v1/models", SignedIn, api::models::list),

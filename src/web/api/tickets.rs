@@ -127,7 +127,7 @@ pub async fn show(
         let linked: Vec<Value> = tickets::linked_models(&mut conn, id)
             .await?
             .into_iter()
-            .map(|(key, title, revision, outcome, missing)| json!({ "model": key, "title": title, "revision": revision, "outcome": outcome, "missing": missing }))
+            .map(|(_, key, title, revision, outcome, missing)| json!({ "model": key, "title": title, "revision": revision, "outcome": outcome, "missing": missing }))
             .collect();
         body["models"] = Value::Array(linked);
     }
@@ -184,6 +184,9 @@ fn done() -> HttpResponse {
 pub struct StatusJson {
     #[serde(default)]
     status: String,
+    /// Why a new ticket is resolved as a false alarm (required for that move).
+    #[serde(default)]
+    reason: String,
 }
 
 pub async fn change_status(
@@ -198,6 +201,7 @@ pub async fn change_status(
         &who.0.user.viewer(),
         path.into_inner(),
         &input.status,
+        &input.reason,
     )
     .await?;
     Ok(done())
