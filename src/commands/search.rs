@@ -164,6 +164,7 @@ pub async fn eval_triage(
             )));
         }
     }
+    crate::server::existing_installation(config)?;
     ensure_writable(&config.data_dir)?;
     let database = Database::open(config, true).await?;
     let eval_db = format!("casebook_eval_{}", std::process::id());
