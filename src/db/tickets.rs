@@ -202,6 +202,10 @@ pub enum Queue {
     /// All open tickets (or all, with a status filter).
     #[default]
     Open,
+    /// Resolved and closed tickets, newest first.
+    Done,
+    /// Every ticket, newest first.
+    All,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -250,6 +254,8 @@ pub async fn list(
                 Some(_) => query,
                 None => query.filter(tickets::status.eq_any(open.clone())),
             },
+            Queue::Done => query.filter(tickets::status.ne_all(open.clone())),
+            Queue::All => query,
         };
         if let Some(status) = filter.status {
             query = query.filter(tickets::status.eq(status.as_str()));
@@ -269,17 +275,17 @@ pub async fn list(
         query
     };
     let total = build().count().get_result(conn).await?;
-    let rows = build()
-        .select((Ticket::as_select(), organizations::name.nullable()))
-        .order((
+    let mut rows = build().select((Ticket::as_select(), organizations::name.nullable()));
+    rows = match filter.queue {
+        // What is finished is looked up by when it happened.
+        Queue::Done | Queue::All => rows.order((tickets::updated_at.desc(), tickets::id.desc())),
+        _ => rows.order((
             tickets::priority.asc(),
             tickets::created_at.asc(),
             tickets::id.asc(),
-        ))
-        .offset(offset)
-        .limit(limit)
-        .load(conn)
-        .await?;
+        )),
+    };
+    let rows = rows.offset(offset).limit(limit).load(conn).await?;
     Ok((rows, total))
 }
 

@@ -512,6 +512,72 @@ async fn an_oversized_entry_is_refused_on_the_page_with_the_text_kept() {
     );
 }
 
+#[actix_web::test]
+async fn a_customer_finds_their_resolved_tickets() {
+    let w = world().await;
+    let open_one = open(&w, "Still broken").await;
+    let done = open(&w, "Fixed last week").await;
+    let mut conn = w.app.conn().await;
+    service::change_status(
+        &mut conn,
+        &w.engineer.viewer(),
+        casebook::domain::ticket::TicketId(done),
+        "resolved",
+        "false alarm: maintenance window",
+    )
+    .await
+    .unwrap();
+    // Another organization's resolved ticket stays out of sight.
+    let globex = fixtures::organization(&mut conn, "Globex").await;
+    let rival = fixtures::user()
+        .role(Role::Customer)
+        .org(&globex)
+        .create(&mut conn)
+        .await;
+    let theirs = service::open(
+        &mut conn,
+        &rival.viewer(),
+        OpenTicket {
+            title: "Globex secret outage",
+            description: "",
+            priority: "2",
+            category: "",
+            organization: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    service::change_status(
+        &mut conn,
+        &w.engineer.viewer(),
+        theirs,
+        "resolved",
+        "duplicate alert",
+    )
+    .await
+    .unwrap();
+
+    let customer = w.app.sign_in(&w.customer).await;
+    let default = w.app.get_as(&customer, "/tickets").await.body;
+    assert!(default.contains("Still broken") && !default.contains("Fixed last week"));
+    assert!(default.contains(r#"<a href="/tickets?queue=resolved">Resolved</a>"#));
+    let resolved = w
+        .app
+        .get_as(&customer, "/tickets?queue=resolved")
+        .await
+        .body;
+    assert!(
+        resolved.contains(&format!(r#"/tickets/{done}""#)),
+        "{resolved}"
+    );
+    assert!(!resolved.contains(&format!(r#"/tickets/{open_one}""#)));
+    assert!(!resolved.contains("Globex secret outage"));
+    let all = w.app.get_as(&customer, "/tickets?queue=all").await.body;
+    assert!(all.contains("Still broken") && all.contains("Fixed last week"));
+    assert!(!all.contains("Globex secret outage"));
+}
+
 /// The ticket page in a real browser (kept apart: diesel's `execute`
 /// would shadow the browser's).
 mod in_browser {

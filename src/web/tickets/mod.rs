@@ -53,6 +53,8 @@ impl ListQuery {
             queue: match self.queue.as_str() {
                 "triage" => Queue::Triage,
                 "mine" => Queue::Mine,
+                "resolved" => Queue::Done,
+                "all" => Queue::All,
                 _ => Queue::Open,
             },
             status: self.status.parse().ok(),
