@@ -710,6 +710,94 @@ mod in_browser {
             "{kept:?}"
         );
 
+        // Shortcuts: `?` shows the list, a letter goes to its action.
+        page.execute("document.activeElement.blur();", Vec::new())
+            .await;
+        page.press("body", "?").await;
+        page.wait_until("!document.getElementById('shortcuts').hidden", WAIT)
+            .await;
+        page.press("#shortcuts-close", "\u{E00C}").await;
+        page.wait_until("document.getElementById('shortcuts').hidden", WAIT)
+            .await;
+        page.press("body", "s").await;
+        page.wait_until("document.activeElement.id === 'status-to'", WAIT)
+            .await;
+
+        // Ten ticket pages one after another in the same tab: pages left
+        // behind (back/forward cache) close their streams, so the tenth
+        // still gets one (HTTP/1.1 allows six connections per host), and
+        // going back opens the earlier page's stream again.
+        let mut others = Vec::new();
+        for n in 0..10 {
+            let ticket = service::open(
+                &mut conn,
+                &desk.customer.viewer(),
+                service::OpenTicket {
+                    title: &format!("tab {n}"),
+                    description: "",
+                    priority: "3",
+                    category: "",
+                    organization: None,
+                },
+            )
+            .await
+            .unwrap()
+            .id;
+            others.push(ticket);
+        }
+        for ticket in &others {
+            page.goto(&serve.url(&format!("/tickets/{ticket}"))).await;
+            page.wait_until("document.body.dataset.live === 'open'", WAIT)
+                .await;
+        }
+        page.execute("history.back();", Vec::new()).await;
+        page.wait_until(
+            &format!(
+                "location.pathname === '/tickets/{}' && document.body.dataset.live === 'open'",
+                others[8]
+            ),
+            WAIT,
+        )
+        .await;
+        // The page that came back hears new entries again.
+        service::write(
+            &mut conn,
+            &desk.engineer.viewer(),
+            others[8],
+            "after coming back",
+            casebook::domain::policy::Visibility::Internal,
+        )
+        .await
+        .unwrap();
+        page.wait_for("#journal li.entry", "after coming back", WAIT)
+            .await;
+        // Headless Chromium under WebDriver may not keep pages in the
+        // back/forward cache, so the events themselves are checked too: a
+        // hidden page holds no stream, a shown one opens it and catches up.
+        page.execute(
+            "window.dispatchEvent(new PageTransitionEvent('pagehide', { persisted: true }));",
+            Vec::new(),
+        )
+        .await;
+        page.wait_until("document.body.dataset.live === 'closed'", WAIT)
+            .await;
+        service::write(
+            &mut conn,
+            &desk.engineer.viewer(),
+            others[8],
+            "written while hidden",
+            casebook::domain::policy::Visibility::Internal,
+        )
+        .await
+        .unwrap();
+        page.execute(
+            "window.dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }));",
+            Vec::new(),
+        )
+        .await;
+        page.wait_for("#journal li.entry", "written while hidden", WAIT)
+            .await;
+
         page.close().await;
         serve.kill();
     }

@@ -15,6 +15,35 @@
     window.history.replaceState(null, "", ticketUrl + window.location.hash);
   }
 
+  // Keyboard shortcuts, listed in the `?` overlay.
+  var overlay = document.getElementById("shortcuts");
+  function toggleShortcuts(show) {
+    if (!overlay) { return; }
+    overlay.hidden = !show;
+    if (show) { document.getElementById("shortcuts-close").focus(); }
+  }
+  var openButton = document.getElementById("shortcuts-open");
+  if (openButton) { openButton.addEventListener("click", function () { toggleShortcuts(true); }); }
+  var closeButton = document.getElementById("shortcuts-close");
+  if (closeButton) { closeButton.addEventListener("click", function () { toggleShortcuts(false); }); }
+  var keys = { r: "body", s: "status-to", a: "assignee", l: "model", e: "to_user",
+               d: "duplicate_of", c: "title" };
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (event.key === "Escape") { toggleShortcuts(false); return; }
+    var target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) { return; }
+    if (event.key === "?") { event.preventDefault(); toggleShortcuts(overlay && overlay.hidden); return; }
+    var field = keys[event.key] && document.getElementById(keys[event.key]);
+    if (!field) { return; }
+    event.preventDefault();
+    toggleShortcuts(false);
+    var details = field.closest("details");
+    if (details) { details.open = true; }
+    field.scrollIntoView({ block: "center" });
+    field.focus();
+  });
+
   var form = document.getElementById("composer");
   if (!form || !window.fetch || !window.URLSearchParams) { return; }
   var body = form.querySelector("textarea[name=body]");
