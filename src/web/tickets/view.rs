@@ -100,7 +100,7 @@ impl EntryView {
             author: row.author.clone().unwrap_or_else(|| "Casebook".to_owned()),
             staff_author: row.author_role.as_deref().is_some_and(|r| r != "customer"),
             at: e.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            body: markdown::render(&e.body),
+            body: markdown::render_entry(&e.body),
             event,
         }
     }
