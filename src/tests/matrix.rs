@@ -45,6 +45,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/tickets/{id}/triage", "staff"),
     ("GET", "/tickets", "signed-in"),
     ("GET", "/tickets/new", "signed-in"),
+    ("GET", "/tickets/events", "signed-in"),
     ("POST", "/tickets", "signed-in"),
     ("GET", "/tickets/{id}", "signed-in"),
     ("GET", "/tickets/{id}/events", "signed-in"),

@@ -801,4 +801,51 @@ mod in_browser {
         page.close().await;
         serve.kill();
     }
+
+    /// An open triage queue takes a P1 opened through the API without a
+    /// reload.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_open_triage_queue_takes_new_tickets_live() {
+        use crate::support::process::api_post;
+
+        const WAIT: Duration = Duration::from_secs(10);
+        let db = TestDb::new().await;
+        let mut conn = db.conn().await;
+        let desk = fixtures::desk(&mut conn).await;
+        let session = fixtures::session(&mut conn, &desk.engineer).await;
+        let token = fixtures::api_token(&mut conn, &desk.engineer).await;
+        let dir = data_dir();
+        let mut serve = Serve::start_with(dir.path(), |c| {
+            c.env("DATABASE_URL", &db.url);
+        });
+        serve.wait_ready();
+        serve.wait_listening();
+        let driver = Driver::start();
+        let page = driver.session().await;
+        page.goto(&serve.url("/")).await;
+        page.set_cookie("casebook_session", &session).await;
+        let queue = serve.url("/tickets?queue=triage");
+        page.goto(&queue).await;
+        page.wait_until("document.body.dataset.live === 'open'", WAIT)
+            .await;
+        page.execute("window.__marker = 1;", Vec::new()).await;
+        let (status, body) = api_post(
+            serve.addr,
+            &token,
+            "/api/v1/tickets",
+            &serde_json::json!({ "title": "PAGE: db-7 down", "priority": "1" }),
+        );
+        assert!((200..300).contains(&status), "{status} {body}");
+        let took = page
+            .wait_for("#ticket-list table.tickets", "PAGE: db-7 down", WAIT)
+            .await;
+        assert_eq!(
+            page.execute("return window.__marker;", Vec::new()).await,
+            serde_json::json!(1),
+            "the page was reloaded"
+        );
+        eprintln!("P1 through the API → open triage queue: {took:?}");
+        page.close().await;
+        serve.kill();
+    }
 }

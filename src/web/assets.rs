@@ -28,6 +28,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/js/ticket.js"),
     },
+    Asset {
+        path: "js/queue.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/js/queue.js"),
+    },
 ];
 
 pub async fn show(path: web::Path<String>) -> Result<HttpResponse, AppError> {

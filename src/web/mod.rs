@@ -132,6 +132,12 @@ fn table() -> Vec<Def> {
         // Tickets and the live journal.
         def(M::GET, "/tickets", SignedIn, tickets::list),
         def(M::GET, "/tickets/new", SignedIn, tickets::new),
+        def(
+            M::GET,
+            "/tickets/events",
+            SignedIn,
+            tickets::live::list_events,
+        ),
         def(M::POST, "/tickets", SignedIn, tickets::create),
         def(M::GET, "/tickets/{id}", SignedIn, tickets::show),
         def(
