@@ -92,6 +92,8 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/tickets/{id}/models", "staff"),
     ("POST", "/api/v1/tickets/{id}/escalations", "staff"),
     ("POST", "/api/v1/tickets/{id}/duplicate", "staff"),
+    ("POST", "/api/v1/tickets/{id}/fields", "staff"),
+    ("POST", "/api/v1/tickets/{id}/steps", "staff"),
 ];
 
 fn allowed(rule: &str, role: Option<Role>) -> bool {

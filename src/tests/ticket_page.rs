@@ -267,6 +267,46 @@ async fn corrections_are_journaled_before_and_after_and_customers_see_only_publi
 }
 
 #[actix_web::test]
+async fn the_api_corrects_fields_left_out_keep_their_value() {
+    let w = world().await;
+    let id = open(&w, "Disk full db-3").await;
+    let mut conn = w.app.conn().await;
+    let staff = fixtures::api_token(&mut conn, &w.engineer).await;
+    let customer = fixtures::api_token(&mut conn, &w.customer).await;
+    let send = |token: &str, body: serde_json::Value| {
+        TestRequest::post()
+            .uri(&format!("/api/v1/tickets/{id}/fields"))
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .set_json(body)
+    };
+    let res = w
+        .app
+        .call(send(&staff, serde_json::json!({ "priority": 1 })))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(res.body.contains(r#""changed":1"#), "{}", res.body);
+    let got: (String, i16, String) = tickets::table
+        .find(id)
+        .select((tickets::title, tickets::priority, tickets::category))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(got, ("Disk full db-3".to_owned(), 1, "database".to_owned()));
+    let bad = w
+        .app
+        .call(send(&staff, serde_json::json!({ "title": " " })))
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains(r#""field":"title""#), "{}", bad.body);
+    let refused = w
+        .app
+        .call(send(&customer, serde_json::json!({ "title": "mine" })))
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(entries(&w, id).await.len(), 1);
+}
+
+#[actix_web::test]
 async fn admins_manage_the_category_list_and_ticket_forms_offer_it() {
     let w = world().await;
     let admin = w.app.sign_in(&w.admin).await;

@@ -15,12 +15,13 @@ use crate::domain::ticket::{EntryKind, Priority, TicketId};
 
 pub const MAX_CATEGORY_CHARS: usize = 80;
 
-/// The four fields of a ticket as a form or the API sends them.
+/// The four fields of a ticket as a form or the API sends them; a field
+/// left out (`None`) keeps its value.
 pub struct EditTicket<'a> {
-    pub title: &'a str,
-    pub description: &'a str,
-    pub priority: &'a str,
-    pub category: &'a str,
+    pub title: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub priority: Option<&'a str>,
+    pub category: Option<&'a str>,
 }
 
 /// The fields checked, as stored: (title, description, priority, category).
@@ -87,14 +88,19 @@ pub async fn edit(
     form: EditTicket<'_>,
 ) -> Result<usize, TicketError> {
     staff_only(viewer)?;
-    let (title, description, priority, category) =
-        checked(form.title, form.description, form.priority, form.category)?;
     let viewer = *viewer;
     conn.transaction(async move |conn| {
         let ticket = load(conn, &viewer, id).await?;
         if ticket.is_closed() {
             return Err(FieldError::new("title", "a closed ticket stays as it was closed").into());
         }
+        let level = ticket.priority().level().to_string();
+        let (title, description, priority, category) = checked(
+            form.title.unwrap_or(&ticket.title),
+            form.description.unwrap_or(&ticket.description),
+            form.priority.unwrap_or(&level),
+            form.category.unwrap_or(&ticket.category),
+        )?;
         let category = listed_spelling(conn, category).await?;
         let old_priority = ticket.priority().to_string();
         let new_priority = priority.to_string();

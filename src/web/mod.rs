@@ -319,6 +319,18 @@ fn table() -> Vec<Def> {
             Staff,
             api::tickets::mark_duplicate,
         ),
+        def(
+            M::POST,
+            "/api/v1/tickets/{id}/fields",
+            Staff,
+            api::tickets::edit,
+        ),
+        def(
+            M::POST,
+            "/api/v1/tickets/{id}/steps",
+            Staff,
+            api::tickets::tick_step,
+        ),
     ]
 }
 

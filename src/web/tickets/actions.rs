@@ -303,10 +303,10 @@ pub async fn edit(
         &who.0.user.viewer(),
         id,
         EditTicket {
-            title: &form.title,
-            description: &form.description,
-            priority: &form.priority,
-            category: &form.category,
+            title: Some(&form.title),
+            description: Some(&form.description),
+            priority: Some(&form.priority),
+            category: Some(&form.category),
         },
     )
     .await
