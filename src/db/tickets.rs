@@ -223,6 +223,8 @@ pub struct TicketRow {
     #[diesel(embed)]
     pub ticket: Ticket,
     pub organization: Option<String>,
+    /// Someone escalated the ticket to the viewer.
+    pub escalated_to_viewer: bool,
 }
 
 pub async fn list(
@@ -247,8 +249,15 @@ pub async fn list(
         };
         query = match filter.queue {
             Queue::Triage => query.filter(tickets::status.eq(Status::New.as_str())),
+            // Assigned to the viewer, or escalated to them by name.
             Queue::Mine => query
-                .filter(tickets::assignee_id.eq(viewer.0))
+                .filter(
+                    tickets::assignee_id.eq(viewer.0).or(tickets::id.eq_any(
+                        escalations::table
+                            .filter(escalations::to_user_id.eq(viewer.0))
+                            .select(escalations::ticket_id),
+                    )),
+                )
                 .filter(tickets::status.eq_any(open.clone())),
             Queue::Open => match filter.status {
                 Some(_) => query,
@@ -275,7 +284,16 @@ pub async fn list(
         query
     };
     let total = build().count().get_result(conn).await?;
-    let mut rows = build().select((Ticket::as_select(), organizations::name.nullable()));
+    let escalated = diesel::dsl::exists(
+        escalations::table
+            .filter(escalations::ticket_id.eq(tickets::id))
+            .filter(escalations::to_user_id.eq(viewer.0)),
+    );
+    let mut rows = build().select((
+        Ticket::as_select(),
+        organizations::name.nullable(),
+        escalated,
+    ));
     rows = match filter.queue {
         // What is finished is looked up by when it happened.
         Queue::Done | Queue::All => rows.order((tickets::updated_at.desc(), tickets::id.desc())),

@@ -307,6 +307,41 @@ async fn the_api_corrects_fields_left_out_keep_their_value() {
 }
 
 #[actix_web::test]
+async fn an_escalation_to_a_person_puts_the_ticket_on_their_list_with_a_marker() {
+    let w = world().await;
+    let id = open(&w, "Replication lag on db-2").await;
+    let mut conn = w.app.conn().await;
+    let dba = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
+    let engineer = w.app.sign_in(&w.engineer).await;
+    let (status, body) = post(
+        &w,
+        &engineer,
+        &format!("/tickets/{id}/escalate"),
+        &[
+            ("to_user", &dba.id.to_string()),
+            ("followed_model", "no_model"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    let theirs = w
+        .app
+        .get_as(&w.app.sign_in(&dba).await, "/tickets?queue=mine")
+        .await
+        .body;
+    assert!(theirs.contains("Replication lag on db-2"), "{theirs}");
+    assert!(theirs.contains("escalated to you"));
+    let mine = w.app.get_as(&engineer, "/tickets?queue=mine").await.body;
+    assert!(
+        !mine.contains("Replication lag on db-2"),
+        "not assigned to the escalating engineer"
+    );
+}
+
+#[actix_web::test]
 async fn admins_manage_the_category_list_and_ticket_forms_offer_it() {
     let w = world().await;
     let admin = w.app.sign_in(&w.admin).await;
