@@ -48,6 +48,10 @@ pub struct Hub {
     listening: Arc<AtomicBool>,
     /// Woken when a search outbox row commits, on any instance.
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Bumped whenever tickets may have changed (an outbox row or a journal
+    /// entry committed, or the LISTEN connection came back): open ticket
+    /// lists reload their rows.
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
     /// Set when the server shuts down: open event streams end at once
     /// instead of holding the shutdown up.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
@@ -71,6 +75,7 @@ impl Hub {
             listening: Arc::new(AtomicBool::new(false)),
             frames: Arc::default(),
             outbox: Arc::new(tokio::sync::Notify::new()),
+            changes: Arc::new(tokio::sync::watch::Sender::new(0)),
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
     }
@@ -82,6 +87,11 @@ impl Hub {
     /// Ids of users whose access changed, as the changes commit.
     pub fn access_changes(&self) -> broadcast::Receiver<i64> {
         self.access.subscribe()
+    }
+
+    /// Changes whenever tickets may have changed (see `changes`).
+    pub fn ticket_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Changes each time the LISTEN connection comes back: what was
@@ -134,12 +144,14 @@ impl Hub {
     fn dispatch(&self, n: &tokio_postgres::Notification) {
         if n.channel() == crate::db::outbox::CHANNEL {
             self.outbox.notify_one();
+            self.changes.send_modify(|n| *n += 1);
         } else if n.channel() == ACCESS_CHANNEL {
             if let Ok(user) = n.payload().parse() {
                 let _ = self.access.send(user);
             }
         } else {
             self.publish(n.payload());
+            self.changes.send_modify(|n| *n += 1);
         }
     }
 
@@ -149,6 +161,7 @@ impl Hub {
         self.listening.store(true, Ordering::Release);
         self.resync.send_modify(|n| *n += 1);
         self.outbox.notify_one();
+        self.changes.send_modify(|n| *n += 1);
     }
 
     fn publish(&self, payload: &str) {

@@ -46,6 +46,101 @@ pub fn render(markdown: &str) -> SafeHtml {
     )
 }
 
+/// A journal entry: Markdown with its line breaks kept (people type
+/// entries like chat messages); a pasted log or alert payload is shown as
+/// written, monospaced; either collapses behind its first line when long.
+pub fn render_entry(text: &str) -> SafeHtml {
+    let body = if looks_like_log(text) {
+        format!("<pre class=\"log\">{}</pre>", escape_text(text))
+    } else {
+        let linked = link_models(text);
+        let mut options = Options::empty();
+        options.insert(Options::ENABLE_TABLES);
+        options.insert(Options::ENABLE_STRIKETHROUGH);
+        let events = Parser::new_ext(&linked, options).map(|event| match event {
+            pulldown_cmark::Event::SoftBreak => pulldown_cmark::Event::HardBreak,
+            other => other,
+        });
+        let mut raw = String::with_capacity(linked.len() * 2);
+        html::push_html(&mut raw, events);
+        ammonia::Builder::default()
+            .link_rel(Some("noopener noreferrer"))
+            .url_schemes(["http", "https", "mailto"].into())
+            .clean(&raw)
+            .to_string()
+    };
+    let lines = text.lines().count();
+    if lines <= LONG_ENTRY_LINES {
+        return SafeHtml(body);
+    }
+    let first: String = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .chars()
+        .take(120)
+        .collect();
+    SafeHtml(format!(
+        "<details class=\"long-entry\"><summary><span class=\"first-line\">{}</span> \
+         <span class=\"muted\">({lines} lines, show all)</span></summary>{body}</details>",
+        escape_text(&first)
+    ))
+}
+
+/// Text for HTML element content: the five characters that matter escaped,
+/// spaces and line breaks kept as they are (a `<pre>` shows them).
+fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Entries longer than this collapse behind their first line.
+pub const LONG_ENTRY_LINES: usize = 20;
+
+/// Whether text reads as a log or a machine payload rather than prose: a
+/// JSON or YAML-ish document, or lines most of which start with a
+/// timestamp, a log level or `key=value`/`key: value` pairs. Fenced code
+/// is left to Markdown.
+fn looks_like_log(text: &str) -> bool {
+    let text = text.trim();
+    if text.contains("```") {
+        return false;
+    }
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.len() < 3 {
+        return false;
+    }
+    if (text.starts_with('{') && text.ends_with('}'))
+        || (text.starts_with('[') && text.ends_with(']'))
+    {
+        return true;
+    }
+    let machine = |line: &&str| {
+        let l = line.trim_start();
+        let first = l.split_whitespace().next().unwrap_or_default();
+        l.starts_with(|c: char| c.is_ascii_digit())
+            || [
+                "ERROR", "WARN", "WARNING", "INFO", "DEBUG", "TRACE", "FATAL", "CRITICAL",
+            ]
+            .iter()
+            .any(|lvl| first.trim_matches(|c: char| !c.is_ascii_alphabetic()) == *lvl)
+            || (first.contains('=') && !first.starts_with('='))
+            || l.starts_with('"')
+            || line.starts_with("  ")
+    };
+    lines.iter().filter(|l| machine(l)).count() * 2 > lines.len()
+}
+
 /// Sanitizes HTML made elsewhere (search snippets, whose text tantivy has
 /// escaped and whose matches it wraps in `<b>`).
 pub fn sanitize(html: &str) -> SafeHtml {
@@ -84,6 +179,47 @@ fn link_models(markdown: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_keep_their_line_breaks_and_logs_stay_as_written() {
+        let chat = render_entry("checked the LB\nrestarting web-2 now");
+        assert!(chat.as_str().contains("checked the LB<br>"), "{chat}");
+        let log = "2026-11-29T03:01:02Z ERROR upstream timed out\n\
+                   2026-11-29T03:01:03Z WARN  retrying <b>pool</b>\n\
+                   2026-11-29T03:01:04Z ERROR upstream timed out";
+        let html = render_entry(log);
+        assert!(
+            html.as_str()
+                .starts_with(r#"<pre class="log">2026-11-29T03:01:02Z ERROR"#),
+            "{html}"
+        );
+        assert!(
+            html.as_str().contains("&lt;b&gt;pool&lt;/b&gt;"),
+            "escaped: {html}"
+        );
+        let payload = "{\n  \"alertname\": \"DiskFull\",\n  \"severity\": \"page\"\n}";
+        assert!(
+            render_entry(payload)
+                .as_str()
+                .starts_with(r#"<pre class="log">"#)
+        );
+        // Prose with a list is Markdown.
+        let prose = render_entry("Plan:\n- fail over\n- tell the customer\n- write it up");
+        assert!(prose.as_str().contains("<li>fail over</li>"), "{prose}");
+    }
+
+    #[test]
+    fn long_entries_collapse_behind_their_first_line() {
+        let long: String = (1..=30).map(|n| format!("{n} line <x>\n")).collect();
+        let html = render_entry(&long);
+        assert!(
+            html.as_str().starts_with(
+                r#"<details class="long-entry"><summary><span class="first-line">1 line &lt;x&gt;</span> <span class="muted">(30 lines, show all)</span></summary><pre class="log">"#
+            ),
+            "{html}"
+        );
+        assert!(!render_entry("short\nentry").as_str().contains("<details"));
+    }
 
     #[test]
     fn renders_markdown_and_model_links() {

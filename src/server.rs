@@ -28,6 +28,12 @@ pub enum StartupError {
     )]
     DataDir { dir: String, reason: String },
     #[error(
+        "there is no Casebook installation in {dir} (no database there); pass --data-dir \
+         (CASEBOOK_DATA_DIR) naming the directory `casebook serve` uses, or --database-url; \
+         only `casebook serve` and `casebook migrate` create an installation"
+    )]
+    NoInstallation { dir: String },
+    #[error(
         "cannot listen on {addr}: the port is already in use; stop the program using it or \
          choose another --listen (CASEBOOK_LISTEN)"
     )]
@@ -107,6 +113,24 @@ impl Database {
             None => Ok(()),
         }
     }
+}
+
+/// For one-off commands (everything but `serve` and `migrate`): the
+/// embedded database must already exist in the data directory. Run from
+/// another directory without `--data-dir`, a command would otherwise
+/// create a second, empty installation there and load data into it.
+pub fn existing_installation(config: &Config) -> Result<(), StartupError> {
+    if config.database_url.is_some() {
+        return Ok(());
+    }
+    let layout = Layout::in_data_dir(&config.data_dir);
+    if layout.pgdata.join("PG_VERSION").is_file() {
+        return Ok(());
+    }
+    let dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    Err(StartupError::NoInstallation {
+        dir: dir.display().to_string(),
+    })
 }
 
 pub fn ensure_writable(dir: &Path) -> Result<(), StartupError> {

@@ -396,7 +396,7 @@ async fn fill(
                 .await
                 .map_err(err("recording a pick"))?;
         }
-        ticket_actions::change_status(conn, &t, tid, "triaged")
+        ticket_actions::change_status(conn, &t, tid, "triaged", "")
             .await
             .map_err(err("triaging"))?;
         ticket_actions::write(
@@ -415,7 +415,7 @@ async fn fill(
         ticket_actions::link_model(conn, &e, tid, key, s.outcome, missing, None)
             .await
             .map_err(err("linking a model"))?;
-        ticket_actions::change_status(conn, &e, tid, "in_progress")
+        ticket_actions::change_status(conn, &e, tid, "in_progress", "")
             .await
             .map_err(err("starting work"))?;
         ticket_actions::write(
@@ -445,7 +445,7 @@ async fn fill(
         }
         let open_still = i >= total - 3;
         if !open_still {
-            ticket_actions::change_status(conn, &e, tid, "resolved")
+            ticket_actions::change_status(conn, &e, tid, "resolved", "")
                 .await
                 .map_err(err("resolving"))?;
             resolved.push((id, s, base));

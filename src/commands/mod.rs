@@ -17,12 +17,14 @@ use crate::server::{Database, StartupError, ensure_writable};
 pub use models::{Report, demo, export, import_dir};
 pub use users::{Added, NewAccount, add_user};
 
-/// Opens the database for a one-off command (sharing the server of a
-/// running `serve`), migrates it, and runs `work` on one connection.
+/// Opens the database of an existing installation for a one-off command
+/// (sharing the server of a running `serve`; never creating one), migrates
+/// it, and runs `work` on one connection.
 pub async fn with_database<T>(
     config: &Config,
     work: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<T, StartupError>,
 ) -> Result<T, StartupError> {
+    crate::server::existing_installation(config)?;
     ensure_writable(&config.data_dir)?;
     let database = Database::open(config, true).await?;
     let result = async {

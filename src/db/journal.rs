@@ -171,3 +171,19 @@ pub async fn newest_id(conn: &mut AsyncPgConnection, ticket: TicketId) -> QueryR
         .await
         .map(|id| id.unwrap_or(0))
 }
+
+/// The `data` of a ticket's entries of one kind, oldest first (the ticks
+/// of the model checklist are folded from these).
+pub async fn data_of_kind(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+    kind: EntryKind,
+) -> QueryResult<Vec<serde_json::Value>> {
+    journal_entries::table
+        .filter(journal_entries::ticket_id.eq(ticket.0))
+        .filter(journal_entries::kind.eq(kind.as_str()))
+        .select(journal_entries::data)
+        .order(journal_entries::id.asc())
+        .load(conn)
+        .await
+}

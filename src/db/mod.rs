@@ -4,6 +4,7 @@
 
 pub mod api_tokens;
 pub mod audit;
+pub mod categories;
 pub mod cluster;
 pub mod columns;
 pub mod improvements;

@@ -364,7 +364,7 @@ pub async fn facts(
     let links = ticket_db::linked_models(conn, id)
         .await?
         .into_iter()
-        .map(|(key, title, revision, outcome, missing)| LinkFact {
+        .map(|(_, key, title, revision, outcome, missing)| LinkFact {
             key,
             title,
             revision,
@@ -619,7 +619,7 @@ pub async fn submit_routine(
         let resolved_by_model = ticket_db::linked_models(conn, id)
             .await?
             .iter()
-            .any(|l| l.3 == "resolved");
+            .any(|l| l.4 == "resolved");
         let escalated = escalations::table
             .filter(escalations::ticket_id.eq(id.0))
             .count()

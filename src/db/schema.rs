@@ -245,6 +245,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    ticket_categories (id) {
+        id -> Int8,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     ticket_models (id) {
         id -> Int8,
         ticket_id -> Int8,
@@ -380,6 +388,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     search_outbox,
     sessions,
     setup_tokens,
+    ticket_categories,
     ticket_models,
     ticket_transitions,
     tickets,

@@ -195,6 +195,10 @@ pub enum Queue {
     /// All open tickets (or all, with a status filter).
     #[default]
     Open,
+    /// Resolved and closed tickets, newest first.
+    Done,
+    /// Every ticket, newest first.
+    All,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -212,6 +216,8 @@ pub struct TicketRow {
     #[diesel(embed)]
     pub ticket: Ticket,
     pub organization: Option<String>,
+    /// Someone escalated the ticket to the viewer.
+    pub escalated_to_viewer: bool,
 }
 
 pub async fn list(
@@ -236,13 +242,22 @@ pub async fn list(
         };
         query = match filter.queue {
             Queue::Triage => query.filter(tickets::status.eq(Status::New.as_str())),
+            // Assigned to the viewer, or escalated to them by name.
             Queue::Mine => query
-                .filter(tickets::assignee_id.eq(viewer.0))
+                .filter(
+                    tickets::assignee_id.eq(viewer.0).or(tickets::id.eq_any(
+                        escalations::table
+                            .filter(escalations::to_user_id.eq(viewer.0))
+                            .select(escalations::ticket_id),
+                    )),
+                )
                 .filter(tickets::status.eq_any(open.clone())),
             Queue::Open => match filter.status {
                 Some(_) => query,
                 None => query.filter(tickets::status.eq_any(open.clone())),
             },
+            Queue::Done => query.filter(tickets::status.ne_all(open.clone())),
+            Queue::All => query,
         };
         if let Some(status) = filter.status {
             query = query.filter(tickets::status.eq(status.as_str()));
@@ -262,28 +277,41 @@ pub async fn list(
         query
     };
     let total = build().count().get_result(conn).await?;
-    let rows = build()
-        .select((Ticket::as_select(), organizations::name.nullable()))
-        .order((
+    let escalated = diesel::dsl::exists(
+        escalations::table
+            .filter(escalations::ticket_id.eq(tickets::id))
+            .filter(escalations::to_user_id.eq(viewer.0)),
+    );
+    let mut rows = build().select((
+        Ticket::as_select(),
+        organizations::name.nullable(),
+        escalated,
+    ));
+    rows = match filter.queue {
+        // What is finished is looked up by when it happened.
+        Queue::Done | Queue::All => rows.order((tickets::updated_at.desc(), tickets::id.desc())),
+        _ => rows.order((
             tickets::priority.asc(),
             tickets::created_at.asc(),
             tickets::id.asc(),
-        ))
-        .offset(offset)
-        .limit(limit)
-        .load(conn)
-        .await?;
+        )),
+    };
+    let rows = rows.offset(offset).limit(limit).load(conn).await?;
     Ok((rows, total))
 }
 
+/// Categories to filter by: the managed list and any free text in use.
 pub async fn categories(conn: &mut AsyncPgConnection) -> QueryResult<Vec<String>> {
-    tickets::table
+    let mut used: Vec<String> = tickets::table
         .select(tickets::category)
         .filter(tickets::category.ne(""))
         .distinct()
-        .order(tickets::category.asc())
         .load(conn)
-        .await
+        .await?;
+    used.extend(crate::db::categories::names(conn).await?);
+    used.sort();
+    used.dedup();
+    Ok(used)
 }
 
 /// Staff who can be assigned or escalated to: (id, name).
@@ -360,6 +388,22 @@ pub async fn duplicates_of(
     .await
 }
 
+/// What linking a model did: a new link, or the existing link of the same
+/// model (or the "no model fits" record) with its earlier outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linked {
+    New,
+    /// The pinned revision stays the one first linked.
+    Updated {
+        was: Outcome,
+        revision: Option<i32>,
+    },
+}
+
+/// Links a model (or records "no model fits"), once per ticket: linking the
+/// same model again updates its outcome and keeps the revision first
+/// pinned. The caller holds the ticket row locked, so two links of the
+/// same model cannot both insert (a unique index backs that up).
 pub async fn link_model(
     conn: &mut AsyncPgConnection,
     ticket: TicketId,
@@ -367,7 +411,39 @@ pub async fn link_model(
     outcome: Outcome,
     missing: &str,
     by: UserId,
-) -> QueryResult<()> {
+) -> QueryResult<Linked> {
+    let mut existing = ticket_models::table
+        .filter(ticket_models::ticket_id.eq(ticket.0))
+        .into_boxed();
+    existing = match model {
+        Some((id, _)) => existing.filter(ticket_models::model_id.eq(id)),
+        None => existing.filter(ticket_models::model_id.is_null()),
+    };
+    let found: Option<(i64, String, Option<i32>)> = existing
+        .select((
+            ticket_models::id,
+            ticket_models::outcome,
+            ticket_models::revision,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    if let Some((row, was, revision)) = found {
+        diesel::update(ticket_models::table.find(row))
+            .set((
+                ticket_models::outcome.eq(outcome.as_str()),
+                ticket_models::missing.eq(missing),
+                ticket_models::linked_by.eq(by.0),
+            ))
+            .execute(conn)
+            .await?;
+        let was = was.parse().map_err(|_| {
+            diesel::result::Error::DeserializationError(
+                format!("unknown link outcome {was:?} in the database").into(),
+            )
+        })?;
+        return Ok(Linked::Updated { was, revision });
+    }
     diesel::insert_into(ticket_models::table)
         .values((
             ticket_models::ticket_id.eq(ticket.0),
@@ -379,18 +455,72 @@ pub async fn link_model(
         ))
         .execute(conn)
         .await?;
-    Ok(())
+    Ok(Linked::New)
 }
 
-/// A ticket's model links: (model key, title, revision, outcome, missing).
+/// The revision of `key` this ticket's link pins: (model id, revision).
+pub async fn pinned_revision(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+    key: &str,
+) -> QueryResult<Option<(i64, i32)>> {
+    let row: Option<(i64, Option<i32>)> = ticket_models::table
+        .inner_join(incident_models::table)
+        .filter(ticket_models::ticket_id.eq(ticket.0))
+        .filter(incident_models::key.eq(key))
+        .select((incident_models::id, ticket_models::revision))
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(row.and_then(|(id, rev)| rev.map(|r| (id, r))))
+}
+
+/// The corrected fields of a ticket, all four written at once.
+pub struct Fields<'a> {
+    pub title: &'a str,
+    pub description: &'a str,
+    pub priority: Priority,
+    pub category: &'a str,
+}
+
+pub async fn set_fields(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+    fields: Fields<'_>,
+) -> QueryResult<()> {
+    diesel::update(tickets::table.find(ticket.0))
+        .set((
+            tickets::title.eq(fields.title),
+            tickets::description.eq(fields.description),
+            tickets::priority.eq(fields.priority.level()),
+            tickets::category.eq(fields.category),
+            tickets::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    // Title, description and category are searched; priority is a filter.
+    outbox::enqueue(conn, Entity::Ticket, ticket.0).await
+}
+
+/// A ticket's model links: (model id, key, title, revision, outcome, missing).
 pub async fn linked_models(
     conn: &mut AsyncPgConnection,
     ticket: TicketId,
-) -> QueryResult<Vec<(Option<String>, Option<String>, Option<i32>, String, String)>> {
+) -> QueryResult<
+    Vec<(
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<i32>,
+        String,
+        String,
+    )>,
+> {
     ticket_models::table
         .left_join(incident_models::table)
         .filter(ticket_models::ticket_id.eq(ticket.0))
         .select((
+            ticket_models::model_id,
             incident_models::key.nullable(),
             incident_models::title.nullable(),
             ticket_models::revision,

@@ -118,12 +118,18 @@ impl Status {
         !matches!(self, Status::Resolved | Status::Closed)
     }
 
-    /// The lifecycle: new → triaged → in progress ⇄ waiting on customer →
-    /// resolved → closed; a resolved ticket can be reopened.
+    /// The lifecycle as teams work: new → triaged → in progress ⇄ waiting
+    /// on customer; any open ticket can be resolved (straight from new as
+    /// a false alarm, with a reason); a resolved ticket is closed or
+    /// reopened (back in progress). Every move is recorded by the service.
     pub fn next(self) -> &'static [Status] {
         match self {
-            Status::New => &[Status::Triaged],
-            Status::Triaged => &[Status::InProgress],
+            Status::New => &[Status::Triaged, Status::InProgress, Status::Resolved],
+            Status::Triaged => &[
+                Status::InProgress,
+                Status::WaitingOnCustomer,
+                Status::Resolved,
+            ],
             Status::InProgress => &[Status::WaitingOnCustomer, Status::Resolved],
             Status::WaitingOnCustomer => &[Status::InProgress, Status::Resolved],
             Status::Resolved => &[Status::Closed, Status::InProgress],
@@ -131,9 +137,31 @@ impl Status {
         }
     }
 
-    /// Whether the change is allowed, with a message saying why not.
-    pub fn transition(self, to: Status) -> Result<Status, FieldError> {
+    /// A move that needs a reason written down: resolving a ticket nobody
+    /// has triaged says it was a false alarm, and why.
+    pub fn needs_reason(self, to: Status) -> bool {
+        self == Status::New && to == Status::Resolved
+    }
+
+    /// What the button for a move says.
+    pub fn action_label(self, to: Status) -> &'static str {
+        match (self, to) {
+            (Status::New, Status::Resolved) => "Resolve as false alarm",
+            (Status::Resolved, Status::InProgress) => "Reopen",
+            (_, to) => to.label(),
+        }
+    }
+
+    /// Whether the change is allowed (with the reason it needs), with a
+    /// message saying why not.
+    pub fn transition(self, to: Status, reason: &str) -> Result<Status, FieldError> {
         if self.next().contains(&to) {
+            if self.needs_reason(to) && reason.trim().is_empty() {
+                return Err(FieldError::new(
+                    "resolution",
+                    "say why this was a false alarm before resolving it",
+                ));
+            }
             return Ok(to);
         }
         let allowed: Vec<&str> = self.next().iter().map(|s| s.label()).collect();
@@ -189,6 +217,10 @@ pub enum EntryKind {
     Escalation,
     Triage,
     System,
+    /// A correction of a ticket field, with its value before and after.
+    Edit,
+    /// A step of the linked model ticked (or unticked) on the checklist.
+    Step,
 }
 
 impl EntryKind {
@@ -202,6 +234,8 @@ impl EntryKind {
             EntryKind::Escalation => "escalation",
             EntryKind::Triage => "triage",
             EntryKind::System => "system",
+            EntryKind::Edit => "edit",
+            EntryKind::Step => "step",
         }
     }
 }
@@ -307,7 +341,11 @@ mod tests {
         use Status::*;
         let allowed = [
             (New, Triaged),
+            (New, InProgress),
+            (New, Resolved),
             (Triaged, InProgress),
+            (Triaged, WaitingOnCustomer),
+            (Triaged, Resolved),
             (InProgress, WaitingOnCustomer),
             (WaitingOnCustomer, InProgress),
             (InProgress, Resolved),
@@ -317,21 +355,53 @@ mod tests {
         ];
         for from in Status::ALL {
             for to in Status::ALL {
-                let ok = from.transition(to).is_ok();
+                let ok = from.transition(to, "false alarm").is_ok();
                 assert_eq!(ok, allowed.contains(&(from, to)), "{from:?} -> {to:?}");
             }
         }
     }
 
     #[test]
+    fn every_open_status_can_be_resolved_and_a_resolved_one_reopened() {
+        for from in Status::ALL.into_iter().filter(|s| s.is_open()) {
+            assert!(from.next().contains(&Status::Resolved), "{from:?}");
+        }
+        assert_eq!(
+            Status::Resolved.transition(Status::InProgress, ""),
+            Ok(Status::InProgress)
+        );
+        assert_eq!(Status::Resolved.action_label(Status::InProgress), "Reopen");
+    }
+
+    #[test]
+    fn a_false_alarm_needs_its_reason() {
+        let err = Status::New.transition(Status::Resolved, "  ").unwrap_err();
+        assert_eq!(err.field, "resolution");
+        assert!(err.message.contains("false alarm"), "{}", err.message);
+        assert_eq!(
+            Status::New.transition(Status::Resolved, "test alert from staging"),
+            Ok(Status::Resolved)
+        );
+        // Only the shortcut from new needs one.
+        assert_eq!(
+            Status::InProgress.transition(Status::Resolved, ""),
+            Ok(Status::Resolved)
+        );
+    }
+
+    #[test]
     fn a_refused_move_says_where_the_ticket_can_go() {
-        let err = Status::New.transition(Status::Resolved).unwrap_err();
+        let err = Status::Resolved
+            .transition(Status::WaitingOnCustomer, "")
+            .unwrap_err();
         assert_eq!(err.field, "status");
         assert_eq!(
             err.message,
-            "a ticket cannot go from new to resolved; from new it can go to triaged"
+            "a ticket cannot go from resolved to waiting on customer; from resolved it can go to closed or in progress"
         );
-        let closed = Status::Closed.transition(Status::InProgress).unwrap_err();
+        let closed = Status::Closed
+            .transition(Status::InProgress, "")
+            .unwrap_err();
         assert!(
             closed
                 .message

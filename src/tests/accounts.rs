@@ -513,7 +513,22 @@ async fn bad_account_input_gets_a_clear_message_and_changes_nothing() {
             ],
             "is already registered",
         ),
+        (
+            // No default role: it must be chosen.
+            vec![
+                ("email", "nobody@example.com"),
+                ("display_name", "A"),
+                ("password", "long enough pw"),
+            ],
+            r#"<p class="field-error" id="role-error">choose the person"#,
+        ),
     ];
+    let form = app.get_as(&browser, "/admin/users").await;
+    assert!(
+        form.body
+            .contains(r#"<option value="" selected>— choose a role —</option>"#),
+        "the add-user form must not preselect a role"
+    );
     for (fields, message) in cases {
         let res = app.post_as(&browser, "/admin/users", &fields).await;
         assert_eq!(res.status, 422, "{fields:?}: {}", res.body);

@@ -24,14 +24,12 @@ async fn wait_live(page: &Browser) {
         .await;
 }
 
-/// Submits the composer and waits for the page it leads to, with its
-/// event stream open again.
+/// Submits the composer and waits until the entry is sent: the page stays
+/// (the script posts it and empties the composer), its stream still open.
 async fn submit(page: &Browser) {
-    page.execute("window.__before_submit = true;", Vec::new())
-        .await;
     page.click("#composer button[type=submit]").await;
     page.wait_until(
-        "window.__before_submit === undefined && document.body.dataset.live === 'open'",
+        "document.getElementById('body').value === '' && !document.getElementById('composer').dataset.sending && document.body.dataset.live === 'open'",
         WAIT,
     )
     .await;
@@ -85,8 +83,10 @@ async fn ticket_pages_show_each_person_their_entries_live() {
         assert_eq!(page.current_url().await, ticket_page, "not signed in");
         wait_live(page).await;
     }
-    // Gone if the customer's page is ever reloaded.
+    // Gone if either page is ever reloaded (the composer posts without
+    // leaving the page).
     customer.execute("window.__marker = 1;", Vec::new()).await;
+    engineer.execute("window.__marker = 1;", Vec::new()).await;
 
     // The engineer writes an internal note (the default) in the composer.
     let composer_note = "INTERNAL: disk full on db-3, customer not told yet";

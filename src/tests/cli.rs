@@ -207,6 +207,35 @@ fn an_unwritable_data_directory_is_refused() {
 }
 
 #[test]
+fn one_off_commands_never_create_an_installation() {
+    let parent = data_dir();
+    let dir = parent.path().join("casebook-data");
+    for args in [
+        &["demo"][..],
+        &["export", "/tmp/never-written"][..],
+        &["reindex"][..],
+    ] {
+        let out = run(casebook().args(args).arg("--data-dir").arg(&dir));
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!(
+                "there is no Casebook installation in {}",
+                dir.display()
+            )),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("--data-dir"), "{err}");
+        assert!(!dir.exists(), "{args:?} created {}", dir.display());
+    }
+    // `migrate` creates one; then the one-off commands use it.
+    let migrated = run(casebook().arg("migrate").arg("--data-dir").arg(&dir));
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let demo = run(casebook().arg("demo").arg("--data-dir").arg(&dir));
+    assert!(demo.status.success(), "{}", stderr(&demo));
+}
+
+#[test]
 fn a_port_in_use_is_refused_before_anything_starts() {
     let dir = data_dir();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -68,7 +68,7 @@ async fn a_review_files_items_a_model_save_resolves_one_and_the_debt_drops() {
     .id
     .0;
     for status in ["triaged", "in_progress"] {
-        ticket_actions::change_status(&mut conn, &engineer.viewer(), TicketId(ticket), status)
+        ticket_actions::change_status(&mut conn, &engineer.viewer(), TicketId(ticket), status, "")
             .await
             .unwrap();
     }
@@ -83,9 +83,15 @@ async fn a_review_files_items_a_model_save_resolves_one_and_the_debt_drops() {
     )
     .await
     .unwrap();
-    ticket_actions::change_status(&mut conn, &engineer.viewer(), TicketId(ticket), "resolved")
-        .await
-        .unwrap();
+    ticket_actions::change_status(
+        &mut conn,
+        &engineer.viewer(),
+        TicketId(ticket),
+        "resolved",
+        "",
+    )
+    .await
+    .unwrap();
     let reviewer_session = fixtures::session(&mut conn, &reviewer).await;
     let engineer_session = fixtures::session(&mut conn, &engineer).await;
 

@@ -45,6 +45,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/tickets/{id}/triage", "staff"),
     ("GET", "/tickets", "signed-in"),
     ("GET", "/tickets/new", "signed-in"),
+    ("GET", "/tickets/events", "signed-in"),
     ("POST", "/tickets", "signed-in"),
     ("GET", "/tickets/{id}", "signed-in"),
     ("GET", "/tickets/{id}/events", "signed-in"),
@@ -96,6 +97,8 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/reports/export/{table}", "staff"),
     ("GET", "/api/v1/reports/{table}", "staff"),
     ("GET", "/api/v1/reports/{table}/csv", "staff"),
+    ("POST", "/tickets/{id}/edit", "staff"),
+    ("POST", "/tickets/{id}/steps", "staff"),
     ("GET", "/admin/users", "admin"),
     ("POST", "/admin/users", "admin"),
     ("GET", "/admin/users/{id}", "admin"),
@@ -106,6 +109,9 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/admin/organizations", "admin"),
     ("POST", "/admin/organizations", "admin"),
     ("GET", "/admin/audit", "admin"),
+    ("GET", "/admin/categories", "admin"),
+    ("POST", "/admin/categories", "admin"),
+    ("POST", "/admin/categories/{id}/remove", "admin"),
     ("GET", "/api/v1/me", "signed-in"),
     ("GET", "/api/v1/models", "signed-in"),
     ("POST", "/api/v1/models", "staff"),
@@ -128,6 +134,8 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/tickets/{id}/models", "staff"),
     ("POST", "/api/v1/tickets/{id}/escalations", "staff"),
     ("POST", "/api/v1/tickets/{id}/duplicate", "staff"),
+    ("POST", "/api/v1/tickets/{id}/fields", "staff"),
+    ("POST", "/api/v1/tickets/{id}/steps", "staff"),
 ];
 
 fn allowed(rule: &str, role: Option<Role>) -> bool {

@@ -21,5 +21,6 @@ mod rota;
 mod search;
 mod setup;
 mod support;
+mod ticket_page;
 mod tickets;
 mod trust;

@@ -246,6 +246,42 @@ async fn edits_add_revisions_and_history_diffs_any_two() {
 }
 
 #[actix_web::test]
+async fn a_conflict_compares_a_crlf_text_line_by_line_not_as_all_changed() {
+    let app = TestApp::new().await;
+    let ana = staff(&app).await;
+    let ben = staff(&app).await;
+    create(&app, &ana, DISK).await;
+    let anas = DISK.replace("below 5%", "below 10%");
+    let saved = app
+        .post_as(
+            &ana,
+            "/models/db-disk-full",
+            &[("text", &anas), ("base_revision", "1"), ("action", "save")],
+        )
+        .await;
+    assert_eq!(saved.status, 303);
+    // Ben's browser sends CRLF line ends, as browsers do for a textarea.
+    let bens = DISK
+        .replace("Why WAL grows.", "Why WAL grows, and how to size volumes.")
+        .replace('\n', "\r\n");
+    let conflict = app
+        .post_as(
+            &ben,
+            "/models/db-disk-full",
+            &[("text", &bens), ("base_revision", "1"), ("action", "save")],
+        )
+        .await;
+    assert_eq!(conflict.status, 409, "{}", conflict.body);
+    let yours = &conflict.body[conflict.body.find("Your text compared").unwrap()..];
+    let yours = &yours[..yours.find("</pre>").unwrap()];
+    // Ana's line and Ben's line differ, each one way; nothing else.
+    assert_eq!(yours.matches(r#"class="added""#).count(), 2, "{yours}");
+    assert_eq!(yours.matches(r#"class="removed""#).count(), 2, "{yours}");
+    assert!(yours.contains("how to size volumes"));
+    assert!(!yours.contains('\r'));
+}
+
+#[actix_web::test]
 async fn a_stale_edit_gets_a_conflict_page_and_loses_nothing() {
     let app = TestApp::new().await;
     let ana = staff(&app).await;
@@ -661,7 +697,7 @@ async fn import_is_all_or_nothing_and_names_the_bad_file() {
     let app = TestApp::new().await;
     let mut conn = app.conn().await;
     let hidden = indicatif::ProgressBar::hidden();
-    let broken = DISK.replace("1. Confirm", "3. Confirm");
+    let broken = DISK.replace("1. Confirm", "Confirm");
     let wal = DISK.replace("key: db-disk-full", "key: wal-stuck");
     let err = import_sources(
         &mut conn,

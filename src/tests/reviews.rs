@@ -70,7 +70,7 @@ pub async fn ticket(t: &Team, title: &str, statuses: &[&str]) -> i64 {
     .id
     .0;
     for status in statuses {
-        ticket_actions::change_status(&mut conn, &t.engineer.viewer(), TicketId(id), status)
+        ticket_actions::change_status(&mut conn, &t.engineer.viewer(), TicketId(id), status, "")
             .await
             .unwrap();
     }
@@ -177,6 +177,7 @@ async fn resolved_tickets_wait_in_the_queue_oldest_first_with_a_count_for_review
         &t.engineer.viewer(),
         TicketId(newer),
         "in_progress",
+        "",
     )
     .await
     .unwrap();
@@ -228,7 +229,7 @@ async fn the_review_page_shows_the_facts_gathered_on_the_ticket() {
     )
     .await
     .unwrap();
-    ticket_actions::change_status(&mut conn, &engineer, TicketId(id), "resolved")
+    ticket_actions::change_status(&mut conn, &engineer, TicketId(id), "resolved", "")
         .await
         .unwrap();
 

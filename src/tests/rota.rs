@@ -315,9 +315,15 @@ async fn last_weeks_triage_is_sampled_and_graded_into_the_weeks_score() {
     }
     // One triaged by someone else does not count.
     let foreign = ticket(&t, "Triaged by the manager", &[]).await;
-    ticket_actions::change_status(&mut conn, &t.manager.viewer(), TicketId(foreign), "triaged")
-        .await
-        .unwrap();
+    ticket_actions::change_status(
+        &mut conn,
+        &t.manager.viewer(),
+        TicketId(foreign),
+        "triaged",
+        "",
+    )
+    .await
+    .unwrap();
     let mid_week = last.and_time(NaiveTime::MIN).and_utc() + Duration::days(2);
     diesel::update(ticket_transitions::table.filter(ticket_transitions::to_status.eq("triaged")))
         .set(ticket_transitions::at.eq(mid_week))

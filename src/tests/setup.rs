@@ -84,8 +84,17 @@ async fn the_first_admin_is_created_once_and_the_page_disappears() {
         .unwrap();
     assert_eq!(roles, vec!["admin"]);
 
-    // Gone: the page, and a replay of the same form.
-    assert_eq!(app.get(&format!("/setup?token={token}")).await.status, 404);
+    // Gone: the page says so and leads to signing in; a replay of the
+    // same form is refused.
+    let reused = app.get(&format!("/setup?token={token}")).await;
+    assert_eq!(reused.status, 303);
+    assert_eq!(reused.location(), Some("/login?notice=setup-used"));
+    let login = app.get("/login?notice=setup-used").await;
+    assert!(
+        login.body.contains("This setup link was already used"),
+        "{}",
+        login.body
+    );
     let replay = app
         .post_as(
             &browser,
@@ -124,5 +133,5 @@ async fn with_an_admin_present_no_setup_token_is_issued() {
             .unwrap(),
         None
     );
-    assert_eq!(app.get("/setup?token=anything").await.status, 404);
+    assert_eq!(app.get("/setup?token=anything").await.status, 303);
 }

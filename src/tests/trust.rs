@@ -760,9 +760,15 @@ async fn the_index_never_skips_a_row_that_commits_after_a_higher_id() {
         assert_eq!(total, 1, "{title}: {hits:?}");
     }
     // Status and duplicate changes reach the index too.
-    service::change_status(&mut conn, &w.engineer.viewer(), TicketId(fast), "triaged")
-        .await
-        .unwrap();
+    service::change_status(
+        &mut conn,
+        &w.engineer.viewer(),
+        TicketId(fast),
+        "triaged",
+        "",
+    )
+    .await
+    .unwrap();
     service::mark_duplicate(
         &mut conn,
         &w.engineer.viewer(),

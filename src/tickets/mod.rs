@@ -14,7 +14,13 @@ use crate::db::tickets::{self, NewEscalation, NewTicket, Ticket};
 use crate::domain::FieldError;
 use crate::domain::account::UserId;
 use crate::domain::policy::{Viewer, Visibility};
-use crate::domain::ticket::{EntryKind, Followed, Outcome, Priority, Status, TicketId};
+use crate::domain::ticket::{EntryKind, Followed, Outcome, Status, TicketId};
+
+mod checklist;
+pub mod edit;
+
+pub use checklist::{Checklist, ChecklistStep, checklists, tick_step};
+pub use edit::{EditTicket, categories, edit};
 
 /// Why a ticket action was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +43,7 @@ pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_BODY_BYTES: usize = 100_000;
 
 /// The ticket, locked, if the viewer may see it; otherwise "not found".
-async fn load(
+pub(crate) async fn load(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
     id: TicketId,
@@ -52,14 +58,14 @@ async fn load(
 }
 
 /// A text field PostgreSQL can store: no NUL character.
-fn no_nul(field: &'static str, text: &str) -> Result<(), FieldError> {
+pub(crate) fn no_nul(field: &'static str, text: &str) -> Result<(), FieldError> {
     if text.contains('\0') {
         return Err(FieldError::new(field, "must not contain the NUL character"));
     }
     Ok(())
 }
 
-fn staff_only(viewer: &Viewer) -> Result<(), TicketError> {
+pub(crate) fn staff_only(viewer: &Viewer) -> Result<(), TicketError> {
     if viewer.role.is_staff() {
         Ok(())
     } else {
@@ -97,37 +103,16 @@ pub async fn open(
     viewer: &Viewer,
     form: OpenTicket<'_>,
 ) -> Result<Ticket, TicketError> {
-    no_nul("title", form.title)?;
-    no_nul("description", form.description)?;
-    no_nul("category", form.category)?;
-    let title = crate::domain::account::validate_name("title", form.title, MAX_TITLE_CHARS)?;
-    if form.description.len() > MAX_BODY_BYTES {
-        return Err(FieldError::new(
-            "description",
-            format!("must be at most {MAX_BODY_BYTES} bytes"),
-        )
-        .into());
-    }
-    let priority: Priority = if form.priority.trim().is_empty() {
-        Priority::ALL[2]
-    } else {
-        form.priority.parse()?
-    };
-    let category = form.category.trim();
-    if category.chars().count() > 80 || category.chars().any(char::is_control) {
-        return Err(
-            FieldError::new("category", "must be one line of at most 80 characters").into(),
-        );
-    }
+    let (title, description, priority, category) =
+        edit::checked(form.title, form.description, form.priority, form.category)?;
     let organization = if viewer.role.is_staff() {
         form.organization
     } else {
         Some(viewer.org.ok_or(TicketError::Forbidden)?.0)
     };
     let viewer = *viewer;
-    let description = form.description.trim().to_owned();
-    let category = category.to_owned();
     conn.transaction(async move |conn| {
+        let category = edit::listed_spelling(conn, category).await?;
         if let Some(org) = organization {
             tickets::organization_name(conn, org)
                 .await
@@ -209,36 +194,60 @@ async fn status_entry(
     from: Status,
     to: Status,
 ) -> Result<Entry, TicketError> {
+    status_entry_with(conn, id, by, from, to, "").await
+}
+
+async fn status_entry_with(
+    conn: &mut AsyncPgConnection,
+    id: TicketId,
+    by: UserId,
+    from: Status,
+    to: Status,
+    reason: &str,
+) -> Result<Entry, TicketError> {
     Ok(journal::add(
         conn,
         NewEntry {
             ticket: id,
             author: Some(by),
             kind: EntryKind::StatusChange,
-            // The customer sees where their ticket stands.
+            // The customer sees where their ticket stands, and why a
+            // false alarm was closed.
             visibility: Visibility::Public,
-            body: "",
+            body: reason,
             data: json!({ "from": from.as_str(), "to": to.as_str() }),
         },
     )
     .await?)
 }
 
+/// Moves the ticket to another status. `reason` is the resolution of a
+/// false alarm (new → resolved needs one; it is public, with the move).
 pub async fn change_status(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
     id: TicketId,
     to: &str,
+    reason: &str,
 ) -> Result<(), TicketError> {
     staff_only(viewer)?;
     let to: Status = to.parse()?;
+    no_nul("resolution", reason)?;
+    let reason = reason.trim().to_owned();
+    if reason.len() > MAX_BODY_BYTES {
+        return Err(FieldError::new(
+            "resolution",
+            format!("must be at most {MAX_BODY_BYTES} bytes"),
+        )
+        .into());
+    }
     let viewer = *viewer;
     conn.transaction(async move |conn| {
         let ticket = load(conn, &viewer, id).await?;
         let from = ticket.status();
-        from.transition(to)?;
+        from.transition(to, &reason)?;
         tickets::set_status(conn, &ticket, to, Some(viewer.user)).await?;
-        status_entry(conn, id, viewer.user, from, to).await?;
+        status_entry_with(conn, id, viewer.user, from, to, &reason).await?;
         Ok(())
     })
     .await
@@ -321,7 +330,7 @@ pub async fn link_model(
             })?;
             Some(model)
         };
-        tickets::link_model(
+        let linked = tickets::link_model(
             conn,
             id,
             model.as_ref().map(|m| (m.id, m.revision)),
@@ -330,6 +339,10 @@ pub async fn link_model(
             viewer.user,
         )
         .await?;
+        let (was, revision) = match linked {
+            tickets::Linked::New => (None, model.as_ref().map(|m| m.revision)),
+            tickets::Linked::Updated { was, revision } => (Some(was.as_str()), revision),
+        };
         if let (Some(search), Some(model)) = (from_search, &model) {
             crate::db::triage::picked(conn, id, search, &model.key).await?;
         }
@@ -344,8 +357,9 @@ pub async fn link_model(
                 data: json!({
                     "model": model.as_ref().map(|m| &m.key),
                     "title": model.as_ref().map(|m| &m.title),
-                    "revision": model.as_ref().map(|m| m.revision),
+                    "revision": revision,
                     "outcome": outcome.as_str(),
+                    "previous_outcome": was,
                 }),
             },
         )

@@ -23,6 +23,16 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/js/live.js"),
     },
+    Asset {
+        path: "js/ticket.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/js/ticket.js"),
+    },
+    Asset {
+        path: "js/queue.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/js/queue.js"),
+    },
 ];
 
 pub async fn show(path: web::Path<String>) -> Result<HttpResponse, AppError> {

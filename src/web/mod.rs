@@ -136,6 +136,12 @@ fn table() -> Vec<Def> {
         // Tickets and the live journal.
         def(M::GET, "/tickets", SignedIn, tickets::list),
         def(M::GET, "/tickets/new", SignedIn, tickets::new),
+        def(
+            M::GET,
+            "/tickets/events",
+            SignedIn,
+            tickets::live::list_events,
+        ),
         def(M::POST, "/tickets", SignedIn, tickets::create),
         def(M::GET, "/tickets/{id}", SignedIn, tickets::show),
         def(
@@ -258,6 +264,14 @@ fn table() -> Vec<Def> {
             Staff,
             reports::export_csv,
         ),
+        // Ticket corrections and the linked model's checklist.
+        def(M::POST, "/tickets/{id}/edit", Staff, tickets::actions::edit),
+        def(
+            M::POST,
+            "/tickets/{id}/steps",
+            Staff,
+            tickets::actions::tick_step,
+        ),
         // Administration.
         def(M::GET, "/admin/users", Admin, admin::users::list),
         def(M::POST, "/admin/users", Admin, admin::users::create),
@@ -299,6 +313,19 @@ fn table() -> Vec<Def> {
             admin::organizations::create,
         ),
         def(M::GET, "/admin/audit", Admin, admin::audit::list),
+        def(M::GET, "/admin/categories", Admin, admin::categories::list),
+        def(
+            M::POST,
+            "/admin/categories",
+            Admin,
+            admin::categories::create,
+        ),
+        def(
+            M::POST,
+            "/admin/categories/{id}/remove",
+            Admin,
+            admin::categories::remove,
+        ),
         // The JSON API.
         def(M::GET, "/api/v1/me", SignedIn, api::me),
         def(M::GET, "/api/v1/models", SignedIn, api::models::list),
@@ -411,6 +438,18 @@ fn table() -> Vec<Def> {
             "/api/v1/tickets/{id}/duplicate",
             Staff,
             api::tickets::mark_duplicate,
+        ),
+        def(
+            M::POST,
+            "/api/v1/tickets/{id}/fields",
+            Staff,
+            api::tickets::edit,
+        ),
+        def(
+            M::POST,
+            "/api/v1/tickets/{id}/steps",
+            Staff,
+            api::tickets::tick_step,
         ),
     ]
 }

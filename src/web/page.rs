@@ -107,6 +107,11 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "user-enabled" => "The user can sign in again.",
         "password-reset" => "The password was reset and every session of the user has ended.",
         "organization-created" => "The organization was created.",
+        "setup-used" => "This setup link was already used: Casebook has an admin. Sign in below.",
+        "category-added" => "The category was added to the list.",
+        "category-removed" => {
+            "The category was removed from the list; tickets keep the text they have."
+        }
         "model-saved" => "Saved as a new revision.",
         "model-unchanged" => "Nothing changed, so no revision was added.",
         "model-verified" => "Marked as verified by you, now.",

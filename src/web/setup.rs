@@ -73,8 +73,15 @@ pub async fn new(
     state: web::Data<AppState>,
     query: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, AppError> {
-    if !token_is_valid(&state, &query.token).await? {
-        return Err(AppError::Unauthorized(BAD_LINK));
+    // The link printed at the first start, opened again once it did its
+    // job: say so and point to signing in, instead of a dead end.
+    match token_is_valid(&state, &query.token).await {
+        Err(AppError::NotFound) => {
+            return Ok(crate::web::see_other("/login?notice=setup-used"));
+        }
+        Err(e) => return Err(e),
+        Ok(false) => return Err(AppError::Unauthorized(BAD_LINK)),
+        Ok(true) => {}
     }
     render_status(
         &SetupPage {

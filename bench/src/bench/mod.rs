@@ -280,6 +280,7 @@ pub async fn bench_search(config: &Config, opts: &Options) -> Result<Report, Sta
     if opts.models == 0 || opts.queries == 0 {
         return Err(command_error("--models and --queries must be at least 1"));
     }
+    casebook::server::existing_installation(config)?;
     ensure_writable(&config.data_dir)?;
     let index_dir = config.data_dir.join(INDEX_DIR);
     let database = Database::open(config, true).await?;

@@ -75,6 +75,9 @@ fn split_marker(line: &str) -> Option<(&str, &str)> {
     }
 }
 
+/// Step numbers are renumbered, but a marker this long is a mistake.
+const MAX_STEP_DIGITS: usize = 6;
+
 /// Shows a step number taken from the input, which may be absurdly long.
 fn shorten_digits(digits: &str) -> Cow<'_, str> {
     match digits.get(..20) {
@@ -352,11 +355,14 @@ impl<'a> Cursor<'a> {
                     format!("expected {expected}, found {}", quote(line)),
                 ));
             };
-            if digits != next.to_string() {
+            // Any numbering is accepted (a step inserted or removed while
+            // editing leaves gaps or repeats); the canonical form numbers
+            // the steps 1..n again.
+            if digits.len() > MAX_STEP_DIGITS {
                 return Err(error(
                     n,
                     format!(
-                        "expected step {next}, found step {}",
+                        "expected a step number of at most {MAX_STEP_DIGITS} digits, found step {}",
                         shorten_digits(digits)
                     ),
                 ));
@@ -798,9 +804,6 @@ Why WAL grows, and how to size volumes. Related: [[db-replication-lag]].
     #[test]
     fn step_errors() {
         let cases: Vec<(&str, usize, &str)> = vec![
-            ("1. a\n3. b\n", 10, "expected step 2, found step 3"),
-            ("2. a\n", 9, "expected step 1, found step 2"),
-            ("01. a\n", 9, "expected step 1, found step 01"),
             ("intro\n1. a\n", 9, "expected step 1, found \"intro\""),
             ("   1. a\n", 9, "expected step 1, found \"   1. a\""),
             ("1.a\n", 9, "expected step 1, found \"1.a\""),
@@ -853,9 +856,25 @@ Why WAL grows, and how to size volumes. Related: [[db-replication-lag]].
             parse_err(&with_steps(&long)),
             (
                 10,
-                "expected step 2, found step 99999999999999999999…".into()
+                "expected a step number of at most 6 digits, found step 99999999999999999999…"
+                    .into()
             )
         );
+    }
+
+    #[test]
+    fn any_numbering_is_accepted_and_the_canonical_form_renumbers() {
+        // A step inserted as a second "2." and one removed after it.
+        let edited = with_steps("1. a\n2. new\n2. b\n   more of b\n4. d\n");
+        let m = parse_ok(&edited);
+        assert_eq!(m.steps, ["a", "new", "b\nmore of b", "d"]);
+        let canonical = crate::domain::model::render(&m);
+        assert!(
+            canonical.contains("## Steps\n1. a\n2. new\n3. b\n   more of b\n4. d\n"),
+            "{canonical}"
+        );
+        assert_eq!(parse_ok(&canonical), m, "the canonical form round-trips");
+        assert_eq!(parse_ok(&with_steps("7. a\n01. b\n")).steps, ["a", "b"]);
     }
 
     #[test]

@@ -210,6 +210,26 @@ impl Browser {
             .unwrap_or_else(|e| panic!("type into `{css}`: {e}"));
     }
 
+    /// Sets the window to `width` × `height` CSS pixels (headless: the
+    /// viewport).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .unwrap_or_else(|e| panic!("resize to {width}x{height}: {e}"));
+    }
+
+    /// Sends real key events to the first element matching `css`;
+    /// WebDriver key codes (`\u{E009}` Control, `\u{E007}` Enter) hold
+    /// modifiers down until the end.
+    pub async fn press(&self, css: &str, keys: &str) {
+        self.find(css)
+            .await
+            .send_keys(keys)
+            .await
+            .unwrap_or_else(|e| panic!("press keys in `{css}`: {e}"));
+    }
+
     /// Clicks the first element matching `css`; when that submits a form,
     /// returns once the next page has loaded.
     pub async fn click(&self, css: &str) {

@@ -2,5 +2,6 @@
 //! (the route table says so for each route).
 
 pub mod audit;
+pub mod categories;
 pub mod organizations;
 pub mod users;

@@ -114,6 +114,11 @@ pub async fn create(
     let valid = (|| {
         let email = validate_email(&form.email)?;
         let name = validate_name("display_name", &form.display_name, MAX_NAME_CHARS)?;
+        // No default: a person added as a customer by mistake is an easy
+        // slip, so the role is always chosen.
+        if form.role.trim().is_empty() {
+            return Err(FieldError::new("role", "choose the person's role"));
+        }
         let role: Role = form.role.parse()?;
         let org = parse_org(&form.organization)?;
         validate_password(&form.password)?;

@@ -10,7 +10,7 @@ use crate::db::journal;
 use crate::db::tickets::{self, Ticket};
 use crate::domain::policy::Visibility;
 use crate::domain::ticket::TicketId;
-use crate::tickets::{self as service, Escalation, OpenTicket};
+use crate::tickets::{self as service, EditTicket, Escalation, OpenTicket};
 use crate::web::auth::SignedIn;
 use crate::web::error::{ApiError, AppError};
 use crate::web::tickets::live::{self, Format};
@@ -127,7 +127,7 @@ pub async fn show(
         let linked: Vec<Value> = tickets::linked_models(&mut conn, id)
             .await?
             .into_iter()
-            .map(|(key, title, revision, outcome, missing)| json!({ "model": key, "title": title, "revision": revision, "outcome": outcome, "missing": missing }))
+            .map(|(_, key, title, revision, outcome, missing)| json!({ "model": key, "title": title, "revision": revision, "outcome": outcome, "missing": missing }))
             .collect();
         body["models"] = Value::Array(linked);
     }
@@ -184,6 +184,9 @@ fn done() -> HttpResponse {
 pub struct StatusJson {
     #[serde(default)]
     status: String,
+    /// Why a new ticket is resolved as a false alarm (required for that move).
+    #[serde(default)]
+    reason: String,
 }
 
 pub async fn change_status(
@@ -198,6 +201,7 @@ pub async fn change_status(
         &who.0.user.viewer(),
         path.into_inner(),
         &input.status,
+        &input.reason,
     )
     .await?;
     Ok(done())
@@ -323,4 +327,72 @@ pub async fn events(
     path: web::Path<TicketId>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(live::open(&req, &state, who.0, path.into_inner(), Format::Json).await?)
+}
+
+/// A correction: any of the four fields; those left out keep their value.
+#[derive(Deserialize)]
+pub struct FieldsJson {
+    title: Option<String>,
+    description: Option<String>,
+    priority: Option<serde_json::Value>,
+    category: Option<String>,
+}
+
+pub async fn edit(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<TicketId>,
+    input: web::Json<FieldsJson>,
+) -> Result<HttpResponse, ApiError> {
+    // The priority as "P1", "1" or 1.
+    let priority = input.priority.as_ref().map(|p| match p {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    let mut conn = state.pool.get().await?;
+    let changed = service::edit(
+        &mut conn,
+        &who.0.user.viewer(),
+        path.into_inner(),
+        EditTicket {
+            title: input.title.as_deref(),
+            description: input.description.as_deref(),
+            priority: priority.as_deref(),
+            category: input.category.as_deref(),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({ "ok": true, "changed": changed })))
+}
+
+#[derive(Deserialize)]
+pub struct StepJson {
+    #[serde(default)]
+    model: String,
+    step: usize,
+    #[serde(default = "ticked")]
+    done: bool,
+}
+
+fn ticked() -> bool {
+    true
+}
+
+pub async fn tick_step(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<TicketId>,
+    input: web::Json<StepJson>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    service::tick_step(
+        &mut conn,
+        &who.0.user.viewer(),
+        path.into_inner(),
+        &input.model,
+        &input.step.to_string(),
+        input.done,
+    )
+    .await?;
+    Ok(done())
 }

@@ -444,7 +444,10 @@ pub async fn update(
                 .await?
                 .ok_or(AppError::NotFound)?;
             let base_body = base.map(|b| b.body).unwrap_or_default();
-            let yours = form.text.clone();
+            // Compared in the canonical form, as revisions are stored: the
+            // browser sends CRLF line ends (every line would differ) and the
+            // steps may be numbered loosely.
+            let yours = text::render(&model);
             let (meanwhile, yours) = crate::web::cpu(&state, move || {
                 (
                     diff::lines(&base_body, &latest.body),

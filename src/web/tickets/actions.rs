@@ -3,37 +3,51 @@
 //! the ticket service (`crate::tickets`); a refused one shows the page
 //! again with the reason.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::app::AppState;
 use crate::domain::policy::Visibility;
 use crate::domain::ticket::TicketId;
-use crate::tickets::{self as service, Escalation};
+use crate::tickets::{self as service, EditTicket, Escalation};
 use crate::web::auth::SignedIn;
 use crate::web::error::AppError;
 use crate::web::page::Ctx;
 use crate::web::{render_status, see_other};
 
-/// After an action: back to the ticket, or the page again with the reason.
+use super::Draft;
+
+/// After an action: back to the ticket, or the page again with the reason
+/// beside the field and what was typed (the page's script puts the
+/// ticket's address back in the address bar).
 async fn finish<E: Into<AppError>>(
     result: Result<(), E>,
     state: &AppState,
     ctx: Ctx,
     who: &SignedIn,
     id: TicketId,
-    composer: String,
+    draft: Draft,
 ) -> Result<HttpResponse, AppError> {
     match result.map_err(Into::into) {
         Ok(()) => Ok(see_other(&format!("/tickets/{id}#journal"))),
         Err(AppError::Invalid(e)) => {
             let page =
-                super::show_page(state, ctx, &who.0.user.viewer(), id, Some(e), composer).await?;
+                super::show_page(state, ctx, &who.0.user.viewer(), id, Some(e), draft).await?;
             render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(e) => Err(e),
     }
+}
+
+/// The composer's script asks for JSON: it appends the entry itself.
+fn wants_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
 }
 
 #[derive(Deserialize)]
@@ -45,6 +59,7 @@ pub struct EntryForm {
 }
 
 pub async fn write(
+    req: HttpRequest,
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
@@ -61,16 +76,35 @@ pub async fn write(
         Visibility::Internal
     };
     let mut conn = state.pool.get().await?;
-    let result = service::write(&mut conn, &viewer, id, &form.body, visibility)
-        .await
-        .map(|_| ());
-    finish(result, &state, ctx, &who, id, form.body.clone()).await
+    let result = service::write(&mut conn, &viewer, id, &form.body, visibility).await;
+    if wants_json(&req) {
+        return match result {
+            Ok(entry) => {
+                let row = crate::db::journal::find(&mut conn, id, entry.id, viewer.entry_scope())
+                    .await?
+                    .ok_or(AppError::NotFound)?;
+                let html = super::view::EntryView::of(&row).render()?;
+                Ok(HttpResponse::Created().json(json!({ "id": entry.id, "html": html })))
+            }
+            Err(service::TicketError::Invalid(e)) => Ok(HttpResponse::UnprocessableEntity()
+                .json(json!({ "field": e.field, "message": e.message }))),
+            Err(e) => Err(e.into()),
+        };
+    }
+    let draft = Draft {
+        body: form.body.clone(),
+        edit: None,
+    };
+    finish(result.map(|_| ()), &state, ctx, &who, id, draft).await
 }
 
 #[derive(Deserialize)]
 pub struct StatusForm {
     #[serde(default)]
     status: String,
+    /// Why a new ticket is resolved as a false alarm.
+    #[serde(default)]
+    resolution: String,
 }
 
 pub async fn change_status(
@@ -82,8 +116,15 @@ pub async fn change_status(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let mut conn = state.pool.get().await?;
-    let result = service::change_status(&mut conn, &who.0.user.viewer(), id, &form.status).await;
-    finish(result, &state, ctx, &who, id, String::new()).await
+    let result = service::change_status(
+        &mut conn,
+        &who.0.user.viewer(),
+        id,
+        &form.status,
+        &form.resolution,
+    )
+    .await;
+    finish(result, &state, ctx, &who, id, Draft::default()).await
 }
 
 #[derive(Deserialize)]
@@ -107,13 +148,13 @@ pub async fn assign(
             Ok(n) => Some(n),
             Err(_) => {
                 let e = crate::domain::FieldError::new("assignee", "choose a person from the list");
-                return finish(Err(e), &state, ctx, &who, id, String::new()).await;
+                return finish(Err(e), &state, ctx, &who, id, Draft::default()).await;
             }
         },
     };
     let mut conn = state.pool.get().await?;
     let result = service::assign(&mut conn, &who.0.user.viewer(), id, assignee).await;
-    finish(result, &state, ctx, &who, id, String::new()).await
+    finish(result, &state, ctx, &who, id, Draft::default()).await
 }
 
 #[derive(Deserialize)]
@@ -148,7 +189,7 @@ pub async fn link_model(
         form.search.trim().parse::<i64>().ok(),
     )
     .await;
-    finish(result, &state, ctx, &who, id, String::new()).await
+    finish(result, &state, ctx, &who, id, Draft::default()).await
 }
 
 #[derive(Deserialize)]
@@ -171,7 +212,7 @@ pub async fn triage(
     let result = service::triage(&mut conn, &state.search, &who.0.user.viewer(), id, &form.q)
         .await
         .map(|_| ());
-    finish(result, &state, ctx, &who, id, String::new()).await
+    finish(result, &state, ctx, &who, id, Draft::default()).await
 }
 
 #[derive(Deserialize)]
@@ -211,7 +252,7 @@ pub async fn escalate(
         },
     )
     .await;
-    finish(result, &state, ctx, &who, id, String::new()).await
+    finish(result, &state, ctx, &who, id, Draft::default()).await
 }
 
 #[derive(Deserialize)]
@@ -231,5 +272,80 @@ pub async fn mark_duplicate(
     let mut conn = state.pool.get().await?;
     let result =
         service::mark_duplicate(&mut conn, &who.0.user.viewer(), id, &form.duplicate_of).await;
-    finish(result, &state, ctx, &who, id, String::new()).await
+    finish(result, &state, ctx, &who, id, Draft::default()).await
+}
+
+/// The correction form: the ticket's four editable fields.
+#[derive(Deserialize, Default, Clone)]
+pub struct EditForm {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub priority: String,
+    #[serde(default)]
+    pub category: String,
+}
+
+pub async fn edit(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<TicketId>,
+    form: web::Form<EditForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let form = form.into_inner();
+    let mut conn = state.pool.get().await?;
+    let result = service::edit(
+        &mut conn,
+        &who.0.user.viewer(),
+        id,
+        EditTicket {
+            title: Some(&form.title),
+            description: Some(&form.description),
+            priority: Some(&form.priority),
+            category: Some(&form.category),
+        },
+    )
+    .await
+    .map(|_| ());
+    let draft = Draft {
+        body: String::new(),
+        edit: Some(form),
+    };
+    finish(result, &state, ctx, &who, id, draft).await
+}
+
+#[derive(Deserialize)]
+pub struct StepForm {
+    #[serde(default)]
+    model: String,
+    #[serde(default)]
+    step: String,
+    /// "1" ticks the step, anything else unticks it.
+    #[serde(default)]
+    done: String,
+}
+
+pub async fn tick_step(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<TicketId>,
+    form: web::Form<StepForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let mut conn = state.pool.get().await?;
+    let result = service::tick_step(
+        &mut conn,
+        &who.0.user.viewer(),
+        id,
+        &form.model,
+        &form.step,
+        form.done == "1",
+    )
+    .await;
+    finish(result, &state, ctx, &who, id, Draft::default()).await
 }

@@ -306,3 +306,76 @@ pub async fn events(
 ) -> Result<HttpResponse, AppError> {
     open(&req, &state, who.0, path.into_inner(), Format::Html).await
 }
+
+/// How often a ticket list is told at most: a burst of changes (an import,
+/// a flood of alerts) becomes one reload.
+const LIST_QUIET: Duration = Duration::from_millis(500);
+
+/// The ticket lists' event stream: an `changed` event whenever tickets may
+/// have changed, nothing else. It carries no ticket data: the page reloads
+/// its rows through the list query, which applies the viewer's scope. The
+/// stream ends when the viewer's access changes or the server shuts down.
+pub async fn list_events(
+    state: web::Data<AppState>,
+    who: SignedIn,
+) -> Result<HttpResponse, AppError> {
+    struct ListStream {
+        changes: tokio::sync::watch::Receiver<u64>,
+        access: tokio::sync::broadcast::Receiver<i64>,
+        closing: tokio::sync::watch::Receiver<bool>,
+        keepalive: tokio::time::Interval,
+        user: i64,
+        quiet_until: tokio::time::Instant,
+    }
+    let mut changes = state.hub.ticket_changes();
+    changes.mark_unchanged();
+    let stream = ListStream {
+        changes,
+        access: state.hub.access_changes(),
+        closing: state.hub.closing(),
+        keepalive: tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE),
+        user: who.0.user.id,
+        quiet_until: tokio::time::Instant::now(),
+    };
+    enum ListWake {
+        End,
+        Changed,
+        Tick,
+        Other,
+    }
+    let body = futures_util::stream::unfold(stream, |mut s| async move {
+        loop {
+            let wake = tokio::select! {
+                biased;
+                _ = s.closing.wait_for(|closing| *closing) => ListWake::End,
+                changed = s.access.recv() => match changed {
+                    Ok(user) if user == s.user => ListWake::End,
+                    Ok(_) | Err(RecvError::Lagged(_)) => ListWake::Other,
+                    Err(RecvError::Closed) => ListWake::End,
+                },
+                changed = s.changes.changed() => match changed {
+                    Ok(()) => ListWake::Changed,
+                    Err(_) => ListWake::End,
+                },
+                _ = s.keepalive.tick() => ListWake::Tick,
+            };
+            let frame: &'static [u8] = match wake {
+                ListWake::End => return None,
+                ListWake::Other => continue,
+                ListWake::Tick => b": keepalive\n\n",
+                ListWake::Changed => {
+                    tokio::time::sleep_until(s.quiet_until).await;
+                    s.changes.mark_unchanged();
+                    s.quiet_until = tokio::time::Instant::now() + LIST_QUIET;
+                    b"event: changed\ndata: \n\n"
+                }
+            };
+            return Some((Ok::<_, actix_web::Error>(Bytes::from_static(frame)), s));
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache, no-store"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}

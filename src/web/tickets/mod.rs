@@ -53,6 +53,8 @@ impl ListQuery {
             queue: match self.queue.as_str() {
                 "triage" => Queue::Triage,
                 "mine" => Queue::Mine,
+                "resolved" => Queue::Done,
+                "all" => Queue::All,
                 _ => Queue::Open,
             },
             status: self.status.parse().ok(),
@@ -275,6 +277,16 @@ pub async fn create(
     }
 }
 
+/// What the person had typed into the ticket page's forms, shown again
+/// when an action is refused so nothing typed is lost.
+#[derive(Default)]
+pub struct Draft {
+    /// The composer's text.
+    pub body: String,
+    /// The correction form's fields, when that form was sent.
+    pub edit: Option<actions::EditForm>,
+}
+
 /// A model link as the ticket page lists it.
 pub struct LinkedModel {
     pub key: Option<String>,
@@ -305,8 +317,18 @@ pub struct ShowPage {
     transitions: Vec<(Option<String>, String, String, Option<String>)>,
     error: Option<FieldError>,
     composer: String,
+    /// The correction form's values: the ticket's, or what was sent.
+    edit: actions::EditForm,
+    /// The managed category list, offered by the category fields.
+    categories: Vec<String>,
+    priorities: [Priority; 4],
+    checklists: Vec<service::Checklist>,
+    /// The escalation form's "followed up to step N", from the ticks.
+    reached: Option<usize>,
     /// The newest entry shown, where the live stream takes over.
     last_entry: i64,
+    /// The composer's script refuses a longer entry before sending it.
+    max_body_bytes: usize,
     suggestions: Vec<crate::search::triage::Suggestion>,
     possible_duplicates: Vec<crate::search::triage::Duplicate>,
     searches: Vec<crate::db::triage::Search>,
@@ -315,6 +337,29 @@ pub struct ShowPage {
 impl ShowPage {
     fn status_label(s: &str) -> &'static str {
         s.parse::<Status>().map(|s| s.label()).unwrap_or("")
+    }
+
+    fn move_label(&self, to: &Status) -> &'static str {
+        self.status.action_label(*to)
+    }
+
+    /// Whether the status form needs the false alarm's reason field.
+    fn false_alarm_possible(&self) -> bool {
+        self.next.contains(&Status::Resolved) && self.status.needs_reason(Status::Resolved)
+    }
+
+    /// Whether the correction form's priority is `p` (templates pass a
+    /// reference).
+    fn edit_priority_is(&self, p: &Priority) -> bool {
+        self.edit.priority.trim().trim_start_matches(['P', 'p']) == p.level().to_string()
+    }
+
+    /// Whether the error belongs to one of the named fields (it is then
+    /// shown beside that field, and the banner only says where).
+    fn error_in(&self, fields: &[&str]) -> bool {
+        self.error
+            .as_ref()
+            .is_some_and(|e| fields.contains(&e.field))
     }
 }
 
@@ -325,7 +370,7 @@ pub async fn show_page(
     viewer: &Viewer,
     id: TicketId,
     error: Option<FieldError>,
-    composer: String,
+    draft: Draft,
 ) -> Result<ShowPage, AppError> {
     let mut conn = state.pool.get().await?;
     let mut ticket = tickets::find_visible(&mut conn, id, viewer.ticket_scope())
@@ -359,7 +404,7 @@ pub async fn show_page(
         let linked = tickets::linked_models(&mut conn, id)
             .await?
             .into_iter()
-            .map(|(key, title, revision, outcome, missing)| LinkedModel {
+            .map(|(_, key, title, revision, outcome, missing)| LinkedModel {
                 key,
                 title,
                 revision,
@@ -399,6 +444,25 @@ pub async fn show_page(
     } else {
         Default::default()
     };
+    let (checklists, categories) = if staff {
+        (
+            service::checklists(&mut conn, viewer, id).await?,
+            service::categories(&mut conn).await?,
+        )
+    } else {
+        Default::default()
+    };
+    // The model most recently ticked decides "followed up to step N".
+    let reached = checklists
+        .iter()
+        .filter_map(service::Checklist::reached)
+        .max();
+    let edit = draft.edit.unwrap_or_else(|| actions::EditForm {
+        title: ticket.title.clone(),
+        description: ticket.description.clone(),
+        priority: ticket.priority().level().to_string(),
+        category: ticket.category.clone(),
+    });
     let status = ticket.status();
     Ok(ShowPage {
         ctx,
@@ -417,8 +481,14 @@ pub async fn show_page(
         duplicates,
         transitions,
         error,
-        composer,
+        composer: draft.body,
+        edit,
+        categories,
+        priorities: Priority::ALL,
+        checklists,
+        reached,
         last_entry,
+        max_body_bytes: service::MAX_BODY_BYTES,
         suggestions,
         possible_duplicates,
         searches,
@@ -433,6 +503,14 @@ pub async fn show(
     path: web::Path<TicketId>,
 ) -> Result<HttpResponse, AppError> {
     let viewer = who.0.user.viewer();
-    let page = show_page(&state, ctx, &viewer, path.into_inner(), None, String::new()).await?;
+    let page = show_page(
+        &state,
+        ctx,
+        &viewer,
+        path.into_inner(),
+        None,
+        Draft::default(),
+    )
+    .await?;
     render(&page)
 }

@@ -51,6 +51,12 @@ impl EntryView {
                 None => "unassigned the ticket".to_owned(),
             },
             "model_link" => match d.get("model").and_then(Value::as_str) {
+                Some(key) if d.get("previous_outcome").is_some_and(|v| !v.is_null()) => format!(
+                    "changed the outcome of model {key} (revision {}) from “{}” to “{}”",
+                    d["revision"],
+                    outcome_label(&text("previous_outcome")),
+                    outcome_label(&text("outcome"))
+                ),
                 Some(key) => format!(
                     "linked model {key} ({}) at revision {}: {}",
                     text("title"),
@@ -68,6 +74,18 @@ impl EntryView {
                 ),
                 _ => String::new(),
             },
+            "edit" => edit_event(&text("field"), &text("from"), &text("to")),
+            "step" => format!(
+                "{} step {} of {}: {}",
+                if d["done"].as_bool() == Some(true) {
+                    "ticked"
+                } else {
+                    "unticked"
+                },
+                d["step"],
+                text("model"),
+                text("text")
+            ),
             "triage" => format!(
                 "searched the models for “{}” ({} results)",
                 text("query"),
@@ -82,7 +100,7 @@ impl EntryView {
             author: row.author.clone().unwrap_or_else(|| "Casebook".to_owned()),
             staff_author: row.author_role.as_deref().is_some_and(|r| r != "customer"),
             at: e.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            body: markdown::render(&e.body),
+            body: markdown::render_entry(&e.body),
             event,
         }
     }
@@ -100,6 +118,26 @@ impl EntryView {
             "created_at": e.created_at.to_rfc3339(),
         })
     }
+}
+
+/// "changed the priority from P3 to P1"; a description is long, so only
+/// the start of the earlier text is quoted.
+fn edit_event(field: &str, from: &str, to: &str) -> String {
+    let short = |t: &str| {
+        let mut s: String = t.chars().take(120).collect();
+        if t.chars().count() > 120 {
+            s.push('…');
+        }
+        if s.is_empty() {
+            "(empty)".to_owned()
+        } else {
+            format!("“{s}”")
+        }
+    };
+    if field == "description" {
+        return format!("edited the description (it was {})", short(from));
+    }
+    format!("changed the {field} from {} to {}", short(from), short(to))
 }
 
 pub fn outcome_label(outcome: &str) -> &'static str {
