@@ -20,14 +20,15 @@ use casebook::tickets::{self as ticket_actions, OpenTicket};
 use crate::support::fixtures;
 use crate::support::{Browser, TestApp};
 
-struct World {
-    app: TestApp,
-    engineer: User,
-    customer: User,
-    rival: User,
+/// An engineer, a customer of Acme and a customer of Globex (the rival).
+pub(crate) struct World {
+    pub(crate) app: TestApp,
+    pub(crate) engineer: User,
+    pub(crate) customer: User,
+    pub(crate) rival: User,
 }
 
-async fn world() -> World {
+pub(crate) async fn world() -> World {
     let app = TestApp::new().await;
     let mut conn = app.conn().await;
     let acme = fixtures::organization(&mut conn, "Acme").await;

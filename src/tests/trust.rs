@@ -23,40 +23,7 @@ use casebook::tickets::{self as service, OpenTicket};
 
 use crate::support::fixtures;
 use crate::support::{Browser, TestApp};
-
-struct World {
-    app: TestApp,
-    engineer: User,
-    customer: User,
-    rival: User,
-}
-
-async fn world() -> World {
-    let app = TestApp::new().await;
-    let mut conn = app.conn().await;
-    let acme = fixtures::organization(&mut conn, "Acme").await;
-    let globex = fixtures::organization(&mut conn, "Globex").await;
-    let engineer = fixtures::user()
-        .role(Role::Engineer)
-        .create(&mut conn)
-        .await;
-    let customer = fixtures::user()
-        .role(Role::Customer)
-        .org(&acme)
-        .create(&mut conn)
-        .await;
-    let rival = fixtures::user()
-        .role(Role::Customer)
-        .org(&globex)
-        .create(&mut conn)
-        .await;
-    World {
-        app,
-        engineer,
-        customer,
-        rival,
-    }
-}
+use crate::tickets::world;
 
 async fn open(conn: &mut AsyncPgConnection, who: &User, title: &str) -> i64 {
     service::open(
