@@ -4,7 +4,9 @@
 //! Module map:
 //! - [`server`]: start-up and shutdown of `serve` and `migrate`, one clear
 //!   error per failure.
-//! - [`commands`]: one-off commands that change data (`user add`).
+//! - [`commands`]: one-off commands (`user add`, `import`, `export`, `demo`
+//!   with its history, `reindex`); benchmarks live in the `bench/` workspace
+//!   member.
 //! - [`app`]: `AppState` and [`app::build`], the one function that builds the
 //!   actix `App` (used by `main` and by the tests).
 //! - [`config`]: the typed configuration, loaded once in `main`.
@@ -17,7 +19,9 @@
 //! - [`reports`]: the managers' reports service: the measures of a query,
 //!   excluding tickets from metrics, drafting a model from a ticket.
 //! - [`domain`]: pure rules (no actix, no diesel): accounts, the access
-//!   policy, ticket lifecycle, the plain-text model format and diffs.
+//!   policy, ticket lifecycle, the plain-text model format and diffs, the
+//!   review form, improvement items and the debt, the rota, and the report
+//!   measures' reference implementation.
 //! - [`db`]: connection pool, embedded migrations, the embedded PostgreSQL
 //!   cluster ([`db::cluster`]), the generated schema and the queries; reads
 //!   of tickets for a person take the viewer's `TicketScope`.
