@@ -10,7 +10,7 @@ use crate::db::outbox::{self, Entity};
 use crate::db::schema::{
     escalations, incident_models, organizations, ticket_models, ticket_transitions, tickets, users,
 };
-use crate::domain::account::{OrgId, UserId};
+use crate::domain::account::UserId;
 use crate::domain::policy::TicketScope;
 use crate::domain::ticket::{Outcome, Priority, Status, TicketId};
 
@@ -42,10 +42,6 @@ impl Ticket {
 
     pub fn priority(&self) -> Priority {
         self.priority
-    }
-
-    pub fn organization(&self) -> Option<OrgId> {
-        self.organization_id.map(OrgId)
     }
 
     pub fn is_closed(&self) -> bool {
@@ -354,20 +350,38 @@ fn within(
     }
 }
 
-/// The ticket, if it exists and `scope` allows it.
+/// The ticket, if it exists and `scope` allows it. The ticket it was
+/// closed as a duplicate of is named only if `scope` allows that one too.
 pub async fn find_visible(
     conn: &mut AsyncPgConnection,
     id: TicketId,
     scope: TicketScope,
 ) -> QueryResult<Option<Ticket>> {
-    within(
+    let found = within(
         tickets::table.filter(tickets::id.eq(id.0)).into_boxed(),
         scope,
     )
     .select(Ticket::as_select())
     .first(conn)
     .await
-    .optional()
+    .optional()?;
+    let Some(mut ticket) = found else {
+        return Ok(None);
+    };
+    if let Some(of) = ticket.duplicate_of
+        && scope != TicketScope::All
+    {
+        let of_visible = within(
+            tickets::table.filter(tickets::id.eq(of)).into_boxed(),
+            scope,
+        )
+        .select(tickets::id)
+        .first::<i64>(conn)
+        .await
+        .optional()?;
+        ticket.duplicate_of = of_visible;
+    }
+    Ok(Some(ticket))
 }
 
 /// Tickets marked as duplicates of this one, that `scope` allows.

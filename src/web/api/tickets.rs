@@ -106,16 +106,9 @@ pub async fn show(
     let viewer = who.0.user.viewer();
     let id = path.into_inner();
     let mut conn = state.pool.get().await?;
-    let mut ticket = tickets::find_visible(&mut conn, id, viewer.ticket_scope())
+    let ticket = tickets::find_visible(&mut conn, id, viewer.ticket_scope())
         .await?
         .ok_or(AppError::NotFound)?;
-    if let Some(of) = ticket.duplicate_of
-        && tickets::find_visible(&mut conn, TicketId(of), viewer.ticket_scope())
-            .await?
-            .is_none()
-    {
-        ticket.duplicate_of = None;
-    }
     let entries: Vec<Value> = journal::list(&mut conn, id, viewer.entry_scope(), None)
         .await?
         .iter()

@@ -373,17 +373,9 @@ pub async fn show_page(
     draft: Draft,
 ) -> Result<ShowPage, AppError> {
     let mut conn = state.pool.get().await?;
-    let mut ticket = tickets::find_visible(&mut conn, id, viewer.ticket_scope())
+    let ticket = tickets::find_visible(&mut conn, id, viewer.ticket_scope())
         .await?
         .ok_or(AppError::NotFound)?;
-    // The ticket it duplicates is named only if the viewer may see it.
-    if let Some(of) = ticket.duplicate_of
-        && tickets::find_visible(&mut conn, TicketId(of), viewer.ticket_scope())
-            .await?
-            .is_none()
-    {
-        ticket.duplicate_of = None;
-    }
     let staff = viewer.role.is_staff();
     let entries: Vec<EntryView> = journal::list(&mut conn, id, viewer.entry_scope(), None)
         .await?
