@@ -86,12 +86,7 @@ pub async fn change_password(
     let mut conn = state.pool.get().await?;
     // Guessing the current password here is rate-limited like sign-in,
     // and counts against the same limit.
-    let since = chrono::Utc::now() - chrono::Duration::minutes(super::sessions::WINDOW_MINUTES);
-    let (by_email, by_addr) =
-        crate::db::sessions::recent_failures(&mut conn, &email, &addr, since).await?;
-    if by_email >= super::sessions::MAX_FAILURES_PER_ACCOUNT
-        || by_addr >= super::sessions::MAX_FAILURES_PER_ADDRESS
-    {
+    if super::sessions::too_many_failures(&mut conn, &email, &addr).await? {
         return Err(AppError::TooManyRequests(format!(
             "Too many wrong passwords. Wait {} minutes and try again.",
             super::sessions::WINDOW_MINUTES

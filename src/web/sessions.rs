@@ -23,8 +23,8 @@ pub const SESSION_DAYS: i64 = 7;
 pub const WINDOW_MINUTES: i64 = 15;
 /// Failed password checks of one account (sign-in, or the current
 /// password on the account page) before it must wait.
-pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+const MAX_FAILURES_PER_ADDRESS: i64 = 20;
 
 #[derive(Template)]
 #[template(path = "sessions/new.html")]
@@ -55,6 +55,19 @@ fn safe_next(next: &str) -> &str {
     } else {
         "/"
     }
+}
+
+/// Whether this account or address failed too many password checks within
+/// the window (sign-in and the account page's current-password check count
+/// alike): then it must wait.
+pub async fn too_many_failures(
+    conn: &mut diesel_async::AsyncPgConnection,
+    email: &str,
+    addr: &str,
+) -> diesel::QueryResult<bool> {
+    let since = Utc::now() - Duration::minutes(WINDOW_MINUTES);
+    let (by_email, by_addr) = sessions::recent_failures(conn, email, addr, since).await?;
+    Ok(by_email >= MAX_FAILURES_PER_ACCOUNT || by_addr >= MAX_FAILURES_PER_ADDRESS)
 }
 
 pub async fn new(
@@ -117,9 +130,7 @@ pub async fn create(
     }
     let addr = client_addr(&req);
     let mut conn = state.pool.get().await?;
-    let since = Utc::now() - Duration::minutes(WINDOW_MINUTES);
-    let (by_email, by_addr) = sessions::recent_failures(&mut conn, &email, &addr, since).await?;
-    if by_email >= MAX_FAILURES_PER_ACCOUNT || by_addr >= MAX_FAILURES_PER_ADDRESS {
+    if too_many_failures(&mut conn, &email, &addr).await? {
         return again(
             ctx,
             StatusCode::TOO_MANY_REQUESTS,
