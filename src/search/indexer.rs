@@ -194,19 +194,27 @@ pub async fn apply_batch(
         }
         (at.horizon, to, 0)
     };
-    let rows = outbox::between(conn, from, to, after, limit).await?;
-    if rows.is_empty() && !at.in_range() {
+    // One row more than the batch tells whether the range goes on.
+    let mut rows = outbox::between(conn, from, to, after, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let Some(&(last, _, _)) = rows.last() else {
         // Nothing was written meanwhile; the next range starts where this
         // one did (committing an empty range would only churn the index).
+        // A half-applied range with nothing left (its rows pruned) is done.
+        if at.in_range() && commit_after {
+            commit(index, writer, Position::at(to))?;
+        }
         return Ok(0);
-    }
-    let next = match rows.last() {
-        Some((last, _, _)) if rows.len() as i64 == limit => Position {
+    };
+    let next = if more {
+        Position {
             horizon: from,
             range_end: to,
-            after: *last,
-        },
-        _ => Position::at(to),
+            after: last,
+        }
+    } else {
+        Position::at(to)
     };
     let mut model_ids = BTreeSet::new();
     let mut ticket_ids = BTreeSet::new();
@@ -222,9 +230,7 @@ pub async fn apply_batch(
     if commit_after {
         commit(index, writer, next)?;
     }
-    // A finished range with no rows still moved the position: count it as
-    // progress so `catch_up` looks again.
-    Ok(rows.len().max(usize::from(rows.is_empty())))
+    Ok(rows.len())
 }
 
 /// Committed outbox rows this index has not applied.
@@ -262,11 +268,9 @@ pub async fn catch_up(
     writer: &mut IndexWriter,
     conn: &mut AsyncPgConnection,
 ) -> Result<usize, SearchError> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
     let mut total = apply_available(index, writer, conn).await?;
-    while lag(index, conn).await? > 0 && tokio::time::Instant::now() < deadline {
-        // Nothing announces "that other transaction has ended".
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    if lag(index, conn).await? > 0 {
+        outbox::settle(conn, PATIENCE).await?;
         total += apply_available(index, writer, conn).await?;
     }
     Ok(total)
