@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::middleware::{Compress, DefaultHeaders, from_fn};
 use actix_web::{App, web};
 
 use crate::config::Config;
@@ -27,11 +27,14 @@ pub struct AppState {
     /// on blocking threads, at most this many at once, so the async
     /// workers keep answering (`web::cpu`).
     pub cpu: Arc<tokio::sync::Semaphore>,
+    /// What `/metrics` reports (see [`crate::metrics`]).
+    pub metrics: crate::metrics::SharedMetrics,
 }
 
 impl AppState {
     pub fn new(pool: DbPool, config: Config, search: crate::search::SearchIndex) -> Self {
         Self {
+            metrics: Arc::new(crate::metrics::Metrics::new(search.applied.clone())),
             search,
             pool,
             config: Arc::new(config),
@@ -64,8 +67,16 @@ pub fn build(
         .default_service(web::to(crate::web::not_found))
         .wrap(from_fn(crate::web::csrf::protect))
         .wrap(security_headers())
-        // Outermost, so that it sees the final status of every request.
+        // gzip when the client accepts it, except event streams: the
+        // marker inside Compress makes it pass them through, the layer
+        // outside takes the marker off again.
+        .wrap(from_fn(crate::web::compression::mark_streams))
+        .wrap(Compress::default())
+        .wrap(from_fn(crate::web::compression::unmark_streams))
+        // Sees the final status of every request: its log line and metrics.
         .wrap(from_fn(crate::web::request_log))
+        // Outermost: the request id is on every log line and response.
+        .wrap(from_fn(crate::web::request_id::assign))
 }
 
 /// No inline script anywhere, no framing, no leaking of URLs (which may

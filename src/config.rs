@@ -20,6 +20,12 @@ pub struct Config {
     pub secure_cookies: bool,
     /// How many of a week's triaged tickets are offered for triage review.
     pub triage_sample: usize,
+    /// `/metrics` on the main listener answers a request bearing this token;
+    /// `None` (and no `metrics_listen`) turns it off.
+    pub metrics_token: Option<String>,
+    /// A second listener serving only `/metrics`, without a token (bind it
+    /// to an address only the monitoring network reaches).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl fmt::Debug for Config {
@@ -34,6 +40,11 @@ impl fmt::Debug for Config {
             .field("pg_bin_dir", &self.pg_bin_dir)
             .field("secure_cookies", &self.secure_cookies)
             .field("triage_sample", &self.triage_sample)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "***"),
+            )
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -51,9 +62,12 @@ mod tests {
             pg_bin_dir: None,
             secure_cookies: false,
             triage_sample: 5,
+            metrics_token: Some("scrape-secret".into()),
+            metrics_listen: None,
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("scrape-secret"), "{shown}");
         assert!(shown.contains("u:***@h/db"), "{shown}");
     }
 }

@@ -45,6 +45,7 @@ pub mod domain;
 pub mod live;
 pub mod logging;
 pub mod markdown;
+pub mod metrics;
 pub mod reports;
 pub mod search;
 pub mod secrets;

@@ -60,6 +60,14 @@ enum Command {
         /// How many of each week's triaged tickets are offered for triage review.
         #[arg(long, env = "CASEBOOK_TRIAGE_SAMPLE", default_value_t = casebook::domain::rota::DEFAULT_SAMPLE)]
         triage_sample: usize,
+        /// Serve /metrics (Prometheus) on the main listener to requests with
+        /// `Authorization: Bearer <this token>`.
+        #[arg(long, env = "CASEBOOK_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
+        /// Serve /metrics, without a token, on this second address (one only
+        /// the monitoring network reaches).
+        #[arg(long, env = "CASEBOOK_METRICS_LISTEN")]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -81,6 +89,23 @@ enum Command {
     },
     /// Rebuild this data directory's search index from PostgreSQL.
     Reindex,
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user and print it (only its hash is kept:
+    /// this is the one time it is shown).
+    Create {
+        /// The user's email address.
+        #[arg(long)]
+        email: String,
+        /// A name for the token, shown on the user's account page.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -106,16 +131,28 @@ enum UserCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init();
-    let (listen, secure_cookies, triage_sample) = match &cli.command {
+    let (listen, secure_cookies, triage_sample, metrics_token, metrics_listen) = match &cli.command
+    {
         Command::Serve {
             listen,
             secure_cookies,
             triage_sample,
-        } => (*listen, *secure_cookies, *triage_sample),
+            metrics_token,
+            metrics_listen,
+        } => (
+            *listen,
+            *secure_cookies,
+            *triage_sample,
+            // An empty token means "not set", never "any request".
+            metrics_token.clone().filter(|t| !t.trim().is_empty()),
+            *metrics_listen,
+        ),
         _ => (
             SocketAddr::from(([127, 0, 0, 1], 8080)),
             false,
             casebook::domain::rota::DEFAULT_SAMPLE,
+            None,
+            None,
         ),
     };
     let config = Config {
@@ -126,6 +163,8 @@ fn main() -> ExitCode {
         pg_bin_dir: cli.global.pg_bin_dir,
         secure_cookies,
         triage_sample,
+        metrics_token,
+        metrics_listen,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -205,6 +244,11 @@ fn main() -> ExitCode {
                 if let Some(history) = history {
                     println!("casebook: demo history: {history}");
                 }
+                Ok(())
+            }
+            Command::Token(TokenCommand::Create { email, name }) => {
+                let token = commands::create_token(&config, &email, &name).await?;
+                println!("{token}");
                 Ok(())
             }
             Command::Reindex => {

@@ -169,14 +169,20 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     ensure_writable(&config.data_dir)?;
     // Bind before starting the database, so a taken port fails fast.
     let listener = bind(config.listen)?;
+    let metrics_listener = config.metrics_listen.map(bind).transpose()?;
     let database = Database::open(&config, false).await?;
-    let served = run_http(config, &database.url, listener).await;
+    let served = run_http(config, &database.url, listener, metrics_listener).await;
     let closed = database.close();
     served?;
     Ok(closed?)
 }
 
-async fn run_http(config: Config, url: &str, listener: TcpListener) -> Result<(), StartupError> {
+async fn run_http(
+    config: Config,
+    url: &str,
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+) -> Result<(), StartupError> {
     let applied = db::migrate(url, db::MIGRATIONS).await?;
     if !applied.is_empty() {
         tracing::info!(
@@ -198,6 +204,31 @@ async fn run_http(config: Config, url: &str, listener: TcpListener) -> Result<()
     let indexer_task = crate::search::indexer::spawn(search, pool, state.hub.outbox.clone());
     tracing::info!("casebook is listening on http://{addr}/");
     let hub = state.hub.clone();
+    let metrics_server = match metrics_listener {
+        Some(listener) => {
+            tracing::info!(
+                "metrics are served on http://{}/metrics",
+                listener.local_addr()?
+            );
+            let state = state.clone();
+            let server = HttpServer::new(move || {
+                actix_web::App::new()
+                    .app_data(actix_web::web::Data::new(state.clone()))
+                    .route(
+                        "/metrics",
+                        actix_web::web::get().to(crate::web::metrics::serve_open),
+                    )
+            })
+            .workers(1)
+            .disable_signals()
+            .listen(listener)?
+            .run();
+            Some(server)
+        }
+        None => None,
+    };
+    let metrics_handle = metrics_server.as_ref().map(|s| s.handle());
+    let metrics_task = metrics_server.map(tokio::spawn);
     let server = HttpServer::new(move || app::build(state.clone()))
         .shutdown_timeout(10)
         // Signals are handled below, so open event streams can be ended
@@ -210,10 +241,16 @@ async fn run_http(config: Config, url: &str, listener: TcpListener) -> Result<()
         shutdown_signal().await;
         tracing::info!("shutting down");
         hub.close_streams();
+        if let Some(metrics) = metrics_handle {
+            metrics.stop(true).await;
+        }
         handle.stop(true).await;
     });
     server.await?;
     stopper.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     listener_task.abort();
     indexer_task.abort();
     tracing::info!("HTTP server stopped");

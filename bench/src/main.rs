@@ -169,6 +169,8 @@ fn main() -> ExitCode {
         pg_bin_dir: None,
         secure_cookies: false,
         triage_sample: casebook::domain::rota::DEFAULT_SAMPLE,
+        metrics_token: None,
+        metrics_listen: None,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

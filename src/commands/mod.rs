@@ -6,6 +6,7 @@
 pub mod history;
 pub mod models;
 pub mod search;
+pub mod tokens;
 pub mod users;
 
 use diesel_async::AsyncPgConnection;
@@ -15,6 +16,7 @@ use crate::db;
 use crate::server::{Database, StartupError, ensure_writable};
 
 pub use models::{Report, demo, export, import_dir};
+pub use tokens::create_token;
 pub use users::{Added, NewAccount, add_user};
 
 /// Opens the database of an existing installation for a one-off command

@@ -6,6 +6,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod categories;
 pub mod cluster;
+pub mod gauges;
 pub mod columns;
 pub mod improvements;
 pub mod journal;

@@ -229,6 +229,7 @@ pub async fn apply_batch(
     reindex(index, writer, conn, &model_ids, &ticket_ids).await?;
     if commit_after {
         commit(index, writer, next)?;
+        index.applied.inc_by(rows.len() as u64);
     }
     Ok(rows.len())
 }

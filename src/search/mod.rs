@@ -94,6 +94,9 @@ pub struct SearchIndex {
     pub index: Index,
     pub fields: Fields,
     pub reader: IndexReader,
+    /// Outbox rows applied and committed by this process (shared by the
+    /// clones; `/metrics` reports it as the indexing rate).
+    pub applied: prometheus_client::metrics::counter::Counter,
 }
 
 impl SearchIndex {
@@ -139,6 +142,7 @@ impl SearchIndex {
             index,
             fields,
             reader,
+            applied: Default::default(),
         })
     }
 

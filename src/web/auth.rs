@@ -248,6 +248,9 @@ pub fn problem(status: StatusCode, title: &str, detail: &str, field: Option<&str
     if let Some(field) = field {
         body["field"] = json!(field);
     }
+    if let Some(id) = crate::web::request_id::current() {
+        body["request_id"] = json!(id);
+    }
     HttpResponse::build(status)
         .content_type("application/problem+json")
         .body(body.to_string())

@@ -107,6 +107,8 @@ struct ErrorPage<'a> {
     status: u16,
     title: &'a str,
     message: &'a str,
+    /// The request's id, to quote to an administrator.
+    request_id: Option<String>,
 }
 
 impl AppError {
@@ -186,6 +188,7 @@ impl AppError {
             status: status.as_u16(),
             title: self.title(),
             message: &message,
+            request_id: crate::web::request_id::current(),
         };
         match page.render() {
             Ok(body) => HttpResponse::build(status)

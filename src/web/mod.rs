@@ -6,14 +6,17 @@ pub mod admin;
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod compression;
 pub mod csrf;
 pub mod error;
 pub mod health;
 pub mod home;
 pub mod improvements;
+pub mod metrics;
 pub mod models;
 pub mod page;
 pub mod reports;
+pub mod request_id;
 pub mod reviews;
 pub mod rota;
 pub mod search;
@@ -27,7 +30,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{FromRequest, Handler, HttpResponse, Responder, guard, web};
+use actix_web::{FromRequest, Handler, HttpMessage, HttpResponse, Responder, guard, web};
 
 use crate::domain::policy::Access;
 use crate::web::error::AppError;
@@ -82,6 +85,8 @@ fn table() -> Vec<Def> {
         def(M::GET, "/", Anyone, home::show),
         def(M::GET, "/healthz", Anyone, health::healthz),
         def(M::GET, "/readyz", Anyone, health::readyz),
+        // Prometheus; the handler checks the metrics token (off without one).
+        def(M::GET, "/metrics", Anyone, metrics::show),
         def(M::GET, "/static/{path:.*}", Anyone, assets::show),
         // Signing in and the first admin.
         def(M::GET, "/login", Anyone, sessions::new),
@@ -501,7 +506,8 @@ pub async fn not_found() -> Result<HttpResponse, AppError> {
 }
 
 /// One log line per request: method, path (never the query string, which
-/// may carry tokens), status and time taken.
+/// may carry tokens), status, time taken and the request id; and the
+/// request's count and latency in the metrics, by route pattern.
 pub async fn request_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -509,16 +515,36 @@ pub async fn request_log(
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_owned();
+    let request_id = req
+        .extensions()
+        .get::<request_id::RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    let metrics = req
+        .app_data::<web::Data<crate::app::AppState>>()
+        .map(|state| state.metrics.clone());
     let result = next.call(req).await;
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let status = match &result {
-        Ok(res) => res.status().as_u16(),
-        Err(e) => e.as_response_error().status_code().as_u16(),
+    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed_ms = elapsed * 1000.0;
+    let (status, route) = match &result {
+        Ok(res) => (res.status().as_u16(), res.request().match_pattern()),
+        Err(e) => (e.as_response_error().status_code().as_u16(), None),
     };
+    if let Some(metrics) = metrics {
+        metrics.observe_request(
+            crate::metrics::HttpLabels {
+                method: method.to_string(),
+                route: route.unwrap_or_else(|| crate::metrics::UNMATCHED.to_owned()),
+                status,
+            },
+            elapsed,
+        );
+    }
     tracing::info!(
         http.method = %method,
         http.path = %path,
         http.status = status,
+        request_id = %request_id,
         elapsed_ms = format_args!("{elapsed_ms:.1}"),
         "{method} {path} {status}"
     );

@@ -232,6 +232,8 @@ pub fn test_config(db: &TestDb) -> Config {
         pg_bin_dir: None,
         secure_cookies: false,
         triage_sample: casebook::domain::rota::DEFAULT_SAMPLE,
+        metrics_token: None,
+        metrics_listen: None,
     }
 }
 
