@@ -41,7 +41,7 @@ pub const WORD_ROWS: i64 = 20;
 pub const EXAMPLES: usize = 3;
 
 /// Opened and resolved tickets in one week.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VolumeRow {
     pub week: NaiveDate,
     pub opened: i64,
@@ -49,7 +49,7 @@ pub struct VolumeRow {
 }
 
 /// Opened and resolved tickets of one priority and category.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MixRow {
     pub priority: i16,
     pub category: String,
@@ -58,7 +58,7 @@ pub struct MixRow {
 }
 
 /// Resolved tickets of one group by their best outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, Default)]
 pub struct LinkRow {
     pub group: String,
     pub resolved: i64,
@@ -77,7 +77,7 @@ impl LinkRow {
 
 /// Resolved tickets of one category and (case-insensitive) title whose
 /// best outcome is "no model fits" or no link at all.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct GapRow {
     pub category: String,
     pub title: String,
@@ -90,7 +90,7 @@ pub struct GapRow {
 
 /// One incident model's use and health. Uses count distinct counted
 /// tickets with a link to the model made before the end of the period.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ModelRow {
     pub key: String,
     pub title: String,
@@ -121,7 +121,7 @@ pub struct ModelRow {
 }
 
 /// Resolved tickets with or without a model link, per priority or category.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ResolutionRow {
     /// "category" or "priority".
     pub dimension: String,
@@ -137,7 +137,7 @@ pub struct ResolutionRow {
 }
 
 /// Triage of the tickets opened in one week.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TriageRow {
     pub week: NaiveDate,
     pub opened: i64,
@@ -155,7 +155,7 @@ pub struct TriageRow {
 }
 
 /// Recorded triage searches made in the period on counted tickets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, Default)]
 pub struct SearchRow {
     pub searches: i64,
     /// Searches that returned nothing.
@@ -169,7 +169,7 @@ pub struct SearchRow {
 }
 
 /// A word of searches that found nothing, and how often it was searched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct WordRow {
     pub word: String,
     pub count: i64,

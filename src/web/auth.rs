@@ -8,7 +8,6 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
-use serde_json::json;
 
 use crate::app::AppState;
 use crate::db::users::User;
@@ -242,18 +241,25 @@ pub fn client_addr(req: &HttpRequest) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// A JSON problem body (RFC 9457 style) for API errors.
+/// A JSON problem body (RFC 9457 style) for API errors; it names the
+/// request's id.
 pub fn problem(status: StatusCode, title: &str, detail: &str, field: Option<&str>) -> HttpResponse {
-    let mut body = json!({ "status": status.as_u16(), "title": title, "detail": detail });
-    if let Some(field) = field {
-        body["field"] = json!(field);
-    }
-    if let Some(id) = crate::web::request_id::current() {
-        body["request_id"] = json!(id);
-    }
+    problem_response(crate::web::api::Problem {
+        status: status.as_u16(),
+        title: title.to_owned(),
+        detail: detail.to_owned(),
+        field: field.map(str::to_owned),
+        request_id: crate::web::request_id::current(),
+        current_revision: None,
+    })
+}
+
+/// The response carrying `problem`.
+pub fn problem_response(problem: crate::web::api::Problem) -> HttpResponse {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     HttpResponse::build(status)
         .content_type("application/problem+json")
-        .body(body.to_string())
+        .body(serde_json::to_string(&problem).unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use askama::Template;
 
 use crate::domain::FieldError;
 use crate::secrets::SecretError;
-use crate::web::auth::problem;
+use crate::web::auth::{problem, problem_response};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -44,6 +44,17 @@ pub enum AppError {
     Internal(String),
     #[error("the request body did not arrive in time")]
     RequestTimeout,
+    /// Someone else's change came first (an edit conflict, a review already
+    /// submitted): 409 with what is current now.
+    #[error("{detail}")]
+    Conflict {
+        title: &'static str,
+        detail: String,
+        field: &'static str,
+        /// An edited model's current revision (also the
+        /// `X-Current-Revision` header).
+        current_revision: Option<i32>,
+    },
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
@@ -113,6 +124,9 @@ struct ErrorPage<'a> {
 
 impl AppError {
     fn title(&self) -> &'static str {
+        if let AppError::Conflict { title, .. } = self {
+            return title;
+        }
         match self.status() {
             StatusCode::NOT_FOUND => "Not found",
             StatusCode::UNAUTHORIZED => "Sign-in required",
@@ -143,6 +157,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::Database(_)
             | AppError::Render(_)
             | AppError::Secret(_)
@@ -180,9 +195,29 @@ impl AppError {
         if api {
             let field = match self {
                 AppError::Invalid(f) => Some(f.field),
+                AppError::Conflict { field, .. } => Some(*field),
                 _ => None,
             };
-            return problem(status, self.title(), &message, field);
+            let mut res = problem(status, self.title(), &message, field);
+            if let AppError::Conflict {
+                current_revision: Some(current),
+                ..
+            } = self
+            {
+                res = problem_response(crate::web::api::Problem {
+                    status: status.as_u16(),
+                    title: self.title().to_owned(),
+                    detail: message,
+                    field: field.map(str::to_owned),
+                    request_id: crate::web::request_id::current(),
+                    current_revision: Some(*current),
+                });
+                res.headers_mut().insert(
+                    actix_web::http::header::HeaderName::from_static("x-current-revision"),
+                    actix_web::http::header::HeaderValue::from(*current),
+                );
+            }
+            return res;
         }
         let page = ErrorPage {
             status: status.as_u16(),

@@ -3,8 +3,8 @@
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::search::query::{self, Audience, Hit, Results};
@@ -99,20 +99,78 @@ pub async fn show(
     })
 }
 
+/// One search result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchHit {
+    /// model or ticket.
+    pub kind: String,
+    pub id: i64,
+    /// A model's key (empty for a ticket).
+    pub key: String,
+    pub title: String,
+    pub status: String,
+    /// The page that shows it.
+    pub url: String,
+    /// An HTML extract with the matching words in `<b>`.
+    pub snippet: String,
+    pub score: f32,
+}
+
+/// One page of search results.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResults {
+    pub query: String,
+    pub total: usize,
+    /// Few results held every word: these hold some, best first.
+    pub ranked: bool,
+    pub page: i64,
+    pub per_page: usize,
+    /// How deep the pages go.
+    pub max_results: usize,
+    pub results: Vec<SearchHit>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    tag = "search",
+    params(
+        ("q" = Option<String>, Query, description = "words and \"quoted phrases\" (at most 1000 characters)"),
+        ("page" = Option<i64>, Query, description = "from 1; no deeper than the best 1,000 results"),
+    ),
+    responses((status = 200, description = "Models and tickets the token's owner may see", body = SearchResults))
+)]
 pub async fn api(
     state: web::Data<AppState>,
     who: SignedIn,
     query: web::Query<SearchQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<SearchResults>, ApiError> {
     let page = reachable(query.page);
     let Results {
         hits,
         total,
         ranked,
     } = run(&state, &who, &query.q, page).await?;
-    let results: Vec<_> = hits
+    let results = hits
         .iter()
-        .map(|h| json!({ "kind": h.kind, "id": h.id, "key": h.key, "title": h.title, "status": h.status, "url": h.url(), "snippet": h.snippet.as_str(), "score": h.score }))
+        .map(|h| SearchHit {
+            kind: h.kind.to_owned(),
+            id: h.id,
+            key: h.key.clone(),
+            title: h.title.clone(),
+            status: h.status.clone(),
+            url: h.url(),
+            snippet: h.snippet.as_str().to_owned(),
+            score: h.score,
+        })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "query": query.q, "total": total, "ranked": ranked, "page": page.number(), "per_page": PAGE_SIZE, "max_results": query::MAX_RESULTS, "results": results })))
+    Ok(web::Json(SearchResults {
+        query: query.q.clone(),
+        total,
+        ranked,
+        page: page.number(),
+        per_page: PAGE_SIZE,
+        max_results: query::MAX_RESULTS,
+        results,
+    }))
 }

@@ -54,7 +54,7 @@ impl Period {
 }
 
 /// Which counted tickets a report looks at. `None` is "all".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Filters {
     pub category: Option<String>,
     pub priority: Option<i16>,

@@ -2,9 +2,16 @@
 //! times in whole seconds and rates as fractions, so a spreadsheet or a
 //! script gets exact numbers.
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, Schema};
+use utoipa::openapi::{RefOr, Ref};
 
-use crate::domain::report::{Part, Report, ReportQuery, ratio};
+use crate::domain::report::period::Filters;
+use crate::domain::report::{
+    GapRow, LinkRow, MixRow, ModelRow, Part, Report, ReportQuery, ResolutionRow, SearchRow,
+    TriageRow, VolumeRow, WordRow, ratio,
+};
 
 pub struct Table {
     pub columns: Vec<&'static str>,
@@ -288,35 +295,111 @@ pub fn csv(table: &Table) -> String {
     out
 }
 
-/// The JSON document of one part: the query it answers and its rows.
-pub fn json(report: &Report, part: Part, query: &ReportQuery) -> Value {
+/// The period a report covers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeriodJson {
+    /// The first instant counted (RFC 3339).
+    pub from: String,
+    /// The first instant not counted.
+    pub to: String,
+    pub first_day: String,
+    pub last_day: String,
+    /// The viewer's zone, e.g. +02:00.
+    pub zone: String,
+}
+
+/// One report table as JSON: the query it answers and its rows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportTable {
+    /// The table's name (as in the path).
+    pub table: String,
+    pub period: PeriodJson,
+    pub filters: Filters,
+    pub verify_by_days: i64,
+    /// The rows; their shape depends on the table.
+    pub rows: ReportRows,
+}
+
+/// The rows of one table (each table has its own row shape).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum ReportRows {
+    Volume(Vec<VolumeRow>),
+    Mix(Vec<MixRow>),
+    Links(Vec<LinkRow>),
+    Gaps(Vec<GapRow>),
+    Models(Vec<ModelRow>),
+    Resolution(Vec<ResolutionRow>),
+    Triage(Vec<TriageRow>),
+    Searches(Vec<SearchRow>),
+    Words(Vec<WordRow>),
+}
+
+/// `anyOf` (not `oneOf`): an empty list is a list of any of the row kinds.
+impl utoipa::PartialSchema for ReportRows {
+    fn schema() -> RefOr<Schema> {
+        let array_of = |name: &str| ArrayBuilder::new().items(Ref::from_schema_name(name));
+        AnyOfBuilder::new()
+            .item(array_of("VolumeRow"))
+            .item(array_of("MixRow"))
+            .item(array_of("LinkRow"))
+            .item(array_of("GapRow"))
+            .item(array_of("ModelRow"))
+            .item(array_of("ResolutionRow"))
+            .item(array_of("TriageRow"))
+            .item(array_of("SearchRow"))
+            .item(array_of("WordRow"))
+            .into()
+    }
+}
+
+impl ToSchema for ReportRows {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        fn add<T: ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            schemas.push((T::name().into_owned(), T::schema()));
+            T::schemas(schemas);
+        }
+        add::<VolumeRow>(schemas);
+        add::<MixRow>(schemas);
+        add::<LinkRow>(schemas);
+        add::<GapRow>(schemas);
+        add::<ModelRow>(schemas);
+        add::<ResolutionRow>(schemas);
+        add::<TriageRow>(schemas);
+        add::<SearchRow>(schemas);
+        add::<WordRow>(schemas);
+    }
+}
+
+/// The JSON document of one part.
+pub fn json(report: &Report, part: Part, query: &ReportQuery) -> ReportTable {
     let rows = match part {
-        Part::Volume => json!(report.volume),
-        Part::Mix => json!(report.mix),
-        Part::Links => json!([report.links_total]),
-        Part::LinksByCategory => json!(report.links_by_category),
-        Part::LinksByWeek => json!(report.links_by_week),
-        Part::LinksByTriager => json!(report.links_by_triager),
-        Part::Gaps => json!(report.gaps),
-        Part::Models => json!(report.models),
-        Part::Resolution => json!(report.resolution),
-        Part::Triage => json!(report.triage),
-        Part::Searches => json!([report.searches]),
-        Part::SearchWords => json!(report.empty_words),
+        Part::Volume => ReportRows::Volume(report.volume.clone()),
+        Part::Mix => ReportRows::Mix(report.mix.clone()),
+        Part::Links => ReportRows::Links(vec![report.links_total.clone()]),
+        Part::LinksByCategory => ReportRows::Links(report.links_by_category.clone()),
+        Part::LinksByWeek => ReportRows::Links(report.links_by_week.clone()),
+        Part::LinksByTriager => ReportRows::Links(report.links_by_triager.clone()),
+        Part::Gaps => ReportRows::Gaps(report.gaps.clone()),
+        Part::Models => ReportRows::Models(report.models.clone()),
+        Part::Resolution => ReportRows::Resolution(report.resolution.clone()),
+        Part::Triage => ReportRows::Triage(report.triage.clone()),
+        Part::Searches => ReportRows::Searches(vec![report.searches.clone()]),
+        Part::SearchWords => ReportRows::Words(report.empty_words.clone()),
     };
-    json!({
-        "table": part.name(),
-        "period": {
-            "from": query.period.from.to_rfc3339(),
-            "to": query.period.to.to_rfc3339(),
-            "first_day": query.period.first_day.to_string(),
-            "last_day": query.period.last_day.to_string(),
-            "zone": query.period.zone(),
+    ReportTable {
+        table: part.name().to_owned(),
+        period: PeriodJson {
+            from: query.period.from.to_rfc3339(),
+            to: query.period.to.to_rfc3339(),
+            first_day: query.period.first_day.to_string(),
+            last_day: query.period.last_day.to_string(),
+            zone: query.period.zone(),
         },
-        "filters": query.filters,
-        "verify_by_days": query.verify_by_days,
-        "rows": rows,
-    })
+        filters: query.filters.clone(),
+        verify_by_days: query.verify_by_days,
+        rows,
+    }
 }
 
 #[cfg(test)]

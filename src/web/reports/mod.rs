@@ -86,20 +86,61 @@ pub async fn export_csv(
     ))
 }
 
+/// The report query parameters, shared by the JSON and CSV tables.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "documents the picker's query string for the OpenAPI document")]
+pub struct ReportParams {
+    /// 7, 30 (default) or 90.
+    days: Option<String>,
+    /// First day (YYYY-MM-DD), with `to`.
+    from: Option<String>,
+    /// Last day (YYYY-MM-DD), included.
+    to: Option<String>,
+    /// The viewer's zone as an offset, e.g. +02:00.
+    tz: Option<String>,
+    category: Option<String>,
+    /// 1–4.
+    priority: Option<String>,
+    /// An organization id.
+    organization: Option<String>,
+    /// A user id.
+    assignee: Option<String>,
+    /// Days after which a model counts as not verified (default 180).
+    verify_by: Option<String>,
+}
+
 /// `GET /api/v1/reports/{table}`: one table as JSON.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/{table}",
+    tag = "reports",
+    params(
+        ("table" = String, Path, description = "volume, mix, links, links-by-category, links-by-week, links-by-triager, gaps, models, resolution, triage, searches or search-words"),
+        ReportParams,
+    ),
+    responses((status = 200, description = "The table's rows for the query", body = export::ReportTable))
+)]
 pub async fn api_json(
     req: HttpRequest,
     state: web::Data<AppState>,
     who: SignedIn,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<web::Json<export::ReportTable>, ApiError> {
     let part = part_of(&path)?;
     let query = query_of(&req).1?;
     let report = load_part(&state, &who, &query, part).await?;
-    Ok(HttpResponse::Ok().json(export::json(&report, part, &query)))
+    Ok(web::Json(export::json(&report, part, &query)))
 }
 
 /// `GET /api/v1/reports/{table}/csv`: one table as CSV.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/{table}/csv",
+    tag = "reports",
+    params(("table" = String, Path, description = "as for the JSON table"), ReportParams),
+    responses((status = 200, description = "The table as CSV (a header row, then the rows)", content_type = "text/csv", body = String))
+)]
 pub async fn api_csv(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -61,7 +61,8 @@ struct Stream {
 fn frame(row: &EntryRow, format: Format) -> Bytes {
     let data = match format {
         Format::Html => EntryView::of(row).render().unwrap_or_default(),
-        Format::Json => EntryView::json(row).to_string(),
+        Format::Json => serde_json::to_string(&crate::web::api::tickets::EntryJson::from(row))
+            .unwrap_or_default(),
     };
     let mut out = format!("id: {}\nevent: entry\n", row.entry.id);
     for line in data.lines() {

@@ -2,7 +2,7 @@
 //! ticket page, the live stream and the JSON API.
 
 use askama::Template;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::db::journal::EntryRow;
 use crate::domain::ticket::Status;
@@ -103,20 +103,6 @@ impl EntryView {
             body: markdown::render_entry(&e.body),
             event,
         }
-    }
-
-    pub fn json(row: &EntryRow) -> Value {
-        let e = &row.entry;
-        json!({
-            "id": e.id,
-            "ticket_id": e.ticket_id,
-            "kind": e.kind,
-            "visibility": crate::db::journal::visibility_str(e.visibility),
-            "author": row.author,
-            "body": e.body,
-            "data": e.data,
-            "created_at": e.created_at.to_rfc3339(),
-        })
     }
 }
 
