@@ -63,6 +63,8 @@ pub fn build(
         .app_data(form_config())
         .app_data(web::PayloadConfig::new(crate::web::csrf::MAX_FORM_BYTES))
         .app_data(crate::web::api::json_config())
+        .app_data(query_config())
+        .app_data(path_config())
         .configure(crate::web::routes)
         .default_service(web::to(crate::web::not_found))
         .wrap(from_fn(crate::web::csrf::protect))
@@ -91,6 +93,32 @@ fn security_headers() -> DefaultHeaders {
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "same-origin"))
+}
+
+/// A query string that cannot be read is a 400 with the reason, as a page
+/// or a problem document (not actix's default plain text).
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, req| {
+        let error = crate::web::error::AppError::BadRequest(err.to_string());
+        if crate::web::auth::is_api(req.path()) {
+            crate::web::error::ApiError(error).into()
+        } else {
+            error.into()
+        }
+    })
+}
+
+/// A path segment that is not what the route takes (a ticket number that
+/// is not a number) names nothing: 404, as a page or a problem document.
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_, req| {
+        let error = crate::web::error::AppError::NotFound;
+        if crate::web::auth::is_api(req.path()) {
+            crate::web::error::ApiError(error).into()
+        } else {
+            error.into()
+        }
+    })
 }
 
 /// Forms that cannot be read get a clear 400, not actix's default text.

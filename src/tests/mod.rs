@@ -14,6 +14,7 @@ mod improvement_loop;
 mod improvements;
 mod live;
 mod matrix;
+mod operable;
 mod models;
 mod reports;
 mod reviews;

@@ -331,7 +331,15 @@ fn table() -> Vec<Def> {
             Admin,
             admin::categories::remove,
         ),
+        // The API reference, rendered from the OpenAPI document.
+        def(M::GET, "/account/api", SignedIn, api::openapi::reference),
         // The JSON API.
+        def(
+            M::GET,
+            "/api/v1/openapi.json",
+            Anyone,
+            api::openapi::openapi_json,
+        ),
         def(M::GET, "/api/v1/me", SignedIn, api::me),
         def(M::GET, "/api/v1/models", SignedIn, api::models::list),
         def(M::POST, "/api/v1/models", Staff, api::models::create),
