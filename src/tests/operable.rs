@@ -132,13 +132,13 @@ async fn metrics_need_the_token_and_report_every_family_with_plausible_values() 
         &[("route", "/api/v1/me"), ("method", "GET"), ("status", "200")],
     );
     assert_eq!(me, Some(3.0), "{}", res.body);
-    assert_eq!(
-        sample(
-            &before_indexing,
-            "casebook_http_requests_total",
-            &[("route", "/api/v1/tickets/{id}"), ("status", "404")]
-        ),
-        Some(1.0)
+    // prometheus-parse splits labels with a pattern that stops at the
+    // braces of a route template, so this one is read from the text.
+    assert!(
+        res.body.lines().any(|l| l
+            == r#"casebook_http_requests_total{method="GET",route="/api/v1/tickets/{id}",status="404"} 1"#),
+        "{}",
+        res.body
     );
     assert!(
         !res.body.contains("/api/v1/tickets/99999999"),
@@ -434,17 +434,36 @@ fn the_openapi_document_lists_every_api_route_and_no_other() {
 /// at the response's schema.
 fn response_validator(doc: &Value, method: &str, path: &str, status: u16, media: &str) -> jsonschema::Validator {
     let mut root = doc.clone();
+    // A schema that is a part of another (a flattened struct, `allOf`)
+    // cannot refuse the other parts' properties itself: the whole does.
+    let parts: BTreeSet<String> = doc["components"]["schemas"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|s| s.get("allOf").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|part| part.get("$ref").and_then(Value::as_str))
+        .map(|r| r.rsplit('/').next().unwrap_or(r).to_owned())
+        .collect();
     if let Some(schemas) = root
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
     {
-        for schema in schemas.values_mut() {
-            if schema.get("properties").is_some() || schema.get("allOf").is_some() {
+        for (name, schema) in schemas.iter_mut() {
+            let object = schema.get("properties").is_some() || schema.get("allOf").is_some();
+            if object && !parts.contains(name) {
                 schema["unevaluatedProperties"] = json!(false);
             }
         }
     }
-    let escape = |s: &str| s.replace('~', "~0").replace('/', "~1");
+    // A JSON pointer in a URI fragment: `~` and `/` escaped, then the
+    // braces of path templates percent-encoded.
+    let escape = |s: &str| {
+        s.replace('~', "~0")
+            .replace('/', "~1")
+            .replace('{', "%7B")
+            .replace('}', "%7D")
+    };
     let pointer = format!(
         "#/paths/{}/{}/responses/{status}/content/{}/schema",
         escape(path),
@@ -452,7 +471,8 @@ fn response_validator(doc: &Value, method: &str, path: &str, status: u16, media:
         escape(media)
     );
     assert!(
-        root.pointer(&pointer[1..]).is_some(),
+        root.pointer(&pointer[1..].replace("%7B", "{").replace("%7D", "}"))
+            .is_some(),
         "no schema documented for {method} {path} {status} {media}"
     );
     root["$ref"] = json!(pointer);

@@ -66,20 +66,15 @@ pub async fn assign(
         .filter(|v| sane(v))
         .map_or_else(generate, str::to_owned);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let http_req = req.request().clone();
     let span = tracing::info_span!("request", request_id = %id);
-    let result = CURRENT
-        .scope(RequestId(id.clone()), async move {
-            match next.call(req).await {
-                Ok(res) => res.map_into_boxed_body(),
-                // Built here, inside the scope, so the error body names
-                // the request too.
-                Err(e) => ServiceResponse::from_err(e, http_req).map_into_boxed_body(),
-            }
-        })
+    // Handlers' errors become responses inside the handler, so inside this
+    // scope: their bodies name the request. (The request cannot be kept
+    // here to turn a rare middleware error into a response: a clone of it
+    // would stop the router from filling in the path parameters.)
+    let mut res = CURRENT
+        .scope(RequestId(id.clone()), next.call(req))
         .instrument(span)
-        .await;
-    let mut res = result;
+        .await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut()
             .insert(HeaderName::from_static(HEADER), value);
