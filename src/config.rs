@@ -40,10 +40,7 @@ impl fmt::Debug for Config {
             .field("pg_bin_dir", &self.pg_bin_dir)
             .field("secure_cookies", &self.secure_cookies)
             .field("triage_sample", &self.triage_sample)
-            .field(
-                "metrics_token",
-                &self.metrics_token.as_ref().map(|_| "***"),
-            )
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .field("metrics_listen", &self.metrics_listen)
             .finish()
     }

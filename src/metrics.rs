@@ -250,7 +250,10 @@ impl Metrics {
         set("max", as_i64(status.max_size));
         set("open", as_i64(status.size));
         set("idle", as_i64(status.available));
-        set("in_use", as_i64(status.size.saturating_sub(status.available)));
+        set(
+            "in_use",
+            as_i64(status.size.saturating_sub(status.available)),
+        );
         set("waiting", as_i64(status.waiting));
     }
 }

@@ -17,7 +17,11 @@ const MAX_TOKEN_NAME: usize = 80;
 /// Creates a token named `name` for the user with `email` (any case) and
 /// returns it; only its hash is stored, so this is the one time it is seen.
 /// A disabled user gets none.
-pub async fn create_token(config: &Config, email: &str, name: &str) -> Result<String, StartupError> {
+pub async fn create_token(
+    config: &Config,
+    email: &str,
+    name: &str,
+) -> Result<String, StartupError> {
     let name = validate_name("name", name, MAX_TOKEN_NAME)?;
     let email = email.trim().to_owned();
     let token = new_token("cb_").map_err(|e| StartupError::Command(e.to_string()))?;

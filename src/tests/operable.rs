@@ -26,7 +26,12 @@ fn with_metrics_token(mut app: TestApp) -> TestApp {
     app
 }
 
-async fn open_ticket(app: &TestApp, who: &casebook::db::users::User, title: &str, priority: &str) -> i64 {
+async fn open_ticket(
+    app: &TestApp,
+    who: &casebook::db::users::User,
+    title: &str,
+    priority: &str,
+) -> i64 {
     let mut conn = app.conn().await;
     tickets::open(
         &mut conn,
@@ -90,13 +95,21 @@ async fn metrics_are_off_without_a_token_configured() {
 async fn metrics_need_the_token_and_report_every_family_with_plausible_values() {
     let app = with_metrics_token(TestApp::new().await);
     let mut conn = app.conn().await;
-    let engineer = fixtures::user().role(Role::Engineer).create(&mut conn).await;
+    let engineer = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
     let token = fixtures::api_token(&mut conn, &engineer).await;
 
     let refused = get_metrics(&app, None).await;
     assert_eq!(refused.status, 401);
     assert!(refused.header("www-authenticate").is_some());
-    assert_eq!(get_metrics(&app, Some("scrape-me-wrong-guess")).await.status, 401);
+    assert_eq!(
+        get_metrics(&app, Some("scrape-me-wrong-guess"))
+            .await
+            .status,
+        401
+    );
 
     // Two new tickets (P1 and P3), one of them triaged; a few requests.
     let first = open_ticket(&app, &engineer, "Disk full on db-1", "1").await;
@@ -114,22 +127,35 @@ async fn metrics_need_the_token_and_report_every_family_with_plausible_values() 
         assert_eq!(app.api_get(&token, "/api/v1/me").await.status, 200);
     }
     assert_eq!(
-        app.api_get(&token, &format!("/api/v1/tickets/{first}")).await.status,
+        app.api_get(&token, &format!("/api/v1/tickets/{first}"))
+            .await
+            .status,
         200
     );
-    assert_eq!(app.api_get(&token, "/api/v1/tickets/99999999").await.status, 404);
+    assert_eq!(
+        app.api_get(&token, "/api/v1/tickets/99999999").await.status,
+        404
+    );
     assert_eq!(app.get("/no/such/page").await.status, 404);
 
     let res = get_metrics(&app, Some(METRICS_TOKEN)).await;
     assert_eq!(res.status, 200, "{}", res.body);
-    assert!(res.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(
+        res.header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
     let before_indexing = scrape(&res.body);
 
     // Requests by route pattern (never the raw path) and status.
     let me = sample(
         &before_indexing,
         "casebook_http_requests_total",
-        &[("route", "/api/v1/me"), ("method", "GET"), ("status", "200")],
+        &[
+            ("route", "/api/v1/me"),
+            ("method", "GET"),
+            ("status", "200"),
+        ],
     );
     assert_eq!(me, Some(3.0), "{}", res.body);
     // prometheus-parse splits labels with a pattern that stops at the
@@ -171,18 +197,31 @@ async fn metrics_need_the_token_and_report_every_family_with_plausible_values() 
 
     // Open tickets by priority and status; the triage queue.
     assert_eq!(
-        sample(&before_indexing, "casebook_open_tickets", &[("priority", "P1"), ("status", "triaged")]),
+        sample(
+            &before_indexing,
+            "casebook_open_tickets",
+            &[("priority", "P1"), ("status", "triaged")]
+        ),
         Some(1.0)
     );
     assert_eq!(
-        sample(&before_indexing, "casebook_open_tickets", &[("priority", "P3"), ("status", "new")]),
+        sample(
+            &before_indexing,
+            "casebook_open_tickets",
+            &[("priority", "P3"), ("status", "new")]
+        ),
         Some(1.0)
     );
     assert_eq!(
         sample(&before_indexing, "casebook_triage_queue_length", &[]),
         Some(1.0)
     );
-    let oldest = sample(&before_indexing, "casebook_triage_queue_oldest_age_seconds", &[]).unwrap();
+    let oldest = sample(
+        &before_indexing,
+        "casebook_triage_queue_oldest_age_seconds",
+        &[],
+    )
+    .unwrap();
     assert!((0.0..600.0).contains(&oldest), "{oldest}");
 
     // Nothing indexed yet (no indexer runs in the test app): the lag is
@@ -193,9 +232,16 @@ async fn metrics_need_the_token_and_report_every_family_with_plausible_values() 
         sample(&before_indexing, "casebook_search_indexed_rows_total", &[]),
         Some(0.0)
     );
-    assert_eq!(sample(&before_indexing, "casebook_live_viewers", &[]), Some(0.0));
     assert_eq!(
-        sample(&before_indexing, "casebook_db_pool_connections", &[("state", "max")]),
+        sample(&before_indexing, "casebook_live_viewers", &[]),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &before_indexing,
+            "casebook_db_pool_connections",
+            &[("state", "max")]
+        ),
         Some(4.0)
     );
     for alerts in [
@@ -217,17 +263,33 @@ async fn metrics_need_the_token_and_report_every_family_with_plausible_values() 
         .await
         .unwrap();
     let after = scrape(&get_metrics(&app, Some(METRICS_TOKEN)).await.body);
-    assert_eq!(sample(&after, "casebook_search_index_pending_rows", &[]), Some(0.0));
+    assert_eq!(
+        sample(&after, "casebook_search_index_pending_rows", &[]),
+        Some(0.0)
+    );
     assert_eq!(
         sample(&after, "casebook_search_indexed_rows_total", &[]),
         Some(pending)
     );
-    assert_eq!(sample(&after, "casebook_alerts_received_total", &[]), Some(5.0));
-    assert_eq!(sample(&after, "casebook_alerts_deduplicated_total", &[]), Some(1.0));
-    assert_eq!(sample(&after, "casebook_alerts_opened_total", &[]), Some(1.0));
+    assert_eq!(
+        sample(&after, "casebook_alerts_received_total", &[]),
+        Some(5.0)
+    );
+    assert_eq!(
+        sample(&after, "casebook_alerts_deduplicated_total", &[]),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&after, "casebook_alerts_opened_total", &[]),
+        Some(1.0)
+    );
     // The scrapes themselves are counted too.
     assert_eq!(
-        sample(&after, "casebook_http_requests_total", &[("route", "/metrics"), ("status", "200")]),
+        sample(
+            &after,
+            "casebook_http_requests_total",
+            &[("route", "/metrics"), ("status", "200")]
+        ),
         Some(1.0)
     );
 }
@@ -241,19 +303,29 @@ fn gunzip(bytes: &[u8]) -> String {
 }
 
 /// The raw body, undecoded.
-async fn raw(app: &TestApp, req: TestRequest) -> (u16, actix_web::http::header::HeaderMap, Vec<u8>) {
+async fn raw(
+    app: &TestApp,
+    req: TestRequest,
+) -> (u16, actix_web::http::header::HeaderMap, Vec<u8>) {
     let service = actix_web::test::init_service(casebook::app::build(app.state.clone())).await;
     let res = actix_web::test::call_service(&service, req.to_request()).await;
     let status = res.status().as_u16();
     let headers = res.headers().clone();
-    (status, headers, actix_web::test::read_body(res).await.to_vec())
+    (
+        status,
+        headers,
+        actix_web::test::read_body(res).await.to_vec(),
+    )
 }
 
 #[actix_web::test]
 async fn responses_are_gzipped_when_accepted_except_event_streams() {
     let app = TestApp::new().await;
     let mut conn = app.conn().await;
-    let engineer = fixtures::user().role(Role::Engineer).create(&mut conn).await;
+    let engineer = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
     let token = fixtures::api_token(&mut conn, &engineer).await;
     let ticket = open_ticket(&app, &engineer, "Compressed", "3").await;
     let bearer = ("Authorization", format!("Bearer {token}"));
@@ -261,7 +333,9 @@ async fn responses_are_gzipped_when_accepted_except_event_streams() {
     // HTML, asked with gzip: compressed, and it is the page.
     let (status, headers, body) = raw(
         &app,
-        TestRequest::get().uri("/").insert_header(("Accept-Encoding", "gzip")),
+        TestRequest::get()
+            .uri("/")
+            .insert_header(("Accept-Encoding", "gzip")),
     )
     .await;
     assert_eq!(status, 200);
@@ -285,7 +359,9 @@ async fn responses_are_gzipped_when_accepted_except_event_streams() {
     // Not accepted: plain.
     let (_, headers, body) = raw(
         &app,
-        TestRequest::get().uri("/api/v1/me").insert_header(bearer.clone()),
+        TestRequest::get()
+            .uri("/api/v1/me")
+            .insert_header(bearer.clone()),
     )
     .await;
     assert!(headers.get("content-encoding").is_none());
@@ -308,7 +384,9 @@ async fn responses_are_gzipped_when_accepted_except_event_streams() {
         let head = app.head_of(req).await;
         assert_eq!(head.status, 200, "{uri}");
         assert!(
-            head.header("content-type").unwrap().starts_with("text/event-stream"),
+            head.header("content-type")
+                .unwrap()
+                .starts_with("text/event-stream"),
             "{uri}"
         );
         assert!(head.header("content-encoding").is_none(), "{uri}");
@@ -319,7 +397,10 @@ async fn responses_are_gzipped_when_accepted_except_event_streams() {
 async fn every_request_gets_an_id_shown_on_error_pages_and_problems() {
     let app = TestApp::new().await;
     let mut conn = app.conn().await;
-    let engineer = fixtures::user().role(Role::Engineer).create(&mut conn).await;
+    let engineer = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
     let token = fixtures::api_token(&mut conn, &engineer).await;
 
     // A fresh id when none is sent; on the error page too.
@@ -365,14 +446,20 @@ async fn every_request_gets_an_id_shown_on_error_pages_and_problems() {
     let missing = app.api_get(&token, "/api/v1/tickets/99999999").await;
     let problem: Value = serde_json::from_str(&missing.body).unwrap();
     assert_eq!(missing.status, 404);
-    assert_eq!(problem["request_id"].as_str(), missing.header("x-request-id"));
+    assert_eq!(
+        problem["request_id"].as_str(),
+        missing.header("x-request-id")
+    );
     // A path that is not a ticket number: a problem document, not text.
     let bad = app.api_get(&token, "/api/v1/tickets/not-a-number").await;
     assert_eq!(bad.status, 404);
     assert_eq!(bad.header("content-type"), Some("application/problem+json"));
     let bad_query = app.api_get(&token, "/api/v1/tickets?page=abc").await;
     assert_eq!(bad_query.status, 400);
-    assert_eq!(bad_query.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        bad_query.header("content-type"),
+        Some("application/problem+json")
+    );
 }
 
 /// (method, path) of every operation in the document.
@@ -403,8 +490,14 @@ fn the_openapi_document_lists_every_api_route_and_no_other() {
         .collect();
     let undocumented: Vec<_> = registered.difference(&in_doc).collect();
     let unregistered: Vec<_> = in_doc.difference(&registered).collect();
-    assert!(undocumented.is_empty(), "API routes missing from the document: {undocumented:?}");
-    assert!(unregistered.is_empty(), "documented but not registered: {unregistered:?}");
+    assert!(
+        undocumented.is_empty(),
+        "API routes missing from the document: {undocumented:?}"
+    );
+    assert!(
+        unregistered.is_empty(),
+        "documented but not registered: {unregistered:?}"
+    );
     // Every operation but the document itself wants the bearer token and
     // documents the problem responses.
     assert!(doc.pointer("/components/securitySchemes/bearer").is_some());
@@ -432,7 +525,13 @@ fn the_openapi_document_lists_every_api_route_and_no_other() {
 /// object schema refuses properties it does not list (so a field the
 /// handler sends that the document lacks is caught), and the root points
 /// at the response's schema.
-fn response_validator(doc: &Value, method: &str, path: &str, status: u16, media: &str) -> jsonschema::Validator {
+fn response_validator(
+    doc: &Value,
+    method: &str,
+    path: &str,
+    status: u16,
+    media: &str,
+) -> jsonschema::Validator {
     let mut root = doc.clone();
     // A schema that is a part of another (a flattened struct, `allOf`)
     // cannot refuse the other parts' properties itself: the whole does.
@@ -480,14 +579,24 @@ fn response_validator(doc: &Value, method: &str, path: &str, status: u16, media:
 }
 
 fn check(doc: &Value, method: &str, path: &str, res: &TestResponse) {
-    let media = res.header("content-type").unwrap().split(';').next().unwrap().to_owned();
+    let media = res
+        .header("content-type")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let validator = response_validator(doc, method, path, res.status, &media);
     let body: Value = serde_json::from_str(&res.body).unwrap();
     let errors: Vec<String> = validator
         .iter_errors(&body)
         .map(|e| format!("{} at {}", e, e.instance_path))
         .collect();
-    assert!(errors.is_empty(), "{method} {path} {}: {errors:?}\n{body:#}", res.status);
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {}: {errors:?}\n{body:#}",
+        res.status
+    );
 }
 
 #[actix_web::test]
@@ -497,7 +606,11 @@ async fn real_responses_validate_against_their_documented_schemas() {
     casebook::commands::demo(&mut conn).await.unwrap();
     let acme = fixtures::organization(&mut conn, "Acme").await;
     let manager = fixtures::user().role(Role::Manager).create(&mut conn).await;
-    let customer = fixtures::user().role(Role::Customer).org(&acme).create(&mut conn).await;
+    let customer = fixtures::user()
+        .role(Role::Customer)
+        .org(&acme)
+        .create(&mut conn)
+        .await;
     let token = fixtures::api_token(&mut conn, &manager).await;
     let customer_token = fixtures::api_token(&mut conn, &customer).await;
     let ticket = open_ticket(&app, &customer, "Checkout returns 502", "2").await;
@@ -524,7 +637,9 @@ async fn real_responses_validate_against_their_documented_schemas() {
             TestRequest::post()
                 .uri(&format!("/api/v1/tickets/{ticket}/models"))
                 .insert_header(bearer(&token))
-                .set_json(json!({ "model": "website-502", "outcome": "partial", "missing": "CDN" })),
+                .set_json(
+                    json!({ "model": "website-502", "outcome": "partial", "missing": "CDN" }),
+                ),
         )
         .await;
     assert_eq!(linked.status, 200, "{}", linked.body);
@@ -532,18 +647,54 @@ async fn real_responses_validate_against_their_documented_schemas() {
 
     for (path, concrete, who) in [
         ("/api/v1/me", "/api/v1/me".to_owned(), &token),
-        ("/api/v1/tickets", "/api/v1/tickets?queue=all".to_owned(), &token),
-        ("/api/v1/tickets/{id}", format!("/api/v1/tickets/{ticket}"), &token),
-        ("/api/v1/tickets/{id}", format!("/api/v1/tickets/{ticket}"), &customer_token),
+        (
+            "/api/v1/tickets",
+            "/api/v1/tickets?queue=all".to_owned(),
+            &token,
+        ),
+        (
+            "/api/v1/tickets/{id}",
+            format!("/api/v1/tickets/{ticket}"),
+            &token,
+        ),
+        (
+            "/api/v1/tickets/{id}",
+            format!("/api/v1/tickets/{ticket}"),
+            &customer_token,
+        ),
         ("/api/v1/models", "/api/v1/models".to_owned(), &token),
-        ("/api/v1/models/{key}", "/api/v1/models/website-502".to_owned(), &token),
-        ("/api/v1/models/{key}/revisions", "/api/v1/models/website-502/revisions".to_owned(), &token),
-        ("/api/v1/improvements", "/api/v1/improvements".to_owned(), &token),
+        (
+            "/api/v1/models/{key}",
+            "/api/v1/models/website-502".to_owned(),
+            &token,
+        ),
+        (
+            "/api/v1/models/{key}/revisions",
+            "/api/v1/models/website-502/revisions".to_owned(),
+            &token,
+        ),
+        (
+            "/api/v1/improvements",
+            "/api/v1/improvements".to_owned(),
+            &token,
+        ),
         ("/api/v1/rota", "/api/v1/rota".to_owned(), &token),
         ("/api/v1/reviews", "/api/v1/reviews".to_owned(), &token),
-        ("/api/v1/reports/{table}", "/api/v1/reports/volume".to_owned(), &token),
-        ("/api/v1/reports/{table}", "/api/v1/reports/models?days=90".to_owned(), &token),
-        ("/api/v1/reports/{table}", "/api/v1/reports/searches".to_owned(), &token),
+        (
+            "/api/v1/reports/{table}",
+            "/api/v1/reports/volume".to_owned(),
+            &token,
+        ),
+        (
+            "/api/v1/reports/{table}",
+            "/api/v1/reports/models?days=90".to_owned(),
+            &token,
+        ),
+        (
+            "/api/v1/reports/{table}",
+            "/api/v1/reports/searches".to_owned(),
+            &token,
+        ),
     ] {
         let res = app.api_get(who, &concrete).await;
         assert_eq!(res.status, 200, "{concrete}: {}", res.body);
@@ -556,7 +707,9 @@ async fn real_responses_validate_against_their_documented_schemas() {
             TestRequest::post()
                 .uri("/api/v1/tickets")
                 .insert_header(bearer(&token))
-                .set_json(json!({ "title": "Queue backlog", "priority": 2, "organization_id": acme.id })),
+                .set_json(
+                    json!({ "title": "Queue backlog", "priority": 2, "organization_id": acme.id }),
+                ),
         )
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
@@ -582,7 +735,8 @@ async fn real_responses_validate_against_their_documented_schemas() {
     // The checker does catch a body that is not what the document says.
     let validator = response_validator(&doc, "GET", "/api/v1/me", 200, "application/json");
     assert!(!validator.is_valid(&json!({ "id": 1 })));
-    let mut extra: Value = serde_json::from_str(&app.api_get(&token, "/api/v1/me").await.body).unwrap();
+    let mut extra: Value =
+        serde_json::from_str(&app.api_get(&token, "/api/v1/me").await.body).unwrap();
     extra["undocumented"] = json!(true);
     assert!(!validator.is_valid(&extra));
 }
@@ -592,7 +746,11 @@ async fn the_reference_page_is_rendered_from_the_document_and_linked_from_the_ac
     let app = TestApp::new().await;
     let mut conn = app.conn().await;
     let customer_org = fixtures::organization(&mut conn, "Acme").await;
-    let customer = fixtures::user().role(Role::Customer).org(&customer_org).create(&mut conn).await;
+    let customer = fixtures::user()
+        .role(Role::Customer)
+        .org(&customer_org)
+        .create(&mut conn)
+        .await;
     let browser = app.sign_in(&customer).await;
 
     let account = app.get_as(&browser, "/account").await;
@@ -600,7 +758,10 @@ async fn the_reference_page_is_rendered_from_the_document_and_linked_from_the_ac
 
     let page = app.get_as(&browser, "/account/api").await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("<title>API reference · Casebook</title>"));
+    assert!(
+        page.body
+            .contains("<title>API reference · Casebook</title>")
+    );
     assert!(!page.body.contains("<script"));
     let doc = openapi::document_json().unwrap();
     for (method, path) in operations(&doc) {
@@ -608,7 +769,10 @@ async fn the_reference_page_is_rendered_from_the_document_and_linked_from_the_ac
         assert!(page.body.contains(&shown), "{shown} is not on the page");
     }
     for schema in ["TicketDetail", "Problem", "ModelInput", "ReportTable"] {
-        assert!(page.body.contains(&format!("id=\"schema-{schema}\"")), "{schema}");
+        assert!(
+            page.body.contains(&format!("id=\"schema-{schema}\"")),
+            "{schema}"
+        );
     }
     assert!(page.body.contains("text/event-stream"));
     assert!(page.body.contains("managers and admins"));

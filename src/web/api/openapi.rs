@@ -10,8 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::Method;
 use actix_web::HttpResponse;
+use actix_web::http::Method;
 use askama::Template;
 use serde_json::Value;
 use utoipa::Modify;
@@ -89,7 +89,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
 fn who(access: Access) -> &'static str {
     match access {
         Access::Anyone => "anyone, without a token",
-        Access::SignedIn => "any token (customers see only their organization's tickets and public entries)",
+        Access::SignedIn => {
+            "any token (customers see only their organization's tickets and public entries)"
+        }
         Access::Staff => "the team: engineers, reviewers, managers and admins",
         Access::Manager => "managers and admins",
         Access::Admin => "admins",
@@ -143,22 +145,35 @@ impl Modify for Shared {
                 if access == Access::Anyone {
                     continue;
                 }
-                operation.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
-                    "bearer",
-                    Vec::<String>::new(),
-                )]);
+                operation.security =
+                    Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+                        "bearer",
+                        Vec::<String>::new(),
+                    )]);
                 let has_body = operation.request_body.is_some();
                 let mut errors = vec![
-                    ("400", "The request cannot be read (a malformed query string or body)"),
-                    ("401", "No token, a malformed one, or one that is unknown or revoked"),
+                    (
+                        "400",
+                        "The request cannot be read (a malformed query string or body)",
+                    ),
+                    (
+                        "401",
+                        "No token, a malformed one, or one that is unknown or revoked",
+                    ),
                     ("403", "The token's owner may not do this"),
-                    ("404", "Nothing at this address that the token's owner may see"),
+                    (
+                        "404",
+                        "Nothing at this address that the token's owner may see",
+                    ),
                     ("422", "A field is invalid (`field` names it)"),
                     ("503", "The database is not answering; try again"),
                 ];
                 if has_body {
                     errors.push(("413", "The body is larger than 2 MiB"));
-                    errors.push(("415", "The body is not of the content type this operation reads"));
+                    errors.push((
+                        "415",
+                        "The body is not of the content type this operation reads",
+                    ));
                 }
                 for (status, description) in errors {
                     if operation.responses.responses.contains_key(status) {
@@ -239,7 +254,11 @@ fn type_text(schema: &Value) -> String {
     }
     let types: Vec<String> = match schema.get("type") {
         Some(Value::String(t)) => vec![t.clone()],
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
         _ => vec![],
     };
     let nullable = types.iter().any(|t| t == "null");
@@ -249,7 +268,9 @@ fn type_text(schema: &Value) -> String {
         .map(|t| match t.as_str() {
             "array" => format!(
                 "list of {}",
-                schema.get("items").map_or_else(|| "any".to_owned(), type_text)
+                schema
+                    .get("items")
+                    .map_or_else(|| "any".to_owned(), type_text)
             ),
             "integer" | "number" | "string" => match schema.get("format").and_then(Value::as_str) {
                 Some(format) => format!("{t} ({format})"),
@@ -263,7 +284,11 @@ fn type_text(schema: &Value) -> String {
     } else {
         main.join(" or ")
     };
-    if nullable { format!("{text} or null") } else { text }
+    if nullable {
+        format!("{text} or null")
+    } else {
+        text
+    }
 }
 
 fn text_of(value: Option<&Value>) -> String {

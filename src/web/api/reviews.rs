@@ -194,7 +194,9 @@ pub async fn show(
     let minutes = |d: Option<chrono::Duration>| d.map(|d| d.num_minutes());
     Ok(web::Json(ReviewDetail {
         ticket_id: id.0,
-        review: review.as_ref().map(|r| ReviewJson::new(&r.review, &r.reviewer)),
+        review: review
+            .as_ref()
+            .map(|r| ReviewJson::new(&r.review, &r.reviewer)),
         facts: FactsJson {
             links: facts
                 .links

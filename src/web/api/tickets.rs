@@ -263,13 +263,15 @@ pub async fn show(
             tickets::linked_models(&mut conn, id)
                 .await?
                 .into_iter()
-                .map(|(_, model, title, revision, outcome, missing)| LinkedModel {
-                    model,
-                    title,
-                    revision,
-                    outcome,
-                    missing,
-                })
+                .map(
+                    |(_, model, title, revision, outcome, missing)| LinkedModel {
+                        model,
+                        title,
+                        revision,
+                        outcome,
+                        missing,
+                    },
+                )
                 .collect(),
         )
     } else {

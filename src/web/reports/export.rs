@@ -5,7 +5,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, Schema};
-use utoipa::openapi::{RefOr, Ref};
+use utoipa::openapi::{Ref, RefOr};
 
 use crate::domain::report::period::Filters;
 use crate::domain::report::{

@@ -89,7 +89,10 @@ pub async fn export_csv(
 /// The report query parameters, shared by the JSON and CSV tables.
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[expect(dead_code, reason = "documents the picker's query string for the OpenAPI document")]
+#[expect(
+    dead_code,
+    reason = "documents the picker's query string for the OpenAPI document"
+)]
 pub struct ReportParams {
     /// 7, 30 (default) or 90.
     days: Option<String>,
