@@ -169,6 +169,7 @@ fn main() -> ExitCode {
         pg_bin_dir: None,
         secure_cookies: false,
         triage_sample: casebook::domain::rota::DEFAULT_SAMPLE,
+        delivery: casebook::config::Delivery::default(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -7,8 +7,10 @@ pub mod audit;
 pub mod categories;
 pub mod cluster;
 pub mod columns;
+pub mod deliveries;
 pub mod improvements;
 pub mod journal;
+pub mod mail;
 mod migrations;
 pub mod models;
 pub mod outbox;
@@ -20,6 +22,7 @@ pub mod sessions;
 pub mod tickets;
 pub mod triage;
 pub mod users;
+pub mod webhooks;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod health;
 pub mod home;
 pub mod improvements;
+pub mod mail;
 pub mod models;
 pub mod page;
 pub mod reports;
@@ -328,6 +329,8 @@ fn table() -> Vec<Def> {
         ),
         // The JSON API.
         def(M::GET, "/api/v1/me", SignedIn, api::me),
+        // Mail in, from a mail gateway token (staff-created).
+        def(M::POST, "/api/v1/mail", Staff, mail::receive),
         def(M::GET, "/api/v1/models", SignedIn, api::models::list),
         def(M::POST, "/api/v1/models", Staff, api::models::create),
         def(

@@ -232,6 +232,7 @@ pub fn test_config(db: &TestDb) -> Config {
         pg_bin_dir: None,
         secure_cookies: false,
         triage_sample: casebook::domain::rota::DEFAULT_SAMPLE,
+        delivery: casebook::config::Delivery::default(),
     }
 }
 
