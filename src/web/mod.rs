@@ -101,6 +101,12 @@ fn table() -> Vec<Def> {
         def(M::POST, "/account/tokens", SignedIn, account::create_token),
         def(
             M::POST,
+            "/account/notifications",
+            SignedIn,
+            account::save_notifications,
+        ),
+        def(
+            M::POST,
             "/account/tokens/{id}/revoke",
             SignedIn,
             account::revoke_token,
@@ -145,6 +151,12 @@ fn table() -> Vec<Def> {
         ),
         def(M::POST, "/tickets", SignedIn, tickets::create),
         def(M::GET, "/tickets/{id}", SignedIn, tickets::show),
+        def(
+            M::GET,
+            "/tickets/{id}/attachments/{attachment}",
+            SignedIn,
+            tickets::attachment,
+        ),
         def(
             M::GET,
             "/tickets/{id}/events",
@@ -314,6 +326,34 @@ fn table() -> Vec<Def> {
             admin::organizations::create,
         ),
         def(M::GET, "/admin/audit", Admin, admin::audit::list),
+        // Outgoing webhooks and mail in.
+        def(M::GET, "/admin/webhooks", Admin, admin::webhooks::list),
+        def(M::POST, "/admin/webhooks", Admin, admin::webhooks::create),
+        def(
+            M::POST,
+            "/admin/webhooks/{id}/stop",
+            Admin,
+            admin::webhooks::stop,
+        ),
+        def(M::GET, "/admin/mail", Admin, admin::mail::show),
+        def(
+            M::POST,
+            "/admin/mail/tokens",
+            Admin,
+            admin::mail::create_token,
+        ),
+        def(
+            M::POST,
+            "/admin/mail/domains",
+            Admin,
+            admin::mail::save_domain,
+        ),
+        def(
+            M::POST,
+            "/admin/mail/domains/remove",
+            Admin,
+            admin::mail::remove_domain,
+        ),
         def(M::GET, "/admin/categories", Admin, admin::categories::list),
         def(
             M::POST,
