@@ -13,6 +13,7 @@ mod foundation;
 mod improvement_loop;
 mod improvements;
 mod live;
+mod mail;
 mod matrix;
 mod models;
 mod reports;

@@ -9,6 +9,7 @@
 pub mod browser;
 pub mod fixtures;
 pub mod process;
+pub mod smtp;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
