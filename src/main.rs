@@ -122,7 +122,11 @@ struct MailArgs {
     #[arg(long, env = "CASEBOOK_SMTP_PASSWORD", hide_env_values = true)]
     smtp_password: Option<String>,
     /// From address of notifications; its domain names our Message-IDs.
-    #[arg(long, env = "CASEBOOK_MAIL_FROM", default_value = "Casebook <casebook@localhost>")]
+    #[arg(
+        long,
+        env = "CASEBOOK_MAIL_FROM",
+        default_value = "Casebook <casebook@localhost>"
+    )]
     mail_from: String,
     /// Where people reach Casebook, for links in mail.
     #[arg(long, env = "CASEBOOK_PUBLIC_URL")]

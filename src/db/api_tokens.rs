@@ -133,9 +133,7 @@ pub async fn create_mailgate(
 }
 
 /// Every live mail gateway token, with its owner's name.
-pub async fn mailgate_tokens(
-    conn: &mut AsyncPgConnection,
-) -> QueryResult<Vec<(ApiToken, String)>> {
+pub async fn mailgate_tokens(conn: &mut AsyncPgConnection) -> QueryResult<Vec<(ApiToken, String)>> {
     api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::kind.eq(MAILGATE))

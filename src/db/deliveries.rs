@@ -12,9 +12,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
 use crate::db::journal::Entry;
-use crate::db::schema::{
-    deliveries, delivery_attempts, notification_preferences, tickets, users,
-};
+use crate::db::schema::{deliveries, delivery_attempts, notification_preferences, tickets, users};
 use crate::domain::account::{OrgId, Role};
 use crate::domain::notice::{self, Event, Notice, Parties};
 use crate::domain::policy::{Viewer, Visibility};
@@ -134,7 +132,15 @@ pub async fn for_entry(conn: &mut AsyncPgConnection, entry: &Entry) -> QueryResu
             })
         });
         for event in events {
-            webhooks(conn, event, org, Some(entry.ticket_id), &full, public.as_ref()).await?;
+            webhooks(
+                conn,
+                event,
+                org,
+                Some(entry.ticket_id),
+                &full,
+                public.as_ref(),
+            )
+            .await?;
         }
     }
     Ok(())
@@ -191,7 +197,15 @@ pub async fn ticket_opened(
     full["ticket"]["description"] = json!(description);
     let mut public = json!({ "ticket": ticket_json(ticket, &facts, false) });
     public["ticket"]["description"] = json!(description);
-    webhooks(conn, Event::TicketOpened, org, Some(ticket), &full, Some(&public)).await
+    webhooks(
+        conn,
+        Event::TicketOpened,
+        org,
+        Some(ticket),
+        &full,
+        Some(&public),
+    )
+    .await
 }
 
 /// A team event with no customer view (a review, an improvement item).
@@ -271,7 +285,12 @@ async fn mail(
 ) -> QueryResult<()> {
     let found: Option<(String, String, Option<i64>, bool)> = users::table
         .find(person)
-        .select((users::email, users::role, users::organization_id, users::disabled))
+        .select((
+            users::email,
+            users::role,
+            users::organization_id,
+            users::disabled,
+        ))
         .first(conn)
         .await
         .optional()?;
@@ -357,11 +376,7 @@ async fn webhooks(
 
 /// Ids of deliveries due now that head their recipient's queue (no
 /// earlier row to the same recipient is still pending), oldest first.
-pub async fn due(
-    conn: &mut AsyncPgConnection,
-    limit: i64,
-    skip: &[i64],
-) -> QueryResult<Vec<i64>> {
+pub async fn due(conn: &mut AsyncPgConnection, limit: i64, skip: &[i64]) -> QueryResult<Vec<i64>> {
     #[derive(QueryableByName)]
     struct Id {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -412,7 +427,10 @@ pub async fn next_due(conn: &mut AsyncPgConnection) -> QueryResult<Option<DateTi
 pub enum Outcome {
     Sent(String),
     /// Try again at the given time.
-    Retry { error: String, at: DateTime<Utc> },
+    Retry {
+        error: String,
+        at: DateTime<Utc>,
+    },
     /// The last try failed.
     Failed(String),
     /// Nothing to send (the recipient may no longer see it, or opted out).

@@ -10,12 +10,12 @@ use crate::db::users::User;
 use crate::domain::policy::{EntryScope, TicketScope};
 
 /// The enabled user with this address (any case).
-pub async fn user_by_email(
-    conn: &mut AsyncPgConnection,
-    email: &str,
-) -> QueryResult<Option<User>> {
+pub async fn user_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<Option<User>> {
     users::table
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ").bind::<diesel::sql_types::Text, _>(email.to_ascii_lowercase()))
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(email) = ")
+                .bind::<diesel::sql_types::Text, _>(email.to_ascii_lowercase()),
+        )
         .filter(users::disabled.eq(false))
         .select(User::as_select())
         .first(conn)
@@ -77,7 +77,10 @@ pub async fn set_domain(
 }
 
 pub async fn remove_domain(conn: &mut AsyncPgConnection, domain: &str) -> QueryResult<bool> {
-    Ok(diesel::delete(mail_domains::table.find(domain)).execute(conn).await? == 1)
+    Ok(diesel::delete(mail_domains::table.find(domain))
+        .execute(conn)
+        .await?
+        == 1)
 }
 
 /// The ticket a message was already taken into, if it was.
@@ -209,7 +212,11 @@ pub async fn attachment(
         );
     }
     query
-        .select((attachments::filename, attachments::content_type, attachments::data))
+        .select((
+            attachments::filename,
+            attachments::content_type,
+            attachments::data,
+        ))
         .first(conn)
         .await
         .optional()

@@ -23,7 +23,12 @@ pub struct Subscription {
 
 impl Subscription {
     pub fn event_names(&self) -> String {
-        self.events.iter().flatten().cloned().collect::<Vec<_>>().join(", ")
+        self.events
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

@@ -137,8 +137,12 @@ pub fn trim_quoted(text: &str) -> String {
         let lower = t.to_ascii_lowercase();
         let attribution = (lower.starts_with("on ") && lower.ends_with("wrote:"))
             || lower.starts_with("-----original message-----")
-            || (lower.starts_with("from:") && i > 0 && lines[i - 1].trim().is_empty()
-                && lines[i + 1..].iter().any(|l| l.to_ascii_lowercase().starts_with("sent:")));
+            || (lower.starts_with("from:")
+                && i > 0
+                && lines[i - 1].trim().is_empty()
+                && lines[i + 1..]
+                    .iter()
+                    .any(|l| l.to_ascii_lowercase().starts_with("sent:")));
         if attribution || *line == "-- " || t == "--" {
             end = i;
             break;
@@ -173,21 +177,36 @@ mod tests {
         assert_eq!(id, "<ticket-12.entry-34.56@example.com>");
         assert_eq!(ticket_of_id(&id, "example.com"), Some(12));
         assert_eq!(ticket_of_id(&id, "Example.COM"), Some(12));
-        assert_eq!(ticket_of_id(&thread_id(9, "example.com"), "example.com"), Some(9));
+        assert_eq!(
+            ticket_of_id(&thread_id(9, "example.com"), "example.com"),
+            Some(9)
+        );
         assert_eq!(ticket_of_id("<ticket-12@evil.test>", "example.com"), None);
-        assert_eq!(ticket_of_id("<ticket-12x@example.com>", "example.com"), None);
+        assert_eq!(
+            ticket_of_id("<ticket-12x@example.com>", "example.com"),
+            None
+        );
         assert_eq!(ticket_of_id("<abc@example.com>", "example.com"), None);
         assert!(is_own_message_id(&id, "example.com"));
-        assert!(!is_own_message_id(&thread_id(9, "example.com"), "example.com"));
+        assert!(!is_own_message_id(
+            &thread_id(9, "example.com"),
+            "example.com"
+        ));
     }
 
     #[test]
     fn subject_tags_are_found_and_removed() {
-        assert_eq!(ticket_of_subject("Re: [Casebook #123] Disk full"), Some(123));
+        assert_eq!(
+            ticket_of_subject("Re: [Casebook #123] Disk full"),
+            Some(123)
+        );
         assert_eq!(ticket_of_subject("[casebook #7]"), Some(7));
         assert_eq!(ticket_of_subject("Casebook 123"), None);
         assert_eq!(ticket_of_subject("[Casebook #abc]"), None);
-        assert_eq!(title_of_subject("Re: Fwd: [Casebook #123]  Disk   full"), "Disk full");
+        assert_eq!(
+            title_of_subject("Re: Fwd: [Casebook #123]  Disk   full"),
+            "Disk full"
+        );
         assert_eq!(title_of_subject("   "), "(no subject)");
         assert_eq!(subject(5, "Down"), "[Casebook #5] Down");
     }

@@ -59,10 +59,7 @@ impl std::str::FromStr for Notice {
     type Err = ();
 
     fn from_str(s: &str) -> Result<Self, ()> {
-        Notice::ALL
-            .into_iter()
-            .find(|n| n.as_str() == s)
-            .ok_or(())
+        Notice::ALL.into_iter().find(|n| n.as_str() == s).ok_or(())
     }
 }
 
@@ -205,7 +202,9 @@ pub fn backoff(
     base: std::time::Duration,
     max: std::time::Duration,
 ) -> std::time::Duration {
-    let doublings = u32::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(30);
+    let doublings = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(30);
     base.saturating_mul(1u32 << doublings).min(max)
 }
 
@@ -242,8 +241,13 @@ mod tests {
             author: Some(2),
             ..PARTIES
         };
-        let (notices, _) =
-            for_entry(EntryKind::Reply, Visibility::Public, None, None, by_requester);
+        let (notices, _) = for_entry(
+            EntryKind::Reply,
+            Visibility::Public,
+            None,
+            None,
+            by_requester,
+        );
         assert_eq!(notices, vec![(Notice::PublicReply, 3)]);
     }
 

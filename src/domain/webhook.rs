@@ -65,7 +65,10 @@ pub fn verify(secret: &str, timestamp: i64, body: &str, signature: &str) -> bool
     };
     let Some(bytes) = (0..hex.len())
         .step_by(2)
-        .map(|i| hex.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
         .collect::<Option<Vec<u8>>>()
     else {
         return false;
@@ -109,15 +112,23 @@ mod tests {
         k[..key.len()].copy_from_slice(key.as_bytes());
         let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
         let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
-        let inner = Sha256::new().chain_update(&ipad).chain_update(message).finalize();
-        let outer = Sha256::new().chain_update(&opad).chain_update(inner).finalize();
+        let inner = Sha256::new()
+            .chain_update(&ipad)
+            .chain_update(message)
+            .finalize();
+        let outer = Sha256::new()
+            .chain_update(&opad)
+            .chain_update(inner)
+            .finalize();
         outer.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     #[test]
     fn slack_bodies_are_one_text() {
-        let data = json!({ "ticket": { "id": 4, "title": "DB down" }, "entry": { "body": "on it" } });
-        let body: Value = serde_json::from_str(&body("slack", Event::PublicEntry, "t", &data)).unwrap();
+        let data =
+            json!({ "ticket": { "id": 4, "title": "DB down" }, "entry": { "body": "on it" } });
+        let body: Value =
+            serde_json::from_str(&body("slack", Event::PublicEntry, "t", &data)).unwrap();
         let text = body["text"].as_str().unwrap();
         assert!(text.starts_with("[Casebook #4] DB down"), "{text}");
         assert!(text.contains(">on it"), "{text}");

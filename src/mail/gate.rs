@@ -30,7 +30,11 @@ pub async fn post(
     let endpoint = format!(
         "{}/api/v1/mail?action={}",
         url.trim_end_matches('/'),
-        if action == "comment" { "comment" } else { "correspond" }
+        if action == "comment" {
+            "comment"
+        } else {
+            "correspond"
+        }
     );
     let headers = [
         ("Authorization", format!("Bearer {token}")),
@@ -40,9 +44,9 @@ pub async fn post(
         Ok(r) if (200..300).contains(&r.status) => Ok(r.body),
         // 401: a wrong or revoked token is the operator's to fix; keep the
         // mail queued meanwhile.
-        Ok(r) if r.status == 401 || r.status == 408 || r.status == 429 || r.status >= 500 => {
-            Err(GateError::Temporary(format!("HTTP {}: {}", r.status, r.body)))
-        }
+        Ok(r) if r.status == 401 || r.status == 408 || r.status == 429 || r.status >= 500 => Err(
+            GateError::Temporary(format!("HTTP {}: {}", r.status, r.body)),
+        ),
         Ok(r) => Err(GateError::Refused(r.status, r.body)),
         Err(e) => Err(GateError::Temporary(e.to_string())),
     }

@@ -33,7 +33,9 @@ impl std::str::FromStr for Action {
         match s {
             "" | "correspond" => Ok(Action::Correspond),
             "comment" => Ok(Action::Comment),
-            other => Err(format!("unknown action {other:?}: use correspond or comment")),
+            other => Err(format!(
+                "unknown action {other:?}: use correspond or comment"
+            )),
         }
     }
 }
@@ -41,13 +43,25 @@ impl std::str::FromStr for Action {
 /// What became of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
-    Opened { ticket: i64 },
-    Replied { ticket: i64, entry: i64 },
-    Commented { ticket: i64, entry: i64 },
+    Opened {
+        ticket: i64,
+    },
+    Replied {
+        ticket: i64,
+        entry: i64,
+    },
+    Commented {
+        ticket: i64,
+        entry: i64,
+    },
     /// Taken in before (same Message-ID): nothing written again.
-    Duplicate { ticket: Option<i64> },
+    Duplicate {
+        ticket: Option<i64>,
+    },
     /// Recognised and dropped on purpose (bounce, auto-reply, loop).
-    Dropped { reason: &'static str },
+    Dropped {
+        reason: &'static str,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -188,7 +202,10 @@ fn parse(raw: &[u8], settings: &Settings) -> Result<Result<Parsed, &'static str>
     }
     Ok(Ok(Parsed {
         from,
-        from_name: from_addr.name().map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
+        from_name: from_addr
+            .name()
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty()),
         message_id,
         subject: message.subject().unwrap_or("").to_owned(),
         references,
@@ -255,10 +272,17 @@ pub async fn receive(
                         "only the team may write internal notes by mail".into(),
                     ));
                 }
-                let entry = tickets::write(conn, &viewer, TicketId(ticket), &text, visibility).await?;
+                let entry =
+                    tickets::write(conn, &viewer, TicketId(ticket), &text, visibility).await?;
                 let received = match action {
-                    Action::Correspond => Received::Replied { ticket, entry: entry.id },
-                    Action::Comment => Received::Commented { ticket, entry: entry.id },
+                    Action::Correspond => Received::Replied {
+                        ticket,
+                        entry: entry.id,
+                    },
+                    Action::Comment => Received::Commented {
+                        ticket,
+                        entry: entry.id,
+                    },
                 };
                 (received, ticket, Some(entry.id))
             }
@@ -284,7 +308,13 @@ pub async fn receive(
                     },
                 )
                 .await?;
-                (Received::Opened { ticket: opened.id.0 }, opened.id.0, None)
+                (
+                    Received::Opened {
+                        ticket: opened.id.0,
+                    },
+                    opened.id.0,
+                    None,
+                )
             }
         };
         for (filename, content_type, data) in &parsed.attachments {
@@ -347,6 +377,9 @@ async fn sender(conn: &mut AsyncPgConnection, parsed: &Parsed) -> Result<User, M
         },
     )
     .await?;
-    tracing::info!(user.id = user.id, "made a customer account for {email} from mail");
+    tracing::info!(
+        user.id = user.id,
+        "made a customer account for {email} from mail"
+    );
     Ok(user)
 }

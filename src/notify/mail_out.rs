@@ -5,8 +5,8 @@
 //! rendered, the delivery is dropped.
 
 use diesel_async::AsyncPgConnection;
-use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::Mailbox;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -68,10 +68,7 @@ pub async fn deliver(
         Err(tried) => return Ok(tried),
     };
     Ok(match mailer.transport.send(message).await {
-        Ok(response) => Tried::Sent(format!(
-            "relay accepted ({})",
-            response.code()
-        )),
+        Ok(response) => Tried::Sent(format!("relay accepted ({})", response.code())),
         Err(e) if e.is_permanent() => Tried::Permanent(format!("the relay refused: {e}")),
         Err(e) => Tried::Transient(format!("relay: {e}")),
     })
@@ -164,7 +161,12 @@ async fn render(
     let domain = settings.domain();
     let to: Mailbox = match format!("{} <{}>", quote_name(&user.display_name), user.email).parse() {
         Ok(to) => to,
-        Err(e) => return Ok(Err(Tried::Permanent(format!("the address {}: {e}", user.email)))),
+        Err(e) => {
+            return Ok(Err(Tried::Permanent(format!(
+                "the address {}: {e}",
+                user.email
+            ))));
+        }
     };
     let thread = rules::thread_id(n, &domain);
     let built = Message::builder()
@@ -178,7 +180,11 @@ async fn render(
         .body(text);
     let mut message = match built {
         Ok(message) => message,
-        Err(e) => return Ok(Err(Tried::Permanent(format!("could not build the message: {e}")))),
+        Err(e) => {
+            return Ok(Err(Tried::Permanent(format!(
+                "could not build the message: {e}"
+            ))));
+        }
     };
     let headers = message.headers_mut();
     headers.insert_raw(HeaderValue::new(

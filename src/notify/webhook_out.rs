@@ -16,7 +16,9 @@ pub async fn deliver(
     delivery: &Delivery,
 ) -> diesel::QueryResult<Tried> {
     let Some(id) = delivery.payload["subscription_id"].as_i64() else {
-        return Ok(Tried::Dropped("the delivery names no subscription".to_owned()));
+        return Ok(Tried::Dropped(
+            "the delivery names no subscription".to_owned(),
+        ));
     };
     let Some(sub) = crate::db::webhooks::find(conn, id).await? else {
         return Ok(Tried::Dropped("the subscription was removed".to_owned()));

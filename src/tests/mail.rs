@@ -87,12 +87,19 @@ async fn a_customer_opens_by_mail_gets_the_reply_by_mail_and_answers_by_mail() {
     let ticket = json(&res)["ticket"].as_i64().unwrap();
     let (title, description, org): (String, String, Option<i64>) = tickets::table
         .find(ticket)
-        .select((tickets::title, tickets::description, tickets::organization_id))
+        .select((
+            tickets::title,
+            tickets::description,
+            tickets::organization_id,
+        ))
         .first(&mut conn)
         .await
         .unwrap();
     assert_eq!(title, "Printer on fire");
-    assert_eq!(description, "The printer in café is on fire.", "charset decoded");
+    assert_eq!(
+        description, "The printer in café is on fire.",
+        "charset decoded"
+    );
     assert_eq!(org, Some(acme.id));
     // The same message again (an MTA retrying) writes nothing new.
     let again = post_mail(&app, &token, opening.as_bytes().to_vec(), "correspond").await;
@@ -107,31 +114,80 @@ async fn a_customer_opens_by_mail_gets_the_reply_by_mail_and_answers_by_mail() {
         .unwrap();
     let ann_browser = app.sign_in(&ann).await;
     let file = app
-        .get_as(&ann_browser, &format!("/tickets/{ticket}/attachments/{file_id}"))
+        .get_as(
+            &ann_browser,
+            &format!("/tickets/{ticket}/attachments/{file_id}"),
+        )
         .await;
     assert_eq!(file.status, 200);
-    assert!(file.header("content-disposition").unwrap().starts_with("attachment;"));
+    assert!(
+        file.header("content-disposition")
+            .unwrap()
+            .starts_with("attachment;")
+    );
     assert_eq!(file.body.trim(), "smoke detected");
+    let globex = fixtures::organization(&mut conn, "Globex").await;
+    let gus = fixtures::user()
+        .role(Role::Customer)
+        .org(&globex)
+        .create(&mut conn)
+        .await;
+    let gus_browser = app.sign_in(&gus).await;
+    let refused = app
+        .get_as(
+            &gus_browser,
+            &format!("/tickets/{ticket}/attachments/{file_id}"),
+        )
+        .await;
+    assert_eq!(refused.status, 404, "another organization's file");
 
     // The engineer replies in public, then writes an internal note, then
     // replies again: Ann gets the two replies, in order, and never the note.
     let viewer = engineer.viewer();
-    casebook::tickets::write(&mut conn, &viewer, TicketId(ticket), "Evacuate, we are on it.", Visibility::Public)
-        .await
-        .unwrap();
-    casebook::tickets::write(&mut conn, &viewer, TicketId(ticket), "INTERNAL: the vendor is useless", Visibility::Internal)
-        .await
-        .unwrap();
-    casebook::tickets::write(&mut conn, &viewer, TicketId(ticket), "The fire is out.", Visibility::Public)
-        .await
-        .unwrap();
+    casebook::tickets::write(
+        &mut conn,
+        &viewer,
+        TicketId(ticket),
+        "Evacuate, we are on it.",
+        Visibility::Public,
+    )
+    .await
+    .unwrap();
+    casebook::tickets::write(
+        &mut conn,
+        &viewer,
+        TicketId(ticket),
+        "INTERNAL: the vendor is useless",
+        Visibility::Internal,
+    )
+    .await
+    .unwrap();
+    casebook::tickets::write(
+        &mut conn,
+        &viewer,
+        TicketId(ticket),
+        "The fire is out.",
+        Visibility::Public,
+    )
+    .await
+    .unwrap();
     let got = relay.wait_for(2, WAIT).await;
-    let to_ann: Vec<_> = got.iter().filter(|m| m.to.iter().any(|t| t == "ann@acme.test")).collect();
+    let to_ann: Vec<_> = got
+        .iter()
+        .filter(|m| m.to.iter().any(|t| t == "ann@acme.test"))
+        .collect();
     assert_eq!(to_ann.len(), 2, "{got:#?}");
-    assert!(to_ann[0].body().contains("Evacuate, we are on it."), "{:?}", to_ann[0].body());
+    assert!(
+        to_ann[0].body().contains("Evacuate, we are on it."),
+        "{:?}",
+        to_ann[0].body()
+    );
     assert!(to_ann[1].body().contains("The fire is out."));
     for m in &got {
-        assert!(!m.data.contains("vendor is useless"), "an internal note was mailed: {m:#?}");
+        assert!(
+            !m.data.contains("vendor is useless"),
+            "an internal note was mailed: {m:#?}"
+        );
     }
     let first = to_ann[0];
     assert_eq!(
@@ -145,14 +201,20 @@ async fn a_customer_opens_by_mail_gets_the_reply_by_mail_and_answers_by_mail() {
     assert!(first.header("X-Casebook-Loop").is_some());
     assert!(first.from.contains("desk@casebook.test"), "{}", first.from);
     let message_id = first.header("Message-ID").unwrap();
-    assert!(message_id.starts_with(&format!("<ticket-{ticket}.entry-")), "{message_id}");
+    assert!(
+        message_id.starts_with(&format!("<ticket-{ticket}.entry-")),
+        "{message_id}"
+    );
 
     // Ann answers by mail (quoting, as mail clients do): the answer lands
     // on the ticket without the quote.
     let answer = message(
         "ann@acme.test",
         &format!("Re: [Casebook #{ticket}] Printer on fire"),
-        &[("In-Reply-To", &message_id), ("Message-ID", "<answer@acme.test>")],
+        &[
+            ("In-Reply-To", &message_id),
+            ("Message-ID", "<answer@acme.test>"),
+        ],
         "Thanks, all good now.\n\nOn Sun, Casebook Desk wrote:\n> The fire is out.\n",
     );
     let res = post_mail(&app, &token, answer, "correspond").await;
@@ -163,11 +225,22 @@ async fn a_customer_opens_by_mail_gets_the_reply_by_mail_and_answers_by_mail() {
         .filter(journal_entries::ticket_id.eq(ticket))
         .filter(journal_entries::kind.eq("reply"))
         .order(journal_entries::id.desc())
-        .select((journal_entries::body, journal_entries::visibility, journal_entries::author_id))
+        .select((
+            journal_entries::body,
+            journal_entries::visibility,
+            journal_entries::author_id,
+        ))
         .first(&mut conn)
         .await
         .unwrap();
-    assert_eq!(newest, ("Thanks, all good now.".to_owned(), "public".to_owned(), Some(ann.id)));
+    assert_eq!(
+        newest,
+        (
+            "Thanks, all good now.".to_owned(),
+            "public".to_owned(),
+            Some(ann.id)
+        )
+    );
 
     // Staff add an internal note through the comment address; a customer
     // cannot.
@@ -196,11 +269,21 @@ async fn a_customer_opens_by_mail_gets_the_reply_by_mail_and_answers_by_mail() {
     assert_eq!(res.status, 403, "{}", res.body);
 
     // A customer who opts out of replies gets no more.
-    app.post_as(&ann_browser, "/account/notifications", &[("resolved", "on")])
-        .await;
-    casebook::tickets::write(&mut conn, &viewer, TicketId(ticket), "One more thing.", Visibility::Public)
-        .await
-        .unwrap();
+    app.post_as(
+        &ann_browser,
+        "/account/notifications",
+        &[("resolved", "on")],
+    )
+    .await;
+    casebook::tickets::write(
+        &mut conn,
+        &viewer,
+        TicketId(ticket),
+        "One more thing.",
+        Visibility::Public,
+    )
+    .await
+    .unwrap();
     let to_ann: i64 = deliveries::table
         .filter(deliveries::recipient.eq("ann@acme.test"))
         .count()
@@ -217,7 +300,11 @@ async fn a_forged_reference_to_another_organizations_ticket_is_refused() {
     let _delivering = start_delivering(&mut app, settings(None));
     let acme = fixtures::organization(&mut conn, "Acme").await;
     let globex = fixtures::organization(&mut conn, "Globex").await;
-    let ann = fixtures::user().role(Role::Customer).org(&acme).create(&mut conn).await;
+    let ann = fixtures::user()
+        .role(Role::Customer)
+        .org(&acme)
+        .create(&mut conn)
+        .await;
     fixtures::user()
         .role(Role::Customer)
         .org(&globex)
@@ -244,7 +331,10 @@ async fn a_forged_reference_to_another_organizations_ticket_is_refused() {
     let entries_before = count(&mut conn, "journal_entries").await;
     for headers in [
         vec![("In-Reply-To", format!("<ticket-{ticket}@casebook.test>"))],
-        vec![("References", format!("<x@y> <ticket-{ticket}.entry-1.1@casebook.test>"))],
+        vec![(
+            "References",
+            format!("<x@y> <ticket-{ticket}.entry-1.1@casebook.test>"),
+        )],
     ] {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
         let forged = message("mallory@globex.test", "Re: hello", &headers, "Let me in.");
@@ -258,9 +348,16 @@ async fn a_forged_reference_to_another_organizations_ticket_is_refused() {
         &[],
         "Let me in.",
     );
-    assert_eq!(post_mail(&app, &token, tagged, "correspond").await.status, 403);
+    assert_eq!(
+        post_mail(&app, &token, tagged, "correspond").await.status,
+        403
+    );
     assert_eq!(count(&mut conn, "journal_entries").await, entries_before);
-    assert_eq!(count(&mut conn, "tickets").await, 1, "no ticket opened instead");
+    assert_eq!(
+        count(&mut conn, "tickets").await,
+        1,
+        "no ticket opened instead"
+    );
 }
 
 #[actix_web::test]
@@ -277,7 +374,10 @@ async fn bad_and_automatic_mail_writes_nothing_and_says_why() {
         .email("ann@acme.test")
         .create(&mut conn)
         .await;
-    let engineer = fixtures::user().role(Role::Engineer).create(&mut conn).await;
+    let engineer = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
     let admin = fixtures::user().role(Role::Admin).create(&mut conn).await;
     let token = mailgate_token(&mut conn, &admin).await;
 
@@ -313,18 +413,32 @@ async fn bad_and_automatic_mail_writes_nothing_and_says_why() {
         ("X-Casebook-Loop", "casebook.test"),
         ("Message-ID", "<ticket-9.entry-9.9@casebook.test>"),
     ] {
-        let auto = message("ann@acme.test", "Out of office", &[(name, value)], "I am away.");
+        let auto = message(
+            "ann@acme.test",
+            "Out of office",
+            &[(name, value)],
+            "I am away.",
+        );
         let res = post_mail(&app, &token, auto, "correspond").await;
         assert_eq!(res.status, 200, "{name}: {}", res.body);
         assert_eq!(json(&res)["outcome"], "dropped", "{name}: {}", res.body);
     }
     let bounce = message("MAILER-DAEMON@mx.acme.test", "Undelivered", &[], "failed");
-    assert_eq!(json(&post_mail(&app, &token, bounce, "correspond").await)["outcome"], "dropped");
+    assert_eq!(
+        json(&post_mail(&app, &token, bounce, "correspond").await)["outcome"],
+        "dropped"
+    );
 
     // A personal token, even an admin's, may not post mail; a mail gateway
     // token may do nothing else.
     let personal = fixtures::api_token(&mut conn, &engineer).await;
-    let res = post_mail(&app, &personal, message("ann@acme.test", "Hi", &[], "x"), "correspond").await;
+    let res = post_mail(
+        &app,
+        &personal,
+        message("ann@acme.test", "Hi", &[], "x"),
+        "correspond",
+    )
+    .await;
     assert_eq!(res.status, 403, "{}", res.body);
     let res = app.api_get(&token, "/api/v1/tickets").await;
     assert_eq!(res.status, 401, "{}", res.body);
@@ -344,13 +458,32 @@ async fn a_sender_of_a_mapped_domain_gets_an_account_in_that_organization() {
     let token = mailgate_token(&mut conn, &admin).await;
     let browser = app.sign_in(&admin).await;
     let res = app
-        .post_as(&browser, "/admin/mail/domains", &[("domain", "Acme.test"), ("organization", &acme.id.to_string())])
+        .post_as(
+            &browser,
+            "/admin/mail/domains",
+            &[
+                ("domain", "Acme.test"),
+                ("organization", &acme.id.to_string()),
+            ],
+        )
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
-    let res = post_mail(&app, &token, message("New Person <new@acme.test>", "Hello", &[], "First mail."), "correspond").await;
+    let res = post_mail(
+        &app,
+        &token,
+        message("New Person <new@acme.test>", "Hello", &[], "First mail."),
+        "correspond",
+    )
+    .await;
     assert_eq!(res.status, 201, "{}", res.body);
-    let made = casebook::db::mail::user_by_email(&mut conn, "new@acme.test").await.unwrap().unwrap();
-    assert_eq!((made.role.as_str(), made.organization_id), ("customer", Some(acme.id)));
+    let made = casebook::db::mail::user_by_email(&mut conn, "new@acme.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (made.role.as_str(), made.organization_id),
+        ("customer", Some(acme.id))
+    );
     assert_eq!(made.display_name, "New Person");
 }
 
@@ -364,9 +497,15 @@ async fn a_relay_outage_delays_mail_and_delivers_it_later_in_order() {
     let desk = fixtures::desk(&mut conn).await;
     let viewer = desk.engineer.viewer();
     for n in 1..=4 {
-        casebook::tickets::write(&mut conn, &viewer, TicketId(desk.ticket), &format!("Update number {n}."), Visibility::Public)
-            .await
-            .unwrap();
+        casebook::tickets::write(
+            &mut conn,
+            &viewer,
+            TicketId(desk.ticket),
+            &format!("Update number {n}."),
+            Visibility::Public,
+        )
+        .await
+        .unwrap();
     }
     // The head of the queue fails a few times; the others wait behind it.
     let deadline = std::time::Instant::now() + WAIT;
@@ -380,7 +519,10 @@ async fn a_relay_outage_delays_mail_and_delivers_it_later_in_order() {
         if tries >= 3 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no failed tries recorded");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed tries recorded"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let waiting: Vec<i32> = deliveries::table
@@ -389,16 +531,28 @@ async fn a_relay_outage_delays_mail_and_delivers_it_later_in_order() {
         .load(&mut conn)
         .await
         .unwrap();
-    assert!(waiting[0] >= 3 && waiting[1..].iter().all(|a| *a == 0), "later mail waits its turn: {waiting:?}");
-    assert_eq!(delivery_counts(&mut conn).await, vec![("pending".to_owned(), 4)]);
+    assert!(
+        waiting[0] >= 3 && waiting[1..].iter().all(|a| *a == 0),
+        "later mail waits its turn: {waiting:?}"
+    );
+    assert_eq!(
+        delivery_counts(&mut conn).await,
+        vec![("pending".to_owned(), 4)]
+    );
 
     let relay = SmtpServer::start_on(relay_addr);
     let got = relay.wait_for(4, WAIT).await;
     let bodies: Vec<String> = got.iter().map(|m| m.body()).collect();
     for (i, body) in bodies.iter().enumerate() {
-        assert!(body.contains(&format!("Update number {}.", i + 1)), "out of order: {bodies:#?}");
+        assert!(
+            body.contains(&format!("Update number {}.", i + 1)),
+            "out of order: {bodies:#?}"
+        );
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(relay.messages().len(), 4, "each message once");
-    assert_eq!(delivery_counts(&mut conn).await, vec![("sent".to_owned(), 4)]);
+    assert_eq!(
+        delivery_counts(&mut conn).await,
+        vec![("sent".to_owned(), 4)]
+    );
 }

@@ -13,14 +13,22 @@ use serde_json::{Value, json};
 use casebook::db::schema::deliveries;
 use casebook::domain::account::Role;
 
+use crate::support::TestDb;
 use crate::support::fixtures;
 use crate::support::process::{Serve, api_post, casebook, data_dir, free_port};
 use crate::support::smtp::{SmtpServer, mailgate_token, message};
-use crate::support::TestDb;
 
 fn mailgate(url: &str, token: &str, raw: &[u8]) -> Output {
     let mut child = casebook()
-        .args(["mailgate", "--url", url, "--token", token, "--timeout", "10"])
+        .args([
+            "mailgate",
+            "--url",
+            url,
+            "--token",
+            token,
+            "--timeout",
+            "10",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -60,7 +68,10 @@ fn mailgate_and_a_kill_9_with_mail_queued_deliver_each_message_exactly_once() {
             .email("ann@acme.test")
             .create(&mut conn)
             .await;
-        let engineer = fixtures::user().role(Role::Engineer).create(&mut conn).await;
+        let engineer = fixtures::user()
+            .role(Role::Engineer)
+            .create(&mut conn)
+            .await;
         let admin = fixtures::user().role(Role::Admin).create(&mut conn).await;
         (
             fixtures::api_token(&mut conn, &engineer).await,
@@ -74,17 +85,41 @@ fn mailgate_and_a_kill_9_with_mail_queued_deliver_each_message_exactly_once() {
     let url = serve.url("");
 
     // A customer opens a ticket through mailgate.
-    let out = mailgate(&url, &gate_token, &message("ann@acme.test", "VPN down", &[], "Nobody can connect."));
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = mailgate(
+        &url,
+        &gate_token,
+        &message("ann@acme.test", "VPN down", &[], "Nobody can connect."),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let said = String::from_utf8_lossy(&out.stdout);
-    let answer: Value = serde_json::from_str(said.trim().trim_start_matches("casebook mailgate: ")).unwrap();
+    let answer: Value =
+        serde_json::from_str(said.trim().trim_start_matches("casebook mailgate: ")).unwrap();
     assert_eq!(answer["outcome"], "opened");
     let ticket = answer["ticket"].as_i64().unwrap();
     // Exit statuses an MTA acts on: bad message, sender not allowed.
     let out = mailgate(&url, &gate_token, b"garbage without headers");
-    assert_eq!(out.status.code(), Some(65), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = mailgate(&url, &gate_token, &message("eve@evil.test", "Hi", &[], "let me in"));
-    assert_eq!(out.status.code(), Some(77), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(65),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = mailgate(
+        &url,
+        &gate_token,
+        &message("eve@evil.test", "Hi", &[], "let me in"),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(77),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Five public replies, queued while the relay is down.
     for n in 1..=5 {
@@ -109,12 +144,20 @@ fn mailgate_and_a_kill_9_with_mail_queued_deliver_each_message_exactly_once() {
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     while tries(&db) < 2 {
-        assert!(Instant::now() < deadline, "no failed tries:\n{}", serve.log());
+        assert!(
+            Instant::now() < deadline,
+            "no failed tries:\n{}",
+            serve.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     serve.kill();
     // Casebook is down: the MTA is told to try again later.
-    let out = mailgate(&url, &gate_token, &message("ann@acme.test", "Still down", &[], "Hello?"));
+    let out = mailgate(
+        &url,
+        &gate_token,
+        &message("ann@acme.test", "Still down", &[], "Hello?"),
+    );
     assert_eq!(out.status.code(), Some(75));
 
     let relay = SmtpServer::start_on(relay_addr);
@@ -137,7 +180,11 @@ fn mailgate_and_a_kill_9_with_mail_queued_deliver_each_message_exactly_once() {
         })
     };
     while sent(&db) < 5 {
-        assert!(Instant::now() < deadline, "not marked sent:\n{}", serve.log());
+        assert!(
+            Instant::now() < deadline,
+            "not marked sent:\n{}",
+            serve.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(800));
@@ -145,6 +192,10 @@ fn mailgate_and_a_kill_9_with_mail_queued_deliver_each_message_exactly_once() {
     assert_eq!(got.len(), 5, "each message exactly once: {got:#?}");
     for (i, m) in got.iter().enumerate() {
         assert_eq!(m.to, vec!["ann@acme.test".to_owned()]);
-        assert!(m.body().contains(&format!("Status update {}.", i + 1)), "in order: {}", m.body());
+        assert!(
+            m.body().contains(&format!("Status update {}.", i + 1)),
+            "in order: {}",
+            m.body()
+        );
     }
 }

@@ -20,9 +20,9 @@ use casebook::domain::account::Role;
 use casebook::domain::policy::Visibility;
 use casebook::tickets::{self, Escalation, OpenTicket};
 
+use crate::support::TestApp;
 use crate::support::fixtures;
 use crate::support::smtp::{settings, start_delivering};
-use crate::support::TestApp;
 
 #[derive(Debug, Clone)]
 struct Call {
@@ -105,7 +105,10 @@ async fn pending(conn: &mut diesel_async::AsyncPgConnection) -> i64 {
 async fn settle(conn: &mut diesel_async::AsyncPgConnection, limit: Duration) {
     let deadline = Instant::now() + limit;
     while pending(conn).await > 0 {
-        assert!(Instant::now() < deadline, "deliveries still pending after {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "deliveries still pending after {limit:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -128,10 +131,24 @@ async fn a_customer_visible_subscription_never_carries_internal_entries_and_sign
     let mut conn = app.conn().await;
     let acme = fixtures::organization(&mut conn, "Acme").await;
     let globex = fixtures::organization(&mut conn, "Globex").await;
-    let ann = fixtures::user().role(Role::Customer).org(&acme).create(&mut conn).await;
-    let gus = fixtures::user().role(Role::Customer).org(&globex).create(&mut conn).await;
-    let engineer = fixtures::user().role(Role::Engineer).create(&mut conn).await;
-    let other = fixtures::user().role(Role::Engineer).create(&mut conn).await;
+    let ann = fixtures::user()
+        .role(Role::Customer)
+        .org(&acme)
+        .create(&mut conn)
+        .await;
+    let gus = fixtures::user()
+        .role(Role::Customer)
+        .org(&globex)
+        .create(&mut conn)
+        .await;
+    let engineer = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
+    let other = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
     let admin = fixtures::user().role(Role::Admin).create(&mut conn).await;
     let browser = app.sign_in(&admin).await;
 
@@ -152,21 +169,37 @@ async fn a_customer_visible_subscription_never_carries_internal_entries_and_sign
         ("entry.public", "on"),
         ("ticket.status_changed", "on"),
     ];
-    let res = app.post_as(&browser, "/admin/webhooks", &customer_fields).await;
+    let res = app
+        .post_as(&browser, "/admin/webhooks", &customer_fields)
+        .await;
     assert_eq!(res.status, 303, "{}", res.body);
     // Internal events cannot be chosen for a customer-visible subscription,
     // nor can internal targets be subscribed at all.
     let mut with_internal = customer_fields.to_vec();
     with_internal.push(("entry.internal", "on"));
-    let res = app.post_as(&browser, "/admin/webhooks", &with_internal).await;
+    let res = app
+        .post_as(&browser, "/admin/webhooks", &with_internal)
+        .await;
     assert_eq!(res.status, 422);
     assert!(res.body.contains("for the team only"), "{}", res.body);
-    for internal in ["http://127.0.0.2:9/x", "http://10.1.2.3/x", "http://169.254.169.254/latest"] {
+    for internal in [
+        "http://127.0.0.2:9/x",
+        "http://10.1.2.3/x",
+        "http://169.254.169.254/latest",
+    ] {
         let res = app
-            .post_as(&browser, "/admin/webhooks", &[("url", internal), ("ticket.opened", "on")])
+            .post_as(
+                &browser,
+                "/admin/webhooks",
+                &[("url", internal), ("ticket.opened", "on")],
+            )
             .await;
         assert_eq!(res.status, 422, "{internal}");
-        assert!(res.body.contains("internal address"), "{internal}: {}", res.body);
+        assert!(
+            res.body.contains("internal address"),
+            "{internal}: {}",
+            res.body
+        );
     }
 
     let open = |title: &'static str| OpenTicket {
@@ -176,13 +209,32 @@ async fn a_customer_visible_subscription_never_carries_internal_entries_and_sign
         category: "",
         organization: None,
     };
-    let ticket = tickets::open(&mut conn, &ann.viewer(), open("Acme checkout down")).await.unwrap().id;
-    tickets::open(&mut conn, &gus.viewer(), open("Globex private matter")).await.unwrap();
-    let staff = engineer.viewer();
-    tickets::write(&mut conn, &staff, ticket, "We are looking.", Visibility::Public).await.unwrap();
-    tickets::write(&mut conn, &staff, ticket, "SECRET-NOTE the db is ours to blame", Visibility::Internal)
+    let ticket = tickets::open(&mut conn, &ann.viewer(), open("Acme checkout down"))
+        .await
+        .unwrap()
+        .id;
+    tickets::open(&mut conn, &gus.viewer(), open("Globex private matter"))
         .await
         .unwrap();
+    let staff = engineer.viewer();
+    tickets::write(
+        &mut conn,
+        &staff,
+        ticket,
+        "We are looking.",
+        Visibility::Public,
+    )
+    .await
+    .unwrap();
+    tickets::write(
+        &mut conn,
+        &staff,
+        ticket,
+        "SECRET-NOTE the db is ours to blame",
+        Visibility::Internal,
+    )
+    .await
+    .unwrap();
     tickets::escalate(
         &mut conn,
         &staff,
@@ -197,10 +249,20 @@ async fn a_customer_visible_subscription_never_carries_internal_entries_and_sign
     )
     .await
     .unwrap();
-    tickets::link_model(&mut conn, &staff, ticket, "", "no_fit", "SECRET-GAP no model", None)
+    tickets::link_model(
+        &mut conn,
+        &staff,
+        ticket,
+        "",
+        "no_fit",
+        "SECRET-GAP no model",
+        None,
+    )
+    .await
+    .unwrap();
+    tickets::change_status(&mut conn, &staff, ticket, "in_progress", "")
         .await
         .unwrap();
-    tickets::change_status(&mut conn, &staff, ticket, "in_progress", "").await.unwrap();
     settle(&mut conn, Duration::from_secs(20)).await;
 
     let calls = calls.lock().unwrap().clone();
@@ -215,27 +277,57 @@ async fn a_customer_visible_subscription_never_carries_internal_entries_and_sign
         "ticket.model_linked",
         "ticket.status_changed",
     ] {
-        assert!(team_events.contains(&event), "team missed {event}: {team_events:?}");
+        assert!(
+            team_events.contains(&event),
+            "team missed {event}: {team_events:?}"
+        );
     }
-    assert!(team.iter().any(|c| c.body.contains("SECRET-NOTE")), "the team hears internal notes");
+    assert!(
+        team.iter().any(|c| c.body.contains("SECRET-NOTE")),
+        "the team hears internal notes"
+    );
     let acme_events: Vec<&str> = acme_calls.iter().map(|c| c.event.as_str()).collect();
     assert_eq!(
         acme_events,
-        vec!["ticket.opened", "entry.public", "ticket.status_changed", "entry.public"],
+        vec![
+            "ticket.opened",
+            "entry.public",
+            "ticket.status_changed",
+            "entry.public"
+        ],
         "{acme_calls:#?}"
     );
     for call in &acme_calls {
-        for secret in ["SECRET", "Globex", "category", "assignee_id", "followed_model"] {
-            assert!(!call.body.contains(secret), "{secret} reached the customer channel: {}", call.body);
+        for secret in [
+            "SECRET",
+            "Globex",
+            "category",
+            "assignee_id",
+            "followed_model",
+        ] {
+            assert!(
+                !call.body.contains(secret),
+                "{secret} reached the customer channel: {}",
+                call.body
+            );
         }
         let body: Value = serde_json::from_str(&call.body).unwrap();
         assert_eq!(body["data"]["ticket"]["organization_id"], acme.id);
     }
     let team_secret = secret_of(&mut conn, &team_url).await;
     let acme_secret = secret_of(&mut conn, &acme_url).await;
-    assert!(team.iter().all(|c| verifies(&team_secret, c)), "team signatures");
-    assert!(acme_calls.iter().all(|c| verifies(&acme_secret, c)), "customer signatures");
-    assert!(!verifies(&team_secret, acme_calls[0]), "each subscription has its own secret");
+    assert!(
+        team.iter().all(|c| verifies(&team_secret, c)),
+        "team signatures"
+    );
+    assert!(
+        acme_calls.iter().all(|c| verifies(&acme_secret, c)),
+        "customer signatures"
+    );
+    assert!(
+        !verifies(&team_secret, acme_calls[0]),
+        "each subscription has its own secret"
+    );
     let age = chrono::Utc::now().timestamp() - acme_calls[0].timestamp.parse::<i64>().unwrap();
     assert!((0..60).contains(&age), "the timestamp is the sending time");
 }
@@ -256,7 +348,11 @@ async fn a_failing_or_hanging_endpoint_is_retried_to_its_bound_and_blocks_nobody
     for path in ["hang", "fail", "good"] {
         let url = format!("{base}/{path}");
         let res = app
-            .post_as(&browser, "/admin/webhooks", &[("url", &url), ("ticket.opened", "on")])
+            .post_as(
+                &browser,
+                "/admin/webhooks",
+                &[("url", &url), ("ticket.opened", "on")],
+            )
             .await;
         assert_eq!(res.status, 303, "{}", res.body);
     }
@@ -268,28 +364,52 @@ async fn a_failing_or_hanging_endpoint_is_retried_to_its_bound_and_blocks_nobody
         if got {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "the good endpoint waited");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the good endpoint waited"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(started.elapsed() < Duration::from_millis(900), "blocked by the hanging endpoint: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "blocked by the hanging endpoint: {:?}",
+        started.elapsed()
+    );
     settle(&mut conn, Duration::from_secs(30)).await;
     let rows: Vec<(String, String, i32, String)> = deliveries::table
         .order(deliveries::id.asc())
-        .select((deliveries::recipient, deliveries::status, deliveries::attempts, deliveries::last_error))
+        .select((
+            deliveries::recipient,
+            deliveries::status,
+            deliveries::attempts,
+            deliveries::last_error,
+        ))
         .load(&mut conn)
         .await
         .unwrap();
     let by_path = |path: &str| {
-        calls.lock().unwrap().iter().filter(|c| c.path == path).count()
+        calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.path == path)
+            .count()
     };
     assert_eq!(by_path("/fail"), 3, "three tries, then no more");
     assert_eq!(by_path("/hang"), 3);
     assert_eq!(by_path("/good"), 1);
     let statuses: Vec<(&str, i32)> = rows.iter().map(|r| (r.1.as_str(), r.2)).collect();
-    assert_eq!(statuses, vec![("failed", 3), ("failed", 3), ("sent", 1)], "{rows:#?}");
+    assert_eq!(
+        statuses,
+        vec![("failed", 3), ("failed", 3), ("sent", 1)],
+        "{rows:#?}"
+    );
     assert!(rows[1].3.contains("HTTP 500"), "{rows:#?}");
     assert!(rows[0].3.contains("no answer within"), "{rows:#?}");
     let page = app.get_as(&browser, "/admin/webhooks").await;
-    assert!(page.body.contains("HTTP 500") && page.body.contains("failed"), "the delivery log shows it");
+    assert!(
+        page.body.contains("HTTP 500") && page.body.contains("failed"),
+        "the delivery log shows it"
+    );
     let _ = desk;
 }

@@ -69,7 +69,8 @@ fn answer(received: &Received) -> HttpResponse {
         }
         Received::Replied { ticket, entry } => {
             tracing::info!(ticket.id = ticket, "mail replied on ticket {ticket}");
-            HttpResponse::Ok().json(json!({ "outcome": "replied", "ticket": ticket, "entry": entry }))
+            HttpResponse::Ok()
+                .json(json!({ "outcome": "replied", "ticket": ticket, "entry": entry }))
         }
         Received::Commented { ticket, entry } => {
             tracing::info!(ticket.id = ticket, "mail commented on ticket {ticket}");

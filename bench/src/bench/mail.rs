@@ -193,7 +193,11 @@ async fn run(
     let mut app_config = config.clone();
     app_config.delivery = delivery.clone();
     let pool = db::pool(url, 16).map_err(StartupError::Pool)?;
-    let state = AppState::new(pool, app_config, SearchIndex::in_memory().map_err(command_error)?);
+    let state = AppState::new(
+        pool,
+        app_config,
+        SearchIndex::in_memory().map_err(command_error)?,
+    );
     let listener = casebook::live::spawn_listener(url.to_owned(), state.hub.clone());
     let worker = casebook::notify::worker::spawn(
         db::pool(url, 5).map_err(StartupError::Pool)?,
@@ -289,22 +293,31 @@ async fn run(
     let mut latencies = Vec::with_capacity(opts.notifications);
     for n in 0..opts.notifications {
         let marker = format!("latency-marker-{n}-end");
-        casebook::tickets::write(&mut conn, &engineer.viewer(), ticket, &marker, Visibility::Public)
-            .await
-            .map_err(command_error)?;
+        casebook::tickets::write(
+            &mut conn,
+            &engineer.viewer(),
+            ticket,
+            &marker,
+            Visibility::Public,
+        )
+        .await
+        .map_err(command_error)?;
         let committed = Instant::now();
         let deadline = committed + Duration::from_secs(30);
         loop {
-            let arrived = arrivals
-                .lock()
-                .ok()
-                .and_then(|a| a.iter().find(|(_, text)| text.contains(&marker)).map(|(at, _)| *at));
+            let arrived = arrivals.lock().ok().and_then(|a| {
+                a.iter()
+                    .find(|(_, text)| text.contains(&marker))
+                    .map(|(at, _)| *at)
+            });
             if let Some(at) = arrived {
                 latencies.push(at.saturating_duration_since(committed));
                 break;
             }
             if Instant::now() > deadline {
-                return Err(command_error(format!("notification {n} did not arrive in 30 s")));
+                return Err(command_error(format!(
+                    "notification {n} did not arrive in 30 s"
+                )));
             }
             tokio::time::sleep(Duration::from_micros(200)).await;
         }

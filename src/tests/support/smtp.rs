@@ -181,8 +181,7 @@ pub fn start_delivering(app: &mut TestApp, settings: Delivery) -> Delivering {
     app.state.config = Arc::new(config);
     let listener = casebook::live::spawn_listener(app.db.url.clone(), app.state.hub.clone());
     let pool = casebook::db::pool(&app.db.url, 5).unwrap();
-    let worker =
-        casebook::notify::worker::spawn(pool, settings, app.state.hub.deliveries.clone());
+    let worker = casebook::notify::worker::spawn(pool, settings, app.state.hub.deliveries.clone());
     Delivering {
         tasks: vec![listener, worker],
     }

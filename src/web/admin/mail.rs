@@ -125,7 +125,10 @@ fn checked_domain(domain: &str) -> Result<String, FieldError> {
     if valid {
         Ok(domain)
     } else {
-        Err(FieldError::new("domain", "give a domain such as example.com"))
+        Err(FieldError::new(
+            "domain",
+            "give a domain such as example.com",
+        ))
     }
 }
 

@@ -165,11 +165,9 @@ pub async fn create(
             return page(&state, ctx, form, Some(e), StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    if let Err(e) = crate::http_client::check_url(
-        &checked.url,
-        Some(&state.config.delivery.webhook_allow),
-    )
-    .await
+    if let Err(e) =
+        crate::http_client::check_url(&checked.url, Some(&state.config.delivery.webhook_allow))
+            .await
     {
         return page(
             &state,

@@ -533,7 +533,13 @@ pub async fn attachment(
     .ok_or(AppError::NotFound)?;
     let safe: String = filename
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     // Served as bytes to save, never rendered: a mailed HTML file must not
     // run as this site's page.
