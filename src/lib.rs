@@ -29,6 +29,12 @@
 //!   indexer (commit order), the search page's query and triage matching.
 //! - [`live`]: LISTEN/NOTIFY fan-out for event streams, the indexer and
 //!   access changes.
+//! - [`notify`]: the delivery worker that sends what the delivery outbox
+//!   (`db::deliveries`, written with each ticket action) holds: mail
+//!   notifications rendered through the recipient's scope, signed webhooks.
+//! - [`mail`]: mail in (`POST /api/v1/mail`, `casebook mailgate`).
+//! - [`http_client`]: the small HTTP client of webhooks and `mailgate`,
+//!   with the webhook allow-list.
 //! - [`markdown`]: Markdown to sanitized `SafeHtml`.
 //! - [`secrets`]: tokens and password hashes.
 //! - [`logging`]: tracing setup (INFO, JSON by switch).
@@ -42,10 +48,13 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod http_client;
 pub mod live;
 pub mod logging;
+pub mod mail;
 pub mod markdown;
 pub mod metrics;
+pub mod notify;
 pub mod reports;
 pub mod search;
 pub mod secrets;

@@ -48,6 +48,8 @@ pub struct Hub {
     listening: Arc<AtomicBool>,
     /// Woken when a search outbox row commits, on any instance.
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Woken when a delivery (mail, webhook) is queued, on any instance.
+    pub deliveries: Arc<tokio::sync::Notify>,
     /// Bumped whenever tickets may have changed (an outbox row or a journal
     /// entry committed, or the LISTEN connection came back): open ticket
     /// lists reload their rows.
@@ -75,6 +77,7 @@ impl Hub {
             listening: Arc::new(AtomicBool::new(false)),
             frames: Arc::default(),
             outbox: Arc::new(tokio::sync::Notify::new()),
+            deliveries: Arc::new(tokio::sync::Notify::new()),
             changes: Arc::new(tokio::sync::watch::Sender::new(0)),
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
@@ -145,6 +148,8 @@ impl Hub {
         if n.channel() == crate::db::outbox::CHANNEL {
             self.outbox.notify_one();
             self.changes.send_modify(|n| *n += 1);
+        } else if n.channel() == crate::db::deliveries::CHANNEL {
+            self.deliveries.notify_one();
         } else if n.channel() == ACCESS_CHANNEL {
             if let Ok(user) = n.payload().parse() {
                 let _ = self.access.send(user);
@@ -161,6 +166,7 @@ impl Hub {
         self.listening.store(true, Ordering::Release);
         self.resync.send_modify(|n| *n += 1);
         self.outbox.notify_one();
+        self.deliveries.notify_one();
         self.changes.send_modify(|n| *n += 1);
     }
 
@@ -203,8 +209,9 @@ async fn listen_once(url: &str, hub: &Hub) -> Result<(), tokio_postgres::Error> 
     let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let statement = format!(
-        "LISTEN {CHANNEL}; LISTEN {}; LISTEN {ACCESS_CHANNEL}",
-        crate::db::outbox::CHANNEL
+        "LISTEN {CHANNEL}; LISTEN {}; LISTEN {ACCESS_CHANNEL}; LISTEN {}",
+        crate::db::outbox::CHANNEL,
+        crate::db::deliveries::CHANNEL
     );
     let listen = client.batch_execute(&statement);
     tokio::pin!(listen);

@@ -68,6 +68,28 @@ enum Command {
         /// the monitoring network reaches).
         #[arg(long, env = "CASEBOOK_METRICS_LISTEN")]
         metrics_listen: Option<SocketAddr>,
+        #[command(flatten)]
+        mail: MailArgs,
+    },
+    /// Hand one RFC 5322 message on standard input to a running Casebook
+    /// (for an MTA's pipe transport, like RT's rt-mailgate). Exit status:
+    /// 0 delivered (or deliberately dropped), 75 temporary failure (the MTA
+    /// retries), 65 the message was refused as malformed or too large,
+    /// 77 the sender may not do this.
+    Mailgate {
+        /// Casebook's address, e.g. https://casebook.example.com
+        #[arg(long, env = "CASEBOOK_URL")]
+        url: String,
+        /// A mail gateway token (Administration → Mail).
+        #[arg(long, env = "CASEBOOK_MAILGATE_TOKEN", hide_env_values = true)]
+        token: String,
+        /// `correspond` (public replies, new tickets) or `comment` (internal
+        /// notes, team only): route the comment address to the latter.
+        #[arg(long, default_value = "correspond")]
+        action: String,
+        /// Give up after this many seconds (then exit 75).
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -108,6 +130,75 @@ enum TokenCommand {
     },
 }
 
+/// Mail out, webhooks and mail in (see README, "Mail and webhooks").
+#[derive(Args, Clone)]
+struct MailArgs {
+    /// SMTP relay host; without it notifications are queued, not sent.
+    #[arg(long, env = "CASEBOOK_SMTP_HOST")]
+    smtp_host: Option<String>,
+    /// SMTP relay port (25 plain, 587 STARTTLS, 465 TLS).
+    #[arg(long, env = "CASEBOOK_SMTP_PORT", default_value_t = 25)]
+    smtp_port: u16,
+    /// none, starttls or tls.
+    #[arg(long, env = "CASEBOOK_SMTP_TLS", default_value = "none")]
+    smtp_tls: casebook::config::SmtpTls,
+    #[arg(long, env = "CASEBOOK_SMTP_USER")]
+    smtp_user: Option<String>,
+    #[arg(long, env = "CASEBOOK_SMTP_PASSWORD", hide_env_values = true)]
+    smtp_password: Option<String>,
+    /// From address of notifications; its domain names our Message-IDs.
+    #[arg(
+        long,
+        env = "CASEBOOK_MAIL_FROM",
+        default_value = "Casebook <casebook@localhost>"
+    )]
+    mail_from: String,
+    /// Where people reach Casebook, for links in mail.
+    #[arg(long, env = "CASEBOOK_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Milliseconds before the first retry of a failed delivery (doubling).
+    #[arg(long, env = "CASEBOOK_RETRY_BASE_MS", default_value_t = 30_000)]
+    retry_base_ms: u64,
+    /// Tries before a delivery is marked failed.
+    #[arg(long, env = "CASEBOOK_DELIVERY_ATTEMPTS", default_value_t = 12)]
+    delivery_attempts: i32,
+    /// Seconds one SMTP conversation or webhook call may take.
+    #[arg(long, env = "CASEBOOK_DELIVERY_TIMEOUT", default_value_t = 30)]
+    delivery_timeout: u64,
+    /// Comma-separated non-public ranges webhooks may reach anyway
+    /// (e.g. 10.1.2.0/24); loopback, private and link-local are refused
+    /// otherwise.
+    #[arg(long, env = "CASEBOOK_WEBHOOK_ALLOW", value_delimiter = ',')]
+    webhook_allow: Vec<casebook::config::Cidr>,
+}
+
+impl MailArgs {
+    fn delivery(&self, listen: SocketAddr) -> casebook::config::Delivery {
+        use casebook::config::{Delivery, Smtp};
+        Delivery {
+            smtp: self.smtp_host.as_ref().map(|host| Smtp {
+                host: host.clone(),
+                port: self.smtp_port,
+                tls: self.smtp_tls,
+                user: self.smtp_user.clone(),
+                password: self.smtp_password.clone(),
+            }),
+            from: self.mail_from.clone(),
+            public_url: self
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{listen}"))
+                .trim_end_matches('/')
+                .to_owned(),
+            retry_base: std::time::Duration::from_millis(self.retry_base_ms.max(1)),
+            max_attempts: self.delivery_attempts.max(1),
+            timeout: std::time::Duration::from_secs(self.delivery_timeout.max(1)),
+            webhook_allow: self.webhook_allow.clone(),
+            ..Delivery::default()
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum UserCommand {
     /// Add a user. The password is asked for on the terminal, or read as
@@ -131,30 +222,42 @@ enum UserCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init();
-    let (listen, secure_cookies, triage_sample, metrics_token, metrics_listen) = match &cli.command
+    if let Command::Mailgate {
+        url,
+        token,
+        action,
+        timeout,
+    } = &cli.command
     {
-        Command::Serve {
-            listen,
-            secure_cookies,
-            triage_sample,
-            metrics_token,
-            metrics_listen,
-        } => (
-            *listen,
-            *secure_cookies,
-            *triage_sample,
-            // An empty token means "not set", never "any request".
-            metrics_token.clone().filter(|t| !t.trim().is_empty()),
-            *metrics_listen,
-        ),
-        _ => (
-            SocketAddr::from(([127, 0, 0, 1], 8080)),
-            false,
-            casebook::domain::rota::DEFAULT_SAMPLE,
-            None,
-            None,
-        ),
-    };
+        return mailgate(url, token, action, *timeout);
+    }
+    let (listen, secure_cookies, triage_sample, metrics_token, metrics_listen, delivery) =
+        match &cli.command {
+            Command::Serve {
+                listen,
+                secure_cookies,
+                triage_sample,
+                metrics_token,
+                metrics_listen,
+                mail,
+            } => (
+                *listen,
+                *secure_cookies,
+                *triage_sample,
+                // An empty token means "not set", never "any request".
+                metrics_token.clone().filter(|t| !t.trim().is_empty()),
+                *metrics_listen,
+                mail.delivery(*listen),
+            ),
+            _ => (
+                SocketAddr::from(([127, 0, 0, 1], 8080)),
+                false,
+                casebook::domain::rota::DEFAULT_SAMPLE,
+                None,
+                None,
+                casebook::config::Delivery::default(),
+            ),
+        };
     let config = Config {
         data_dir: cli.global.data_dir,
         listen,
@@ -165,6 +268,7 @@ fn main() -> ExitCode {
         triage_sample,
         metrics_token,
         metrics_listen,
+        delivery,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -256,6 +360,7 @@ fn main() -> ExitCode {
                 println!("casebook: reindexed {models} model(s) and {tickets} ticket(s)");
                 Ok(())
             }
+            Command::Mailgate { .. } => Ok(()),
             Command::Migrate => server::migrate(&config).await.map(|applied| {
                 if applied.is_empty() {
                     println!("casebook: the database is up to date");
@@ -296,6 +401,38 @@ fn read_password() -> Result<String, StartupError> {
         .read_line(&mut line)
         .map_err(failed)?;
     Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// `casebook mailgate`: one message from stdin to `POST /api/v1/mail`.
+fn mailgate(url: &str, token: &str, action: &str, timeout: u64) -> ExitCode {
+    use std::io::Read;
+    let mut message = Vec::new();
+    if let Err(e) = std::io::stdin().lock().read_to_end(&mut message) {
+        eprintln!("casebook mailgate: could not read the message: {e}");
+        return ExitCode::from(casebook::mail::gate::EX_TEMPFAIL);
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("casebook mailgate: {e}");
+            return ExitCode::from(casebook::mail::gate::EX_TEMPFAIL);
+        }
+    };
+    let outcome = runtime.block_on(casebook::mail::gate::post(
+        url,
+        token,
+        action,
+        message,
+        std::time::Duration::from_secs(timeout.max(1)),
+    ));
+    match &outcome {
+        Ok(said) => println!("casebook mailgate: {said}"),
+        Err(e) => eprintln!("casebook mailgate: {e}"),
+    }
+    ExitCode::from(casebook::mail::gate::exit_code(&outcome))
 }
 
 fn fail(e: &dyn std::fmt::Display) -> ExitCode {

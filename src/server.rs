@@ -199,9 +199,18 @@ async fn run_http(
     let index_dir = config.data_dir.join("index");
     let search = crate::search::SearchIndex::open(&index_dir)
         .map_err(|e| StartupError::Command(e.to_string()))?;
+    // The delivery worker has connections of its own: a slow relay holds
+    // these, never the requests'.
+    let delivery_pool = db::pool(url, 5).map_err(StartupError::Pool)?;
+    let delivery_settings = config.delivery.clone();
     let state = AppState::new(pool.clone(), config, search.clone());
     let listener_task = crate::live::spawn_listener(url.to_owned(), state.hub.clone());
     let indexer_task = crate::search::indexer::spawn(search, pool, state.hub.outbox.clone());
+    let delivery_task = crate::notify::worker::spawn(
+        delivery_pool,
+        delivery_settings,
+        state.hub.deliveries.clone(),
+    );
     tracing::info!("casebook is listening on http://{addr}/");
     let hub = state.hub.clone();
     let metrics_server = match metrics_listener {
@@ -253,6 +262,7 @@ async fn run_http(
     }
     listener_task.abort();
     indexer_task.abort();
+    delivery_task.abort();
     tracing::info!("HTTP server stopped");
     // Give the pool's connections a moment to close before the server stops.
     tokio::time::sleep(Duration::from_millis(50)).await;

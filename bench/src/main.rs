@@ -148,6 +148,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure mail intake through `casebook mailgate` (messages/s) and
+    /// notification latency from commit to a real SMTP server (p50/p99).
+    ///
+    /// Needs the `casebook` binary beside this one (cargo build --release)
+    /// or --mailgate PATH. Works on a scratch database, dropped at the end.
+    BenchMail {
+        /// Messages posted through mailgate in each of the two runs.
+        #[arg(long, default_value_t = 200)]
+        messages: usize,
+        /// mailgate processes at once in the second run.
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+        /// Public replies whose mail is timed, one after another.
+        #[arg(long, default_value_t = 200)]
+        notifications: usize,
+        /// The casebook binary to run as mailgate.
+        #[arg(long)]
+        mailgate: Option<PathBuf>,
+        #[arg(long, default_value = "casebook_bench_mail")]
+        db_name: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Write COUNT generated model files into DIR, for import benchmarks.
     GenerateModels {
         dir: PathBuf,
@@ -171,6 +194,7 @@ fn main() -> ExitCode {
         triage_sample: casebook::domain::rota::DEFAULT_SAMPLE,
         metrics_token: None,
         metrics_listen: None,
+        delivery: casebook::config::Delivery::default(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -273,6 +297,31 @@ fn main() -> ExitCode {
                     keep,
                 };
                 let report = bench::loop_pages::bench_loop(&config, &options).await?;
+                if json {
+                    let text = serde_json::to_string_pretty(&report)
+                        .map_err(|e| StartupError::Command(e.to_string()))?;
+                    println!("{text}");
+                } else {
+                    println!("{}", report.summary());
+                }
+                Ok(())
+            }
+            Command::BenchMail {
+                messages,
+                parallel,
+                notifications,
+                mailgate,
+                db_name,
+                json,
+            } => {
+                let options = bench::mail::MailOptions {
+                    messages,
+                    parallel,
+                    notifications,
+                    mailgate,
+                    database: db_name,
+                };
+                let report = bench::mail::bench_mail(&config, &options).await?;
                 if json {
                     let text = serde_json::to_string_pretty(&report)
                         .map_err(|e| StartupError::Command(e.to_string()))?;

@@ -73,26 +73,73 @@ pub async fn revoke(
     .optional()
 }
 
+/// The kind of token `casebook mailgate` uses.
+pub const MAILGATE: &str = "mailgate";
+
 /// The user behind a live token, noting the use.
 pub async fn find_user(
     conn: &mut AsyncPgConnection,
     token_hash: &str,
 ) -> QueryResult<Option<User>> {
-    let found: Option<(i64, User)> = api_tokens::table
+    Ok(find_user_and_kind(conn, token_hash)
+        .await?
+        .map(|(user, _)| user))
+}
+
+/// The user behind a live token and the token's kind (`personal` or
+/// `mailgate`), noting the use.
+pub async fn find_user_and_kind(
+    conn: &mut AsyncPgConnection,
+    token_hash: &str,
+) -> QueryResult<Option<(User, String)>> {
+    let found: Option<(i64, String, User)> = api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::token_hash.eq(token_hash))
         .filter(api_tokens::revoked_at.is_null())
         .filter(users::disabled.eq(false))
-        .select((api_tokens::id, User::as_select()))
+        .select((api_tokens::id, api_tokens::kind, User::as_select()))
         .first(conn)
         .await
         .optional()?;
-    let Some((token_id, user)) = found else {
+    let Some((token_id, kind, user)) = found else {
         return Ok(None);
     };
     diesel::update(api_tokens::table.find(token_id))
         .set(api_tokens::last_used_at.eq(diesel::dsl::now))
         .execute(conn)
         .await?;
-    Ok(Some(user))
+    Ok(Some((user, kind)))
+}
+
+/// A mail gateway token for `user` (staff): shown once, stored hashed.
+pub async fn create_mailgate(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+    name: &str,
+    token_hash: &str,
+    prefix: &str,
+) -> QueryResult<ApiToken> {
+    diesel::insert_into(api_tokens::table)
+        .values((
+            api_tokens::user_id.eq(user.0),
+            api_tokens::name.eq(name),
+            api_tokens::token_hash.eq(token_hash),
+            api_tokens::prefix.eq(prefix),
+            api_tokens::kind.eq(MAILGATE),
+        ))
+        .returning(ApiToken::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Every live mail gateway token, with its owner's name.
+pub async fn mailgate_tokens(conn: &mut AsyncPgConnection) -> QueryResult<Vec<(ApiToken, String)>> {
+    api_tokens::table
+        .inner_join(users::table)
+        .filter(api_tokens::kind.eq(MAILGATE))
+        .filter(api_tokens::revoked_at.is_null())
+        .select((ApiToken::as_select(), users::display_name))
+        .order(api_tokens::created_at.desc())
+        .load(conn)
+        .await
 }

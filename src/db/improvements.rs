@@ -246,7 +246,25 @@ async fn record(
         ))
         .execute(conn)
         .await?;
-    Ok(())
+    crate::db::deliveries::team_event(
+        conn,
+        crate::domain::notice::Event::ImprovementChanged,
+        item.ticket_id,
+        &serde_json::json!({
+            "improvement": {
+                "id": item.id,
+                "title": item.title,
+                "kind": item.kind,
+                "status": item.status,
+                "priority": item.priority,
+                "owner_id": item.owner_id,
+                "ticket_id": item.ticket_id,
+            },
+            "action": action,
+            "actor_id": actor,
+        }),
+    )
+    .await
 }
 
 /// Creates an item inside the caller's transaction (a review's submit).

@@ -1,6 +1,7 @@
 //! The journal: append-only entries on a ticket. Each insert also announces
 //! itself with `pg_notify` in the same transaction, so every instance's
-//! live pages hear of it once it commits.
+//! live pages hear of it once it commits, and queues the notifications and
+//! webhook calls it causes (`db::deliveries`) in that transaction too.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -81,6 +82,8 @@ pub async fn add(conn: &mut AsyncPgConnection, new: NewEntry<'_>) -> QueryResult
     if !entry.body.is_empty() {
         outbox::enqueue(conn, Entity::Ticket, entry.ticket_id).await?;
     }
+    // Notifications and webhook events, committed with the entry or not at all.
+    crate::db::deliveries::for_entry(conn, &entry).await?;
     Ok(entry)
 }
 

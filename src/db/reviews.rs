@@ -569,6 +569,17 @@ async fn finish_submit(
         },
     )
     .await?;
+    crate::db::deliveries::team_event(
+        conn,
+        crate::domain::notice::Event::ReviewSubmitted,
+        Some(id.0),
+        &json!({
+            "ticket": { "id": id.0 },
+            "review": { "id": review.id, "reviewer_id": viewer.user.0, "recommendations": review.recommendations },
+            "improvements": items,
+        }),
+    )
+    .await?;
     audit::record(
         conn,
         Event {

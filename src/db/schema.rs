@@ -10,6 +10,21 @@ diesel::table! {
         created_at -> Timestamptz,
         last_used_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+        kind -> Text,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> Int8,
+        ticket_id -> Int8,
+        entry_id -> Nullable<Int8>,
+        filename -> Text,
+        content_type -> Text,
+        size -> Int4,
+        data -> Bytea,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -39,6 +54,33 @@ diesel::table! {
         debt -> Int8,
         last_event -> Int8,
         computed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Int8,
+        channel -> Text,
+        recipient -> Text,
+        event -> Text,
+        ticket_id -> Nullable<Int8>,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Text,
+        created_at -> Timestamptz,
+        done_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    delivery_attempts (id) {
+        id -> Int8,
+        delivery_id -> Int8,
+        at -> Timestamptz,
+        ok -> Bool,
+        detail -> Text,
     }
 }
 
@@ -110,6 +152,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    inbound_messages (message_id) {
+        message_id -> Text,
+        ticket_id -> Nullable<Int8>,
+        entry_id -> Nullable<Int8>,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     journal_entries (id) {
         id -> Int8,
         ticket_id -> Int8,
@@ -129,6 +180,14 @@ diesel::table! {
         email -> Text,
         client_addr -> Text,
         succeeded -> Bool,
+    }
+}
+
+diesel::table! {
+    mail_domains (domain) {
+        domain -> Text,
+        organization_id -> Int8,
+        created_at -> Timestamptz,
     }
 }
 
@@ -165,6 +224,18 @@ diesel::table! {
         author_id -> Nullable<Int8>,
         summary -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notification_preferences (user_id) {
+        user_id -> Int8,
+        public_reply -> Bool,
+        resolved -> Bool,
+        assigned -> Bool,
+        escalated -> Bool,
+        new_p1 -> Bool,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -339,6 +410,10 @@ diesel::table! {
 }
 
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(attachments -> journal_entries (entry_id));
+diesel::joinable!(attachments -> tickets (ticket_id));
+diesel::joinable!(deliveries -> tickets (ticket_id));
+diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(calendar_feeds -> users (user_id));
 diesel::joinable!(escalations -> tickets (ticket_id));
@@ -349,6 +424,8 @@ diesel::joinable!(improvements -> reviews (review_id));
 diesel::joinable!(improvements -> tickets (ticket_id));
 diesel::joinable!(journal_entries -> tickets (ticket_id));
 diesel::joinable!(journal_entries -> users (author_id));
+diesel::joinable!(mail_domains -> organizations (organization_id));
+diesel::joinable!(notification_preferences -> users (user_id));
 diesel::joinable!(metric_exclusions -> tickets (ticket_id));
 diesel::joinable!(metric_exclusions -> users (by_id));
 diesel::joinable!(model_revisions -> incident_models (model_id));
@@ -366,21 +443,43 @@ diesel::joinable!(triage_reviews -> tickets (ticket_id));
 diesel::joinable!(triage_searches -> tickets (ticket_id));
 diesel::joinable!(triage_searches -> users (user_id));
 diesel::joinable!(users -> organizations (organization_id));
+diesel::joinable!(webhook_subscriptions -> organizations (organization_id));
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Int8,
+        url -> Text,
+        events -> Array<Nullable<Text>>,
+        secret -> Text,
+        customer_visible_only -> Bool,
+        format -> Text,
+        organization_id -> Nullable<Int8>,
+        active -> Bool,
+        created_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
+    attachments,
     audit_log,
     calendar_feeds,
     debt_weeks,
+    deliveries,
+    delivery_attempts,
     escalations,
     improvement_events,
     improvements,
+    inbound_messages,
     incident_models,
     journal_entries,
     login_attempts,
+    mail_domains,
     metric_exclusions,
     model_links,
     model_revisions,
+    notification_preferences,
     organizations,
     reviews,
     rota_swaps,
@@ -395,4 +494,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     triage_reviews,
     triage_searches,
     users,
+    webhook_subscriptions,
 );

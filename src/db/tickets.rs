@@ -89,6 +89,8 @@ pub async fn create(conn: &mut AsyncPgConnection, new: NewTicket<'_>) -> QueryRe
         .execute(conn)
         .await?;
     outbox::enqueue(conn, Entity::Ticket, ticket.id.0).await?;
+    crate::db::deliveries::ticket_opened(conn, ticket.id.0, new.description, new.requester.0)
+        .await?;
     Ok(ticket)
 }
 

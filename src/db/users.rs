@@ -291,3 +291,10 @@ pub async fn enabled_admin_count(conn: &mut AsyncPgConnection) -> QueryResult<i6
         .get_result(conn)
         .await
 }
+
+/// Whether the organization exists.
+pub async fn organization_name_exists(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(organizations::table.find(id)))
+        .get_result(conn)
+        .await
+}

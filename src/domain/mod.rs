@@ -4,12 +4,15 @@
 
 pub mod account;
 pub mod improvement;
+pub mod mail;
 pub mod model;
+pub mod notice;
 pub mod policy;
 pub mod report;
 pub mod review;
 pub mod rota;
 pub mod ticket;
+pub mod webhook;
 
 /// A value a person typed that cannot be accepted, with the form field it
 /// belongs to. Shown next to the field on a page, and as `field` in an API

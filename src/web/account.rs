@@ -1,4 +1,5 @@
-//! One's own account: the password and named API tokens.
+//! One's own account: the password, named API tokens, and which
+//! notifications one gets by mail.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -9,9 +10,10 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::db::api_tokens::{self, ApiToken};
-use crate::db::{audit, users};
+use crate::db::{audit, deliveries, users};
 use crate::domain::FieldError;
 use crate::domain::account::{TokenId, UserId, validate_name, validate_password};
+use crate::domain::notice::Notice;
 use crate::secrets::{self, hash_token, new_token};
 use crate::web::auth::{SignedIn, client_addr};
 use crate::web::error::AppError;
@@ -30,6 +32,8 @@ struct AccountPage {
     /// Shown once, right after creation.
     new_token: Option<String>,
     error: Option<FieldError>,
+    /// The notifications this person can get: (name, label, on).
+    notices: Vec<(&'static str, &'static str, bool)>,
 }
 
 async fn page(
@@ -42,6 +46,13 @@ async fn page(
 ) -> Result<HttpResponse, AppError> {
     let mut conn = state.pool.get().await?;
     let tokens = api_tokens::list_for_user(&mut conn, UserId(who.0.user.id)).await?;
+    let staff = who.0.user.role().is_staff();
+    let notices = deliveries::preferences(&mut conn, who.0.user.id)
+        .await?
+        .into_iter()
+        .filter(|(n, _)| staff || !n.is_team_only())
+        .map(|(n, on)| (n.as_str(), n.label(), on))
+        .collect();
     render_status(
         &AccountPage {
             ctx,
@@ -50,9 +61,26 @@ async fn page(
             tokens,
             new_token,
             error,
+            notices,
         },
         status,
     )
+}
+
+/// Saves which notifications one gets by mail: the ticked boxes are on.
+pub async fn save_notifications(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let on: Vec<Notice> = form
+        .iter()
+        .filter(|(_, value)| value == "on")
+        .filter_map(|(name, _)| name.parse().ok())
+        .collect();
+    let mut conn = state.pool.get().await?;
+    deliveries::set_preferences(&mut conn, who.0.user.id, &on).await?;
+    Ok(see_other("/account?notice=notifications-saved"))
 }
 
 pub async fn show(

@@ -18,6 +18,9 @@ use crate::web::error::AppError;
 
 pub const SESSION_COOKIE: &str = "casebook_session";
 
+/// The one route a mail gateway token opens.
+pub const MAIL_PATH: &str = "/api/v1/mail";
+
 /// The signed-in person, and how they proved it.
 #[derive(Debug, Clone)]
 pub struct Identity {
@@ -26,6 +29,9 @@ pub struct Identity {
     pub session_hash: Option<String>,
     /// The API token's hash; `None` when signed in by session.
     pub token_hash: Option<String>,
+    /// Signed in with a mail gateway token (good for `POST /api/v1/mail`
+    /// only).
+    pub mail_gateway: bool,
 }
 
 impl Identity {
@@ -101,11 +107,19 @@ async fn authenticate(req: &ServiceRequest) -> Result<Option<Identity>, AppError
         };
         let mut conn = state.pool.get().await?;
         let hash = hash_token(token);
-        return match api_tokens::find_user(&mut conn, &hash).await? {
-            Some(user) => Ok(Some(Identity {
+        return match api_tokens::find_user_and_kind(&mut conn, &hash).await? {
+            Some((_, kind))
+                if kind == api_tokens::MAILGATE && percent_decode(req.path()) != MAIL_PATH =>
+            {
+                Err(AppError::Unauthorized(
+                    "a mail gateway token is good for POST /api/v1/mail only",
+                ))
+            }
+            Some((user, kind)) => Ok(Some(Identity {
                 user,
                 session_hash: None,
                 token_hash: Some(hash),
+                mail_gateway: kind == api_tokens::MAILGATE,
             })),
             None => Err(AppError::Unauthorized(
                 "the API token is unknown or revoked",
@@ -123,6 +137,7 @@ async fn authenticate(req: &ServiceRequest) -> Result<Option<Identity>, AppError
             user,
             session_hash: Some(hash),
             token_hash: None,
+            mail_gateway: false,
         }))
 }
 

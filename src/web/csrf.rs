@@ -151,22 +151,29 @@ async fn check(req: &mut ServiceRequest, cookie_token: Option<&str>) -> Result<(
 pub const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn read_body(req: &mut ServiceRequest) -> Result<Bytes, AppError> {
+    // Raw mail is larger than forms; its handler holds it to the
+    // configured limit.
+    let limit = if req.path() == crate::web::auth::MAIL_PATH {
+        crate::web::mail::MAX_BYTES
+    } else {
+        MAX_FORM_BYTES
+    };
     if req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > MAX_FORM_BYTES)
+        .is_some_and(|n| n > limit)
     {
-        return Err(AppError::PayloadTooLarge(MAX_FORM_BYTES));
+        return Err(AppError::PayloadTooLarge(limit));
     }
     let mut payload = req.take_payload();
     let read = async {
         let mut body = BytesMut::new();
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|e| AppError::BadRequest(e.to_string()))?;
-            if body.len() + chunk.len() > MAX_FORM_BYTES {
-                return Err(AppError::PayloadTooLarge(MAX_FORM_BYTES));
+            if body.len() + chunk.len() > limit {
+                return Err(AppError::PayloadTooLarge(limit));
             }
             body.extend_from_slice(&chunk);
         }

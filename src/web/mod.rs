@@ -12,6 +12,7 @@ pub mod error;
 pub mod health;
 pub mod home;
 pub mod improvements;
+pub mod mail;
 pub mod metrics;
 pub mod models;
 pub mod page;
@@ -105,6 +106,12 @@ fn table() -> Vec<Def> {
         def(M::POST, "/account/tokens", SignedIn, account::create_token),
         def(
             M::POST,
+            "/account/notifications",
+            SignedIn,
+            account::save_notifications,
+        ),
+        def(
+            M::POST,
             "/account/tokens/{id}/revoke",
             SignedIn,
             account::revoke_token,
@@ -149,6 +156,12 @@ fn table() -> Vec<Def> {
         ),
         def(M::POST, "/tickets", SignedIn, tickets::create),
         def(M::GET, "/tickets/{id}", SignedIn, tickets::show),
+        def(
+            M::GET,
+            "/tickets/{id}/attachments/{attachment}",
+            SignedIn,
+            tickets::attachment,
+        ),
         def(
             M::GET,
             "/tickets/{id}/events",
@@ -318,6 +331,34 @@ fn table() -> Vec<Def> {
             admin::organizations::create,
         ),
         def(M::GET, "/admin/audit", Admin, admin::audit::list),
+        // Outgoing webhooks and mail in.
+        def(M::GET, "/admin/webhooks", Admin, admin::webhooks::list),
+        def(M::POST, "/admin/webhooks", Admin, admin::webhooks::create),
+        def(
+            M::POST,
+            "/admin/webhooks/{id}/stop",
+            Admin,
+            admin::webhooks::stop,
+        ),
+        def(M::GET, "/admin/mail", Admin, admin::mail::show),
+        def(
+            M::POST,
+            "/admin/mail/tokens",
+            Admin,
+            admin::mail::create_token,
+        ),
+        def(
+            M::POST,
+            "/admin/mail/domains",
+            Admin,
+            admin::mail::save_domain,
+        ),
+        def(
+            M::POST,
+            "/admin/mail/domains/remove",
+            Admin,
+            admin::mail::remove_domain,
+        ),
         def(M::GET, "/admin/categories", Admin, admin::categories::list),
         def(
             M::POST,
@@ -341,6 +382,8 @@ fn table() -> Vec<Def> {
             api::openapi::openapi_json,
         ),
         def(M::GET, "/api/v1/me", SignedIn, api::me),
+        // Mail in, from a mail gateway token (staff-created).
+        def(M::POST, "/api/v1/mail", Staff, mail::receive),
         def(M::GET, "/api/v1/models", SignedIn, api::models::list),
         def(M::POST, "/api/v1/models", Staff, api::models::create),
         def(

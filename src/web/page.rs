@@ -109,6 +109,14 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "organization-created" => "The organization was created.",
         "setup-used" => "This setup link was already used: Casebook has an admin. Sign in below.",
         "category-added" => "The category was added to the list.",
+        "notifications-saved" => "Your notification choices are saved.",
+        "webhook-created" => "The webhook is subscribed. Its secret is shown below.",
+        "webhook-stopped" => "The webhook is stopped; nothing more is sent to it.",
+        "mail-domain-saved" => "Mail from that domain now opens tickets for the organization.",
+        "mail-domain-removed" => {
+            "Mail from that domain is refused again unless the sender has an account."
+        }
+        "attachment-added" => "The file is attached to the ticket.",
         "category-removed" => {
             "The category was removed from the list; tickets keep the text they have."
         }

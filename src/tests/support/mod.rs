@@ -9,6 +9,7 @@
 pub mod browser;
 pub mod fixtures;
 pub mod process;
+pub mod smtp;
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -234,6 +235,7 @@ pub fn test_config(db: &TestDb) -> Config {
         triage_sample: casebook::domain::rota::DEFAULT_SAMPLE,
         metrics_token: None,
         metrics_listen: None,
+        delivery: casebook::config::Delivery::default(),
     }
 }
 

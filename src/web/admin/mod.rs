@@ -1,7 +1,10 @@
-//! Administration pages: users, organizations, the audit log. Admins only
+//! Administration pages: users, organizations, the audit log, webhooks and
+//! mail in. Admins only
 //! (the route table says so for each route).
 
 pub mod audit;
 pub mod categories;
+pub mod mail;
 pub mod organizations;
 pub mod users;
+pub mod webhooks;

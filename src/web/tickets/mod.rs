@@ -327,6 +327,8 @@ pub struct ShowPage {
     reached: Option<usize>,
     /// The newest entry shown, where the live stream takes over.
     last_entry: i64,
+    /// Files the viewer may read (from mail, with entries they may see).
+    attachments: Vec<crate::db::mail::AttachmentInfo>,
     /// The composer's script refuses a longer entry before sending it.
     max_body_bytes: usize,
     suggestions: Vec<crate::search::triage::Suggestion>,
@@ -456,7 +458,10 @@ pub async fn show_page(
         category: ticket.category.clone(),
     });
     let status = ticket.status();
+    let attachments =
+        crate::db::mail::attachments_of(&mut conn, ticket.id.0, viewer.entry_scope()).await?;
     Ok(ShowPage {
+        attachments,
         ctx,
         status,
         priority: ticket.priority(),
@@ -505,4 +510,45 @@ pub async fn show(
     )
     .await?;
     render(&page)
+}
+
+/// One attachment, as a download, through the viewer's scope: the ticket
+/// must be theirs to see and the entry it came with too.
+pub async fn attachment(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (ticket, id) = path.into_inner();
+    let viewer = who.0.user.viewer();
+    let mut conn = state.pool.get().await?;
+    let (filename, _content_type, data) = crate::db::mail::attachment(
+        &mut conn,
+        ticket,
+        id,
+        viewer.ticket_scope(),
+        viewer.entry_scope(),
+    )
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let safe: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // Served as bytes to save, never rendered: a mailed HTML file must not
+    // run as this site's page.
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{safe}\""),
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(data))
 }

@@ -1,0 +1,103 @@
+//! `POST /api/v1/mail`: one raw RFC 5322 message from a mail gateway
+//! (`casebook mailgate`, or any MTA hook that can POST). Only a mail
+//! gateway token opens it (see `web::auth`); what the message may do is
+//! what its sender may do (see `mail::inbound`).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::mail::inbound::{self, Action, MailError, Received};
+use crate::web::auth::{SignedIn, problem};
+use crate::web::error::{ApiError, AppError};
+
+/// The most the route reads at all; the configured limit is usually lower.
+pub const MAX_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Deserialize)]
+pub struct MailQuery {
+    #[serde(default)]
+    action: String,
+}
+
+pub async fn receive(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    query: web::Query<MailQuery>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    if !who.0.mail_gateway {
+        return Ok(problem(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "only a mail gateway token may post mail (Administration → Mail)",
+            None,
+        ));
+    }
+    let action: Action = query
+        .action
+        .parse()
+        .map_err(|e: String| ApiError(AppError::BadRequest(e)))?;
+    let limit = state.config.delivery.max_message_bytes;
+    let mut raw = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError(AppError::BadRequest(e.to_string())))?;
+        if raw.len() + chunk.len() > limit {
+            return Ok(refusal(&MailError::TooLarge { limit }));
+        }
+        raw.extend_from_slice(&chunk);
+    }
+    let mut conn = state.pool.get().await.map_err(|e| ApiError(e.into()))?;
+    match inbound::receive(&mut conn, &state.config.delivery, &raw, action).await {
+        Ok(received) => Ok(answer(&received)),
+        Err(MailError::Database(e)) => Err(ApiError(AppError::Database(e))),
+        Err(e) => {
+            tracing::info!("mail refused: {e}");
+            Ok(refusal(&e))
+        }
+    }
+}
+
+fn answer(received: &Received) -> HttpResponse {
+    match received {
+        Received::Opened { ticket } => {
+            tracing::info!(ticket.id = ticket, "mail opened ticket {ticket}");
+            HttpResponse::Created().json(json!({ "outcome": "opened", "ticket": ticket }))
+        }
+        Received::Replied { ticket, entry } => {
+            tracing::info!(ticket.id = ticket, "mail replied on ticket {ticket}");
+            HttpResponse::Ok()
+                .json(json!({ "outcome": "replied", "ticket": ticket, "entry": entry }))
+        }
+        Received::Commented { ticket, entry } => {
+            tracing::info!(ticket.id = ticket, "mail commented on ticket {ticket}");
+            HttpResponse::Ok()
+                .json(json!({ "outcome": "commented", "ticket": ticket, "entry": entry }))
+        }
+        Received::Duplicate { ticket } => {
+            HttpResponse::Ok().json(json!({ "outcome": "duplicate", "ticket": ticket }))
+        }
+        Received::Dropped { reason } => {
+            tracing::info!("mail dropped: {reason}");
+            HttpResponse::Ok().json(json!({ "outcome": "dropped", "reason": reason }))
+        }
+    }
+}
+
+fn refusal(e: &MailError) -> HttpResponse {
+    let (status, title) = match e {
+        MailError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "Message too large"),
+        MailError::Malformed(_) | MailError::Encoding(_) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "Message not readable")
+        }
+        MailError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Invalid input"),
+        MailError::UnknownSender(_) | MailError::Refused(_) => {
+            (StatusCode::FORBIDDEN, "Not allowed")
+        }
+        MailError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
+    };
+    problem(status, title, &e.to_string(), Some("message"))
+}
