@@ -98,31 +98,6 @@ pub struct ItemRow {
     pub model_title: Option<String>,
 }
 
-impl ItemRow {
-    pub fn json(&self) -> Value {
-        let i = &self.item;
-        json!({
-            "id": i.id,
-            "title": i.title,
-            "details": i.details,
-            "kind": i.kind,
-            "model": self.model_key,
-            "owner_id": i.owner_id,
-            "owner": self.owner,
-            "due_on": i.due_on.map(|d| d.to_string()),
-            "priority": i.priority().to_string(),
-            "status": i.status,
-            "reason": i.reason,
-            "overdue": i.overdue_now(),
-            "review_id": i.review_id,
-            "ticket_id": i.ticket_id,
-            "resolved_revision": i.resolved_revision,
-            "created_at": i.created_at.to_rfc3339(),
-            "updated_at": i.updated_at.to_rfc3339(),
-        })
-    }
-}
-
 /// A line of an item's history.
 #[derive(Debug, Clone, Queryable)]
 pub struct EventRow {
@@ -808,14 +783,6 @@ impl Debt {
             first,
             self.points.len().saturating_sub(1)
         )
-    }
-
-    pub fn json(&self) -> Value {
-        json!({
-            "now": self.now,
-            "rule": RULE,
-            "trend": self.points.iter().map(|(at, d)| json!({ "at": at.to_rfc3339(), "debt": d })).collect::<Vec<_>>(),
-        })
     }
 }
 

@@ -108,25 +108,6 @@ impl Review {
     pub fn escalation_label(&self) -> &'static str {
         label::<EscalationVerdict>(&self.escalation, EscalationVerdict::label)
     }
-
-    pub fn json(&self, reviewer: &str) -> serde_json::Value {
-        json!({
-            "id": self.id,
-            "ticket_id": self.ticket_id,
-            "reviewer_id": self.reviewer_id,
-            "reviewer": reviewer,
-            "status": self.status,
-            "what_happened": self.what_happened,
-            "model_linked": self.model_linked,
-            "model_worked": self.model_worked,
-            "step_detail": self.step_detail,
-            "escalation": self.escalation,
-            "recommendations": self.recommendations,
-            "created_at": self.created_at.to_rfc3339(),
-            "updated_at": self.updated_at.to_rfc3339(),
-            "submitted_at": self.submitted_at.map(|t| t.to_rfc3339()),
-        })
-    }
 }
 
 fn label<T: std::str::FromStr>(value: &Option<String>, f: fn(T) -> &'static str) -> &'static str {

@@ -777,3 +777,60 @@ async fn the_reference_page_is_rendered_from_the_document_and_linked_from_the_ac
     assert!(page.body.contains("text/event-stream"));
     assert!(page.body.contains("managers and admins"));
 }
+
+#[actix_web::test]
+async fn token_create_prints_a_working_token_and_refuses_unknown_people() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let engineer = fixtures::user()
+        .role(Role::Engineer)
+        .email("eve@ops.example")
+        .create(&mut conn)
+        .await;
+    let dir = crate::support::process::data_dir();
+    let run = |email: &str| {
+        crate::support::process::run(
+            crate::support::process::casebook()
+                .args([
+                    "token",
+                    "create",
+                    "--name",
+                    "ci",
+                    "--email",
+                    email,
+                    "--data-dir",
+                ])
+                .arg(dir.path())
+                .env("DATABASE_URL", &app.db.url),
+        )
+    };
+    let out = run("EVE@ops.example");
+    assert!(
+        out.status.success(),
+        "{}",
+        crate::support::process::stderr(&out)
+    );
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(token.starts_with("cb_") && token.len() == 67, "{token}");
+    let me = app.api_get(&token, "/api/v1/me").await;
+    assert_eq!(me.status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&me.body).unwrap()["id"],
+        engineer.id
+    );
+
+    let refused = run("nobody@ops.example");
+    assert!(!refused.status.success());
+    assert!(
+        crate::support::process::stderr(&refused)
+            .contains("no user has the email nobody@ops.example"),
+        "{}",
+        crate::support::process::stderr(&refused)
+    );
+    let account = app.get_as(&app.sign_in(&engineer).await, "/account").await;
+    assert_eq!(
+        account.body.matches("<code>cb_").count(),
+        1,
+        "one token: the CLI's"
+    );
+}
