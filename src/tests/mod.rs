@@ -19,6 +19,7 @@ mod reports;
 mod reviews;
 mod rota;
 mod search;
+mod seen_as;
 mod setup;
 mod support;
 mod ticket_page;

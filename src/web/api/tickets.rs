@@ -253,6 +253,29 @@ pub async fn link_model(
 }
 
 #[derive(Deserialize)]
+pub struct UnlinkJson {
+    #[serde(default)]
+    model: String,
+}
+
+pub async fn unlink_model(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<TicketId>,
+    input: web::Json<UnlinkJson>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    service::unlink_model(
+        &mut conn,
+        &who.0.user.viewer(),
+        path.into_inner(),
+        &input.model,
+    )
+    .await?;
+    Ok(done())
+}
+
+#[derive(Deserialize)]
 pub struct EscalationJson {
     to_user_id: Option<i64>,
     #[serde(default)]
