@@ -75,7 +75,7 @@ pub async fn models_of_tickets(
     tickets: &[i64],
 ) -> diesel::QueryResult<Vec<i64>> {
     use crate::db::schema::ticket_models;
-    use diesel::prelude::*;
+    use diesel::{ExpressionMethods, QueryDsl};
     if tickets.is_empty() {
         return Ok(Vec::new());
     }

@@ -122,6 +122,56 @@ pub struct Tuning {
     /// Candidates are picked on the `all` field's clauses only (when it is
     /// searched), see [`TermsSearch::picking_on`].
     pub pick_on_all: bool,
+    /// The second stage scores the `all` clauses as BM25F over the model's
+    /// own fields (see [`Bm25f`]); `None`: plain BM25 over `all`.
+    pub bm25f: Option<Bm25f>,
+}
+
+/// BM25F (Robertson, Zaragoza & Taylor 2004): a term's frequencies in the
+/// fields of a model are weighted and length-normalised per field, summed,
+/// and saturated once, with one idf (the term's rarity among models, over
+/// their whole text). A word in a model's title and statement thus counts
+/// more than one in its discussion, but a common word stays cheap wherever
+/// it is: the weights never multiply an idf, so a title (short, its words
+/// rare among titles) cannot outweigh rare words elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bm25f {
+    pub title: f32,
+    pub statement: f32,
+    pub steps: f32,
+    pub discussion: f32,
+    /// Saturation of the combined term frequency.
+    pub k1: f32,
+    /// Length normalisation of every field.
+    pub b: f32,
+}
+
+impl Default for Bm25f {
+    fn default() -> Self {
+        Bm25f {
+            title: 1.0,
+            statement: 1.0,
+            steps: 1.0,
+            discussion: 1.0,
+            k1: 1.2,
+            b: 0.75,
+        }
+    }
+}
+
+impl Bm25f {
+    /// The weighted fields, with the fields of a model.
+    pub fn parts(&self, fields: &Fields) -> Vec<(Field, f32)> {
+        [
+            (fields.title, self.title),
+            (fields.statement, self.statement),
+            (fields.steps, self.steps),
+            (fields.discussion, self.discussion),
+        ]
+        .into_iter()
+        .filter(|(_, w)| *w > 0.0)
+        .collect()
+    }
 }
 
 /// Field boosts of the triage query.
@@ -200,6 +250,7 @@ impl Default for Tuning {
             min_clause_share: 0.1,
             candidates: 50,
             pick_on_all: true,
+            bm25f: None,
         }
     }
 }
@@ -563,6 +614,9 @@ pub struct TermsSearch<'a> {
     /// Only these fields' clauses pick candidates (see
     /// [`TermsSearch::picking_on`]); none: every clause.
     pick: Vec<Field>,
+    /// The clauses of this field are scored as BM25F over these weighted
+    /// fields (see [`TermsSearch::bm25f_over`]).
+    bm25f: Option<(Field, Vec<(Field, f32)>, Bm25f)>,
 }
 
 impl<'a> TermsSearch<'a> {
@@ -580,7 +634,18 @@ impl<'a> TermsSearch<'a> {
             terms: terms.to_vec(),
             clauses: clauses(per_field, terms, tuning, stats)?,
             pick: Vec::new(),
+            bm25f: None,
         })
+    }
+
+    /// The clauses of `whole` (a field holding the text of all `parts`) are
+    /// scored as BM25F over `parts` (field, weight), with `whole`'s idf
+    /// and their boost.
+    pub fn bm25f_over(mut self, whole: Field, parts: Vec<(Field, f32)>, params: Bm25f) -> Self {
+        if !parts.is_empty() {
+            self.bm25f = Some((whole, parts, params));
+        }
+        self
     }
 
     /// Adds a clause over `field` with `boost` for every query term that is
@@ -697,8 +762,65 @@ impl<'a> TermsSearch<'a> {
 
     /// `docs` scored on every clause, in index order.
     pub fn score(&self, docs: Vec<DocAddress>) -> tantivy::Result<Vec<Hit>> {
-        score_candidates(self.searcher, &self.clauses, self.tuning, self.stats, docs)
+        score_candidates(
+            self.searcher,
+            &self.clauses,
+            self.tuning,
+            self.stats,
+            self.bm25f.as_ref(),
+            docs,
+        )
     }
+}
+
+/// BM25F scores of `clause` (a term of the whole-text field) for the sorted
+/// `candidates`: the term's frequency in each part field, weighted and
+/// normalised by that field's length, summed and saturated once, times the
+/// whole-text idf and the clause's boost.
+fn bm25f_scores(
+    searcher: &Searcher,
+    stats: &dyn Bm25StatisticsProvider,
+    clause: &Clause,
+    parts: &[(Field, f32)],
+    params: &Bm25f,
+    candidates: &[DocAddress],
+) -> tantivy::Result<Vec<f32>> {
+    let docs = stats.total_num_docs()?.max(1);
+    let idf = idf(stats.doc_freq(&clause.target)?, docs);
+    let text = clause.target.value().as_str().unwrap_or_default().to_owned();
+    let mut tf = vec![0.0f32; candidates.len()];
+    for &(field, weight) in parts {
+        let average = (stats.total_num_tokens(field)? as f32 / docs as f32).max(1.0);
+        let term = Term::from_field_text(field, &text);
+        let mut segment: Option<(u32, Option<tantivy::postings::SegmentPostings>, _)> = None;
+        for (row, address) in candidates.iter().enumerate() {
+            if segment.as_ref().is_none_or(|(ord, _, _)| *ord != address.segment_ord) {
+                let reader = searcher.segment_reader(address.segment_ord);
+                let postings = reader
+                    .inverted_index(field)?
+                    .read_postings(&term, IndexRecordOption::WithFreqs)?;
+                let norms = reader.get_fieldnorms_reader(field)?;
+                segment = Some((address.segment_ord, postings, norms));
+            }
+            let Some((_, Some(postings), norms)) = segment.as_mut() else {
+                continue;
+            };
+            let found = postings.doc() == address.doc_id
+                || (postings.doc() < address.doc_id && postings.seek(address.doc_id) == address.doc_id);
+            if found {
+                use tantivy::postings::Postings;
+                let length = norms.fieldnorm(address.doc_id) as f32;
+                let norm = 1.0 - params.b + params.b * length / average;
+                if let Some(cell) = tf.get_mut(row) {
+                    *cell += weight * postings.term_freq() as f32 / norm;
+                }
+            }
+        }
+    }
+    Ok(tf
+        .into_iter()
+        .map(|tf| clause.boost * idf * tf * (params.k1 + 1.0) / (params.k1 + tf))
+        .collect())
 }
 
 /// Scores `candidates` on every clause, one term scorer per clause and
@@ -708,6 +830,7 @@ fn score_candidates(
     clauses: &[Clause],
     tuning: &Tuning,
     stats: &dyn Bm25StatisticsProvider,
+    bm25f: Option<&(Field, Vec<(Field, f32)>, Bm25f)>,
     mut candidates: Vec<DocAddress>,
 ) -> tantivy::Result<Vec<Hit>> {
     candidates.sort();
@@ -715,6 +838,17 @@ fn score_candidates(
     let mut scores = vec![vec![0.0f32; clauses.len()]; candidates.len()];
     let scoring = EnableScoring::enabled_from_statistics_provider(stats, searcher);
     for (at, clause) in clauses.iter().enumerate() {
+        if let Some((whole, parts, params)) = bm25f
+            && clause.target.field() == *whole
+        {
+            let column = bm25f_scores(searcher, stats, clause, parts, params, &candidates)?;
+            for (row, score) in scores.iter_mut().zip(column) {
+                if let Some(cell) = row.get_mut(at) {
+                    *cell = score;
+                }
+            }
+            continue;
+        }
         let query = TermQuery::new(clause.target.clone(), IndexRecordOption::WithFreqs);
         let weight = query.weight(scoring)?;
         let mut segment: Option<(u32, Box<dyn Scorer>)> = None;

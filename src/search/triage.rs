@@ -90,6 +90,10 @@ fn model_search<'s>(
     let search = matcher::TermsSearch::new(searcher, stats, tuning, &per_field, &query.terms)?
         .with_names(f.model.title, tuning.boosts.name, &query.names)?
         .picking_on(if pick { &pickers } else { &[] });
+    let search = match tuning.bm25f {
+        Some(params) => search.bm25f_over(f.model.all, params.parts(&f.model), params),
+        None => search,
+    };
     Ok(search)
 }
 
