@@ -795,14 +795,22 @@ fn bm25f_scores(
 ) -> tantivy::Result<Vec<f32>> {
     let docs = stats.total_num_docs()?.max(1);
     let idf = idf(stats.doc_freq(&clause.target)?, docs);
-    let text = clause.target.value().as_str().unwrap_or_default().to_owned();
+    let text = clause
+        .target
+        .value()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let mut tf = vec![0.0f32; candidates.len()];
     for &(field, weight) in parts {
         let average = (stats.total_num_tokens(field)? as f32 / docs as f32).max(1.0);
         let term = Term::from_field_text(field, &text);
         let mut segment: Option<(u32, Option<tantivy::postings::SegmentPostings>, _)> = None;
         for (row, address) in candidates.iter().enumerate() {
-            if segment.as_ref().is_none_or(|(ord, _, _)| *ord != address.segment_ord) {
+            if segment
+                .as_ref()
+                .is_none_or(|(ord, _, _)| *ord != address.segment_ord)
+            {
                 let reader = searcher.segment_reader(address.segment_ord);
                 let postings = reader
                     .inverted_index(field)?
@@ -814,7 +822,8 @@ fn bm25f_scores(
                 continue;
             };
             let found = postings.doc() == address.doc_id
-                || (postings.doc() < address.doc_id && postings.seek(address.doc_id) == address.doc_id);
+                || (postings.doc() < address.doc_id
+                    && postings.seek(address.doc_id) == address.doc_id);
             if found {
                 use tantivy::postings::Postings;
                 let length = norms.fieldnorm(address.doc_id) as f32;
@@ -1266,29 +1275,27 @@ impl Tokenizer for IdentifierTokenizer {
         // The words of a run joined by `-`/`_`: (from, to) each.
         let mut run: Vec<(usize, usize)> = Vec::new();
         let join = self.join;
-        let end_run = |tokens: &mut Vec<Token>, position: &mut usize, run: &mut Vec<(usize, usize)>| {
-            let worded = run.iter().all(|&(f, t)| {
-                text.get(f..t)
-                    .is_some_and(|w| w.chars().any(char::is_alphabetic))
-            });
-            if join && run.len() > 1 && worded {
-                let joined: String = run
-                    .iter()
-                    .filter_map(|&(f, t)| text.get(f..t))
-                    .collect();
-                let (from, to) = (run[0].0, run[run.len() - 1].1);
-                tokens.push(Token {
-                    offset_from: from,
-                    offset_to: to,
-                    position: *position,
-                    text: joined,
-                    position_length: 1,
+        let end_run =
+            |tokens: &mut Vec<Token>, position: &mut usize, run: &mut Vec<(usize, usize)>| {
+                let worded = run.iter().all(|&(f, t)| {
+                    text.get(f..t)
+                        .is_some_and(|w| w.chars().any(char::is_alphabetic))
                 });
-            }
-            for (from, to) in run.drain(..) {
-                emit_word(tokens, position, from, to);
-            }
-        };
+                if join && run.len() > 1 && worded {
+                    let joined: String = run.iter().filter_map(|&(f, t)| text.get(f..t)).collect();
+                    let (from, to) = (run[0].0, run[run.len() - 1].1);
+                    tokens.push(Token {
+                        offset_from: from,
+                        offset_to: to,
+                        position: *position,
+                        text: joined,
+                        position_length: 1,
+                    });
+                }
+                for (from, to) in run.drain(..) {
+                    emit_word(tokens, position, from, to);
+                }
+            };
         let mut word_start: Option<usize> = None;
         for (at, c) in text.char_indices() {
             match (c.is_alphanumeric(), word_start) {

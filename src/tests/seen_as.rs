@@ -251,7 +251,10 @@ async fn the_search_page_never_sees_what_a_model_was_seen_as() {
     let search = &app.state.search;
     caught_up(search, &mut conn).await;
     // Triage uses it (so the words are in the index)...
-    assert_eq!(first(search, "basket spinner").as_deref(), Some("website-502"));
+    assert_eq!(
+        first(search, "basket spinner").as_deref(),
+        Some("website-502")
+    );
     // ...the search page does not, for anyone: a word only the ticket holds
     // finds the ticket (for who may see it), never the model.
     for audience in [
