@@ -97,6 +97,10 @@ enum Command {
         /// Tickets to generate (each with 0 to 3 journal entries).
         #[arg(long, default_value_t = 1_000_000)]
         tickets: usize,
+        /// Tickets linked to the model each was written from (the first
+        /// ones): their public text fills the models' "seen as" field.
+        #[arg(long, default_value_t = 200_000)]
+        linked: usize,
         /// Triage queries to time on each path.
         #[arg(long, default_value_t = 1_000)]
         queries: usize,
@@ -243,6 +247,7 @@ fn main() -> ExitCode {
             Command::BenchSearch {
                 models,
                 tickets,
+                linked,
                 queries,
                 pg_queries,
                 seed,
@@ -255,6 +260,7 @@ fn main() -> ExitCode {
                 let options = bench::Options {
                     models,
                     tickets,
+                    linked,
                     queries,
                     pg_queries,
                     seed,

@@ -19,6 +19,7 @@ pub mod reports;
 pub mod reviews;
 pub mod rota;
 pub mod schema;
+pub mod seen_as;
 pub mod sessions;
 pub mod tickets;
 pub mod triage;

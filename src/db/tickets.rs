@@ -474,6 +474,32 @@ pub async fn link_model(
     Ok(Linked::New)
 }
 
+/// Deletes the ticket's link to the model; its outcome, or `None` when
+/// there was no such link.
+pub async fn unlink_model(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+    model: i64,
+) -> QueryResult<Option<Outcome>> {
+    let was: Option<String> = diesel::delete(
+        ticket_models::table
+            .filter(ticket_models::ticket_id.eq(ticket.0))
+            .filter(ticket_models::model_id.eq(model)),
+    )
+    .returning(ticket_models::outcome)
+    .get_result(conn)
+    .await
+    .optional()?;
+    was.map(|was| {
+        was.parse().map_err(|_| {
+            diesel::result::Error::DeserializationError(
+                format!("unknown link outcome {was:?} in the database").into(),
+            )
+        })
+    })
+    .transpose()
+}
+
 /// The revision of `key` this ticket's link pins: (model id, revision).
 pub async fn pinned_revision(
     conn: &mut AsyncPgConnection,

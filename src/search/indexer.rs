@@ -19,7 +19,7 @@ use super::{Fields, SearchError, SearchIndex, matcher};
 use crate::db::models::{Model, Revision};
 use crate::db::outbox::Position;
 use crate::db::tickets::Ticket;
-use crate::db::{DbPool, journal, models, outbox, tickets};
+use crate::db::{DbPool, journal, models, outbox, seen_as, tickets};
 
 const BATCH: i64 = 1000;
 const WRITER_MEMORY: usize = 50_000_000;
@@ -53,7 +53,15 @@ fn seal(fields: &Fields, mut doc: TantivyDocument) -> TantivyDocument {
     doc
 }
 
-pub fn model_document(fields: &Fields, model: &Model, revision: &Revision) -> TantivyDocument {
+/// The model's document; `seen_as` holds the public text of tickets linked
+/// to it (see [`crate::db::seen_as`]), indexed in its own lower-weighted
+/// field that only triage searches.
+pub fn model_document(
+    fields: &Fields,
+    model: &Model,
+    revision: &Revision,
+    seen_as: &[&str],
+) -> TantivyDocument {
     let steps: Vec<String> = revision
         .step_list()
         .into_iter()
@@ -69,6 +77,7 @@ pub fn model_document(fields: &Fields, model: &Model, revision: &Revision) -> Ta
             discussion: &revision.discussion,
         },
     );
+    matcher::add_seen_as(&fields.model, &mut doc, seen_as);
     doc.add_text(fields.uid, uid("model", model.id));
     doc.add_text(fields.kind, "model");
     doc.add_i64(fields.id, model.id);
@@ -130,11 +139,8 @@ async fn reindex(
         writer.delete_term(Term::from_field_text(f.uid, &uid("ticket", *id)));
     }
     if !model_ids.is_empty() {
-        for (model, revision) in
-            models::with_current_revisions(conn, Some(model_ids), 0, i64::MAX).await?
-        {
-            writer.add_document(model_document(f, &model, &revision))?;
-        }
+        let found = models::with_current_revisions(conn, Some(model_ids), 0, i64::MAX).await?;
+        add_models(f, writer, conn, &found).await?;
     }
     if !ticket_ids.is_empty() {
         let found = tickets::for_index(conn, Some(ticket_ids), 0, i64::MAX).await?;
@@ -142,6 +148,26 @@ async fn reindex(
         for ticket in &found {
             writer.add_document(ticket_document(f, ticket, &entries))?;
         }
+    }
+    Ok(())
+}
+
+/// Adds the documents of these models, each with its "seen as" texts.
+async fn add_models(
+    f: &Fields,
+    writer: &IndexWriter,
+    conn: &mut AsyncPgConnection,
+    found: &[(Model, Revision)],
+) -> Result<(), SearchError> {
+    let ids: Vec<i64> = found.iter().map(|(m, _)| m.id).collect();
+    let texts = seen_as::texts_for(conn, &ids).await?;
+    for (model, revision) in found {
+        let seen: Vec<&str> = texts
+            .iter()
+            .filter(|(id, _)| *id == model.id)
+            .map(|(_, text)| text.as_str())
+            .collect();
+        writer.add_document(model_document(f, model, revision, &seen))?;
     }
     Ok(())
 }
@@ -224,8 +250,11 @@ pub async fn apply_batch(
             _ => ticket_ids.insert(*id),
         };
     }
-    let model_ids: Vec<i64> = model_ids.into_iter().collect();
     let ticket_ids: Vec<i64> = ticket_ids.into_iter().collect();
+    // A ticket's text is also the "seen as" text of the models it is linked
+    // to (its edits, new replies, exclusion from metrics): they follow it.
+    model_ids.extend(seen_as::models_of_tickets(conn, &ticket_ids).await?);
+    let model_ids: Vec<i64> = model_ids.into_iter().collect();
     reindex(index, writer, conn, &model_ids, &ticket_ids).await?;
     if commit_after {
         commit(index, writer, next)?;
@@ -304,9 +333,7 @@ pub async fn rebuild(
         let Some(last) = batch.last().map(|(m, _)| m.id) else {
             break;
         };
-        for (model, revision) in &batch {
-            writer.add_document(model_document(f, model, revision))?;
-        }
+        add_models(f, writer, conn, &batch).await?;
         models_done += batch.len();
         progress.inc(batch.len() as u64);
         after = last;

@@ -11,13 +11,16 @@
 //!   `discussion`, and `all` (every text of the model as one field, the base of the score); plus
 //!   `key_text`, indexed for the search page;
 //! * analyzer: [`IdentifierTokenizer`] (alphanumeric runs like tantivy's `SimpleTokenizer`; `_`
-//!   and `-` split words) + `RemoveLongFilter` + `LowerCaser` + English stop words + English
-//!   stemmer. Documents keep `CamelCase` alert names whole (`cephosddown`); query texts also get
+//!   and `-` split words, and a run of words joined by them is also given whole: `virt-controller`
+//!   gives `virtcontroller virt controller`, as PostgreSQL's parser does with hyphenated words —
+//!   the component a text names tells more than its parts, which many run-books share) +
+//!   `RemoveLongFilter` + `LowerCaser` + English stop words + English stemmer. Documents keep
+//!   `CamelCase` alert names whole (`cephosddown`); query texts also get
 //!   their parts (`cephosddown ceph osd down`) — see [`Split`];
 //! * query text: the label list of a notification's first line, host names and IP addresses
 //!   ([`drop_notification_labels`], [`drop_addresses`]), then [`clean_alert_text`] (Alertmanager
 //!   markers, label keys, generated ids out), the query analyzer, then one clause per distinct
-//!   term and field, summed (BM25): `all` 1, statement 0.5, title 0.25, and title 8 more for a
+//!   term and field, summed (BM25): `all` 1, statement 1, title 0.25, and title 8 more for a
 //!   term that is a whole alert name ([`QueryTerms::names`]). Each field's words are weighed by
 //!   the field's own statistics, so a title (short, every word rare among titles) gets a small
 //!   weight: a big one let other models' titles win whenever a ticket shared no word with the
@@ -88,6 +91,11 @@ pub struct Tuning {
     pub split_identifiers: Split,
     /// When splitting, keep the whole word too (`cephclusternearfull` next to its parts).
     pub keep_compound: bool,
+    /// Words joined by `-` or `_` (`virt-controller`, `device_class`) also
+    /// give their joined form (`virtcontroller`), in documents and queries:
+    /// the name of a component is more telling than its parts, which many
+    /// run-books share (see [`IdentifierTokenizer::join`]).
+    pub join_compounds: bool,
     /// English Snowball stemming.
     pub stem: bool,
     /// Drop English stop words.
@@ -122,6 +130,56 @@ pub struct Tuning {
     /// Candidates are picked on the `all` field's clauses only (when it is
     /// searched), see [`TermsSearch::picking_on`].
     pub pick_on_all: bool,
+    /// The second stage scores the `all` clauses as BM25F over the model's
+    /// own fields (see [`Bm25f`]); `None`: plain BM25 over `all`.
+    pub bm25f: Option<Bm25f>,
+}
+
+/// BM25F (Robertson, Zaragoza & Taylor 2004): a term's frequencies in the
+/// fields of a model are weighted and length-normalised per field, summed,
+/// and saturated once, with one idf (the term's rarity among models, over
+/// their whole text). A word in a model's title and statement thus counts
+/// more than one in its discussion, but a common word stays cheap wherever
+/// it is: the weights never multiply an idf, so a title (short, its words
+/// rare among titles) cannot outweigh rare words elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bm25f {
+    pub title: f32,
+    pub statement: f32,
+    pub steps: f32,
+    pub discussion: f32,
+    /// Saturation of the combined term frequency.
+    pub k1: f32,
+    /// Length normalisation of every field.
+    pub b: f32,
+}
+
+impl Default for Bm25f {
+    fn default() -> Self {
+        Bm25f {
+            title: 1.0,
+            statement: 1.0,
+            steps: 1.0,
+            discussion: 1.0,
+            k1: 1.2,
+            b: 0.75,
+        }
+    }
+}
+
+impl Bm25f {
+    /// The weighted fields, with the fields of a model.
+    pub fn parts(&self, fields: &Fields) -> Vec<(Field, f32)> {
+        [
+            (fields.title, self.title),
+            (fields.statement, self.statement),
+            (fields.steps, self.steps),
+            (fields.discussion, self.discussion),
+        ]
+        .into_iter()
+        .filter(|(_, w)| *w > 0.0)
+        .collect()
+    }
 }
 
 /// Field boosts of the triage query.
@@ -187,6 +245,7 @@ impl Default for Tuning {
         Tuning {
             split_identifiers: Split::Query,
             keep_compound: true,
+            join_compounds: true,
             stem: true,
             stop_words: true,
             field_norms: true,
@@ -200,6 +259,7 @@ impl Default for Tuning {
             min_clause_share: 0.1,
             candidates: 50,
             pick_on_all: true,
+            bm25f: None,
         }
     }
 }
@@ -209,7 +269,7 @@ impl Default for Boosts {
         Boosts {
             key_text: 0.0,
             title: 0.25,
-            statement: 0.5,
+            statement: 1.0,
             steps: 0.0,
             discussion: 0.0,
             all: 1.0,
@@ -308,6 +368,7 @@ fn analyzer(tuning: &Tuning, split: bool) -> TextAnalyzer {
     let tokenizer = IdentifierTokenizer {
         split,
         keep_compound: tuning.keep_compound,
+        join: tuning.join_compounds,
     };
     let mut builder = TextAnalyzer::builder(tokenizer)
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
@@ -563,6 +624,9 @@ pub struct TermsSearch<'a> {
     /// Only these fields' clauses pick candidates (see
     /// [`TermsSearch::picking_on`]); none: every clause.
     pick: Vec<Field>,
+    /// The clauses of this field are scored as BM25F over these weighted
+    /// fields (see [`TermsSearch::bm25f_over`]).
+    bm25f: Option<(Field, Vec<(Field, f32)>, Bm25f)>,
 }
 
 impl<'a> TermsSearch<'a> {
@@ -580,7 +644,18 @@ impl<'a> TermsSearch<'a> {
             terms: terms.to_vec(),
             clauses: clauses(per_field, terms, tuning, stats)?,
             pick: Vec::new(),
+            bm25f: None,
         })
+    }
+
+    /// The clauses of `whole` (a field holding the text of all `parts`) are
+    /// scored as BM25F over `parts` (field, weight), with `whole`'s idf
+    /// and their boost.
+    pub fn bm25f_over(mut self, whole: Field, parts: Vec<(Field, f32)>, params: Bm25f) -> Self {
+        if !parts.is_empty() {
+            self.bm25f = Some((whole, parts, params));
+        }
+        self
     }
 
     /// Adds a clause over `field` with `boost` for every query term that is
@@ -663,11 +738,9 @@ impl<'a> TermsSearch<'a> {
             pickers = all.iter().collect();
         }
         let strong = strong(&pickers, self.tuning.min_clause_share);
-        let wanted = if strong.len() < all.len() {
-            limit.max(self.tuning.candidates)
-        } else {
-            limit
-        };
+        // The second stage may order the candidates otherwise than the
+        // first (other fields, BM25F): it always gets some to choose from.
+        let wanted = limit.max(self.tuning.candidates);
         let search = |clauses: &[&Clause], wanted: usize| -> tantivy::Result<Vec<DocAddress>> {
             let terms = query_of(clauses, self.tuning);
             let query: Box<dyn Query> = match filter {
@@ -697,8 +770,74 @@ impl<'a> TermsSearch<'a> {
 
     /// `docs` scored on every clause, in index order.
     pub fn score(&self, docs: Vec<DocAddress>) -> tantivy::Result<Vec<Hit>> {
-        score_candidates(self.searcher, &self.clauses, self.tuning, self.stats, docs)
+        score_candidates(
+            self.searcher,
+            &self.clauses,
+            self.tuning,
+            self.stats,
+            self.bm25f.as_ref(),
+            docs,
+        )
     }
+}
+
+/// BM25F scores of `clause` (a term of the whole-text field) for the sorted
+/// `candidates`: the term's frequency in each part field, weighted and
+/// normalised by that field's length, summed and saturated once, times the
+/// whole-text idf and the clause's boost.
+fn bm25f_scores(
+    searcher: &Searcher,
+    stats: &dyn Bm25StatisticsProvider,
+    clause: &Clause,
+    parts: &[(Field, f32)],
+    params: &Bm25f,
+    candidates: &[DocAddress],
+) -> tantivy::Result<Vec<f32>> {
+    let docs = stats.total_num_docs()?.max(1);
+    let idf = idf(stats.doc_freq(&clause.target)?, docs);
+    let text = clause
+        .target
+        .value()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let mut tf = vec![0.0f32; candidates.len()];
+    for &(field, weight) in parts {
+        let average = (stats.total_num_tokens(field)? as f32 / docs as f32).max(1.0);
+        let term = Term::from_field_text(field, &text);
+        let mut segment: Option<(u32, Option<tantivy::postings::SegmentPostings>, _)> = None;
+        for (row, address) in candidates.iter().enumerate() {
+            if segment
+                .as_ref()
+                .is_none_or(|(ord, _, _)| *ord != address.segment_ord)
+            {
+                let reader = searcher.segment_reader(address.segment_ord);
+                let postings = reader
+                    .inverted_index(field)?
+                    .read_postings(&term, IndexRecordOption::WithFreqs)?;
+                let norms = reader.get_fieldnorms_reader(field)?;
+                segment = Some((address.segment_ord, postings, norms));
+            }
+            let Some((_, Some(postings), norms)) = segment.as_mut() else {
+                continue;
+            };
+            let found = postings.doc() == address.doc_id
+                || (postings.doc() < address.doc_id
+                    && postings.seek(address.doc_id) == address.doc_id);
+            if found {
+                use tantivy::postings::Postings;
+                let length = norms.fieldnorm(address.doc_id) as f32;
+                let norm = 1.0 - params.b + params.b * length / average;
+                if let Some(cell) = tf.get_mut(row) {
+                    *cell += weight * postings.term_freq() as f32 / norm;
+                }
+            }
+        }
+    }
+    Ok(tf
+        .into_iter()
+        .map(|tf| clause.boost * idf * tf * (params.k1 + 1.0) / (params.k1 + tf))
+        .collect())
 }
 
 /// Scores `candidates` on every clause, one term scorer per clause and
@@ -708,6 +847,7 @@ fn score_candidates(
     clauses: &[Clause],
     tuning: &Tuning,
     stats: &dyn Bm25StatisticsProvider,
+    bm25f: Option<&(Field, Vec<(Field, f32)>, Bm25f)>,
     mut candidates: Vec<DocAddress>,
 ) -> tantivy::Result<Vec<Hit>> {
     candidates.sort();
@@ -715,6 +855,17 @@ fn score_candidates(
     let mut scores = vec![vec![0.0f32; clauses.len()]; candidates.len()];
     let scoring = EnableScoring::enabled_from_statistics_provider(stats, searcher);
     for (at, clause) in clauses.iter().enumerate() {
+        if let Some((whole, parts, params)) = bm25f
+            && clause.target.field() == *whole
+        {
+            let column = bm25f_scores(searcher, stats, clause, parts, params, &candidates)?;
+            for (row, score) in scores.iter_mut().zip(column) {
+                if let Some(cell) = row.get_mut(at) {
+                    *cell = score;
+                }
+            }
+            continue;
+        }
         let query = TermQuery::new(clause.target.clone(), IndexRecordOption::WithFreqs);
         let weight = query.weight(scoring)?;
         let mut segment: Option<(u32, Box<dyn Scorer>)> = None;
@@ -1076,6 +1227,11 @@ pub fn expand_identifiers(text: &str) -> String {
 pub struct IdentifierTokenizer {
     pub split: bool,
     pub keep_compound: bool,
+    /// A run of words joined by single `-` or `_` (each holding a letter)
+    /// is first given whole, without the joiners, at the position of its
+    /// first word (so a phrase of its words still matches), then word by
+    /// word: `virt-controller` gives `virtcontroller virt controller`.
+    pub join: bool,
 }
 
 /// Token stream of [`IdentifierTokenizer`].
@@ -1090,18 +1246,17 @@ impl Tokenizer for IdentifierTokenizer {
     fn token_stream<'a>(&'a mut self, text: &'a str) -> IdentifierTokenStream {
         let mut tokens = Vec::new();
         let mut position = 0usize;
-        let mut push = |tokens: &mut Vec<Token>, from: usize, to: usize| {
+        let push = |tokens: &mut Vec<Token>, position: &mut usize, from: usize, to: usize| {
             tokens.push(Token {
                 offset_from: from,
                 offset_to: to,
-                position,
+                position: *position,
                 text: text.get(from..to).unwrap_or_default().to_string(),
                 position_length: 1,
             });
-            position += 1;
+            *position += 1;
         };
-        let mut word_start: Option<usize> = None;
-        let mut emit_word = |tokens: &mut Vec<Token>, from: usize, to: usize| {
+        let emit_word = |tokens: &mut Vec<Token>, position: &mut usize, from: usize, to: usize| {
             let word = text.get(from..to).unwrap_or_default();
             let parts = if self.split {
                 identifier_part_ranges(word)
@@ -1109,27 +1264,62 @@ impl Tokenizer for IdentifierTokenizer {
                 Vec::new()
             };
             if parts.len() <= 1 || self.keep_compound {
-                push(tokens, from, to);
+                push(tokens, position, from, to);
             }
             if parts.len() > 1 {
                 for part in parts {
-                    push(tokens, from + part.start, from + part.end);
+                    push(tokens, position, from + part.start, from + part.end);
                 }
             }
         };
+        // The words of a run joined by `-`/`_`: (from, to) each.
+        let mut run: Vec<(usize, usize)> = Vec::new();
+        let join = self.join;
+        let end_run =
+            |tokens: &mut Vec<Token>, position: &mut usize, run: &mut Vec<(usize, usize)>| {
+                let worded = run.iter().all(|&(f, t)| {
+                    text.get(f..t)
+                        .is_some_and(|w| w.chars().any(char::is_alphabetic))
+                });
+                if join && run.len() > 1 && worded {
+                    let joined: String = run.iter().filter_map(|&(f, t)| text.get(f..t)).collect();
+                    let (from, to) = (run[0].0, run[run.len() - 1].1);
+                    tokens.push(Token {
+                        offset_from: from,
+                        offset_to: to,
+                        position: *position,
+                        text: joined,
+                        position_length: 1,
+                    });
+                }
+                for (from, to) in run.drain(..) {
+                    emit_word(tokens, position, from, to);
+                }
+            };
+        let mut word_start: Option<usize> = None;
         for (at, c) in text.char_indices() {
             match (c.is_alphanumeric(), word_start) {
                 (true, None) => word_start = Some(at),
                 (false, Some(from)) => {
-                    emit_word(&mut tokens, from, at);
+                    run.push((from, at));
                     word_start = None;
+                    let joiner = matches!(c, '-' | '_');
+                    let next_is_word = text
+                        .get(at + 1..)
+                        .and_then(|rest| rest.chars().next())
+                        .is_some_and(char::is_alphanumeric);
+                    if !(joiner && next_is_word) {
+                        end_run(&mut tokens, &mut position, &mut run);
+                    }
                 }
-                _ => {}
+                (false, None) => {}
+                (true, Some(_)) => {}
             }
         }
         if let Some(from) = word_start {
-            emit_word(&mut tokens, from, text.len());
+            run.push((from, text.len()));
         }
+        end_run(&mut tokens, &mut position, &mut run);
         IdentifierTokenStream {
             tokens: tokens.into_iter(),
             current: Token::default(),
@@ -1204,9 +1394,46 @@ mod tests {
         );
         assert_eq!(
             terms("device_class rook-ceph"),
-            ["devic", "class", "rook", "ceph"]
+            ["deviceclass", "devic", "class", "rookceph", "rook", "ceph"]
         );
         assert_eq!(terms("The OSDs are down"), ["osd", "down"]);
+    }
+
+    #[test]
+    fn joined_words_are_also_given_whole_at_the_first_words_position() {
+        let mut analyzer = document_analyzer(&Tuning::default());
+        let mut stream = analyzer.token_stream("No ready virt-controller, device_class x-1 a-");
+        let mut out = Vec::new();
+        while stream.advance() {
+            let t = stream.token();
+            out.push((t.text.clone(), t.position));
+        }
+        let expected = [
+            ("readi", 1),
+            ("virtcontrol", 2),
+            ("virt", 2),
+            ("control", 3),
+            ("deviceclass", 4),
+            ("devic", 4),
+            ("class", 5),
+            ("x", 6),
+            ("1", 7),
+        ];
+        let expected: Vec<(String, usize)> =
+            expected.iter().map(|(t, p)| (t.to_string(), *p)).collect();
+        assert_eq!(out, expected);
+        // Off: the words only.
+        let tuning = Tuning {
+            join_compounds: false,
+            ..Tuning::default()
+        };
+        assert_eq!(
+            query_terms("virt-controller", &tuning)
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect::<Vec<_>>(),
+            ["virt", "control"]
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod reports;
 mod reviews;
 mod rota;
 mod search;
+mod seen_as;
 mod setup;
 mod support;
 mod ticket_page;

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::db::journal::{self, Entry, NewEntry};
 use crate::db::models;
+use crate::db::outbox::{self, Entity};
 use crate::db::tickets::{self, NewEscalation, NewTicket, Ticket};
 use crate::domain::FieldError;
 use crate::domain::account::UserId;
@@ -346,6 +347,10 @@ pub async fn link_model(
         if let (Some(search), Some(model)) = (from_search, &model) {
             crate::db::triage::picked(conn, id, search, &model.key).await?;
         }
+        if let Some(model) = &model {
+            // The ticket's words join (or change in) the model's "seen as".
+            outbox::enqueue(conn, Entity::Model, model.id).await?;
+        }
         journal::add(
             conn,
             NewEntry {
@@ -364,6 +369,54 @@ pub async fn link_model(
             },
         )
         .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Removes the link between the ticket and the model `key`: a link made
+/// by mistake, or a model that turned out not to fit. The ticket's words
+/// leave the model's "seen as" text.
+pub async fn unlink_model(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    id: TicketId,
+    key: &str,
+) -> Result<(), TicketError> {
+    staff_only(viewer)?;
+    no_nul("model", key)?;
+    let key = key.trim().to_owned();
+    let viewer = *viewer;
+    conn.transaction(async move |conn| {
+        load(conn, &viewer, id).await?;
+        let model = models::find_by_key(conn, &key).await?.ok_or_else(|| {
+            FieldError::new("model", format!("no incident model has the key {key:?}"))
+        })?;
+        let Some(was) = tickets::unlink_model(conn, id, model.id).await? else {
+            return Err(FieldError::new(
+                "model",
+                format!("model {key} is not linked to this ticket"),
+            )
+            .into());
+        };
+        journal::add(
+            conn,
+            NewEntry {
+                ticket: id,
+                author: Some(viewer.user),
+                kind: EntryKind::ModelLink,
+                visibility: Visibility::Internal,
+                body: "",
+                data: json!({
+                    "model": model.key,
+                    "title": model.title,
+                    "unlinked": true,
+                    "previous_outcome": was.as_str(),
+                }),
+            },
+        )
+        .await?;
+        outbox::enqueue(conn, Entity::Model, model.id).await?;
         Ok(())
     })
     .await

@@ -6,8 +6,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use futures_util::StreamExt;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::mail::inbound::{self, Action, MailError, Received};
@@ -17,12 +17,41 @@ use crate::web::error::{ApiError, AppError};
 /// The most the route reads at all; the configured limit is usually lower.
 pub const MAX_BYTES: usize = 64 * 1024 * 1024;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub struct MailQuery {
+    /// `correspond` (public replies and new tickets, the default) or
+    /// `comment` (internal notes, team senders only).
     #[serde(default)]
     action: String,
 }
 
+/// What became of a message.
+#[derive(Serialize, ToSchema)]
+pub struct MailOutcome {
+    /// `opened`, `replied`, `commented`, `duplicate` or `dropped`.
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<i64>,
+    /// Why an automatic message (bounce, auto-reply, loop) was dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/mail",
+    tag = "mail",
+    params(MailQuery),
+    request_body(content = String, description = "One raw RFC 5322 message", content_type = "message/rfc822"),
+    responses(
+        (status = 201, description = "The message opened a ticket", body = MailOutcome),
+        (status = 200, description = "The message replied or commented on a ticket, was taken in before, or was dropped as automatic mail", body = MailOutcome),
+        (status = 413, description = "The message is larger than the configured limit", body = crate::web::api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The message is not readable MIME", body = crate::web::api::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn receive(
     state: web::Data<AppState>,
     who: SignedIn,
@@ -62,27 +91,31 @@ pub async fn receive(
 }
 
 fn answer(received: &Received) -> HttpResponse {
+    let outcome = |outcome, ticket, entry, reason| MailOutcome {
+        outcome,
+        ticket,
+        entry,
+        reason,
+    };
     match received {
         Received::Opened { ticket } => {
             tracing::info!(ticket.id = ticket, "mail opened ticket {ticket}");
-            HttpResponse::Created().json(json!({ "outcome": "opened", "ticket": ticket }))
+            HttpResponse::Created().json(outcome("opened", Some(*ticket), None, None))
         }
         Received::Replied { ticket, entry } => {
             tracing::info!(ticket.id = ticket, "mail replied on ticket {ticket}");
-            HttpResponse::Ok()
-                .json(json!({ "outcome": "replied", "ticket": ticket, "entry": entry }))
+            HttpResponse::Ok().json(outcome("replied", Some(*ticket), Some(*entry), None))
         }
         Received::Commented { ticket, entry } => {
             tracing::info!(ticket.id = ticket, "mail commented on ticket {ticket}");
-            HttpResponse::Ok()
-                .json(json!({ "outcome": "commented", "ticket": ticket, "entry": entry }))
+            HttpResponse::Ok().json(outcome("commented", Some(*ticket), Some(*entry), None))
         }
         Received::Duplicate { ticket } => {
-            HttpResponse::Ok().json(json!({ "outcome": "duplicate", "ticket": ticket }))
+            HttpResponse::Ok().json(outcome("duplicate", *ticket, None, None))
         }
         Received::Dropped { reason } => {
             tracing::info!("mail dropped: {reason}");
-            HttpResponse::Ok().json(json!({ "outcome": "dropped", "reason": reason }))
+            HttpResponse::Ok().json(outcome("dropped", None, None, Some(reason.to_string())))
         }
     }
 }

@@ -194,6 +194,12 @@ fn table() -> Vec<Def> {
         ),
         def(
             M::POST,
+            "/tickets/{id}/models/unlink",
+            Staff,
+            tickets::actions::unlink_model,
+        ),
+        def(
+            M::POST,
             "/tickets/{id}/escalate",
             Staff,
             tickets::actions::escalate,
@@ -482,6 +488,12 @@ fn table() -> Vec<Def> {
             "/api/v1/tickets/{id}/models",
             Staff,
             api::tickets::link_model,
+        ),
+        def(
+            M::POST,
+            "/api/v1/tickets/{id}/models/unlink",
+            Staff,
+            api::tickets::unlink_model,
         ),
         def(
             M::POST,

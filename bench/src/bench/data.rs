@@ -284,6 +284,9 @@ pub struct TicketRow {
     pub category: String,
     pub assigned: bool,
     pub status: &'static str,
+    /// The model (1-based id) the ticket was written from: the one a
+    /// triager links it to.
+    pub model: i64,
 }
 
 pub struct EntryRow {
@@ -315,7 +318,8 @@ pub fn ticket(
     orgs: usize,
 ) -> (TicketRow, Vec<EntryRow>) {
     let mut rng = Rng::stream(seed, 2, id as u64);
-    let spec = specs[rng.below(specs.len())];
+    let model = rng.below(specs.len());
+    let spec = specs[model];
     let base = &bases[spec.base as usize];
     let (svc, comp, env, tech) = (spec.svc(), spec.comp(), spec.env(), spec.tech());
     let host = format!("{svc}-{comp}-{}.{env}.example.net", rng.below(40));
@@ -384,6 +388,7 @@ pub fn ticket(
         category: base.model.category.clone(),
         assigned: status != "new" && rng.chance(0.8),
         status,
+        model: model as i64 + 1,
     };
     let entries = (0..rng.below(4))
         .map(|_| {

@@ -60,6 +60,8 @@ pub struct Loaded {
     pub models: usize,
     pub tickets: usize,
     pub entries: usize,
+    /// Tickets linked to their model (resolved or helped partly).
+    pub linked: usize,
     pub seconds: f64,
     pub vacuum_seconds: f64,
     /// Foreign-key triggers were skipped for the load (needs a superuser).
@@ -134,14 +136,17 @@ fn generator<R: Send + 'static>(
     rx
 }
 
-/// Generates and loads `specs.len()` models (each with its revision 1) and
-/// `tickets` tickets with their journal entries, then VACUUM ANALYZEs.
+/// Generates and loads `specs.len()` models (each with its revision 1),
+/// `tickets` tickets with their journal entries, and links the first
+/// `linked` tickets to the model each was written from (every fourth as
+/// "helped partly", the rest "resolved"), then VACUUM ANALYZEs.
 pub async fn load(
     client: &Client,
     seed: u64,
     specs: std::sync::Arc<Vec<ModelSpec>>,
     bases: std::sync::Arc<Vec<Base>>,
     tickets: usize,
+    linked: usize,
     people: &People,
 ) -> Result<Loaded, StartupError> {
     let started = Instant::now();
@@ -342,6 +347,42 @@ pub async fn load(
     .await?;
     bar.finish_and_clear();
 
+    let linked = linked.min(tickets);
+    let bar = progress("links", linked as u64);
+    let (s, b) = (specs.clone(), bases.clone());
+    let rows = generator(1..linked + 1, move |t, out| {
+        out.push(data::ticket(seed, t as i64, &s, &b, orgs).0);
+    });
+    let link_columns = [
+        ("ticket_id", Type::INT8),
+        ("model_id", Type::INT8),
+        ("revision", Type::INT4),
+        ("outcome", Type::TEXT),
+        ("missing", Type::TEXT),
+        ("linked_by", Type::INT8),
+    ];
+    copy(
+        client,
+        "ticket_models",
+        &link_columns,
+        rows,
+        &bar,
+        async |w, t| {
+            let outcome = if t.id % 4 == 0 { "partial" } else { "resolved" };
+            w.write(&row![
+                &t.id,
+                &t.model,
+                &1i32,
+                &outcome,
+                &"",
+                &people.engineer
+            ])
+            .await
+        },
+    )
+    .await?;
+    bar.finish_and_clear();
+
     // Ids were given explicitly: move the sequences past them.
     client
         .batch_execute(
@@ -358,7 +399,8 @@ pub async fn load(
     eprintln!("casebook: bench: VACUUM ANALYZE");
     client
         .batch_execute(
-            "VACUUM (ANALYZE) incident_models, model_revisions, tickets, journal_entries",
+            "VACUUM (ANALYZE) incident_models, model_revisions, tickets, journal_entries, \
+             ticket_models",
         )
         .await
         .map_err(failed("VACUUM ANALYZE"))?;
@@ -366,6 +408,7 @@ pub async fn load(
         models,
         tickets,
         entries,
+        linked,
         seconds,
         vacuum_seconds: vacuum.elapsed().as_secs_f64(),
         fk_checks_skipped,

@@ -2,7 +2,7 @@
 //! query-time knobs a run may change.
 
 use super::EvalLine;
-use casebook::search::matcher::{self, Tuning};
+use casebook::search::matcher::{self, Bm25f, Tuning};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Scores {
@@ -82,6 +82,21 @@ pub fn tune(tuning: &mut Tuning, setting: &str) -> Result<(), String> {
                 .map_err(|e| format!("{name}: {value:?}: {e}"))?
         }
         "pick_on_all" => tuning.pick_on_all = value == "true",
+        "bm25f" => {
+            tuning.bm25f = (value != "off").then(Bm25f::default);
+        }
+        "f_title" | "f_statement" | "f_steps" | "f_discussion" | "f_k1" | "f_b" => {
+            let n = number()?;
+            let f = tuning.bm25f.get_or_insert_with(Bm25f::default);
+            match name {
+                "f_title" => f.title = n,
+                "f_statement" => f.statement = n,
+                "f_steps" => f.steps = n,
+                "f_discussion" => f.discussion = n,
+                "f_k1" => f.k1 = n,
+                _ => f.b = n,
+            }
+        }
         "drop_addresses" => tuning.drop_addresses = value == "true",
         "drop_label_list" => tuning.drop_label_list = value == "true",
         "clean_query" => tuning.clean_query = value == "true",

@@ -39,6 +39,7 @@ use crate::web::render;
     paths(
         openapi_json,
         crate::web::api::me,
+        crate::web::mail::receive,
         crate::web::api::models::list,
         crate::web::api::models::create,
         crate::web::api::models::post_text,
@@ -68,6 +69,7 @@ use crate::web::render;
         crate::web::api::tickets::change_status,
         crate::web::api::tickets::assign,
         crate::web::api::tickets::link_model,
+        crate::web::api::tickets::unlink_model,
         crate::web::api::tickets::escalate,
         crate::web::api::tickets::mark_duplicate,
         crate::web::api::tickets::edit,

@@ -446,6 +446,37 @@ pub async fn link_model(
 }
 
 #[derive(Deserialize, ToSchema)]
+pub struct UnlinkJson {
+    #[serde(default)]
+    model: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/tickets/{id}/models/unlink",
+    tag = "tickets",
+    params(("id" = i64, Path)),
+    request_body = UnlinkJson,
+    responses((status = 200, description = "Done", body = Done))
+)]
+pub async fn unlink_model(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<TicketId>,
+    input: web::Json<UnlinkJson>,
+) -> Result<web::Json<Done>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    service::unlink_model(
+        &mut conn,
+        &who.0.user.viewer(),
+        path.into_inner(),
+        &input.model,
+    )
+    .await?;
+    Ok(Done::json())
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct EscalationJson {
     to_user_id: Option<i64>,
     #[serde(default)]

@@ -193,6 +193,25 @@ pub async fn link_model(
 }
 
 #[derive(Deserialize)]
+pub struct UnlinkForm {
+    #[serde(default)]
+    model: String,
+}
+
+pub async fn unlink_model(
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    path: web::Path<TicketId>,
+    form: web::Form<UnlinkForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let mut conn = state.pool.get().await?;
+    let result = service::unlink_model(&mut conn, &who.0.user.viewer(), id, &form.model).await;
+    finish(result, &state, ctx, &who, id, Draft::default()).await
+}
+
+#[derive(Deserialize)]
 pub struct TriageForm {
     #[serde(default)]
     q: String,

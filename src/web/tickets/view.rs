@@ -51,6 +51,11 @@ impl EntryView {
                 None => "unassigned the ticket".to_owned(),
             },
             "model_link" => match d.get("model").and_then(Value::as_str) {
+                Some(key) if d.get("unlinked").is_some() => format!(
+                    "unlinked model {key} ({}), which was “{}”",
+                    text("title"),
+                    outcome_label(&text("previous_outcome"))
+                ),
                 Some(key) if d.get("previous_outcome").is_some_and(|v| !v.is_null()) => format!(
                     "changed the outcome of model {key} (revision {}) from “{}” to “{}”",
                     d["revision"],
