@@ -57,6 +57,9 @@ pub struct Options {
 
 /// Customer organizations the tickets are spread over.
 const ORGANIZATIONS: usize = 50;
+/// Each measured query runs this many times through the search module;
+/// the first run's time and the fastest are reported.
+const BEST_OF: usize = 5;
 /// Unmeasured queries run first through each path.
 const WARM_UP: usize = 50;
 /// Suggestions asked for, as on the ticket page.
@@ -140,6 +143,9 @@ pub struct Report {
     pub index_segments: usize,
     pub index_bytes: u64,
     pub module: Latency,
+    /// Each query's fastest of [`BEST_OF`] runs: the figure on a busy
+    /// machine that comes nearest to an idle one's.
+    pub module_best_of: Latency,
     /// Queries whose source model came back first / in the top 5.
     pub module_source_top1: f64,
     pub module_source_top5: f64,
@@ -227,6 +233,10 @@ impl Report {
         line(
             &format!("triage, search module (top {LIMIT})"),
             self.module.line(),
+        );
+        line(
+            &format!("  same, fastest of {BEST_OF} runs per query"),
+            self.module_best_of.line(),
         );
         for h in &self.http {
             line(
@@ -468,8 +478,9 @@ async fn run(
         "casebook: bench: {} queries through the search module",
         queries.len()
     );
-    let (module_times, module_top) = measure_module(&index, &warm, &queries)?;
+    let (module_times, module_best, module_top) = measure_module(&index, &warm, &queries)?;
     let module = Latency::of(&module_times);
+    let module_best_of = Latency::of(&module_best);
 
     let http = if opts.http {
         eprintln!("casebook: bench: the same queries through HTTP");
@@ -515,6 +526,7 @@ async fn run(
         index_segments,
         index_bytes: dir_size(index_dir),
         module,
+        module_best_of,
         module_source_top1: module_top.0,
         module_source_top5: module_top.1,
         http,
@@ -635,22 +647,32 @@ fn measure_module(
     index: &SearchIndex,
     warm: &[Query],
     queries: &[Query],
-) -> Result<(Vec<Duration>, (f64, f64)), StartupError> {
+) -> Result<(Vec<Duration>, Vec<Duration>, (f64, f64)), StartupError> {
     for q in warm {
         triage::suggest_models(index, &q.text, LIMIT).map_err(command_error)?;
     }
     let mut times = Vec::with_capacity(queries.len());
+    let mut best = Vec::with_capacity(queries.len());
     let mut found = Vec::with_capacity(queries.len());
     for q in queries {
         let started = Instant::now();
         let suggestions = triage::suggest_models(index, &q.text, LIMIT).map_err(command_error)?;
         times.push(started.elapsed());
+        // The same query again, BEST_OF times in all: its fastest run is
+        // what it costs when no other process takes the CPU meanwhile.
+        let mut fastest = times.last().copied().unwrap_or_default();
+        for _ in 1..BEST_OF {
+            let started = Instant::now();
+            triage::suggest_models(index, &q.text, LIMIT).map_err(command_error)?;
+            fastest = fastest.min(started.elapsed());
+        }
+        best.push(fastest);
         found.push((
             suggestions.first().is_some_and(|s| s.key == q.source),
             suggestions.iter().any(|s| s.key == q.source),
         ));
     }
-    Ok((times, source_hits(&found)))
+    Ok((times, best, source_hits(&found)))
 }
 
 const FTS_TABLE: &str = "bench_fts";
