@@ -8,6 +8,7 @@ pub mod categories;
 pub mod cluster;
 pub mod columns;
 pub mod improvements;
+pub mod integrations;
 pub mod journal;
 mod migrations;
 pub mod models;

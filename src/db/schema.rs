@@ -1,6 +1,24 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    alerts (id) {
+        id -> Int8,
+        integration_id -> Int8,
+        fingerprint -> Text,
+        group_key -> Text,
+        alertname -> Text,
+        ticket_id -> Nullable<Int8>,
+        status -> Text,
+        fire_count -> Int4,
+        starts_at -> Nullable<Timestamptz>,
+        ends_at -> Nullable<Timestamptz>,
+        received -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Int8,
         user_id -> Int8,
@@ -106,6 +124,28 @@ diesel::table! {
         verified_by -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        alerts -> Array<Nullable<Text>>,
+    }
+}
+
+diesel::table! {
+    integrations (id) {
+        id -> Int8,
+        name -> Text,
+        token_hash -> Text,
+        prefix -> Text,
+        user_id -> Int8,
+        organization_id -> Nullable<Int8>,
+        default_priority -> Int2,
+        default_category -> Text,
+        priority_label -> Text,
+        priority_map -> Jsonb,
+        category_label -> Text,
+        resolve_on_resolved -> Bool,
+        reopen_window_minutes -> Int4,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -165,6 +205,7 @@ diesel::table! {
         author_id -> Nullable<Int8>,
         summary -> Text,
         created_at -> Timestamptz,
+        alerts -> Array<Nullable<Text>>,
     }
 }
 
@@ -338,6 +379,8 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(alerts -> integrations (integration_id));
+diesel::joinable!(alerts -> tickets (ticket_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(calendar_feeds -> users (user_id));
@@ -347,6 +390,7 @@ diesel::joinable!(improvement_events -> users (actor_id));
 diesel::joinable!(improvements -> incident_models (model_id));
 diesel::joinable!(improvements -> reviews (review_id));
 diesel::joinable!(improvements -> tickets (ticket_id));
+diesel::joinable!(integrations -> organizations (organization_id));
 diesel::joinable!(journal_entries -> tickets (ticket_id));
 diesel::joinable!(journal_entries -> users (author_id));
 diesel::joinable!(metric_exclusions -> tickets (ticket_id));
@@ -368,6 +412,7 @@ diesel::joinable!(triage_searches -> users (user_id));
 diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    alerts,
     api_tokens,
     audit_log,
     calendar_feeds,
@@ -376,6 +421,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     improvement_events,
     improvements,
     incident_models,
+    integrations,
     journal_entries,
     login_attempts,
     metric_exclusions,
