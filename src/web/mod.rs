@@ -326,8 +326,51 @@ fn table() -> Vec<Def> {
             Admin,
             admin::categories::remove,
         ),
+        def(
+            M::GET,
+            "/admin/integrations",
+            Admin,
+            admin::integrations::list,
+        ),
+        def(
+            M::POST,
+            "/admin/integrations",
+            Admin,
+            admin::integrations::create,
+        ),
+        def(
+            M::GET,
+            "/admin/integrations/{id}",
+            Admin,
+            admin::integrations::show,
+        ),
+        def(
+            M::POST,
+            "/admin/integrations/{id}",
+            Admin,
+            admin::integrations::update,
+        ),
+        def(
+            M::POST,
+            "/admin/integrations/{id}/revoke",
+            Admin,
+            admin::integrations::revoke,
+        ),
         // The JSON API.
         def(M::GET, "/api/v1/me", SignedIn, api::me),
+        // The alert intake: integration tokens only.
+        def(
+            M::POST,
+            "/api/v1/alerts/alertmanager",
+            Integration,
+            api::alerts::alertmanager,
+        ),
+        def(
+            M::POST,
+            "/api/v1/alerts/generic",
+            Integration,
+            api::alerts::generic,
+        ),
         def(M::GET, "/api/v1/models", SignedIn, api::models::list),
         def(M::POST, "/api/v1/models", Staff, api::models::create),
         def(

@@ -109,6 +109,10 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "organization-created" => "The organization was created.",
         "setup-used" => "This setup link was already used: Casebook has an admin. Sign in below.",
         "category-added" => "The category was added to the list.",
+        "integration-saved" => "The integration is saved; its next alerts use these settings.",
+        "integration-revoked" => {
+            "The integration is revoked. Deliveries with its token are refused from now on."
+        }
         "category-removed" => {
             "The category was removed from the list; tickets keep the text they have."
         }

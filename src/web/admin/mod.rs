@@ -3,5 +3,6 @@
 
 pub mod audit;
 pub mod categories;
+pub mod integrations;
 pub mod organizations;
 pub mod users;

@@ -1,5 +1,6 @@
 //! The JSON API (`/api/v1`), authenticated by bearer tokens only.
 
+pub mod alerts;
 pub mod improvements;
 pub mod models;
 pub mod reviews;
