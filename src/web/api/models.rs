@@ -103,6 +103,9 @@ pub struct ModelInput {
     category: String,
     #[serde(default)]
     tags: Vec<String>,
+    /// The alert names the model covers (`alerts:` in the plain text).
+    #[serde(default)]
+    alerts: Vec<String>,
     #[serde(default)]
     status: Option<String>,
     #[serde(default)]
@@ -130,6 +133,7 @@ impl ModelInput {
             key: self.key,
             category: self.category,
             tags: self.tags,
+            alerts: self.alerts,
             status,
             public: self.public,
             statement: self.statement,
