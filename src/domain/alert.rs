@@ -251,16 +251,29 @@ pub const MAX_DESCRIPTION_BYTES: usize = 100_000;
 /// As `tickets::edit::MAX_CATEGORY_CHARS`.
 pub const MAX_CATEGORY_CHARS: usize = 80;
 
-/// Every ASCII punctuation character gets a backslash (CommonMark allows
-/// one before any of them), so the text renders as itself: no markup, no
-/// links, no HTML.
+/// The characters that make Markdown (or HTML) out of text get a
+/// backslash (CommonMark allows one before any ASCII punctuation), and so
+/// does what would start a block at the start of a line: the text renders
+/// as itself, no markup, no links, no HTML, and stays readable as typed.
 pub fn escape_markdown(text: &str) -> String {
+    const INLINE: &str = "\\`*_[]<>&!|~#{}";
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_ascii_punctuation() {
-            out.push('\\');
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
         }
-        out.push(c);
+        let indent = line.len() - line.trim_start().len();
+        out.push_str(&line[..indent]);
+        let rest = &line[indent..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        for (j, c) in rest.char_indices() {
+            let starts_block = (j == 0 && matches!(c, '-' | '+' | '=' | '>'))
+                || (j == digits && digits > 0 && matches!(c, '.' | ')'));
+            if INLINE.contains(c) || starts_block {
+                out.push('\\');
+            }
+            out.push(c);
+        }
     }
     out
 }
@@ -635,6 +648,12 @@ mod tests {
         assert!(!html.contains("<em>"), "{html}");
         assert!(html.contains("[click](javascript:alert(1)) *bold*"), "{html}");
         assert!(html.contains("line two"), "{html}");
+        // Ordinary text stays as typed, and block starts stay text.
+        assert_eq!(escape_markdown("db1:9100 97% (a.b)"), "db1:9100 97% (a.b)");
+        for text in ["- not a list", "1. not a list", "# not a heading", "> no quote", "<b>x</b> & `y`"] {
+            let html = crate::markdown::render(&escape_markdown(text)).to_string();
+            assert!(!html.contains("<li>") && !html.contains("<h1>") && !html.contains("<blockquote>") && !html.contains("<b>") && !html.contains("<code>"), "{text}: {html}");
+        }
     }
 
     #[test]
