@@ -263,6 +263,22 @@ pub async fn lock(
         .await
 }
 
+/// The rows of `wanted` fingerprints as committed now, without locking
+/// them: what the intake answers repeats from.
+pub async fn peek(
+    conn: &mut AsyncPgConnection,
+    integration: i64,
+    wanted: &[&str],
+) -> QueryResult<Vec<AlertRow>> {
+    alerts::table
+        .filter(alerts::integration_id.eq(integration))
+        .filter(alerts::fingerprint.eq_any(wanted))
+        .filter(alerts::ticket_id.is_not_null())
+        .select(AlertRow::as_select())
+        .load(conn)
+        .await
+}
+
 /// The new state of an alert after a delivery.
 pub struct AlertUpdate<'a> {
     pub id: i64,

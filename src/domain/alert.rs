@@ -473,50 +473,53 @@ impl Decision {
     }
 }
 
+/// Whether a notification repeats what is already known of its alert (a
+/// retry, a group re-sent with the alert still firing, a late delivery of
+/// an older firing, a resolution already applied). Depends on the alert's
+/// row only, so the intake can answer it before taking any lock.
+pub fn is_repeat(
+    status: AlertStatus,
+    starts_at: Option<DateTime<Utc>>,
+    alert: &Incoming,
+) -> bool {
+    let older = matches!((starts_at, alert.starts_at), (Some(known), Some(this)) if this < known);
+    match alert.status {
+        // The same firing (same start; or no start given and still
+        // firing), or an older one delivered late.
+        AlertStatus::Firing => {
+            (starts_at == alert.starts_at
+                && (status == AlertStatus::Firing || alert.starts_at.is_some()))
+                || older
+        }
+        AlertStatus::Resolved => status == AlertStatus::Resolved || older,
+    }
+}
+
 pub fn decide(
     known: Option<Known>,
     alert: &Incoming,
     now: DateTime<Utc>,
     reopen_window: Duration,
 ) -> Decision {
-    match (alert.status, known) {
-        (AlertStatus::Firing, None) => Decision::Open,
-        (AlertStatus::Resolved, None) => Decision::Unchanged,
-        (AlertStatus::Firing, Some(k)) => {
-            // The same firing (same start; or no start given and still
-            // firing) is a retry or a repeat notification.
-            if k.starts_at == alert.starts_at
-                && (k.status == AlertStatus::Firing || alert.starts_at.is_some())
-            {
-                return Decision::Unchanged;
-            }
-            // An older firing delivered late.
-            if let (Some(known), Some(this)) = (k.starts_at, alert.starts_at)
-                && this < known
-            {
-                return Decision::Unchanged;
-            }
-            if k.ticket.is_open() {
-                Decision::FiredAgain
-            } else if k.ticket == Status::Resolved
-                && k.resolved_at.is_some_and(|at| now - at <= reopen_window)
-            {
-                Decision::Reopen
-            } else {
-                Decision::Open
-            }
+    let Some(k) = known else {
+        return match alert.status {
+            AlertStatus::Firing => Decision::Open,
+            AlertStatus::Resolved => Decision::Unchanged,
+        };
+    };
+    if is_repeat(k.status, k.starts_at, alert) {
+        return Decision::Unchanged;
+    }
+    match alert.status {
+        AlertStatus::Firing if k.ticket.is_open() => Decision::FiredAgain,
+        AlertStatus::Firing
+            if k.ticket == Status::Resolved
+                && k.resolved_at.is_some_and(|at| now - at <= reopen_window) =>
+        {
+            Decision::Reopen
         }
-        (AlertStatus::Resolved, Some(k)) => {
-            if k.status == AlertStatus::Resolved {
-                return Decision::Unchanged;
-            }
-            if let (Some(known), Some(this)) = (k.starts_at, alert.starts_at)
-                && this < known
-            {
-                return Decision::Unchanged;
-            }
-            Decision::Resolved
-        }
+        AlertStatus::Firing => Decision::Open,
+        AlertStatus::Resolved => Decision::Resolved,
     }
 }
 

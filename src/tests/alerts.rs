@@ -720,6 +720,14 @@ async fn a_new_alert_ticket_arrives_with_its_models_suggested_the_declared_one_f
     assert!(page.body.contains("suggested models on arrival"), "{}", page.body);
     let first = page.body.find("storage-pressure").unwrap();
     assert!(page.body[first..].contains("disk-space"));
+    let model = app
+        .get_as(&app.sign_in(&engineer).await, "/models/storage-pressure")
+        .await;
+    assert!(
+        model.body.contains("first for alerts <code>DiskFull</code>, <code>VolumeFull</code>"),
+        "{}",
+        model.body
+    );
 
     // An alert whose runbook_url names a model gets that model first.
     let runbook = alert(

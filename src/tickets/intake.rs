@@ -27,7 +27,9 @@ use crate::db::journal::{self, NewEntry};
 use crate::db::tickets::{self, NewTicket};
 use crate::domain::FieldError;
 use crate::domain::account::UserId;
-use crate::domain::alert::{AlertStatus, Decision, Incoming, Known, MAX_ALERTS, decide};
+use crate::domain::alert::{
+    AlertStatus, Decision, Incoming, Known, MAX_ALERTS, decide, is_repeat,
+};
 use crate::domain::policy::Visibility;
 use crate::domain::ticket::{EntryKind, Status, TicketId};
 use crate::search::SearchIndex;
@@ -103,8 +105,32 @@ async fn apply(
     conn: &mut AsyncPgConnection,
     integration: &Integration,
     external_url: &str,
-    by_fp: BTreeMap<String, Incoming>,
+    mut by_fp: BTreeMap<String, Incoming>,
 ) -> Result<(Receipt, Vec<Opened>), TicketError> {
+    let mut receipt = Receipt::default();
+    // A first look, without locks: a notification that repeats what is
+    // known (most of a burst: retries, groups re-sent) is answered from it
+    // and neither waits for nor holds a lock.
+    {
+        let wanted: Vec<&str> = by_fp.keys().map(String::as_str).collect();
+        for row in integrations::peek(conn, integration.id, &wanted).await? {
+            let repeat = by_fp
+                .get(&row.fingerprint)
+                .is_some_and(|alert| is_repeat(row.status(), row.starts_at, alert));
+            if repeat {
+                by_fp.remove(&row.fingerprint);
+                receipt.alerts.push(AlertResult {
+                    fingerprint: row.fingerprint,
+                    ticket: row.ticket_id.map(TicketId),
+                    decision: Decision::Unchanged,
+                });
+            }
+        }
+    }
+    if by_fp.is_empty() {
+        receipt.alerts.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        return Ok((receipt, Vec::new()));
+    }
     let firing: Vec<&str> = by_fp
         .values()
         .filter(|a| a.status == AlertStatus::Firing)
@@ -126,7 +152,6 @@ async fn apply(
     let user = UserId(integration.user_id);
     let window = Duration::minutes(i64::from(integration.reopen_window_minutes));
     let now = Utc::now();
-    let mut receipt = Receipt::default();
     let mut opened = Vec::new();
     for row in rows {
         let Some(alert) = by_fp.get(&row.fingerprint) else {

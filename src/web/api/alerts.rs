@@ -276,3 +276,49 @@ pub async fn generic(
     let receipt = intake::receive(&mut conn, &state.search, &caller.0, "", vec![incoming]).await?;
     Ok(HttpResponse::Ok().json(IntakeReceipt::from(receipt)))
 }
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    use super::*;
+
+    #[derive(OpenApi)]
+    #[openapi(paths(alertmanager, generic))]
+    struct AlertsDoc;
+
+    /// The handlers' own annotations describe both routes with their
+    /// request and response types (the document itself is assembled with
+    /// the rest of the API's).
+    #[test]
+    fn the_intake_describes_itself() {
+        let doc = serde_json::to_value(AlertsDoc::openapi()).unwrap();
+        for (path, schema) in [
+            ("/api/v1/alerts/alertmanager", "AlertmanagerPayload"),
+            ("/api/v1/alerts/generic", "GenericAlert"),
+        ] {
+            let post = &doc["paths"][path]["post"];
+            let body = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .unwrap();
+            assert!(body.ends_with(schema), "{body}");
+            assert!(post["responses"]["200"].is_object(), "{post}");
+            assert!(post["responses"]["401"].is_object(), "{post}");
+        }
+        let schemas = &doc["components"]["schemas"];
+        for name in [
+            "AlertmanagerPayload",
+            "AlertmanagerAlert",
+            "GenericAlert",
+            "IntakeReceipt",
+            "AlertOutcome",
+        ] {
+            assert!(schemas[name].is_object(), "{name} in {schemas}");
+        }
+        // Alertmanager's field names, as it sends them.
+        let payload = &schemas["AlertmanagerPayload"]["properties"];
+        for field in ["groupKey", "externalURL", "commonLabels", "alerts"] {
+            assert!(payload[field].is_object(), "{field} in {payload}");
+        }
+    }
+}
