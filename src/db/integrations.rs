@@ -134,7 +134,10 @@ pub async fn list(
     let rows: Vec<(Integration, Option<String>)> = integrations::table
         .left_join(organizations::table)
         .select((Integration::as_select(), organizations::name.nullable()))
-        .order((integrations::revoked_at.is_not_null(), integrations::name.asc()))
+        .order((
+            integrations::revoked_at.is_not_null(),
+            integrations::name.asc(),
+        ))
         .load(conn)
         .await?;
     let counts: Vec<(i64, i64)> = alerts::table

@@ -85,7 +85,9 @@ impl Incoming {
         if fp.chars().count() > MAX_FINGERPRINT_CHARS {
             return Err(FieldError::new(
                 "alerts",
-                format!("alert {n}: the fingerprint is longer than {MAX_FINGERPRINT_CHARS} characters"),
+                format!(
+                    "alert {n}: the fingerprint is longer than {MAX_FINGERPRINT_CHARS} characters"
+                ),
             ));
         }
         let texts = self
@@ -184,18 +186,24 @@ impl Incoming {
         }
         let mut source = Vec::new();
         if let Some(at) = self.starts_at {
-            source.push(format!(
-                "- started: {}",
-                at.format("%Y-%m-%d %H:%M:%S UTC")
-            ));
+            source.push(format!("- started: {}", at.format("%Y-%m-%d %H:%M:%S UTC")));
         }
         if !self.generator_url.trim().is_empty() {
-            source.push(format!("- source: {}", escape_markdown(self.generator_url.trim())));
+            source.push(format!(
+                "- source: {}",
+                escape_markdown(self.generator_url.trim())
+            ));
         }
         if !external_url.trim().is_empty() {
-            source.push(format!("- alertmanager: {}", escape_markdown(external_url.trim())));
+            source.push(format!(
+                "- alertmanager: {}",
+                escape_markdown(external_url.trim())
+            ));
         }
-        source.push(format!("- fingerprint: {}", escape_markdown(self.fingerprint.trim())));
+        source.push(format!(
+            "- fingerprint: {}",
+            escape_markdown(self.fingerprint.trim())
+        ));
         out.push_str("**Alert**\n\n");
         out.push_str(&source.join("\n"));
         out.push('\n');
@@ -320,9 +328,9 @@ impl PriorityMap {
                     format!("a label value must be 1 to 80 characters, found {value:?}"),
                 ));
             }
-            let priority: Priority = priority
-                .parse()
-                .map_err(|_| FieldError::new("priority_map", format!("{part:?}: choose P1, P2, P3 or P4")))?;
+            let priority: Priority = priority.parse().map_err(|_| {
+                FieldError::new("priority_map", format!("{part:?}: choose P1, P2, P3 or P4"))
+            })?;
             if pairs.iter().any(|(v, _)| v.eq_ignore_ascii_case(value)) {
                 return Err(FieldError::new(
                     "priority_map",
@@ -477,11 +485,7 @@ impl Decision {
 /// retry, a group re-sent with the alert still firing, a late delivery of
 /// an older firing, a resolution already applied). Depends on the alert's
 /// row only, so the intake can answer it before taking any lock.
-pub fn is_repeat(
-    status: AlertStatus,
-    starts_at: Option<DateTime<Utc>>,
-    alert: &Incoming,
-) -> bool {
+pub fn is_repeat(status: AlertStatus, starts_at: Option<DateTime<Utc>>, alert: &Incoming) -> bool {
     let older = matches!((starts_at, alert.starts_at), (Some(known), Some(this)) if this < known);
     match alert.status {
         // The same firing (same start; or no start given and still
@@ -641,21 +645,42 @@ mod tests {
         let mut a = alert(AlertStatus::Firing, Some(1));
         a.labels
             .insert("instance".into(), "<img src=x onerror=alert(1)>".into());
-        a.annotations
-            .insert("description".into(), "[click](javascript:alert(1)) *bold*\nline two".into());
+        a.annotations.insert(
+            "description".into(),
+            "[click](javascript:alert(1)) *bold*\nline two".into(),
+        );
         let md = a.description("http://am:9093");
         let html = crate::markdown::render(&md).to_string();
         assert!(!html.contains("<img"), "{html}");
-        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "{html}");
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{html}"
+        );
         assert!(!html.contains("<a "), "{html}");
         assert!(!html.contains("<em>"), "{html}");
-        assert!(html.contains("[click](javascript:alert(1)) *bold*"), "{html}");
+        assert!(
+            html.contains("[click](javascript:alert(1)) *bold*"),
+            "{html}"
+        );
         assert!(html.contains("line two"), "{html}");
         // Ordinary text stays as typed, and block starts stay text.
         assert_eq!(escape_markdown("db1:9100 97% (a.b)"), "db1:9100 97% (a.b)");
-        for text in ["- not a list", "1. not a list", "# not a heading", "> no quote", "<b>x</b> & `y`"] {
+        for text in [
+            "- not a list",
+            "1. not a list",
+            "# not a heading",
+            "> no quote",
+            "<b>x</b> & `y`",
+        ] {
             let html = crate::markdown::render(&escape_markdown(text)).to_string();
-            assert!(!html.contains("<li>") && !html.contains("<h1>") && !html.contains("<blockquote>") && !html.contains("<b>") && !html.contains("<code>"), "{text}: {html}");
+            assert!(
+                !html.contains("<li>")
+                    && !html.contains("<h1>")
+                    && !html.contains("<blockquote>")
+                    && !html.contains("<b>")
+                    && !html.contains("<code>"),
+                "{text}: {html}"
+            );
         }
     }
 
@@ -668,7 +693,8 @@ mod tests {
             "https://casebook.example/models/db-disk-full?x=1#steps".into(),
         );
         assert_eq!(a.runbook_key().as_deref(), Some("db-disk-full"));
-        a.annotations.insert("runbook_url".into(), "db-disk-full/".into());
+        a.annotations
+            .insert("runbook_url".into(), "db-disk-full/".into());
         assert_eq!(a.runbook_key().as_deref(), Some("db-disk-full"));
     }
 

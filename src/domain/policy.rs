@@ -143,7 +143,10 @@ mod tests {
             (Access::Staff, [false, false, true, true, true, true]),
             (Access::Manager, [false, false, false, false, true, true]),
             (Access::Admin, [false, false, false, false, false, true]),
-            (Access::Integration, [false, false, false, false, false, false]),
+            (
+                Access::Integration,
+                [false, false, false, false, false, false],
+            ),
         ];
         let roles = [
             None,

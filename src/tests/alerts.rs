@@ -64,7 +64,13 @@ async fn integration(desk: &Desk, fields: &[(&str, &str)]) -> String {
     res.body[start..start + 68].to_owned()
 }
 
-fn alert(fingerprint: &str, status: &str, starts: &str, labels: Value, annotations: Value) -> Value {
+fn alert(
+    fingerprint: &str,
+    status: &str,
+    starts: &str,
+    labels: Value,
+    annotations: Value,
+) -> Value {
     json!({
         "status": status,
         "labels": labels,
@@ -123,7 +129,11 @@ async fn ticket_count(conn: &mut AsyncPgConnection) -> i64 {
 }
 
 async fn entry_count(conn: &mut AsyncPgConnection) -> i64 {
-    journal_entries::table.count().get_result(conn).await.unwrap()
+    journal_entries::table
+        .count()
+        .get_result(conn)
+        .await
+        .unwrap()
 }
 
 async fn status_of(conn: &mut AsyncPgConnection, ticket: i64) -> String {
@@ -154,7 +164,10 @@ async fn a_firing_alert_opens_a_ticket_repeats_count_and_resolution_resolves_it(
     let app = &desk.app;
     let mut conn = app.conn().await;
 
-    let firing = payload("firing", vec![disk_full("a1b2c3", "firing", "2026-11-29T10:00:00Z")]);
+    let firing = payload(
+        "firing",
+        vec![disk_full("a1b2c3", "firing", "2026-11-29T10:00:00Z")],
+    );
     let res = post(app, &token, AM, &firing).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let receipt = json_of(&res);
@@ -186,7 +199,10 @@ async fn a_firing_alert_opens_a_ticket_repeats_count_and_resolution_resolves_it(
     assert_eq!(entry_count(&mut conn).await, entries);
 
     // The alert fires again (a new start) while the ticket is open.
-    let again = payload("firing", vec![disk_full("a1b2c3", "firing", "2026-11-29T11:00:00Z")]);
+    let again = payload(
+        "firing",
+        vec![disk_full("a1b2c3", "firing", "2026-11-29T11:00:00Z")],
+    );
     let res = post(app, &token, AM, &again).await;
     assert_eq!(json_of(&res)["fired_again"], 1, "{}", res.body);
     assert_eq!(json_of(&res)["alerts"][0]["ticket_id"], id);
@@ -194,18 +210,27 @@ async fn a_firing_alert_opens_a_ticket_repeats_count_and_resolution_resolves_it(
     let events = alert_events(&mut conn, id).await;
     assert_eq!(events.last().unwrap()["alert"], "fired_again");
     assert_eq!(events.last().unwrap()["count"], 2);
-    let engineer = fixtures::user().role(Role::Engineer).create(&mut conn).await;
+    let engineer = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
     let page = app
         .get_as(&app.sign_in(&engineer).await, &format!("/tickets/{id}"))
         .await;
     assert!(page.body.contains("fired again (count 2)"), "{}", page.body);
 
     // Resolved: an entry, and the ticket resolves (the integration says so).
-    let resolved = payload("resolved", vec![disk_full("a1b2c3", "resolved", "2026-11-29T11:00:00Z")]);
+    let resolved = payload(
+        "resolved",
+        vec![disk_full("a1b2c3", "resolved", "2026-11-29T11:00:00Z")],
+    );
     let res = post(app, &token, AM, &resolved).await;
     assert_eq!(json_of(&res)["resolved"], 1, "{}", res.body);
     assert_eq!(status_of(&mut conn, id).await, "resolved");
-    assert_eq!(alert_events(&mut conn, id).await.last().unwrap()["alert"], "resolved");
+    assert_eq!(
+        alert_events(&mut conn, id).await.last().unwrap()["alert"],
+        "resolved"
+    );
     // ... once.
     let entries = entry_count(&mut conn).await;
     let res = post(app, &token, AM, &resolved).await;
@@ -223,7 +248,10 @@ async fn without_auto_resolve_a_resolved_alert_only_adds_an_entry() {
         app,
         &token,
         AM,
-        &payload("firing", vec![disk_full("f1", "firing", "2026-11-29T10:00:00Z")]),
+        &payload(
+            "firing",
+            vec![disk_full("f1", "firing", "2026-11-29T10:00:00Z")],
+        ),
     )
     .await;
     let id = json_of(&res)["alerts"][0]["ticket_id"].as_i64().unwrap();
@@ -231,18 +259,27 @@ async fn without_auto_resolve_a_resolved_alert_only_adds_an_entry() {
         app,
         &token,
         AM,
-        &payload("resolved", vec![disk_full("f1", "resolved", "2026-11-29T10:00:00Z")]),
+        &payload(
+            "resolved",
+            vec![disk_full("f1", "resolved", "2026-11-29T10:00:00Z")],
+        ),
     )
     .await;
     assert_eq!(json_of(&res)["resolved"], 1, "{}", res.body);
     assert_eq!(status_of(&mut conn, id).await, "new");
-    assert_eq!(alert_events(&mut conn, id).await.last().unwrap()["alert"], "resolved");
+    assert_eq!(
+        alert_events(&mut conn, id).await.last().unwrap()["alert"],
+        "resolved"
+    );
     // Firing again while the ticket is still open is counted on it.
     let res = post(
         app,
         &token,
         AM,
-        &payload("firing", vec![disk_full("f1", "firing", "2026-11-29T12:00:00Z")]),
+        &payload(
+            "firing",
+            vec![disk_full("f1", "firing", "2026-11-29T12:00:00Z")],
+        ),
     )
     .await;
     assert_eq!(json_of(&res)["fired_again"], 1, "{}", res.body);
@@ -302,7 +339,10 @@ async fn a_grouped_payload_opens_one_ticket_per_alert_and_maps_each() {
         .load(&mut conn)
         .await
         .unwrap();
-    assert!(group.iter().all(|g| g == "{}:{alertname=\"DiskFull\"}"), "{group:?}");
+    assert!(
+        group.iter().all(|g| g == "{}:{alertname=\"DiskFull\"}"),
+        "{group:?}"
+    );
     // The same group again (Alertmanager's repeat_interval): no change.
     let res = post(app, &token, AM, &body).await;
     assert_eq!(json_of(&res)["unchanged"], 4, "{}", res.body);
@@ -322,7 +362,8 @@ async fn sixteen_concurrent_identical_deliveries_open_exactly_one_ticket() {
             disk_full("same-2", "firing", "2026-11-29T10:00:00Z"),
         ],
     );
-    let results = futures_util::future::join_all((0..16).map(|_| post(app, &token, AM, &body))).await;
+    let results =
+        futures_util::future::join_all((0..16).map(|_| post(app, &token, AM, &body))).await;
     let mut opened = 0;
     for res in &results {
         assert_eq!(res.status, 200, "{}", res.body);
@@ -412,7 +453,10 @@ async fn the_generic_intake_dedups_resolves_and_reopens() {
         .first(&mut conn)
         .await
         .unwrap();
-    assert_eq!((title.as_str(), priority, category.as_str()), ("Zabbix: web3 unreachable", 2, "network"));
+    assert_eq!(
+        (title.as_str(), priority, category.as_str()),
+        ("Zabbix: web3 unreachable", 2, "network")
+    );
     // Retried: no change.
     let res = post(app, &token, GENERIC, &firing).await;
     assert_eq!(json_of(&res)["unchanged"], 1, "{}", res.body);
@@ -426,7 +470,13 @@ async fn the_generic_intake_dedups_resolves_and_reopens() {
     assert_eq!(json_of(&res)["reopened"], 1, "{}", res.body);
     assert_eq!(ticket_count(&mut conn).await, 1);
     // A generic alert without a title is refused, naming the field.
-    let res = post(app, &token, GENERIC, &json!({ "dedup_key": "x" }).to_string()).await;
+    let res = post(
+        app,
+        &token,
+        GENERIC,
+        &json!({ "dedup_key": "x" }).to_string(),
+    )
+    .await;
     assert_eq!(res.status, 422);
     assert_eq!(json_of(&res)["field"], "title");
 }
@@ -438,7 +488,10 @@ async fn bad_deliveries_get_a_problem_and_change_nothing() {
     let app = &desk.app;
     let mut conn = app.conn().await;
     let person = fixtures::api_token(&mut conn, &desk.admin).await;
-    let good = payload("firing", vec![disk_full("b1", "firing", "2026-11-29T10:00:00Z")]);
+    let good = payload(
+        "firing",
+        vec![disk_full("b1", "firing", "2026-11-29T10:00:00Z")],
+    );
     let huge = payload(
         "firing",
         vec![alert(
@@ -452,23 +505,74 @@ async fn bad_deliveries_get_a_problem_and_change_nothing() {
     let mut wrong_version: Value = serde_json::from_str(&good).unwrap();
     wrong_version["version"] = json!("5");
     let mut no_fingerprint: Value = serde_json::from_str(&good).unwrap();
-    no_fingerprint["alerts"][0].as_object_mut().unwrap().remove("fingerprint");
+    no_fingerprint["alerts"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("fingerprint");
     let mut bad_status: Value = serde_json::from_str(&good).unwrap();
     bad_status["alerts"][0]["status"] = json!("burning");
     let mut nul: Value = serde_json::from_str(&good).unwrap();
     nul["alerts"][0]["labels"]["instance"] = json!("db\u{0}1");
     let made_up = format!("cbi_{}", "0".repeat(64));
     let cases: Vec<(&str, Option<&str>, String, u16, &str)> = vec![
-        ("malformed JSON", Some(&token), "{\"version\": \"4\", ".to_owned(), 400, "not valid JSON"),
-        ("unknown version", Some(&token), wrong_version.to_string(), 422, "unsupported webhook payload version"),
-        ("no version", Some(&token), "{\"alerts\": []}".to_owned(), 422, "no version"),
-        ("missing fingerprint", Some(&token), no_fingerprint.to_string(), 422, "fingerprint"),
-        ("unknown status", Some(&token), bad_status.to_string(), 422, "burning"),
+        (
+            "malformed JSON",
+            Some(&token),
+            "{\"version\": \"4\", ".to_owned(),
+            400,
+            "not valid JSON",
+        ),
+        (
+            "unknown version",
+            Some(&token),
+            wrong_version.to_string(),
+            422,
+            "unsupported webhook payload version",
+        ),
+        (
+            "no version",
+            Some(&token),
+            "{\"alerts\": []}".to_owned(),
+            422,
+            "no version",
+        ),
+        (
+            "missing fingerprint",
+            Some(&token),
+            no_fingerprint.to_string(),
+            422,
+            "fingerprint",
+        ),
+        (
+            "unknown status",
+            Some(&token),
+            bad_status.to_string(),
+            422,
+            "burning",
+        ),
         ("NUL in a label", Some(&token), nul.to_string(), 422, "NUL"),
         ("oversized", Some(&token), huge, 413, "larger than"),
-        ("no token", None, good.clone(), 401, "authentication required"),
-        ("a person's API token", Some(&person), good.clone(), 401, "authentication required"),
-        ("a made-up token", Some(&made_up), good.clone(), 401, "unknown or revoked"),
+        (
+            "no token",
+            None,
+            good.clone(),
+            401,
+            "authentication required",
+        ),
+        (
+            "a person's API token",
+            Some(&person),
+            good.clone(),
+            401,
+            "authentication required",
+        ),
+        (
+            "a made-up token",
+            Some(&made_up),
+            good.clone(),
+            401,
+            "unknown or revoked",
+        ),
     ];
     for (what, token, body, status, says) in cases {
         let mut req = TestRequest::post()
@@ -518,12 +622,20 @@ async fn integrations_are_made_edited_and_revoked_on_the_admin_page() {
         .await;
     assert_eq!(res.status, 422, "{}", res.body);
     assert!(res.body.contains("choose P1, P2, P3 or P4"), "{}", res.body);
-    let made: i64 = integrations::table.count().get_result(&mut conn).await.unwrap();
+    let made: i64 = integrations::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(made, 0);
 
     let token = integration(&desk, &[]).await;
     let (id, hash, prefix): (i64, String, String) = integrations::table
-        .select((integrations::id, integrations::token_hash, integrations::prefix))
+        .select((
+            integrations::id,
+            integrations::token_hash,
+            integrations::prefix,
+        ))
         .first(&mut conn)
         .await
         .unwrap();
@@ -535,7 +647,11 @@ async fn integrations_are_made_edited_and_revoked_on_the_admin_page() {
     let show = app
         .get_as(&desk.browser, &format!("/admin/integrations/{id}"))
         .await;
-    assert!(show.body.contains("critical = P1\nwarning = P3"), "{}", show.body);
+    assert!(
+        show.body.contains("critical = P1\nwarning = P3"),
+        "{}",
+        show.body
+    );
     let res = app
         .post_as(
             &desk.browser,
@@ -567,17 +683,31 @@ async fn integrations_are_made_edited_and_revoked_on_the_admin_page() {
         AM,
         &payload(
             "firing",
-            vec![alert("l1", "firing", "2026-11-29T10:00:00Z", json!({ "alertname": "X", "level": "sev2" }), json!({}))],
+            vec![alert(
+                "l1",
+                "firing",
+                "2026-11-29T10:00:00Z",
+                json!({ "alertname": "X", "level": "sev2" }),
+                json!({}),
+            )],
         ),
     )
     .await;
     assert_eq!(res.status, 200, "{}", res.body);
-    let priority: i16 = tickets::table.select(tickets::priority).first(&mut conn).await.unwrap();
+    let priority: i16 = tickets::table
+        .select(tickets::priority)
+        .first(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(priority, 2);
 
     // Revoked: refused with 401, nothing written.
     let res = app
-        .post_as(&desk.browser, &format!("/admin/integrations/{id}/revoke"), &[])
+        .post_as(
+            &desk.browser,
+            &format!("/admin/integrations/{id}/revoke"),
+            &[],
+        )
         .await;
     assert_eq!(res.status, 303);
     let before = ticket_count(&mut conn).await;
@@ -585,7 +715,10 @@ async fn integrations_are_made_edited_and_revoked_on_the_admin_page() {
         app,
         &token,
         AM,
-        &payload("firing", vec![disk_full("after", "firing", "2026-11-29T10:00:00Z")]),
+        &payload(
+            "firing",
+            vec![disk_full("after", "firing", "2026-11-29T10:00:00Z")],
+        ),
     )
     .await;
     assert_eq!(res.status, 401, "{}", res.body);
@@ -595,7 +728,10 @@ async fn integrations_are_made_edited_and_revoked_on_the_admin_page() {
     let list = app.get_as(&desk.browser, "/admin/integrations").await;
     assert!(list.body.contains("revoked"), "{}", list.body);
     // An engineer may not manage integrations.
-    let engineer = fixtures::user().role(Role::Engineer).create(&mut conn).await;
+    let engineer = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
     let res = app
         .get_as(&app.sign_in(&engineer).await, "/admin/integrations")
         .await;
@@ -621,35 +757,62 @@ async fn alert_tickets_stay_in_their_organization_and_labels_are_escaped() {
     let res = post(app, &token, AM, &payload("firing", vec![hostile])).await;
     let id = json_of(&res)["alerts"][0]["ticket_id"].as_i64().unwrap();
 
-    let customer = fixtures::user().role(Role::Customer).org(&acme).create(&mut conn).await;
-    let rival = fixtures::user().role(Role::Customer).org(&globex).create(&mut conn).await;
-    let engineer = fixtures::user().role(Role::Engineer).create(&mut conn).await;
+    let customer = fixtures::user()
+        .role(Role::Customer)
+        .org(&acme)
+        .create(&mut conn)
+        .await;
+    let rival = fixtures::user()
+        .role(Role::Customer)
+        .org(&globex)
+        .create(&mut conn)
+        .await;
+    let engineer = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
 
     let page = app
         .get_as(&app.sign_in(&engineer).await, &format!("/tickets/{id}"))
         .await;
     assert_eq!(page.status, 200);
-    for raw in ["<img src=x", "<script>alert(2)", "<b>ops", "href=\"javascript"] {
+    for raw in [
+        "<img src=x",
+        "<script>alert(2)",
+        "<b>ops",
+        "href=\"javascript",
+    ] {
         assert!(!page.body.contains(raw), "{raw} in {}", page.body);
     }
-    assert!(page.body.contains("&lt;img src=x onerror=alert(1)&gt;"), "{}", page.body);
+    assert!(
+        page.body.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("&lt;script&gt;alert(2)&lt;/script&gt;"));
     // The Acme customer sees it (public), the Globex customer never.
     let mine = app
         .get_as(&app.sign_in(&customer).await, &format!("/tickets/{id}"))
         .await;
     assert_eq!(mine.status, 200);
-    assert!(!mine.body.contains("opened this ticket from alert"), "internal entries stay internal");
+    assert!(
+        !mine.body.contains("opened this ticket from alert"),
+        "internal entries stay internal"
+    );
     let rival_browser = app.sign_in(&rival).await;
     assert_eq!(
-        app.get_as(&rival_browser, &format!("/tickets/{id}")).await.status,
+        app.get_as(&rival_browser, &format!("/tickets/{id}"))
+            .await
+            .status,
         404
     );
     let list = app.get_as(&rival_browser, "/tickets?queue=all").await;
     assert!(!list.body.contains("Injected"), "{}", list.body);
     let rival_token = fixtures::api_token(&mut conn, &rival).await;
     assert_eq!(
-        app.api_get(&rival_token, &format!("/api/v1/tickets/{id}")).await.status,
+        app.api_get(&rival_token, &format!("/api/v1/tickets/{id}"))
+            .await
+            .status,
         404
     );
     let api_list = app.api_get(&rival_token, "/api/v1/tickets").await;
@@ -671,7 +834,9 @@ async fn a_new_alert_ticket_arrives_with_its_models_suggested_the_declared_one_f
     .unwrap();
     let declared = "# Storage pressure run-book\nkey: storage-pressure\ntags: storage\nalerts: DiskFull, VolumeFull\nstatus: published\n\n## Statement\nCapacity planning for storage.\n\n## Steps\n1. Page storage.\n";
     std::fs::write(dir.path().join("storage-pressure.md"), declared).unwrap();
-    casebook::commands::import_dir(&mut conn, dir.path()).await.unwrap();
+    casebook::commands::import_dir(&mut conn, dir.path())
+        .await
+        .unwrap();
     let mut writer = casebook::search::indexer::writer(&app.state.search).unwrap();
     casebook::search::indexer::catch_up(&app.state.search, &mut writer, &mut conn)
         .await
@@ -683,9 +848,14 @@ async fn a_new_alert_ticket_arrives_with_its_models_suggested_the_declared_one_f
         .first(&mut conn)
         .await
         .unwrap();
-    assert_eq!(names, [Some("DiskFull".to_owned()), Some("VolumeFull".to_owned())]);
+    assert_eq!(
+        names,
+        [Some("DiskFull".to_owned()), Some("VolumeFull".to_owned())]
+    );
     let out = tempfile::tempdir().unwrap();
-    casebook::commands::export(&mut conn, out.path()).await.unwrap();
+    casebook::commands::export(&mut conn, out.path())
+        .await
+        .unwrap();
     let exported = std::fs::read_to_string(out.path().join("storage-pressure.md")).unwrap();
     assert_eq!(exported, declared);
 
@@ -694,7 +864,10 @@ async fn a_new_alert_ticket_arrives_with_its_models_suggested_the_declared_one_f
         app,
         &token,
         AM,
-        &payload("firing", vec![disk_full("t1", "firing", "2026-11-29T10:00:00Z")]),
+        &payload(
+            "firing",
+            vec![disk_full("t1", "firing", "2026-11-29T10:00:00Z")],
+        ),
     )
     .await;
     let id = json_of(&res)["alerts"][0]["ticket_id"].as_i64().unwrap();
@@ -704,7 +877,10 @@ async fn a_new_alert_ticket_arrives_with_its_models_suggested_the_declared_one_f
         .first(&mut conn)
         .await
         .unwrap();
-    assert!(query.starts_with("DiskFull: Disk on db1 is 97% full"), "{query}");
+    assert!(
+        query.starts_with("DiskFull: Disk on db1 is 97% full"),
+        "{query}"
+    );
     let keys: Vec<&str> = results
         .as_array()
         .unwrap()
@@ -712,19 +888,31 @@ async fn a_new_alert_ticket_arrives_with_its_models_suggested_the_declared_one_f
         .map(|r| r["key"].as_str().unwrap())
         .collect();
     assert_eq!(keys[0], "storage-pressure", "{results}");
-    assert!(keys.contains(&"disk-space"), "the ranked suggestions follow: {results}");
-    let engineer = fixtures::user().role(Role::Engineer).create(&mut conn).await;
+    assert!(
+        keys.contains(&"disk-space"),
+        "the ranked suggestions follow: {results}"
+    );
+    let engineer = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
     let page = app
         .get_as(&app.sign_in(&engineer).await, &format!("/tickets/{id}"))
         .await;
-    assert!(page.body.contains("suggested models on arrival"), "{}", page.body);
+    assert!(
+        page.body.contains("suggested models on arrival"),
+        "{}",
+        page.body
+    );
     let first = page.body.find("storage-pressure").unwrap();
     assert!(page.body[first..].contains("disk-space"));
     let model = app
         .get_as(&app.sign_in(&engineer).await, "/models/storage-pressure")
         .await;
     assert!(
-        model.body.contains("first for alerts <code>DiskFull</code>, <code>VolumeFull</code>"),
+        model
+            .body
+            .contains("first for alerts <code>DiskFull</code>, <code>VolumeFull</code>"),
         "{}",
         model.body
     );

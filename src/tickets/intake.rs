@@ -27,9 +27,7 @@ use crate::db::journal::{self, NewEntry};
 use crate::db::tickets::{self, NewTicket};
 use crate::domain::FieldError;
 use crate::domain::account::UserId;
-use crate::domain::alert::{
-    AlertStatus, Decision, Incoming, Known, MAX_ALERTS, decide, is_repeat,
-};
+use crate::domain::alert::{AlertStatus, Decision, Incoming, Known, MAX_ALERTS, decide, is_repeat};
 use crate::domain::policy::Visibility;
 use crate::domain::ticket::{EntryKind, Status, TicketId};
 use crate::search::SearchIndex;
@@ -50,7 +48,10 @@ pub struct Receipt {
 
 impl Receipt {
     pub fn count(&self, decision: Decision) -> usize {
-        self.alerts.iter().filter(|a| a.decision == decision).count()
+        self.alerts
+            .iter()
+            .filter(|a| a.decision == decision)
+            .count()
     }
 }
 
@@ -128,7 +129,9 @@ async fn apply(
         }
     }
     if by_fp.is_empty() {
-        receipt.alerts.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        receipt
+            .alerts
+            .sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
         return Ok((receipt, Vec::new()));
     }
     let firing: Vec<&str> = by_fp
@@ -171,7 +174,9 @@ async fn apply(
             status: alert.status,
             fire_count: row.fire_count,
             starts_at: alert.starts_at.or(row.starts_at),
-            ends_at: alert.ends_at.filter(|_| alert.status == AlertStatus::Resolved),
+            ends_at: alert
+                .ends_at
+                .filter(|_| alert.status == AlertStatus::Resolved),
             group_key: &alert.group_key,
             alertname: alert.alertname(),
         };
@@ -290,7 +295,9 @@ async fn apply(
             });
         }
     }
-    receipt.alerts.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+    receipt
+        .alerts
+        .sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
     Ok((receipt, opened))
 }
 
@@ -330,7 +337,10 @@ async fn triage_opened(
         .filter(|o| !o.alertname.is_empty())
         .map(|o| o.alertname.clone())
         .collect();
-    let keys: Vec<String> = opened.iter().filter_map(|o| o.runbook_key.clone()).collect();
+    let keys: Vec<String> = opened
+        .iter()
+        .filter_map(|o| o.runbook_key.clone())
+        .collect();
     let declared = integrations::declared_models(conn, &alertnames, &keys).await?;
     let index = index.clone();
     let queries: Vec<String> = opened.iter().map(|o| o.query.clone()).collect();

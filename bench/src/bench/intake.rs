@@ -263,7 +263,8 @@ async fn run(
     )
     .await
     .map_err(command_error)?;
-    let map = PriorityMap::parse("critical = P1\nwarning = P3\ninfo = P4").map_err(command_error)?;
+    let map =
+        PriorityMap::parse("critical = P1\nwarning = P3\ninfo = P4").map_err(command_error)?;
     integrations::create(
         &mut conn,
         &Settings {
@@ -341,9 +342,10 @@ async fn run(
                         }
                         let receipt: serde_json::Value =
                             serde_json::from_slice(&answer).map_err(std::io::Error::other)?;
-                        for (k, key) in ["opened", "fired_again", "reopened", "resolved", "unchanged"]
-                            .iter()
-                            .enumerate()
+                        for (k, key) in
+                            ["opened", "fired_again", "reopened", "resolved", "unchanged"]
+                                .iter()
+                                .enumerate()
                         {
                             outcomes[k] += receipt[key].as_i64().unwrap_or(0);
                         }
@@ -376,7 +378,10 @@ async fn run(
     // The demo has tickets of its own: count the integration's.
     let tickets = count(
         &mut conn,
-        &format!("SELECT count(*) AS n FROM tickets WHERE requester_id = {}", account.id),
+        &format!(
+            "SELECT count(*) AS n FROM tickets WHERE requester_id = {}",
+            account.id
+        ),
     )
     .await?;
     let alert_rows = count(&mut conn, "SELECT count(*) AS n FROM alerts").await?;
@@ -387,7 +392,10 @@ async fn run(
     .await?;
     let triage_searches = count(
         &mut conn,
-        &format!("SELECT count(*) AS n FROM triage_searches WHERE user_id = {}", account.id),
+        &format!(
+            "SELECT count(*) AS n FROM triage_searches WHERE user_id = {}",
+            account.id
+        ),
     )
     .await?;
     let without_ticket = count(

@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use super::{
-    MAX_STEPS, MAX_TEXT_BYTES, ModelText, ParseError, Status, check_alerts, check_category, check_tags,
-    check_title, is_blank, is_heading, quote, render, validate_key,
+    MAX_STEPS, MAX_TEXT_BYTES, ModelText, ParseError, Status, check_alerts, check_category,
+    check_tags, check_title, is_blank, is_heading, quote, render, validate_key,
 };
 
 const HEADERS: [&str; 6] = ["key", "category", "tags", "alerts", "status", "public"];
@@ -639,21 +639,36 @@ Why WAL grows, and how to size volumes. Related: [[db-replication-lag]].
         assert_eq!(render(&m), text);
         // Loose spacing and another place among the headers: same model,
         // canonical place in the rendering.
-        let loose = parse_ok("# T\nalerts:DiskFull ,  Disk Almost Full\nkey: k\ntags: disk\nstatus: draft\n\n## Statement\nS\n\n## Steps\n1. a\n");
+        let loose = parse_ok(
+            "# T\nalerts:DiskFull ,  Disk Almost Full\nkey: k\ntags: disk\nstatus: draft\n\n## Statement\nS\n\n## Steps\n1. a\n",
+        );
         assert_eq!(loose, m);
-        assert!(parse_ok(&MINIMAL.replace("key: k\n", "key: k\nalerts:\n")).alerts.is_empty());
+        assert!(
+            parse_ok(&MINIMAL.replace("key: k\n", "key: k\nalerts:\n"))
+                .alerts
+                .is_empty()
+        );
         let header = |line: &str| MINIMAL.replace("status: draft", line);
         assert_eq!(
             parse_err(&header("alerts: A,,B")),
-            (3, "expected an alert name between every two commas, found \"A,,B\"".to_owned())
+            (
+                3,
+                "expected an alert name between every two commas, found \"A,,B\"".to_owned()
+            )
         );
         assert_eq!(
             parse_err(&header("alerts: A, A")),
-            (3, "expected each alert name once, found \"A\" twice".to_owned())
+            (
+                3,
+                "expected each alert name once, found \"A\" twice".to_owned()
+            )
         );
         assert_eq!(
             parse_err(&header(&format!("alerts: {}", "a".repeat(101)))),
-            (3, "expected an alert name of at most 100 characters, found 101".to_owned())
+            (
+                3,
+                "expected an alert name of at most 100 characters, found 101".to_owned()
+            )
         );
     }
 

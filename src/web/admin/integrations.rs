@@ -11,9 +11,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
+use crate::db::audit;
 use crate::db::integrations::{self, Integration, Settings};
 use crate::db::users::{self, NewUser, Organization};
-use crate::db::audit;
 use crate::domain::FieldError;
 use crate::domain::account::{Role, UserId, validate_name};
 use crate::domain::alert::PriorityMap;
@@ -174,9 +174,10 @@ fn check(form: &IntegrationForm) -> Result<Checked, FieldError> {
         .default_priority
         .parse()
         .map_err(|_| FieldError::new("default_priority", "choose P1, P2, P3 or P4"))?;
-    let hours: f64 = form.reopen_window_hours.trim().parse().map_err(|_| {
-        FieldError::new("reopen_window_hours", "give a number of hours, 0 to 8760")
-    })?;
+    let hours: f64 =
+        form.reopen_window_hours.trim().parse().map_err(|_| {
+            FieldError::new("reopen_window_hours", "give a number of hours, 0 to 8760")
+        })?;
     if !(0.0..=8760.0).contains(&hours) {
         return Err(FieldError::new(
             "reopen_window_hours",
@@ -249,8 +250,15 @@ pub async fn create(
     let checked = match check(&form) {
         Ok(c) => c,
         Err(e) => {
-            return list_page(&state, ctx, form, None, Some(e), StatusCode::UNPROCESSABLE_ENTITY)
-                .await;
+            return list_page(
+                &state,
+                ctx,
+                form,
+                None,
+                Some(e),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
         }
     };
     let token = new_token("cbi_")?;
@@ -312,7 +320,15 @@ pub async fn create(
             .await
         }
         Err(AppError::Invalid(e)) => {
-            list_page(&state, ctx, form, None, Some(e), StatusCode::UNPROCESSABLE_ENTITY).await
+            list_page(
+                &state,
+                ctx,
+                form,
+                None,
+                Some(e),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(e) => Err(e),
     }

@@ -184,7 +184,9 @@ pub async fn alertmanager(
         Some(v) => {
             return Err(FieldError::new(
                 "version",
-                format!("unsupported webhook payload version {v}; this receiver reads version \"4\""),
+                format!(
+                    "unsupported webhook payload version {v}; this receiver reads version \"4\""
+                ),
             )
             .into());
         }
@@ -221,8 +223,14 @@ pub async fn alertmanager(
         });
     }
     let mut conn = state.pool.get().await?;
-    let receipt =
-        intake::receive(&mut conn, &state.search, &caller.0, &payload.external_url, alerts).await?;
+    let receipt = intake::receive(
+        &mut conn,
+        &state.search,
+        &caller.0,
+        &payload.external_url,
+        alerts,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(IntakeReceipt::from(receipt)))
 }
 
