@@ -172,6 +172,36 @@ enum Command {
         mailgate: Option<PathBuf>,
         #[arg(long, default_value = "casebook_bench_mail")]
         db_name: String,
+        /// Print the report as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A burst of Alertmanager webhook deliveries through the alert intake
+    /// (see README, Benchmarks): alerts/s, the receiver's p50/p99, and a
+    /// check that no ticket is lost or duplicated.
+    BenchIntake {
+        /// Alerts to send in all.
+        #[arg(long, default_value_t = 10_000)]
+        alerts: usize,
+        /// Distinct fingerprints the alerts are drawn from (the rest repeat).
+        #[arg(long, default_value_t = 1_500)]
+        fingerprints: usize,
+        /// Concurrent senders.
+        #[arg(long, default_value_t = 16)]
+        senders: usize,
+        /// Alerts in a payload: 1 to this many.
+        #[arg(long, default_value_t = 100)]
+        max_batch: usize,
+        /// Seed of the generated alerts.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Keep the scratch database.
+        #[arg(long)]
+        keep: bool,
+        /// The scratch database on the server (dropped and created).
+        #[arg(long, default_value = "casebook_bench_intake")]
+        db_name: String,
+        /// Print the report as JSON instead of the summary.
         #[arg(long)]
         json: bool,
     },
@@ -328,6 +358,35 @@ fn main() -> ExitCode {
                     database: db_name,
                 };
                 let report = bench::mail::bench_mail(&config, &options).await?;
+                if json {
+                    let text = serde_json::to_string_pretty(&report)
+                        .map_err(|e| StartupError::Command(e.to_string()))?;
+                    println!("{text}");
+                } else {
+                    println!("{}", report.summary());
+                }
+                Ok(())
+            }
+            Command::BenchIntake {
+                alerts,
+                fingerprints,
+                senders,
+                max_batch,
+                seed,
+                keep,
+                db_name,
+                json,
+            } => {
+                let options = bench::intake::IntakeOptions {
+                    alerts,
+                    fingerprints,
+                    senders,
+                    max_batch,
+                    seed,
+                    database: db_name,
+                    keep,
+                };
+                let report = bench::intake::bench_intake(&config, &options).await?;
                 if json {
                     let text = serde_json::to_string_pretty(&report)
                         .map_err(|e| StartupError::Command(e.to_string()))?;

@@ -10,6 +10,7 @@ pub mod columns;
 pub mod deliveries;
 pub mod gauges;
 pub mod improvements;
+pub mod integrations;
 pub mod journal;
 pub mod mail;
 mod migrations;

@@ -97,6 +97,10 @@ fn tags(model: &ModelText) -> Vec<Option<String>> {
     model.tags.iter().cloned().map(Some).collect()
 }
 
+fn alert_names(model: &ModelText) -> Vec<Option<String>> {
+    model.alerts.iter().cloned().map(Some).collect()
+}
+
 pub async fn find_by_key(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<Option<Model>> {
     incident_models::table
         .filter(incident_models::key.eq(key))
@@ -163,6 +167,7 @@ async fn insert_revision(
             model_revisions::title.eq(&model.title),
             model_revisions::category.eq(&model.category),
             model_revisions::tags.eq(tags(model)),
+            model_revisions::alerts.eq(alert_names(model)),
             model_revisions::status.eq(model.status.as_str()),
             model_revisions::public.eq(model.public),
             model_revisions::statement.eq(&model.statement),
@@ -190,6 +195,7 @@ pub async fn insert(
             incident_models::title.eq(&model.title),
             incident_models::category.eq(&model.category),
             incident_models::tags.eq(tags(model)),
+            incident_models::alerts.eq(alert_names(model)),
             incident_models::status.eq(model.status.as_str()),
             incident_models::public.eq(model.public),
             incident_models::revision.eq(1),
@@ -231,6 +237,7 @@ pub async fn update(
         incident_models::title.eq(&model.title),
         incident_models::category.eq(&model.category),
         incident_models::tags.eq(tags(model)),
+        incident_models::alerts.eq(alert_names(model)),
         incident_models::status.eq(model.status.as_str()),
         incident_models::public.eq(model.public),
         incident_models::revision.eq(next),

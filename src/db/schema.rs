@@ -1,6 +1,24 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    alerts (id) {
+        id -> Int8,
+        integration_id -> Int8,
+        fingerprint -> Text,
+        group_key -> Text,
+        alertname -> Text,
+        ticket_id -> Nullable<Int8>,
+        status -> Text,
+        fire_count -> Int4,
+        starts_at -> Nullable<Timestamptz>,
+        ends_at -> Nullable<Timestamptz>,
+        received -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Int8,
         user_id -> Int8,
@@ -148,6 +166,28 @@ diesel::table! {
         verified_by -> Nullable<Int8>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        alerts -> Array<Nullable<Text>>,
+    }
+}
+
+diesel::table! {
+    integrations (id) {
+        id -> Int8,
+        name -> Text,
+        token_hash -> Text,
+        prefix -> Text,
+        user_id -> Int8,
+        organization_id -> Nullable<Int8>,
+        default_priority -> Int2,
+        default_category -> Text,
+        priority_label -> Text,
+        priority_map -> Jsonb,
+        category_label -> Text,
+        resolve_on_resolved -> Bool,
+        reopen_window_minutes -> Int4,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -224,6 +264,7 @@ diesel::table! {
         author_id -> Nullable<Int8>,
         summary -> Text,
         created_at -> Timestamptz,
+        alerts -> Array<Nullable<Text>>,
     }
 }
 
@@ -409,6 +450,8 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(alerts -> integrations (integration_id));
+diesel::joinable!(alerts -> tickets (ticket_id));
 diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(attachments -> journal_entries (entry_id));
 diesel::joinable!(attachments -> tickets (ticket_id));
@@ -422,6 +465,7 @@ diesel::joinable!(improvement_events -> users (actor_id));
 diesel::joinable!(improvements -> incident_models (model_id));
 diesel::joinable!(improvements -> reviews (review_id));
 diesel::joinable!(improvements -> tickets (ticket_id));
+diesel::joinable!(integrations -> organizations (organization_id));
 diesel::joinable!(journal_entries -> tickets (ticket_id));
 diesel::joinable!(journal_entries -> users (author_id));
 diesel::joinable!(mail_domains -> organizations (organization_id));
@@ -461,6 +505,7 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(
+    alerts,
     api_tokens,
     attachments,
     audit_log,
@@ -473,6 +518,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     improvements,
     inbound_messages,
     incident_models,
+    integrations,
     journal_entries,
     login_attempts,
     mail_domains,

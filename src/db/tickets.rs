@@ -111,6 +111,25 @@ pub(crate) async fn find_for_update(
         .optional()
 }
 
+/// Locks several tickets, lowest id first (the order every multi-ticket
+/// action takes, so two of them wait rather than deadlock). Unscoped, for
+/// the ticket service like [`find_for_update`].
+pub(crate) async fn lock_many(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+) -> QueryResult<Vec<Ticket>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    tickets::table
+        .filter(tickets::id.eq_any(ids))
+        .order(tickets::id.asc())
+        .select(Ticket::as_select())
+        .for_update()
+        .load(conn)
+        .await
+}
+
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
     ticket: &Ticket,

@@ -3,6 +3,7 @@
 //! functions with unit tests.
 
 pub mod account;
+pub mod alert;
 pub mod improvement;
 pub mod mail;
 pub mod model;

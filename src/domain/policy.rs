@@ -19,12 +19,16 @@ pub enum Access {
     Manager,
     /// Admins only (users, organizations, audit log).
     Admin,
+    /// An alert source with an integration token (the alert intake); no
+    /// person, whatever their role, and no person's token.
+    Integration,
 }
 
 impl Access {
     pub fn allows(self, role: Option<Role>) -> bool {
         match (self, role) {
             (Access::Anyone, _) => true,
+            (Access::Integration, _) => false,
             (_, None) => false,
             (Access::SignedIn, Some(_)) => true,
             (Access::Staff, Some(role)) => role.is_staff(),
@@ -139,6 +143,10 @@ mod tests {
             (Access::Staff, [false, false, true, true, true, true]),
             (Access::Manager, [false, false, false, false, true, true]),
             (Access::Admin, [false, false, false, false, false, true]),
+            (
+                Access::Integration,
+                [false, false, false, false, false, false],
+            ),
         ];
         let roles = [
             None,

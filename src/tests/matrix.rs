@@ -128,6 +128,15 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("GET", "/admin/categories", "admin"),
     ("POST", "/admin/categories", "admin"),
     ("POST", "/admin/categories/{id}/remove", "admin"),
+    ("GET", "/admin/integrations", "admin"),
+    ("POST", "/admin/integrations", "admin"),
+    ("GET", "/admin/integrations/{id}", "admin"),
+    ("POST", "/admin/integrations/{id}", "admin"),
+    ("POST", "/admin/integrations/{id}/revoke", "admin"),
+    // Alert sources only (tests/alerts.rs covers the integration token):
+    // no person, whatever their role or token.
+    ("POST", "/api/v1/alerts/alertmanager", "integration"),
+    ("POST", "/api/v1/alerts/generic", "integration"),
     ("GET", "/api/v1/me", "signed-in"),
     ("GET", "/api/v1/models", "signed-in"),
     ("POST", "/api/v1/models", "staff"),
@@ -158,6 +167,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
 fn allowed(rule: &str, role: Option<Role>) -> bool {
     match (rule, role) {
         ("anyone", _) => true,
+        ("integration", _) => false,
         (_, None) => false,
         ("signed-in", Some(_)) => true,
         ("staff", Some(r)) => r != Role::Customer,

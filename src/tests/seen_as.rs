@@ -34,6 +34,7 @@ async fn model(conn: &mut AsyncPgConnection, key: &str, title: &str, statement: 
             key: key.to_owned(),
             category: String::new(),
             tags: Vec::new(),
+            alerts: Vec::new(),
             status: Status::Published,
             public: true,
             statement: statement.to_owned(),

@@ -19,6 +19,7 @@ use crate::domain::ticket::{EntryKind, Followed, Outcome, Status, TicketId};
 
 mod checklist;
 pub mod edit;
+pub mod intake;
 
 pub use checklist::{Checklist, ChecklistStep, checklists, tick_step};
 pub use edit::{EditTicket, categories, edit};

@@ -10,6 +10,7 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 
 use crate::app::AppState;
+use crate::db::integrations::{self, Integration};
 use crate::db::users::User;
 use crate::db::{api_tokens, sessions};
 use crate::domain::policy::Access;
@@ -141,6 +142,50 @@ async fn authenticate(req: &ServiceRequest) -> Result<Option<Identity>, AppError
         }))
 }
 
+/// An integration token is `cbi_` and 64 hex digits.
+fn integration_token(value: &HeaderValue) -> Option<&str> {
+    let token = value.to_str().ok()?.strip_prefix("Bearer ")?.trim();
+    let well_formed = token.len() == 68
+        && token.starts_with("cbi_")
+        && token[4..].bytes().all(|b| b.is_ascii_hexdigit());
+    well_formed.then_some(token)
+}
+
+/// The alert source calling an intake route, by its integration token.
+#[derive(Debug, Clone)]
+pub struct IntegrationCaller(pub Integration);
+
+impl FromRequest for IntegrationCaller {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let caller = req.extensions().get::<IntegrationCaller>().cloned();
+        std::future::ready(caller.ok_or(AppError::Unauthorized(INTEGRATION_REQUIRED)))
+    }
+}
+
+const INTEGRATION_REQUIRED: &str = "authentication required: send `Authorization: Bearer cbi_…` with the token of an integration (an admin creates one at /admin/integrations); a person's API token is not accepted here";
+
+async fn authenticate_integration(req: &ServiceRequest) -> Result<Integration, AppError> {
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Err(AppError::Internal("no application state".to_owned()));
+    };
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(integration_token)
+        .ok_or(AppError::Unauthorized(INTEGRATION_REQUIRED))?;
+    let mut conn = state.pool.get().await?;
+    let integration = integrations::find_by_token(&mut conn, &hash_token(token))
+        .await?
+        .ok_or(AppError::Unauthorized(
+            "the integration token is unknown or revoked",
+        ))?;
+    integrations::touch(&mut conn, integration.id).await?;
+    Ok(integration)
+}
+
 /// The access check wrapped around every route by the route table.
 pub async fn require(
     access: Access,
@@ -148,6 +193,15 @@ pub async fn require(
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let api = is_api(req.path());
+    if access == Access::Integration {
+        return match authenticate_integration(&req).await {
+            Ok(integration) => {
+                req.extensions_mut().insert(IntegrationCaller(integration));
+                Ok(next.call(req).await?.map_into_boxed_body())
+            }
+            Err(e) => Ok(req.into_response(e.response_for(true))),
+        };
+    }
     let identity = match authenticate(&req).await {
         Ok(identity) => identity,
         Err(e) => return Ok(req.into_response(e.response_for(api))),

@@ -380,6 +380,36 @@ fn table() -> Vec<Def> {
         ),
         // The API reference, rendered from the OpenAPI document.
         def(M::GET, "/account/api", SignedIn, api::openapi::reference),
+        def(
+            M::GET,
+            "/admin/integrations",
+            Admin,
+            admin::integrations::list,
+        ),
+        def(
+            M::POST,
+            "/admin/integrations",
+            Admin,
+            admin::integrations::create,
+        ),
+        def(
+            M::GET,
+            "/admin/integrations/{id}",
+            Admin,
+            admin::integrations::show,
+        ),
+        def(
+            M::POST,
+            "/admin/integrations/{id}",
+            Admin,
+            admin::integrations::update,
+        ),
+        def(
+            M::POST,
+            "/admin/integrations/{id}/revoke",
+            Admin,
+            admin::integrations::revoke,
+        ),
         // The JSON API.
         def(
             M::GET,
@@ -390,6 +420,19 @@ fn table() -> Vec<Def> {
         def(M::GET, "/api/v1/me", SignedIn, api::me),
         // Mail in, from a mail gateway token (staff-created).
         def(M::POST, "/api/v1/mail", Staff, mail::receive),
+        // The alert intake: integration tokens only.
+        def(
+            M::POST,
+            "/api/v1/alerts/alertmanager",
+            Integration,
+            api::alerts::alertmanager,
+        ),
+        def(
+            M::POST,
+            "/api/v1/alerts/generic",
+            Integration,
+            api::alerts::generic,
+        ),
         def(M::GET, "/api/v1/models", SignedIn, api::models::list),
         def(M::POST, "/api/v1/models", Staff, api::models::create),
         def(

@@ -117,6 +117,10 @@ fn notice_text(key: &str) -> Option<&'static str> {
             "Mail from that domain is refused again unless the sender has an account."
         }
         "attachment-added" => "The file is attached to the ticket.",
+        "integration-saved" => "The integration is saved; its next alerts use these settings.",
+        "integration-revoked" => {
+            "The integration is revoked. Deliveries with its token are refused from now on."
+        }
         "category-removed" => {
             "The category was removed from the list; tickets keep the text they have."
         }

@@ -256,6 +256,7 @@ pub fn model(seed: u64, n: usize, spec: &ModelSpec, bases: &[Base]) -> ModelText
         key: model_key(n, spec),
         category: base.model.category.clone(),
         tags,
+        alerts: Vec::new(),
         status: match roll {
             0..90 => Status::Published,
             90..97 => Status::Draft,

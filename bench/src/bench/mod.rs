@@ -13,6 +13,7 @@
 
 pub mod data;
 mod http;
+pub mod intake;
 mod load;
 pub mod loop_pages;
 pub mod mail;

@@ -354,6 +354,7 @@ async fn load_models(conn: &mut AsyncPgConnection, rows: &[ModelRow]) -> Result<
                 key: slug(&row.key),
                 category: String::new(),
                 tags: Vec::new(),
+                alerts: Vec::new(),
                 status: Status::Published,
                 public: false,
                 statement: row.statement.trim().to_owned(),

@@ -84,6 +84,10 @@ pub struct ModelText {
     /// Each tag non-empty, trimmed, one line, without commas, at most 40
     /// characters; order is kept and exact duplicates are rejected.
     pub tags: Vec<String>,
+    /// The alert names (Alertmanager's `alertname`) the model covers: an
+    /// alert of one of these names gets the model first among its triage
+    /// suggestions. Same rules as tags (at most 100 characters each).
+    pub alerts: Vec<String>,
     /// Publication state.
     pub status: Status,
     /// Whether customers may read the model.
@@ -139,6 +143,7 @@ pub fn validate(model: &ModelText) -> Result<(), ValidationError> {
     validate_key(&model.key).map_err(fail("key"))?;
     check_category(&model.category).map_err(fail("category"))?;
     check_tags(&model.tags).map_err(fail("tags"))?;
+    check_alerts(&model.alerts).map_err(fail("alerts"))?;
     check_body(&model.statement, Body::Statement).map_err(fail("statement"))?;
     if model.steps.is_empty() {
         return Err(fail("steps")(
@@ -380,6 +385,32 @@ fn check_tags(tags: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// The longest alert name a model may declare.
+pub const MAX_ALERT_NAME_CHARS: usize = 100;
+
+fn check_alerts(names: &[String]) -> Result<(), String> {
+    let mut seen = HashSet::new();
+    for name in names {
+        if name.is_empty() {
+            return Err("expected a non-empty alert name, found nothing".into());
+        }
+        if name.contains(',') {
+            return Err(format!(
+                "expected an alert name without commas, found {}",
+                quote(name)
+            ));
+        }
+        check_line("an alert name", name, MAX_ALERT_NAME_CHARS)?;
+        if !seen.insert(name) {
+            return Err(format!(
+                "expected each alert name once, found {} twice",
+                quote(name)
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Quotes user text for an error message, shortened so that a hostile
 /// megabyte-long line cannot produce a megabyte-long message.
 fn quote(text: &str) -> String {
@@ -400,6 +431,7 @@ mod tests {
             key: "db-disk-full".into(),
             category: "database".into(),
             tags: vec!["disk".into(), "postgres".into()],
+            alerts: Vec::new(),
             status: Status::Published,
             public: true,
             statement: "Free space is low.".into(),

@@ -4,11 +4,11 @@
 use std::borrow::Cow;
 
 use super::{
-    MAX_STEPS, MAX_TEXT_BYTES, ModelText, ParseError, Status, check_category, check_tags,
-    check_title, is_blank, is_heading, quote, render, validate_key,
+    MAX_STEPS, MAX_TEXT_BYTES, ModelText, ParseError, Status, check_alerts, check_category,
+    check_tags, check_title, is_blank, is_heading, quote, render, validate_key,
 };
 
-const HEADERS: [&str; 5] = ["key", "category", "tags", "status", "public"];
+const HEADERS: [&str; 6] = ["key", "category", "tags", "alerts", "status", "public"];
 
 /// Parses a model text.
 ///
@@ -202,6 +202,7 @@ impl<'a> Cursor<'a> {
             key: String::new(),
             category: String::new(),
             tags: Vec::new(),
+            alerts: Vec::new(),
             status: Status::default(),
             public: false,
             statement: String::new(),
@@ -269,6 +270,7 @@ impl<'a> Cursor<'a> {
                     model.category = value.to_string();
                 }
                 "tags" => model.tags = parse_tags(value).map_err(at)?,
+                "alerts" => model.alerts = parse_alerts(value).map_err(at)?,
                 "status" => model.status = value.parse().map_err(at)?,
                 _ => {
                     model.public = match value {
@@ -414,6 +416,21 @@ fn parse_tags(value: &str) -> Result<Vec<String>, String> {
     }
     check_tags(&tags)?;
     Ok(tags)
+}
+
+fn parse_alerts(value: &str) -> Result<Vec<String>, String> {
+    if value.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = value.split(',').map(|t| t.trim().to_string()).collect();
+    if names.iter().any(String::is_empty) {
+        return Err(format!(
+            "expected an alert name between every two commas, found {}",
+            quote(value)
+        ));
+    }
+    check_alerts(&names)?;
+    Ok(names)
 }
 
 #[cfg(test)]
@@ -615,6 +632,47 @@ Why WAL grows, and how to size volumes. Related: [[db-replication-lag]].
     }
 
     #[test]
+    fn alert_names_round_trip_after_the_tags() {
+        let text = "# T\nkey: k\ntags: disk\nalerts: DiskFull, Disk Almost Full\nstatus: draft\n\n## Statement\nS\n\n## Steps\n1. a\n";
+        let m = parse_ok(text);
+        assert_eq!(m.alerts, ["DiskFull", "Disk Almost Full"]);
+        assert_eq!(render(&m), text);
+        // Loose spacing and another place among the headers: same model,
+        // canonical place in the rendering.
+        let loose = parse_ok(
+            "# T\nalerts:DiskFull ,  Disk Almost Full\nkey: k\ntags: disk\nstatus: draft\n\n## Statement\nS\n\n## Steps\n1. a\n",
+        );
+        assert_eq!(loose, m);
+        assert!(
+            parse_ok(&MINIMAL.replace("key: k\n", "key: k\nalerts:\n"))
+                .alerts
+                .is_empty()
+        );
+        let header = |line: &str| MINIMAL.replace("status: draft", line);
+        assert_eq!(
+            parse_err(&header("alerts: A,,B")),
+            (
+                3,
+                "expected an alert name between every two commas, found \"A,,B\"".to_owned()
+            )
+        );
+        assert_eq!(
+            parse_err(&header("alerts: A, A")),
+            (
+                3,
+                "expected each alert name once, found \"A\" twice".to_owned()
+            )
+        );
+        assert_eq!(
+            parse_err(&header(&format!("alerts: {}", "a".repeat(101)))),
+            (
+                3,
+                "expected an alert name of at most 100 characters, found 101".to_owned()
+            )
+        );
+    }
+
+    #[test]
     fn header_errors() {
         let header = |line: &str| MINIMAL.replace("status: draft", line);
         let cases: Vec<(String, &str)> = vec![
@@ -624,11 +682,11 @@ Why WAL grows, and how to size volumes. Related: [[db-replication-lag]].
             ),
             (
                 header("owner: me"),
-                "expected one of the headers key, category, tags, status, public, found \"owner\"",
+                "expected one of the headers key, category, tags, alerts, status, public, found \"owner\"",
             ),
             (
                 header("Status: draft"),
-                "expected one of the headers key, category, tags, status, public, found \"Status\"",
+                "expected one of the headers key, category, tags, alerts, status, public, found \"Status\"",
             ),
             (
                 header("key: k2"),
@@ -1048,6 +1106,9 @@ Why WAL grows, and how to size volumes. Related: [[db-replication-lag]].
                 tags.push(tag);
             }
         }
+        // Derived from the tags, not drawn: the random sequence (and so
+        // every other generated model) stays as it was before alert names.
+        let alerts: Vec<String> = tags.iter().take(2).map(|t| format!("{t} alert")).collect();
         let steps = if rng.chance(35) {
             rng.range(10, 15)
         } else {
@@ -1062,6 +1123,7 @@ Why WAL grows, and how to size volumes. Related: [[db-replication-lag]].
                 short_line(rng, 3, 80)
             },
             tags,
+            alerts,
             status: [Status::Draft, Status::Published, Status::Retired][rng.below(3)],
             public: rng.chance(50),
             statement: markdown(rng, 1, 8, false),

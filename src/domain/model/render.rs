@@ -20,6 +20,9 @@ pub fn render(model: &ModelText) -> String {
     if !model.tags.is_empty() {
         push_line(&mut out, "tags: ", &model.tags.join(", "));
     }
+    if !model.alerts.is_empty() {
+        push_line(&mut out, "alerts: ", &model.alerts.join(", "));
+    }
     push_line(&mut out, "status: ", model.status.as_str());
     if model.public {
         out.push_str("public: yes\n");
@@ -62,6 +65,7 @@ mod tests {
             key: "db-disk-full".into(),
             category: "database".into(),
             tags: vec!["disk".into(), "postgres".into()],
+            alerts: Vec::new(),
             status: Status::Published,
             public: true,
             statement: "Free space is low.".into(),
@@ -122,6 +126,7 @@ mod tests {
             key: String::new(),
             category: "\r".into(),
             tags: vec![String::new()],
+            alerts: vec![",".into()],
             status: Status::Draft,
             public: true,
             statement: String::new(),

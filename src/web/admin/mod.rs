@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod categories;
+pub mod integrations;
 pub mod mail;
 pub mod organizations;
 pub mod users;

@@ -3,6 +3,7 @@
 //! OpenAPI document ([`openapi`]) lists those same types, so the contract
 //! cannot drift from the code; a test checks real responses against it.
 
+pub mod alerts;
 pub mod improvements;
 pub mod models;
 pub mod openapi;

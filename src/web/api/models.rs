@@ -193,6 +193,9 @@ pub struct ModelInput {
     category: String,
     #[serde(default)]
     tags: Vec<String>,
+    /// The alert names the model covers (`alerts:` in the plain text).
+    #[serde(default)]
+    alerts: Vec<String>,
     /// draft (the default), published or retired.
     #[serde(default)]
     status: Option<String>,
@@ -221,6 +224,7 @@ impl ModelInput {
             key: self.key,
             category: self.category,
             tags: self.tags,
+            alerts: self.alerts,
             status,
             public: self.public,
             statement: self.statement,

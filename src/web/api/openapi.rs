@@ -40,6 +40,8 @@ use crate::web::render;
         openapi_json,
         crate::web::api::me,
         crate::web::mail::receive,
+        crate::web::api::alerts::alertmanager,
+        crate::web::api::alerts::generic,
         crate::web::api::models::list,
         crate::web::api::models::create,
         crate::web::api::models::post_text,
@@ -97,6 +99,9 @@ fn who(access: Access) -> &'static str {
         Access::Staff => "the team: engineers, reviewers, managers and admins",
         Access::Manager => "managers and admins",
         Access::Admin => "admins",
+        Access::Integration => {
+            "an integration's token (`cbi_…`, created under /admin/integrations)"
+        }
     }
 }
 
@@ -114,8 +119,11 @@ impl Modify for Shared {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("cb_ followed by 64 hex digits")
-                    .description(Some("An API token from the account page"))
+                    .bearer_format("cb_ (or cbi_ for an integration) followed by 64 hex digits")
+                    .description(Some(
+                        "An API token from the account page; the alert intake takes an \
+                         integration's token",
+                    ))
                     .build(),
             ),
         );

@@ -140,6 +140,8 @@ struct ShowPage {
     partial: usize,
     /// Its open improvement items (staff only; empty for customers).
     items: Vec<crate::db::improvements::Item>,
+    /// The alert names it declares (`alerts:`), shown to the team.
+    alerts: Vec<String>,
 }
 
 impl ShowPage {
@@ -198,6 +200,11 @@ pub async fn show(
     let count = |o: &str| tickets.iter().filter(|t| t.4 == o).count();
     let (resolved, partial) = (count("resolved"), count("partial"));
     let items = crate::db::improvements::open_for_model(&mut conn, &viewer, model.id).await?;
+    let alerts = if viewer.role.is_staff() {
+        text.alerts.clone()
+    } else {
+        Vec::new()
+    };
     // A model may hold a megabyte of Markdown.
     let (statement, steps, discussion) = crate::web::cpu(&state, move || {
         (
@@ -221,6 +228,7 @@ pub async fn show(
         owner,
         verified_by,
         may_edit: viewer.may_edit_models(),
+        alerts,
         model,
         revision,
     })

@@ -72,6 +72,7 @@ impl EntryView {
             },
             "escalation" => format!("escalated to {}", text("to")),
             "system" => match (d.get("duplicate_of"), d.get("duplicate")) {
+                _ if d.get("alert").is_some() => alert_event(d),
                 (Some(of), _) => format!("closed this ticket as a duplicate of #{of}"),
                 (_, Some(dup)) => format!(
                     "marked #{dup} ({}) as a duplicate of this ticket",
@@ -91,6 +92,11 @@ impl EntryView {
                 text("model"),
                 text("text")
             ),
+            "triage" if d["on_arrival"].as_bool() == Some(true) => format!(
+                "suggested models on arrival for “{}” ({} results)",
+                text("query"),
+                d["results"]
+            ),
             "triage" => format!(
                 "searched the models for “{}” ({} results)",
                 text("query"),
@@ -108,6 +114,20 @@ impl EntryView {
             body: markdown::render_entry(&e.body),
             event,
         }
+    }
+}
+
+/// What an alert did to its ticket (entries of the alert intake).
+fn alert_event(d: &Value) -> String {
+    let fingerprint = d["fingerprint"].as_str().unwrap_or_default();
+    match d["alert"].as_str().unwrap_or_default() {
+        "opened" => format!(
+            "opened this ticket from alert {fingerprint} ({})",
+            d["integration"].as_str().unwrap_or_default()
+        ),
+        "fired_again" => format!("alert {fingerprint} fired again (count {})", d["count"]),
+        "resolved" => format!("alert {fingerprint} resolved"),
+        other => format!("alert {fingerprint}: {other}"),
     }
 }
 
