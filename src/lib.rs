@@ -38,6 +38,10 @@
 //! - [`markdown`]: Markdown to sanitized `SafeHtml`.
 //! - [`secrets`]: tokens and password hashes.
 //! - [`logging`]: tracing setup (INFO, JSON by switch).
+//! - [`metrics`]: what `/metrics` reports (prometheus-client registry in
+//!   `AppState`; counters the alert intake calls, gauges read at scrape).
+//! - `web::api::openapi`: the OpenAPI document generated from the API
+//!   handlers' annotations and types, and the reference page.
 //!
 //! Dependency direction: `web` → `tickets` (services) → `db`, `search`,
 //! `domain`; `db` and `search` → `domain`; `domain` depends on nothing of
