@@ -7,6 +7,8 @@ pub mod audit;
 pub mod categories;
 pub mod cluster;
 pub mod columns;
+pub mod flashes;
+pub mod home;
 pub mod improvements;
 pub mod journal;
 mod migrations;
