@@ -275,7 +275,10 @@ impl FromStr for Outcome {
         Outcome::ALL
             .into_iter()
             .find(|o| o.as_str() == s.trim())
-            .ok_or_else(|| FieldError::new("outcome", "choose resolved, partial or no_fit"))
+            .ok_or_else(|| FieldError::new(
+                    "outcome",
+                    "choose what the model did: resolved it, helped partly, or no model fits",
+                ))
     }
 }
 

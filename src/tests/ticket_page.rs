@@ -91,9 +91,17 @@ async fn entries(w: &World, id: i64) -> Vec<(String, String, String, serde_json:
         .unwrap()
 }
 
+/// POSTs a form; a refused ticket form (a redirect with a flash) is
+/// followed to the ticket page, whose body is returned with the 303.
 async fn post(w: &World, who: &Browser, path: &str, form: &[(&str, &str)]) -> (u16, String) {
     let res = w.app.post_as(who, path, form).await;
-    (res.status, res.body)
+    match w.app.follow_flash(who, &res).await {
+        Some(page) => {
+            assert_eq!(page.status, 200, "{}", page.body);
+            (res.status, page.body)
+        }
+        None => (res.status, res.body),
+    }
 }
 
 #[actix_web::test]
@@ -104,7 +112,7 @@ async fn a_false_alarm_goes_from_new_to_resolved_with_its_reason_and_can_be_reop
     let path = format!("/tickets/{id}/status");
 
     let (status, body) = post(&w, &engineer, &path, &[("status", "resolved")]).await;
-    assert_eq!(status, 422);
+    assert_eq!(status, 303, "refused: redirected to the ticket with a flash");
     assert!(
         body.contains(r#"<p class="field-error" id="resolution-error">say why this was a false alarm before resolving it</p>"#),
         "the reason is asked for beside its field: {body}"
@@ -173,7 +181,7 @@ async fn corrections_are_journaled_before_and_after_and_customers_see_only_publi
         ],
     )
     .await;
-    assert_eq!(status, 422);
+    assert_eq!(status, 303, "refused: redirected to the ticket with a flash");
     assert!(body.contains(r#"id="title-error""#), "{body}");
     assert!(body.contains("typed description kept"));
     assert!(body.contains(r#"<details class="panel edit" id="edit" open>"#));
@@ -389,8 +397,9 @@ async fn relinking_a_model_updates_its_outcome_and_a_suggestion_asks_for_one() {
     let engineer = w.app.sign_in(&w.engineer).await;
     let path = format!("/tickets/{id}/models");
 
-    let (status, _) = post(&w, &engineer, &path, &[("model", "db-disk-full")]).await;
-    assert_eq!(status, 422, "a link needs its outcome");
+    let (status, body) = post(&w, &engineer, &path, &[("model", "db-disk-full")]).await;
+    assert_eq!(status, 303, "a link needs its outcome");
+    assert!(body.contains(r#"id="outcome-error""#), "{body}");
     for outcome in ["partial", "resolved"] {
         let (status, body) = post(
             &w,
@@ -444,7 +453,7 @@ async fn the_linked_models_steps_are_a_checklist_and_prefill_the_escalation() {
         &[("model", "db-disk-full"), ("step", "1"), ("done", "1")],
     )
     .await;
-    assert_eq!(status, 422);
+    assert_eq!(status, 303, "refused: redirected to the ticket with a flash");
     assert!(body.contains("link the model to the ticket first"));
 
     post(
@@ -513,7 +522,7 @@ async fn the_linked_models_steps_are_a_checklist_and_prefill_the_escalation() {
         &[("model", "db-disk-full"), ("step", "99"), ("done", "1")],
     )
     .await;
-    assert_eq!(status, 422);
+    assert_eq!(status, 303, "refused: redirected to the ticket with a flash");
     assert!(body.contains("the model has no step 99"));
     // The customer sees none of it.
     let customer = w.app.sign_in(&w.customer).await;
@@ -543,7 +552,7 @@ async fn an_oversized_entry_is_refused_on_the_page_with_the_text_kept() {
         &[("body", &text)],
     )
     .await;
-    assert_eq!(status, 422);
+    assert_eq!(status, 303, "refused: redirected to the ticket with a flash");
     assert!(
         body.contains(&format!("{text}</textarea>")),
         "the typed text is kept"
