@@ -886,6 +886,108 @@ mod in_browser {
         serve.kill();
     }
 
+    /// Ten ticket tabs in one browser: each loads (none waits for one of
+    /// HTTP/1.1's six connections), each goes live and hears the entries of
+    /// its own ticket, and yet another page still loads. Ten pages each
+    /// holding its own stream would leave the seventh hanging; the pages
+    /// share one stream held by the tab they elected.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn ten_ticket_tabs_share_one_stream_and_none_hangs() {
+        const WAIT: Duration = Duration::from_secs(10);
+        const LOAD: Duration = Duration::from_secs(20);
+        let db = TestDb::new().await;
+        let mut conn = db.conn().await;
+        let desk = fixtures::desk(&mut conn).await;
+        let session = fixtures::session(&mut conn, &desk.engineer).await;
+        let mut tickets = Vec::new();
+        for n in 0..10 {
+            let ticket = service::open(
+                &mut conn,
+                &desk.customer.viewer(),
+                service::OpenTicket {
+                    title: &format!("tab {n}"),
+                    description: "",
+                    priority: "3",
+                    category: "",
+                    organization: None,
+                },
+            )
+            .await
+            .unwrap()
+            .id;
+            tickets.push(ticket);
+        }
+        let dir = data_dir();
+        let mut serve = Serve::start_with(dir.path(), |c| {
+            c.env("DATABASE_URL", &db.url);
+        });
+        serve.wait_ready();
+        serve.wait_listening();
+        let driver = Driver::start();
+        let page = driver.session().await;
+        page.goto(&serve.url("/")).await;
+        page.set_cookie("casebook_session", &session).await;
+
+        let mut tabs = Vec::new();
+        for (n, ticket) in tickets.iter().enumerate() {
+            let tab = if n == 0 {
+                page.current_tab().await
+            } else {
+                page.new_tab().await
+            };
+            let url = serve.url(&format!("/tickets/{ticket}"));
+            tokio::time::timeout(LOAD, page.goto(&url))
+                .await
+                .unwrap_or_else(|_| panic!("tab {n} hangs loading {url}"));
+            page.wait_until("document.body.dataset.live === 'open'", WAIT)
+                .await;
+            tabs.push(tab);
+        }
+        for (n, ticket) in tickets.iter().enumerate() {
+            service::write(
+                &mut conn,
+                &desk.engineer.viewer(),
+                *ticket,
+                &format!("live in tab {n}"),
+                casebook::domain::policy::Visibility::Internal,
+            )
+            .await
+            .unwrap();
+        }
+        for (n, tab) in tabs.iter().enumerate() {
+            page.switch_to(tab).await;
+            page.wait_for("#journal li.entry", &format!("live in tab {n}"), WAIT)
+                .await;
+            let others = page.texts("#journal li.entry").await;
+            assert_eq!(others.len(), 1, "tab {n} shows only its ticket's entry: {others:?}");
+        }
+        // An eleventh page (the queue, with a stream of its own) loads too.
+        page.new_tab().await;
+        tokio::time::timeout(LOAD, page.goto(&serve.url("/tickets?queue=mine")))
+            .await
+            .unwrap_or_else(|_| panic!("the queue hangs with ten ticket tabs open"));
+        page.wait_until("document.body.dataset.live === 'open'", WAIT)
+            .await;
+        // Closing the tab that holds the stream hands it to another.
+        page.switch_to(&tabs[0]).await;
+        page.close_tab().await;
+        page.switch_to(&tabs[5]).await;
+        service::write(
+            &mut conn,
+            &desk.engineer.viewer(),
+            tickets[5],
+            "after the first tab closed",
+            casebook::domain::policy::Visibility::Internal,
+        )
+        .await
+        .unwrap();
+        page.wait_for("#journal li.entry", "after the first tab closed", WAIT)
+            .await;
+
+        page.close().await;
+        serve.kill();
+    }
+
     /// An open triage queue takes a P1 opened through the API without a
     /// reload.
     #[tokio::test(flavor = "multi_thread")]
