@@ -434,6 +434,18 @@ async fn relinking_a_model_updates_its_outcome_and_a_suggestion_asks_for_one() {
         page.body
             .contains(r#"<select id="outcome-db-disk-full" name="outcome" required>"#)
     );
+    // A compact ranked list: title, key, the statement in one line, the
+    // matched words; the highlighted excerpt behind a <details>.
+    let list = &page.body[page.body.find(r#"<ol class="suggestions">"#).unwrap()..];
+    let first = &list[..list.find("</li>").unwrap()];
+    assert!(first.contains(r#"<a href="/models/db-disk-full" class="s-title">"#), "{first}");
+    assert!(first.contains(r#"<p class="s-line">"#), "{first}");
+    assert!(first.contains(r#"<p class="matched">matched: "#), "{first}");
+    assert!(first.contains(r#"<details class="s-more"><summary>excerpt</summary>"#));
+    // The linked model and its outcome are in the ticket's head line.
+    assert!(page.body.contains(
+        r#"<span class="linked-model">model <a href="/models/db-disk-full">db-disk-full</a>: resolved by the model</span>"#
+    ));
 }
 
 #[actix_web::test]
@@ -660,6 +672,104 @@ async fn a_customer_finds_their_resolved_tickets() {
     let all = w.app.get_as(&customer, "/tickets?queue=all").await.body;
     assert!(all.contains("Still broken") && all.contains("Fixed last week"));
     assert!(!all.contains("Globex secret outage"));
+}
+
+#[actix_web::test]
+async fn a_refused_form_lands_on_the_ticket_address_and_its_flash_is_shown_once() {
+    let w = world().await;
+    let id = open(&w, "Flaky DNS").await;
+    let engineer = w.app.sign_in(&w.engineer).await;
+    let res = w
+        .app
+        .post_as(
+            &engineer,
+            &format!("/tickets/{id}/edit"),
+            &[
+                ("title", ""),
+                ("description", "the description I typed"),
+                ("priority", "2"),
+                ("category", "network"),
+            ],
+        )
+        .await;
+    // Redirect after POST: the address bar is the ticket's.
+    assert_eq!(res.status, 303);
+    assert_eq!(res.location(), Some(format!("/tickets/{id}#refused").as_str()));
+    let cookie = res
+        .headers
+        .get_all("set-cookie")
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("casebook_flash="))
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains(&format!("Path=/tickets/{id}")), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    let token = res.set_cookie("casebook_flash").unwrap();
+    let view = |browser: &Browser| {
+        browser
+            .with_cookies(TestRequest::get().uri(&format!("/tickets/{id}")))
+            .cookie(actix_web::cookie::Cookie::new("casebook_flash", token.clone()))
+    };
+    // Another person holding the cookie gets nothing from it.
+    let other = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut w.app.conn().await)
+        .await;
+    let other = w.app.sign_in(&other).await;
+    let page = w.app.call(view(&other)).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("Not done") && !page.body.contains("the description I typed"));
+    // The person who sent it: the reason beside the field, the text kept,
+    // and the flash cookie cleared.
+    let page = w.app.call(view(&engineer)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(r#"<p class="form-error" role="alert" id="refused">Not done:"#));
+    assert!(page.body.contains(r#"id="title-error""#), "{}", page.body);
+    assert!(page.body.contains("the description I typed</textarea>"));
+    assert!(page.body.contains(r#"<details class="panel edit" id="edit" open>"#));
+    assert!(
+        page.headers
+            .get_all("set-cookie")
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.starts_with("casebook_flash=;") || v.starts_with("casebook_flash=\"\";")),
+        "the cookie is removed"
+    );
+    // Once: a reload shows the ticket as it is.
+    let again = w.app.call(view(&engineer)).await;
+    assert!(!again.body.contains("Not done"));
+    assert!(!again.body.contains("the description I typed"));
+    assert_eq!(entries(&w, id).await.len(), 0, "nothing changed");
+}
+
+#[actix_web::test]
+async fn queues_show_age_assignee_and_the_triager() {
+    let w = world().await;
+    let id = open(&w, "Queue row").await;
+    let mut conn = w.app.conn().await;
+    service::assign(
+        &mut conn,
+        &w.engineer.viewer(),
+        casebook::domain::ticket::TicketId(id),
+        Some(w.engineer.id),
+    )
+    .await
+    .unwrap();
+    let engineer = w.app.sign_in(&w.engineer).await;
+    let list = w.app.get_as(&engineer, "/tickets").await.body;
+    assert!(list.contains("<th>Assignee</th>") && list.contains("<th>Age</th>"));
+    assert!(
+        list.contains(&format!(r#"<td class="assignee">{}</td>"#, w.engineer.display_name)),
+        "{list}"
+    );
+    assert!(list.contains(">just now</time></td>"), "{list}");
+    let triage = w.app.get_as(&engineer, "/tickets?queue=mine").await.body;
+    assert!(triage.contains("Triaging this week: nobody on the rota"));
+    assert!(triage.contains("Queue row"));
+    // Customers see neither the team's columns nor the rota.
+    let customer = w.app.sign_in(&w.customer).await;
+    let theirs = w.app.get_as(&customer, "/tickets").await.body;
+    assert!(theirs.contains("Queue row") && theirs.contains("<th>Age</th>"));
+    assert!(!theirs.contains("<th>Assignee</th>") && !theirs.contains("Triaging this week"));
 }
 
 /// The ticket page in a real browser (kept apart: diesel's `execute`
