@@ -576,6 +576,22 @@ async fn an_oversized_entry_is_refused_on_the_page_with_the_text_kept() {
         body.contains(r#"<script src="/static/js/ticket.js" defer data-ticket-url="/tickets/"#)
     );
     assert!(entries(&w, id).await.is_empty());
+    // Without JavaScript the limit is told beside the field before sending.
+    assert!(body.contains(r#"<p class="hint" id="body-limit">Up to 100000 bytes"#));
+    // Over the 2 MiB a request may have, the body is not even read: the
+    // refusal says so and how to get the text back.
+    let huge = "y".repeat(casebook::web::csrf::MAX_FORM_BYTES + 1);
+    let refused = w
+        .app
+        .post_as(&engineer, &format!("/tickets/{id}/entries"), &[("body", &huge)])
+        .await;
+    assert_eq!(refused.status, 413);
+    assert!(
+        refused.body.contains("Go back: your browser still holds what you typed"),
+        "{}",
+        refused.body
+    );
+    assert!(entries(&w, id).await.is_empty());
 
     // The composer's script gets the refusal as JSON and keeps the text
     // itself; a good entry comes back rendered, to append at once.
