@@ -84,7 +84,10 @@ pub struct EscalationToMe {
 
 impl EscalationToMe {
     pub fn status_label(&self) -> &'static str {
-        self.status.parse::<Status>().map(|s| s.label()).unwrap_or("")
+        self.status
+            .parse::<Status>()
+            .map(|s| s.label())
+            .unwrap_or("")
     }
 }
 

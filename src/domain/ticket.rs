@@ -275,10 +275,12 @@ impl FromStr for Outcome {
         Outcome::ALL
             .into_iter()
             .find(|o| o.as_str() == s.trim())
-            .ok_or_else(|| FieldError::new(
+            .ok_or_else(|| {
+                FieldError::new(
                     "outcome",
                     "choose what the model did: resolved it, helped partly, or no model fits",
-                ))
+                )
+            })
     }
 }
 

@@ -403,7 +403,10 @@ mod tests {
     #[test]
     fn a_statement_in_one_line_is_its_first_sentence_cut_at_a_word() {
         assert_eq!(
-            one_line("Free space on the data\nvolume is low. Writes fail at 0.", 80),
+            one_line(
+                "Free space on the data\nvolume is low. Writes fail at 0.",
+                80
+            ),
             "Free space on the data volume is low."
         );
         assert_eq!(

@@ -123,7 +123,10 @@ async fn each_role_finds_its_own_work_on_the_home_page() {
     let queue = section(&page, "triage-queue");
     assert!(queue.contains("You triage this week"), "{queue}");
     assert!(queue.contains("Checkout down for everyone") && queue.contains("Reports slow"));
-    assert!(!queue.contains("Globex private trouble"), "resolved: not in the queue");
+    assert!(
+        !queue.contains("Globex private trouble"),
+        "resolved: not in the queue"
+    );
     assert!(
         page.find(r#"id="triage-queue""#) < page.find(r#"id="my-tickets""#),
         "the triager's queue comes first"
@@ -136,7 +139,10 @@ async fn each_role_finds_its_own_work_on_the_home_page() {
     // The engineer: the escalation to them, in their tickets with the marker.
     let page = home(&t, &t.engineer).await;
     let mine = section(&page, "my-tickets");
-    assert!(mine.contains(&format!("#{slow} Reports slow since Monday")), "{mine}");
+    assert!(
+        mine.contains(&format!("#{slow} Reports slow since Monday")),
+        "{mine}"
+    );
     assert!(mine.contains("escalated to you"));
     assert!(!mine.contains("Checkout down"));
     let escalations = section(&page, "escalations");
@@ -184,7 +190,10 @@ async fn each_role_finds_its_own_work_on_the_home_page() {
     let page = home(&t, &t.admin).await;
     assert!(page.contains(r#"<dd id="h-open">2</dd>"#));
     let steps = section(&page, "next-steps");
-    assert!(steps.contains("6 so far") && !steps.contains("models so far"), "{steps}");
+    assert!(
+        steps.contains("6 so far") && !steps.contains("models so far"),
+        "{steps}"
+    );
 
     // The customer: their organization's open tickets and the button.
     let page = home(&t, &t.customer).await;
@@ -218,7 +227,10 @@ async fn an_admin_of_a_fresh_installation_is_shown_the_next_steps() {
     let browser = app.sign_in(&admin).await;
     let page = app.get_as(&browser, "/").await.body;
     let steps = section(&page, "next-steps");
-    assert!(steps.contains(r#"<a href="/admin/users">Add the people</a>"#), "{steps}");
+    assert!(
+        steps.contains(r#"<a href="/admin/users">Add the people</a>"#),
+        "{steps}"
+    );
     assert!(steps.contains("casebook demo --data-dir"));
     assert!(steps.contains("/api/v1"));
     // The demo models are one step; people and a first ticket the others.

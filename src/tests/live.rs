@@ -292,7 +292,10 @@ async fn the_shared_stream_carries_each_named_ticket_through_the_viewers_scope()
             .find_map(|l| l.strip_prefix("data: "))
             .unwrap();
         let v: serde_json::Value = serde_json::from_str(data).unwrap();
-        heard.push((v["ticket"].as_i64().unwrap(), v["html"].as_str().unwrap().to_owned()));
+        heard.push((
+            v["ticket"].as_i64().unwrap(),
+            v["html"].as_str().unwrap().to_owned(),
+        ));
     }
     assert_eq!(heard[0].0, acme_a);
     assert!(heard[0].1.contains("public reply on A"), "{heard:?}");
@@ -315,7 +318,10 @@ async fn the_shared_stream_carries_each_named_ticket_through_the_viewers_scope()
     assert_eq!(tickets, want);
 
     // Only tickets the viewer may not see, or nonsense: refused.
-    assert_eq!(status_line(&serve, &format!("/events?tickets={theirs}:0"), &customer), 404);
+    assert_eq!(
+        status_line(&serve, &format!("/events?tickets={theirs}:0"), &customer),
+        404
+    );
     assert_eq!(status_line(&serve, "/events?tickets=abc", &customer), 400);
     drop(customer_stream);
     drop(engineer_stream);

@@ -112,7 +112,10 @@ async fn a_false_alarm_goes_from_new_to_resolved_with_its_reason_and_can_be_reop
     let path = format!("/tickets/{id}/status");
 
     let (status, body) = post(&w, &engineer, &path, &[("status", "resolved")]).await;
-    assert_eq!(status, 303, "refused: redirected to the ticket with a flash");
+    assert_eq!(
+        status, 303,
+        "refused: redirected to the ticket with a flash"
+    );
     assert!(
         body.contains(r#"<p class="field-error" id="resolution-error">say why this was a false alarm before resolving it</p>"#),
         "the reason is asked for beside its field: {body}"
@@ -181,7 +184,10 @@ async fn corrections_are_journaled_before_and_after_and_customers_see_only_publi
         ],
     )
     .await;
-    assert_eq!(status, 303, "refused: redirected to the ticket with a flash");
+    assert_eq!(
+        status, 303,
+        "refused: redirected to the ticket with a flash"
+    );
     assert!(body.contains(r#"id="title-error""#), "{body}");
     assert!(body.contains("typed description kept"));
     assert!(body.contains(r#"<details class="panel edit" id="edit" open>"#));
@@ -438,7 +444,10 @@ async fn relinking_a_model_updates_its_outcome_and_a_suggestion_asks_for_one() {
     // matched words; the highlighted excerpt behind a <details>.
     let list = &page.body[page.body.find(r#"<ol class="suggestions">"#).unwrap()..];
     let first = &list[..list.find("</li>").unwrap()];
-    assert!(first.contains(r#"<a href="/models/db-disk-full" class="s-title">"#), "{first}");
+    assert!(
+        first.contains(r#"<a href="/models/db-disk-full" class="s-title">"#),
+        "{first}"
+    );
     assert!(first.contains(r#"<p class="s-line">"#), "{first}");
     assert!(first.contains(r#"<p class="matched">matched: "#), "{first}");
     assert!(first.contains(r#"<details class="s-more"><summary>excerpt</summary>"#));
@@ -465,7 +474,10 @@ async fn the_linked_models_steps_are_a_checklist_and_prefill_the_escalation() {
         &[("model", "db-disk-full"), ("step", "1"), ("done", "1")],
     )
     .await;
-    assert_eq!(status, 303, "refused: redirected to the ticket with a flash");
+    assert_eq!(
+        status, 303,
+        "refused: redirected to the ticket with a flash"
+    );
     assert!(body.contains("link the model to the ticket first"));
 
     post(
@@ -534,7 +546,10 @@ async fn the_linked_models_steps_are_a_checklist_and_prefill_the_escalation() {
         &[("model", "db-disk-full"), ("step", "99"), ("done", "1")],
     )
     .await;
-    assert_eq!(status, 303, "refused: redirected to the ticket with a flash");
+    assert_eq!(
+        status, 303,
+        "refused: redirected to the ticket with a flash"
+    );
     assert!(body.contains("the model has no step 99"));
     // The customer sees none of it.
     let customer = w.app.sign_in(&w.customer).await;
@@ -564,7 +579,10 @@ async fn an_oversized_entry_is_refused_on_the_page_with_the_text_kept() {
         &[("body", &text)],
     )
     .await;
-    assert_eq!(status, 303, "refused: redirected to the ticket with a flash");
+    assert_eq!(
+        status, 303,
+        "refused: redirected to the ticket with a flash"
+    );
     assert!(
         body.contains(&format!("{text}</textarea>")),
         "the typed text is kept"
@@ -583,11 +601,17 @@ async fn an_oversized_entry_is_refused_on_the_page_with_the_text_kept() {
     let huge = "y".repeat(casebook::web::csrf::MAX_FORM_BYTES + 1);
     let refused = w
         .app
-        .post_as(&engineer, &format!("/tickets/{id}/entries"), &[("body", &huge)])
+        .post_as(
+            &engineer,
+            &format!("/tickets/{id}/entries"),
+            &[("body", &huge)],
+        )
         .await;
     assert_eq!(refused.status, 413);
     assert!(
-        refused.body.contains("Go back: your browser still holds what you typed"),
+        refused
+            .body
+            .contains("Go back: your browser still holds what you typed"),
         "{}",
         refused.body
     );
@@ -710,7 +734,10 @@ async fn a_refused_form_lands_on_the_ticket_address_and_its_flash_is_shown_once(
         .await;
     // Redirect after POST: the address bar is the ticket's.
     assert_eq!(res.status, 303);
-    assert_eq!(res.location(), Some(format!("/tickets/{id}#refused").as_str()));
+    assert_eq!(
+        res.location(),
+        Some(format!("/tickets/{id}#refused").as_str())
+    );
     let cookie = res
         .headers
         .get_all("set-cookie")
@@ -724,7 +751,10 @@ async fn a_refused_form_lands_on_the_ticket_address_and_its_flash_is_shown_once(
     let view = |browser: &Browser| {
         browser
             .with_cookies(TestRequest::get().uri(&format!("/tickets/{id}")))
-            .cookie(actix_web::cookie::Cookie::new("casebook_flash", token.clone()))
+            .cookie(actix_web::cookie::Cookie::new(
+                "casebook_flash",
+                token.clone(),
+            ))
     };
     // Another person holding the cookie gets nothing from it.
     let other = fixtures::user()
@@ -739,10 +769,16 @@ async fn a_refused_form_lands_on_the_ticket_address_and_its_flash_is_shown_once(
     // and the flash cookie cleared.
     let page = w.app.call(view(&engineer)).await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains(r#"<p class="form-error" role="alert" id="refused">Not done:"#));
+    assert!(
+        page.body
+            .contains(r#"<p class="form-error" role="alert" id="refused">Not done:"#)
+    );
     assert!(page.body.contains(r#"id="title-error""#), "{}", page.body);
     assert!(page.body.contains("the description I typed</textarea>"));
-    assert!(page.body.contains(r#"<details class="panel edit" id="edit" open>"#));
+    assert!(
+        page.body
+            .contains(r#"<details class="panel edit" id="edit" open>"#)
+    );
     assert!(
         page.headers
             .get_all("set-cookie")
@@ -774,7 +810,10 @@ async fn queues_show_age_assignee_and_the_triager() {
     let list = w.app.get_as(&engineer, "/tickets").await.body;
     assert!(list.contains("<th>Assignee</th>") && list.contains("<th>Age</th>"));
     assert!(
-        list.contains(&format!(r#"<td class="assignee">{}</td>"#, w.engineer.display_name)),
+        list.contains(&format!(
+            r#"<td class="assignee">{}</td>"#,
+            w.engineer.display_name
+        )),
         "{list}"
     );
     assert!(list.contains(">just now</time></td>"), "{list}");
@@ -1085,7 +1124,11 @@ mod in_browser {
             page.wait_for("#journal li.entry", &format!("live in tab {n}"), WAIT)
                 .await;
             let others = page.texts("#journal li.entry").await;
-            assert_eq!(others.len(), 1, "tab {n} shows only its ticket's entry: {others:?}");
+            assert_eq!(
+                others.len(),
+                1,
+                "tab {n} shows only its ticket's entry: {others:?}"
+            );
         }
         // An eleventh page (the queue, with a stream of its own) loads too.
         page.new_tab().await;

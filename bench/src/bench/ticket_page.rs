@@ -195,11 +195,17 @@ async fn run(
     );
     for n in 0..opts.entries {
         let (who, body, visibility) = match n % 10 {
-            0 => (&customer, format!("Still failing for us, attempt {n}. Any news?"), Visibility::Public),
+            0 => (
+                &customer,
+                format!("Still failing for us, attempt {n}. Any news?"),
+                Visibility::Public,
+            ),
             3 => (&engineer, log_paste(n), Visibility::Internal),
             5 => (
                 &engineer,
-                format!("Update {n}: we are draining the affected nodes; next update in **15 minutes**."),
+                format!(
+                    "Update {n}: we are draining the affected nodes; next update in **15 minutes**."
+                ),
                 Visibility::Public,
             ),
             _ => (

@@ -349,7 +349,11 @@ impl TestApp {
     /// Follows a refused ticket form: the answer must be a redirect to the
     /// ticket carrying a flash cookie; returns the ticket page that shows
     /// the reason and the typed text (`None` when there was no flash).
-    pub async fn follow_flash(&self, browser: &Browser, res: &TestResponse) -> Option<TestResponse> {
+    pub async fn follow_flash(
+        &self,
+        browser: &Browser,
+        res: &TestResponse,
+    ) -> Option<TestResponse> {
         let flash = res.set_cookie("casebook_flash")?;
         assert_eq!(res.status, 303, "a refusal redirects: {}", res.body);
         let location = res.location()?.split('#').next()?.to_owned();
@@ -375,7 +379,12 @@ impl TestApp {
         let res = self.post_as(browser, path, fields).await;
         match self.follow_flash(browser, &res).await {
             Some(page) => page,
-            None => panic!("not refused with a flash: {} {:?} {}", res.status, res.location(), res.body),
+            None => panic!(
+                "not refused with a flash: {} {:?} {}",
+                res.status,
+                res.location(),
+                res.body
+            ),
         }
     }
 

@@ -14,10 +14,10 @@ use crate::db::flashes::{self, Flash};
 use crate::domain::account::UserId;
 use crate::domain::policy::Visibility;
 use crate::domain::ticket::TicketId;
+use crate::secrets::{hash_token, new_token};
 use crate::tickets::{self as service, EditTicket, Escalation};
 use crate::web::auth::SignedIn;
 use crate::web::error::AppError;
-use crate::secrets::{hash_token, new_token};
 use crate::web::see_other;
 
 use super::Draft;
@@ -45,7 +45,14 @@ async fn finish<E: Into<AppError>>(
                     .map_err(|e| AppError::Internal(e.to_string()))?,
             };
             let mut conn = state.pool.get().await?;
-            flashes::put(&mut conn, &hash_token(&token), UserId(who.0.user.id), id, &flash).await?;
+            flashes::put(
+                &mut conn,
+                &hash_token(&token),
+                UserId(who.0.user.id),
+                id,
+                &flash,
+            )
+            .await?;
             let mut response = see_other(&format!("/tickets/{id}#refused"));
             response
                 .add_cookie(&super::flash_cookie(state, id, token))

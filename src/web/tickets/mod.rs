@@ -421,7 +421,11 @@ impl ShowPage {
     /// Whether the error belongs to one of the named fields (it is then
     /// shown beside that field, and the banner only says where).
     fn error_in(&self, fields: &[&str]) -> bool {
-        let fields = if fields.is_empty() { &FIELDS[..] } else { fields };
+        let fields = if fields.is_empty() {
+            &FIELDS[..]
+        } else {
+            fields
+        };
         self.error
             .as_ref()
             .is_some_and(|e| fields.contains(&e.field))
