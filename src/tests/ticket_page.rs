@@ -595,7 +595,7 @@ async fn an_oversized_entry_is_refused_on_the_page_with_the_text_kept() {
     );
     assert!(entries(&w, id).await.is_empty());
     // Without JavaScript the limit is told beside the field before sending.
-    assert!(body.contains(r#"<p class="hint" id="body-limit">Up to 100000 bytes"#));
+    assert!(body.contains(r#"<span class="hint" id="body-limit">(Markdown; up to 100000 bytes"#));
     // Over the 2 MiB a request may have, the body is not even read: the
     // refusal says so and how to get the text back.
     let huge = "y".repeat(casebook::web::csrf::MAX_FORM_BYTES + 1);

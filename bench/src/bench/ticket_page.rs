@@ -225,7 +225,7 @@ async fn run(
         &engineer,
         ticket,
         &alert.source,
-        "helped",
+        "partial",
         "",
         None,
     )
