@@ -205,6 +205,34 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Time the ticket page with a long journal over many models (see
+    /// README, Benchmarks).
+    BenchTicketPage {
+        /// Incident models to generate (the triage suggestions search them).
+        #[arg(long, default_value_t = 100_000)]
+        models: usize,
+        /// Other tickets to generate (possible duplicates search them).
+        #[arg(long, default_value_t = 10_000)]
+        tickets: usize,
+        /// Journal entries on the measured ticket.
+        #[arg(long, default_value_t = 500)]
+        entries: usize,
+        /// Requests timed (after 20 to warm up).
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+        /// Seed of the generated data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Keep the scratch database and index.
+        #[arg(long)]
+        keep: bool,
+        /// The scratch database on the server (dropped and created).
+        #[arg(long, default_value = "casebook_bench_ticket_page")]
+        db_name: String,
+        /// Print the report as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write COUNT generated model files into DIR, for import benchmarks.
     GenerateModels {
         dir: PathBuf,
@@ -387,6 +415,35 @@ fn main() -> ExitCode {
                     keep,
                 };
                 let report = bench::intake::bench_intake(&config, &options).await?;
+                if json {
+                    let text = serde_json::to_string_pretty(&report)
+                        .map_err(|e| StartupError::Command(e.to_string()))?;
+                    println!("{text}");
+                } else {
+                    println!("{}", report.summary());
+                }
+                Ok(())
+            }
+            Command::BenchTicketPage {
+                models,
+                tickets,
+                entries,
+                requests,
+                seed,
+                keep,
+                db_name,
+                json,
+            } => {
+                let options = bench::ticket_page::PageOptions {
+                    models,
+                    tickets,
+                    entries,
+                    requests,
+                    seed,
+                    database: db_name,
+                    keep,
+                };
+                let report = bench::ticket_page::bench_ticket_page(&config, &options).await?;
                 if json {
                     let text = serde_json::to_string_pretty(&report)
                         .map_err(|e| StartupError::Command(e.to_string()))?;

@@ -117,6 +117,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    form_flashes (id) {
+        id -> Int8,
+        token_hash -> Text,
+        user_id -> Int8,
+        ticket_id -> Int8,
+        field -> Text,
+        message -> Text,
+        draft -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     improvement_events (id) {
         id -> Int8,
         improvement_id -> Int8,
@@ -461,6 +474,8 @@ diesel::joinable!(audit_log -> users (actor_id));
 diesel::joinable!(calendar_feeds -> users (user_id));
 diesel::joinable!(escalations -> tickets (ticket_id));
 diesel::joinable!(improvement_events -> improvements (improvement_id));
+diesel::joinable!(form_flashes -> tickets (ticket_id));
+diesel::joinable!(form_flashes -> users (user_id));
 diesel::joinable!(improvement_events -> users (actor_id));
 diesel::joinable!(improvements -> incident_models (model_id));
 diesel::joinable!(improvements -> reviews (review_id));
@@ -514,6 +529,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     deliveries,
     delivery_attempts,
     escalations,
+    form_flashes,
     improvement_events,
     improvements,
     inbound_messages,

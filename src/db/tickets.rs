@@ -235,6 +235,8 @@ pub struct TicketRow {
     pub organization: Option<String>,
     /// Someone escalated the ticket to the viewer.
     pub escalated_to_viewer: bool,
+    /// The assignee's name.
+    pub assignee: Option<String>,
 }
 
 pub async fn list(
@@ -251,7 +253,10 @@ pub async fn list(
         .map(|s| s.as_str())
         .collect();
     let build = || {
-        let mut query = tickets::table.left_join(organizations::table).into_boxed();
+        let mut query = tickets::table
+            .left_join(organizations::table)
+            .left_join(users::table.on(tickets::assignee_id.eq(users::id.nullable())))
+            .into_boxed();
         query = match scope {
             TicketScope::All => query,
             TicketScope::Organization(org) => query.filter(tickets::organization_id.eq(org.0)),
@@ -303,6 +308,7 @@ pub async fn list(
         Ticket::as_select(),
         organizations::name.nullable(),
         escalated,
+        users::display_name.nullable(),
     ));
     rows = match filter.queue {
         // What is finished is looked up by when it happened.

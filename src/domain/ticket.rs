@@ -275,7 +275,12 @@ impl FromStr for Outcome {
         Outcome::ALL
             .into_iter()
             .find(|o| o.as_str() == s.trim())
-            .ok_or_else(|| FieldError::new("outcome", "choose resolved, partial or no_fit"))
+            .ok_or_else(|| {
+                FieldError::new(
+                    "outcome",
+                    "choose what the model did: resolved it, helped partly, or no model fits",
+                )
+            })
     }
 }
 
@@ -332,8 +337,32 @@ impl Followed {
     }
 }
 
+/// How long a ticket has waited, as a queue shows it: the largest unit
+/// only ("45 min", "3 h", "2 d"), so a column of ages reads at a glance.
+pub fn age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => "just now".to_owned(),
+        60..3_600 => format!("{} min", s / 60),
+        3_600..86_400 => format!("{} h", s / 3_600),
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ages_show_the_largest_unit() {
+        use super::age;
+        assert_eq!(age(-5), "just now");
+        assert_eq!(age(59), "just now");
+        assert_eq!(age(60), "1 min");
+        assert_eq!(age(3_599), "59 min");
+        assert_eq!(age(3_600), "1 h");
+        assert_eq!(age(86_399), "23 h");
+        assert_eq!(age(86_400 * 3 + 5), "3 d");
+    }
+
     use super::*;
 
     #[test]

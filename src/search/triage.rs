@@ -20,6 +20,9 @@ pub struct Suggestion {
     pub score: f32,
     /// The statement, with the matching words highlighted.
     pub snippet: SafeHtml,
+    /// The statement's first sentence, on one line (the compact list shows
+    /// it; the snippet is there on demand).
+    pub line: String,
     /// The words of the ticket that the model contains, the one that adds
     /// most to the score first; words that add almost nothing are left out.
     pub matched: Vec<String>,
@@ -173,10 +176,30 @@ pub fn suggest_models_with(
             title: get(f.model.title),
             score: hit.score,
             snippet,
+            line: one_line(&get(f.model.statement), 140),
             matched,
         });
     }
     Ok(suggestions)
+}
+
+/// The first sentence of `text` on one line, at most `max` characters
+/// (cut at a word, with an ellipsis).
+pub fn one_line(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let sentence = match flat.find(". ") {
+        Some(end) => &flat[..=end],
+        None => flat.as_str(),
+    };
+    if sentence.chars().count() <= max {
+        return sentence.to_owned();
+    }
+    let cut: String = sentence.chars().take(max).collect();
+    let cut = match cut.rfind(' ') {
+        Some(space) if space > max / 2 => &cut[..space],
+        _ => cut.as_str(),
+    };
+    format!("{}…", cut.trim_end_matches([',', ';', ':', ' ']))
 }
 
 /// A word that adds less than this share of a suggestion's score is not
@@ -379,6 +402,24 @@ mod tests {
             })
             .count();
         found as f64 / queries.len().max(1) as f64
+    }
+
+    #[test]
+    fn a_statement_in_one_line_is_its_first_sentence_cut_at_a_word() {
+        assert_eq!(
+            one_line(
+                "Free space on the data\nvolume is low. Writes fail at 0.",
+                80
+            ),
+            "Free space on the data volume is low."
+        );
+        assert_eq!(
+            one_line("alpha beta gamma delta epsilon", 20),
+            "alpha beta gamma…"
+        );
+        assert_eq!(one_line("", 10), "");
+        let long = "ü".repeat(50);
+        assert_eq!(one_line(&long, 10), format!("{}…", "ü".repeat(10)));
     }
 
     #[test]

@@ -221,3 +221,129 @@ async fn entries_written_through_one_process_reach_pages_on_the_other_within_a_s
     a.kill();
     b.kill();
 }
+
+/// The stream one browser shares across its ticket pages (`GET /events`):
+/// each named ticket's entries, tagged with the ticket, through the
+/// viewer's scope. A customer naming another organization's ticket hears
+/// nothing of it, and never an internal entry; naming only such tickets is
+/// a 404, as for one ticket's stream.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shared_stream_carries_each_named_ticket_through_the_viewers_scope() {
+    use casebook::domain::account::Role;
+    use casebook::tickets::{self as service, OpenTicket};
+
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let desk = fixtures::desk(&mut conn).await;
+    let globex = fixtures::organization(&mut conn, "Globex").await;
+    let rival = fixtures::user()
+        .role(Role::Customer)
+        .org(&globex)
+        .create(&mut conn)
+        .await;
+    let mut ids = Vec::new();
+    for (who, title) in [
+        (desk.customer.viewer(), "Second Acme ticket"),
+        (rival.viewer(), "Globex ticket"),
+    ] {
+        ids.push(
+            service::open(
+                &mut conn,
+                &who,
+                OpenTicket {
+                    title,
+                    description: "",
+                    priority: "3",
+                    category: "",
+                    organization: None,
+                },
+            )
+            .await
+            .unwrap()
+            .id
+            .0,
+        );
+    }
+    let (acme_a, acme_b, theirs) = (desk.ticket, ids[0], ids[1]);
+    let customer = fixtures::session(&mut conn, &desk.customer).await;
+    let engineer = fixtures::session(&mut conn, &desk.engineer).await;
+    let token = fixtures::api_token(&mut conn, &desk.engineer).await;
+    let dir = data_dir();
+    let mut serve = Serve::start_with(dir.path(), |c| {
+        c.env("DATABASE_URL", &db.url);
+    });
+    serve.wait_ready();
+    serve.wait_listening();
+
+    let path = format!("/events?tickets={acme_a}:0,{acme_b}:0,{theirs}:0");
+    let customer_stream = EventStream::open(&serve, &path, &customer, "customer, shared");
+    let engineer_stream = EventStream::open(&serve, &path, &engineer, "engineer, shared");
+    write_entry(&serve, &token, theirs, "GLOBEX-ONLY reply", "public");
+    write_entry(&serve, &token, acme_a, "INTERNAL note on A", "internal");
+    write_entry(&serve, &token, acme_a, "public reply on A", "public");
+    write_entry(&serve, &token, acme_b, "public reply on B", "public");
+
+    // In commit order: a leak would come before the replies.
+    let mut heard = Vec::new();
+    for _ in 0..2 {
+        let (_, frame) = customer_stream.next_entry(Duration::from_secs(10));
+        let data = frame
+            .lines()
+            .find_map(|l| l.strip_prefix("data: "))
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(data).unwrap();
+        heard.push((
+            v["ticket"].as_i64().unwrap(),
+            v["html"].as_str().unwrap().to_owned(),
+        ));
+    }
+    assert_eq!(heard[0].0, acme_a);
+    assert!(heard[0].1.contains("public reply on A"), "{heard:?}");
+    assert_eq!(heard[1].0, acme_b);
+    assert!(heard[1].1.contains("public reply on B"), "{heard:?}");
+    // The engineer hears all four, the Globex one tagged with its ticket.
+    let mut tickets = Vec::new();
+    for _ in 0..4 {
+        let (_, frame) = engineer_stream.next_entry(Duration::from_secs(10));
+        let data = frame
+            .lines()
+            .find_map(|l| l.strip_prefix("data: "))
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(data).unwrap();
+        tickets.push(v["ticket"].as_i64().unwrap());
+    }
+    tickets.sort_unstable();
+    let mut want = vec![theirs, acme_a, acme_a, acme_b];
+    want.sort_unstable();
+    assert_eq!(tickets, want);
+
+    // Only tickets the viewer may not see, or nonsense: refused.
+    assert_eq!(
+        status_line(&serve, &format!("/events?tickets={theirs}:0"), &customer),
+        404
+    );
+    assert_eq!(status_line(&serve, "/events?tickets=abc", &customer), 400);
+    drop(customer_stream);
+    drop(engineer_stream);
+    serve.kill();
+}
+
+/// The status of a GET with the session cookie (the body is not read).
+fn status_line(serve: &Serve, path: &str, session: &str) -> u16 {
+    let socket = TcpStream::connect(serve.addr).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        &socket,
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nCookie: casebook_session={session}\r\n\r\n",
+        serve.addr
+    )
+    .unwrap();
+    let mut line = String::new();
+    BufReader::new(&socket).read_line(&mut line).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}

@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod drift;
 mod foundation;
+mod home;
 mod improvement_loop;
 mod improvements;
 mod live;

@@ -91,9 +91,17 @@ async fn entries(w: &World, id: i64) -> Vec<(String, String, String, serde_json:
         .unwrap()
 }
 
+/// POSTs a form; a refused ticket form (a redirect with a flash) is
+/// followed to the ticket page, whose body is returned with the 303.
 async fn post(w: &World, who: &Browser, path: &str, form: &[(&str, &str)]) -> (u16, String) {
     let res = w.app.post_as(who, path, form).await;
-    (res.status, res.body)
+    match w.app.follow_flash(who, &res).await {
+        Some(page) => {
+            assert_eq!(page.status, 200, "{}", page.body);
+            (res.status, page.body)
+        }
+        None => (res.status, res.body),
+    }
 }
 
 #[actix_web::test]
@@ -104,7 +112,10 @@ async fn a_false_alarm_goes_from_new_to_resolved_with_its_reason_and_can_be_reop
     let path = format!("/tickets/{id}/status");
 
     let (status, body) = post(&w, &engineer, &path, &[("status", "resolved")]).await;
-    assert_eq!(status, 422);
+    assert_eq!(
+        status, 303,
+        "refused: redirected to the ticket with a flash"
+    );
     assert!(
         body.contains(r#"<p class="field-error" id="resolution-error">say why this was a false alarm before resolving it</p>"#),
         "the reason is asked for beside its field: {body}"
@@ -173,7 +184,10 @@ async fn corrections_are_journaled_before_and_after_and_customers_see_only_publi
         ],
     )
     .await;
-    assert_eq!(status, 422);
+    assert_eq!(
+        status, 303,
+        "refused: redirected to the ticket with a flash"
+    );
     assert!(body.contains(r#"id="title-error""#), "{body}");
     assert!(body.contains("typed description kept"));
     assert!(body.contains(r#"<details class="panel edit" id="edit" open>"#));
@@ -389,8 +403,9 @@ async fn relinking_a_model_updates_its_outcome_and_a_suggestion_asks_for_one() {
     let engineer = w.app.sign_in(&w.engineer).await;
     let path = format!("/tickets/{id}/models");
 
-    let (status, _) = post(&w, &engineer, &path, &[("model", "db-disk-full")]).await;
-    assert_eq!(status, 422, "a link needs its outcome");
+    let (status, body) = post(&w, &engineer, &path, &[("model", "db-disk-full")]).await;
+    assert_eq!(status, 303, "a link needs its outcome");
+    assert!(body.contains(r#"id="outcome-error""#), "{body}");
     for outcome in ["partial", "resolved"] {
         let (status, body) = post(
             &w,
@@ -425,6 +440,21 @@ async fn relinking_a_model_updates_its_outcome_and_a_suggestion_asks_for_one() {
         page.body
             .contains(r#"<select id="outcome-db-disk-full" name="outcome" required>"#)
     );
+    // A compact ranked list: title, key, the statement in one line, the
+    // matched words; the highlighted excerpt behind a <details>.
+    let list = &page.body[page.body.find(r#"<ol class="suggestions">"#).unwrap()..];
+    let first = &list[..list.find("</li>").unwrap()];
+    assert!(
+        first.contains(r#"<a href="/models/db-disk-full" class="s-title">"#),
+        "{first}"
+    );
+    assert!(first.contains(r#"<p class="s-line">"#), "{first}");
+    assert!(first.contains(r#"<p class="matched">matched: "#), "{first}");
+    assert!(first.contains(r#"<details class="s-more"><summary>excerpt</summary>"#));
+    // The linked model and its outcome are in the ticket's head line.
+    assert!(page.body.contains(
+        r#"<span class="linked-model">model <a href="/models/db-disk-full">db-disk-full</a>: resolved by the model</span>"#
+    ));
 }
 
 #[actix_web::test]
@@ -444,7 +474,10 @@ async fn the_linked_models_steps_are_a_checklist_and_prefill_the_escalation() {
         &[("model", "db-disk-full"), ("step", "1"), ("done", "1")],
     )
     .await;
-    assert_eq!(status, 422);
+    assert_eq!(
+        status, 303,
+        "refused: redirected to the ticket with a flash"
+    );
     assert!(body.contains("link the model to the ticket first"));
 
     post(
@@ -513,7 +546,10 @@ async fn the_linked_models_steps_are_a_checklist_and_prefill_the_escalation() {
         &[("model", "db-disk-full"), ("step", "99"), ("done", "1")],
     )
     .await;
-    assert_eq!(status, 422);
+    assert_eq!(
+        status, 303,
+        "refused: redirected to the ticket with a flash"
+    );
     assert!(body.contains("the model has no step 99"));
     // The customer sees none of it.
     let customer = w.app.sign_in(&w.customer).await;
@@ -543,7 +579,10 @@ async fn an_oversized_entry_is_refused_on_the_page_with_the_text_kept() {
         &[("body", &text)],
     )
     .await;
-    assert_eq!(status, 422);
+    assert_eq!(
+        status, 303,
+        "refused: redirected to the ticket with a flash"
+    );
     assert!(
         body.contains(&format!("{text}</textarea>")),
         "the typed text is kept"
@@ -553,6 +592,28 @@ async fn an_oversized_entry_is_refused_on_the_page_with_the_text_kept() {
     );
     assert!(
         body.contains(r#"<script src="/static/js/ticket.js" defer data-ticket-url="/tickets/"#)
+    );
+    assert!(entries(&w, id).await.is_empty());
+    // Without JavaScript the limit is told beside the field before sending.
+    assert!(body.contains(r#"<span class="hint" id="body-limit">(Markdown; up to 100000 bytes"#));
+    // Over the 2 MiB a request may have, the body is not even read: the
+    // refusal says so and how to get the text back.
+    let huge = "y".repeat(casebook::web::csrf::MAX_FORM_BYTES + 1);
+    let refused = w
+        .app
+        .post_as(
+            &engineer,
+            &format!("/tickets/{id}/entries"),
+            &[("body", &huge)],
+        )
+        .await;
+    assert_eq!(refused.status, 413);
+    assert!(
+        refused
+            .body
+            .contains("Go back: your browser still holds what you typed"),
+        "{}",
+        refused.body
     );
     assert!(entries(&w, id).await.is_empty());
 
@@ -651,6 +712,119 @@ async fn a_customer_finds_their_resolved_tickets() {
     let all = w.app.get_as(&customer, "/tickets?queue=all").await.body;
     assert!(all.contains("Still broken") && all.contains("Fixed last week"));
     assert!(!all.contains("Globex secret outage"));
+}
+
+#[actix_web::test]
+async fn a_refused_form_lands_on_the_ticket_address_and_its_flash_is_shown_once() {
+    let w = world().await;
+    let id = open(&w, "Flaky DNS").await;
+    let engineer = w.app.sign_in(&w.engineer).await;
+    let res = w
+        .app
+        .post_as(
+            &engineer,
+            &format!("/tickets/{id}/edit"),
+            &[
+                ("title", ""),
+                ("description", "the description I typed"),
+                ("priority", "2"),
+                ("category", "network"),
+            ],
+        )
+        .await;
+    // Redirect after POST: the address bar is the ticket's.
+    assert_eq!(res.status, 303);
+    assert_eq!(
+        res.location(),
+        Some(format!("/tickets/{id}#refused").as_str())
+    );
+    let cookie = res
+        .headers
+        .get_all("set-cookie")
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("casebook_flash="))
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains(&format!("Path=/tickets/{id}")), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    let token = res.set_cookie("casebook_flash").unwrap();
+    let view = |browser: &Browser| {
+        browser
+            .with_cookies(TestRequest::get().uri(&format!("/tickets/{id}")))
+            .cookie(actix_web::cookie::Cookie::new(
+                "casebook_flash",
+                token.clone(),
+            ))
+    };
+    // Another person holding the cookie gets nothing from it.
+    let other = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut w.app.conn().await)
+        .await;
+    let other = w.app.sign_in(&other).await;
+    let page = w.app.call(view(&other)).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("Not done") && !page.body.contains("the description I typed"));
+    // The person who sent it: the reason beside the field, the text kept,
+    // and the flash cookie cleared.
+    let page = w.app.call(view(&engineer)).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains(r#"<p class="form-error" role="alert" id="refused">Not done:"#)
+    );
+    assert!(page.body.contains(r#"id="title-error""#), "{}", page.body);
+    assert!(page.body.contains("the description I typed</textarea>"));
+    assert!(
+        page.body
+            .contains(r#"<details class="panel edit" id="edit" open>"#)
+    );
+    assert!(
+        page.headers
+            .get_all("set-cookie")
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.starts_with("casebook_flash=;") || v.starts_with("casebook_flash=\"\";")),
+        "the cookie is removed"
+    );
+    // Once: a reload shows the ticket as it is.
+    let again = w.app.call(view(&engineer)).await;
+    assert!(!again.body.contains("Not done"));
+    assert!(!again.body.contains("the description I typed"));
+    assert_eq!(entries(&w, id).await.len(), 0, "nothing changed");
+}
+
+#[actix_web::test]
+async fn queues_show_age_assignee_and_the_triager() {
+    let w = world().await;
+    let id = open(&w, "Queue row").await;
+    let mut conn = w.app.conn().await;
+    service::assign(
+        &mut conn,
+        &w.engineer.viewer(),
+        casebook::domain::ticket::TicketId(id),
+        Some(w.engineer.id),
+    )
+    .await
+    .unwrap();
+    let engineer = w.app.sign_in(&w.engineer).await;
+    let list = w.app.get_as(&engineer, "/tickets").await.body;
+    assert!(list.contains("<th>Assignee</th>") && list.contains("<th>Age</th>"));
+    assert!(
+        list.contains(&format!(
+            r#"<td class="assignee">{}</td>"#,
+            w.engineer.display_name
+        )),
+        "{list}"
+    );
+    assert!(list.contains(">just now</time></td>"), "{list}");
+    let triage = w.app.get_as(&engineer, "/tickets?queue=mine").await.body;
+    assert!(triage.contains("Triaging this week: nobody on the rota"));
+    assert!(triage.contains("Queue row"));
+    // Customers see neither the team's columns nor the rota.
+    let customer = w.app.sign_in(&w.customer).await;
+    let theirs = w.app.get_as(&customer, "/tickets").await.body;
+    assert!(theirs.contains("Queue row") && theirs.contains("<th>Age</th>"));
+    assert!(!theirs.contains("<th>Assignee</th>") && !theirs.contains("Triaging this week"));
 }
 
 /// The ticket page in a real browser (kept apart: diesel's `execute`
@@ -871,6 +1045,112 @@ mod in_browser {
         )
         .await;
         page.wait_for("#journal li.entry", "written while hidden", WAIT)
+            .await;
+
+        page.close().await;
+        serve.kill();
+    }
+
+    /// Ten ticket tabs in one browser: each loads (none waits for one of
+    /// HTTP/1.1's six connections), each goes live and hears the entries of
+    /// its own ticket, and yet another page still loads. Ten pages each
+    /// holding its own stream would leave the seventh hanging; the pages
+    /// share one stream held by the tab they elected.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn ten_ticket_tabs_share_one_stream_and_none_hangs() {
+        const WAIT: Duration = Duration::from_secs(10);
+        const LOAD: Duration = Duration::from_secs(20);
+        let db = TestDb::new().await;
+        let mut conn = db.conn().await;
+        let desk = fixtures::desk(&mut conn).await;
+        let session = fixtures::session(&mut conn, &desk.engineer).await;
+        let mut tickets = Vec::new();
+        for n in 0..10 {
+            let ticket = service::open(
+                &mut conn,
+                &desk.customer.viewer(),
+                service::OpenTicket {
+                    title: &format!("tab {n}"),
+                    description: "",
+                    priority: "3",
+                    category: "",
+                    organization: None,
+                },
+            )
+            .await
+            .unwrap()
+            .id;
+            tickets.push(ticket);
+        }
+        let dir = data_dir();
+        let mut serve = Serve::start_with(dir.path(), |c| {
+            c.env("DATABASE_URL", &db.url);
+        });
+        serve.wait_ready();
+        serve.wait_listening();
+        let driver = Driver::start();
+        let page = driver.session().await;
+        page.goto(&serve.url("/")).await;
+        page.set_cookie("casebook_session", &session).await;
+
+        let mut tabs = Vec::new();
+        for (n, ticket) in tickets.iter().enumerate() {
+            let tab = if n == 0 {
+                page.current_tab().await
+            } else {
+                page.new_tab().await
+            };
+            let url = serve.url(&format!("/tickets/{ticket}"));
+            tokio::time::timeout(LOAD, page.goto(&url))
+                .await
+                .unwrap_or_else(|_| panic!("tab {n} hangs loading {url}"));
+            page.wait_until("document.body.dataset.live === 'open'", WAIT)
+                .await;
+            tabs.push(tab);
+        }
+        for (n, ticket) in tickets.iter().enumerate() {
+            service::write(
+                &mut conn,
+                &desk.engineer.viewer(),
+                *ticket,
+                &format!("live in tab {n}"),
+                casebook::domain::policy::Visibility::Internal,
+            )
+            .await
+            .unwrap();
+        }
+        for (n, tab) in tabs.iter().enumerate() {
+            page.switch_to(tab).await;
+            page.wait_for("#journal li.entry", &format!("live in tab {n}"), WAIT)
+                .await;
+            let others = page.texts("#journal li.entry").await;
+            assert_eq!(
+                others.len(),
+                1,
+                "tab {n} shows only its ticket's entry: {others:?}"
+            );
+        }
+        // An eleventh page (the queue, with a stream of its own) loads too.
+        page.new_tab().await;
+        tokio::time::timeout(LOAD, page.goto(&serve.url("/tickets?queue=mine")))
+            .await
+            .unwrap_or_else(|_| panic!("the queue hangs with ten ticket tabs open"));
+        page.wait_until("document.body.dataset.live === 'open'", WAIT)
+            .await;
+        // Closing the tab that holds the stream hands it to another.
+        page.switch_to(&tabs[0]).await;
+        page.close_tab().await;
+        page.switch_to(&tabs[5]).await;
+        service::write(
+            &mut conn,
+            &desk.engineer.viewer(),
+            tickets[5],
+            "after the first tab closed",
+            casebook::domain::policy::Visibility::Internal,
+        )
+        .await
+        .unwrap();
+        page.wait_for("#journal li.entry", "after the first tab closed", WAIT)
             .await;
 
         page.close().await;

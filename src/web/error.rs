@@ -28,7 +28,11 @@ pub enum AppError {
     UnsupportedMediaType(&'static str),
     #[error("the request could not be read: {0}")]
     BadRequest(String),
-    #[error("the request body is larger than {0} bytes")]
+    #[error(
+        "the request is larger than {0} bytes, so nothing was saved. Go back: your browser \
+         still holds what you typed; shorten it (a journal entry may have {entry} bytes) and send it again",
+        entry = crate::tickets::MAX_BODY_BYTES
+    )]
     PayloadTooLarge(usize),
     #[error("{0}")]
     TooManyRequests(String),

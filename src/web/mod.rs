@@ -154,6 +154,7 @@ fn table() -> Vec<Def> {
             SignedIn,
             tickets::live::list_events,
         ),
+        def(M::GET, "/events", SignedIn, tickets::live::shared_events),
         def(M::POST, "/tickets", SignedIn, tickets::create),
         def(M::GET, "/tickets/{id}", SignedIn, tickets::show),
         def(

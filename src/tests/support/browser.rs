@@ -179,6 +179,35 @@ impl Browser {
             .unwrap_or_else(|e| panic!("goto {url}: {e}"));
     }
 
+    /// Opens a new tab of this window (same profile, so the same cookies
+    /// and connection pool) and switches to it; returns its handle.
+    pub async fn new_tab(&self) -> fantoccini::wd::WindowHandle {
+        let tab = self.client.new_window(true).await.unwrap().handle;
+        self.switch_to(&tab).await;
+        tab
+    }
+
+    /// Makes `tab` the one commands go to.
+    pub async fn switch_to(&self, tab: &fantoccini::wd::WindowHandle) {
+        self.client
+            .switch_to_window(tab.clone())
+            .await
+            .unwrap_or_else(|e| panic!("switch to tab: {e}"));
+    }
+
+    /// Closes the current tab (switch to another one afterwards).
+    pub async fn close_tab(&self) {
+        self.client
+            .close_window()
+            .await
+            .unwrap_or_else(|e| panic!("close tab: {e}"));
+    }
+
+    /// The tab commands go to now.
+    pub async fn current_tab(&self) -> fantoccini::wd::WindowHandle {
+        self.client.window().await.unwrap()
+    }
+
     pub async fn current_url(&self) -> String {
         self.client.current_url().await.unwrap().to_string()
     }

@@ -350,6 +350,48 @@ impl TestApp {
             .await
     }
 
+    /// Follows a refused ticket form: the answer must be a redirect to the
+    /// ticket carrying a flash cookie; returns the ticket page that shows
+    /// the reason and the typed text (`None` when there was no flash).
+    pub async fn follow_flash(
+        &self,
+        browser: &Browser,
+        res: &TestResponse,
+    ) -> Option<TestResponse> {
+        let flash = res.set_cookie("casebook_flash")?;
+        assert_eq!(res.status, 303, "a refusal redirects: {}", res.body);
+        let location = res.location()?.split('#').next()?.to_owned();
+        assert!(location.starts_with("/tickets/"), "{location}");
+        Some(
+            self.call(
+                browser
+                    .with_cookies(test::TestRequest::get().uri(&location))
+                    .cookie(Cookie::new("casebook_flash", flash)),
+            )
+            .await,
+        )
+    }
+
+    /// POSTs a ticket-page form that must be refused, and returns the page
+    /// the browser lands on (see [`TestApp::follow_flash`]).
+    pub async fn refused_as(
+        &self,
+        browser: &Browser,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> TestResponse {
+        let res = self.post_as(browser, path, fields).await;
+        match self.follow_flash(browser, &res).await {
+            Some(page) => page,
+            None => panic!(
+                "not refused with a flash: {} {:?} {}",
+                res.status,
+                res.location(),
+                res.body
+            ),
+        }
+    }
+
     /// GET with `Authorization: Bearer <token>`.
     pub async fn api_get(&self, token: &str, path: &str) -> TestResponse {
         self.call(

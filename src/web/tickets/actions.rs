@@ -3,30 +3,33 @@
 //! the ticket service (`crate::tickets`); a refused one shows the page
 //! again with the reason.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::app::AppState;
+use crate::db::flashes::{self, Flash};
+use crate::domain::account::UserId;
 use crate::domain::policy::Visibility;
 use crate::domain::ticket::TicketId;
+use crate::secrets::{hash_token, new_token};
 use crate::tickets::{self as service, EditTicket, Escalation};
 use crate::web::auth::SignedIn;
 use crate::web::error::AppError;
-use crate::web::page::Ctx;
-use crate::web::{render_status, see_other};
+use crate::web::see_other;
 
 use super::Draft;
 
-/// After an action: back to the ticket, or the page again with the reason
-/// beside the field and what was typed (the page's script puts the
-/// ticket's address back in the address bar).
+/// After an action: back to the ticket either way (redirect after POST, so
+/// the address bar is the ticket's and a reload does not send the form
+/// again). A refusal travels as a flash: the reason and what was typed are
+/// stored for the next view of the ticket by the same person, and the
+/// page shows them beside the field.
 async fn finish<E: Into<AppError>>(
     result: Result<(), E>,
     state: &AppState,
-    ctx: Ctx,
     who: &SignedIn,
     id: TicketId,
     draft: Draft,
@@ -34,9 +37,27 @@ async fn finish<E: Into<AppError>>(
     match result.map_err(Into::into) {
         Ok(()) => Ok(see_other(&format!("/tickets/{id}#journal"))),
         Err(AppError::Invalid(e)) => {
-            let page =
-                super::show_page(state, ctx, &who.0.user.viewer(), id, Some(e), draft).await?;
-            render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
+            let token = new_token("")?;
+            let flash = Flash {
+                field: e.field.to_owned(),
+                message: e.message,
+                draft: serde_json::to_value(&draft)
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
+            };
+            let mut conn = state.pool.get().await?;
+            flashes::put(
+                &mut conn,
+                &hash_token(&token),
+                UserId(who.0.user.id),
+                id,
+                &flash,
+            )
+            .await?;
+            let mut response = see_other(&format!("/tickets/{id}#refused"));
+            response
+                .add_cookie(&super::flash_cookie(state, id, token))
+                .map_err(|e| AppError::BadRequest(e.to_string()))?;
+            Ok(response)
         }
         Err(e) => Err(e),
     }
@@ -60,7 +81,6 @@ pub struct EntryForm {
 
 pub async fn write(
     req: HttpRequest,
-    ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
     path: web::Path<TicketId>,
@@ -95,7 +115,7 @@ pub async fn write(
         body: form.body.clone(),
         edit: None,
     };
-    finish(result.map(|_| ()), &state, ctx, &who, id, draft).await
+    finish(result.map(|_| ()), &state, &who, id, draft).await
 }
 
 #[derive(Deserialize)]
@@ -108,7 +128,6 @@ pub struct StatusForm {
 }
 
 pub async fn change_status(
-    ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
     path: web::Path<TicketId>,
@@ -124,7 +143,7 @@ pub async fn change_status(
         &form.resolution,
     )
     .await;
-    finish(result, &state, ctx, &who, id, Draft::default()).await
+    finish(result, &state, &who, id, Draft::default()).await
 }
 
 #[derive(Deserialize)]
@@ -134,7 +153,6 @@ pub struct AssignForm {
 }
 
 pub async fn assign(
-    ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
     path: web::Path<TicketId>,
@@ -148,13 +166,13 @@ pub async fn assign(
             Ok(n) => Some(n),
             Err(_) => {
                 let e = crate::domain::FieldError::new("assignee", "choose a person from the list");
-                return finish(Err(e), &state, ctx, &who, id, Draft::default()).await;
+                return finish(Err(e), &state, &who, id, Draft::default()).await;
             }
         },
     };
     let mut conn = state.pool.get().await?;
     let result = service::assign(&mut conn, &who.0.user.viewer(), id, assignee).await;
-    finish(result, &state, ctx, &who, id, Draft::default()).await
+    finish(result, &state, &who, id, Draft::default()).await
 }
 
 #[derive(Deserialize)]
@@ -171,7 +189,6 @@ pub struct LinkForm {
 }
 
 pub async fn link_model(
-    ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
     path: web::Path<TicketId>,
@@ -189,7 +206,7 @@ pub async fn link_model(
         form.search.trim().parse::<i64>().ok(),
     )
     .await;
-    finish(result, &state, ctx, &who, id, Draft::default()).await
+    finish(result, &state, &who, id, Draft::default()).await
 }
 
 #[derive(Deserialize)]
@@ -199,7 +216,6 @@ pub struct UnlinkForm {
 }
 
 pub async fn unlink_model(
-    ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
     path: web::Path<TicketId>,
@@ -208,7 +224,7 @@ pub async fn unlink_model(
     let id = path.into_inner();
     let mut conn = state.pool.get().await?;
     let result = service::unlink_model(&mut conn, &who.0.user.viewer(), id, &form.model).await;
-    finish(result, &state, ctx, &who, id, Draft::default()).await
+    finish(result, &state, &who, id, Draft::default()).await
 }
 
 #[derive(Deserialize)]
@@ -220,7 +236,6 @@ pub struct TriageForm {
 /// Runs a triage search from the ticket and records it: the query, what
 /// came back, and (when a result is linked) what was picked.
 pub async fn triage(
-    ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
     path: web::Path<TicketId>,
@@ -231,7 +246,7 @@ pub async fn triage(
     let result = service::triage(&mut conn, &state.search, &who.0.user.viewer(), id, &form.q)
         .await
         .map(|_| ());
-    finish(result, &state, ctx, &who, id, Draft::default()).await
+    finish(result, &state, &who, id, Draft::default()).await
 }
 
 #[derive(Deserialize)]
@@ -249,7 +264,6 @@ pub struct EscalateForm {
 }
 
 pub async fn escalate(
-    ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
     path: web::Path<TicketId>,
@@ -271,7 +285,7 @@ pub async fn escalate(
         },
     )
     .await;
-    finish(result, &state, ctx, &who, id, Draft::default()).await
+    finish(result, &state, &who, id, Draft::default()).await
 }
 
 #[derive(Deserialize)]
@@ -281,7 +295,6 @@ pub struct DuplicateForm {
 }
 
 pub async fn mark_duplicate(
-    ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
     path: web::Path<TicketId>,
@@ -291,11 +304,11 @@ pub async fn mark_duplicate(
     let mut conn = state.pool.get().await?;
     let result =
         service::mark_duplicate(&mut conn, &who.0.user.viewer(), id, &form.duplicate_of).await;
-    finish(result, &state, ctx, &who, id, Draft::default()).await
+    finish(result, &state, &who, id, Draft::default()).await
 }
 
 /// The correction form: the ticket's four editable fields.
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Serialize, Default, Clone)]
 pub struct EditForm {
     #[serde(default)]
     pub title: String,
@@ -308,7 +321,6 @@ pub struct EditForm {
 }
 
 pub async fn edit(
-    ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
     path: web::Path<TicketId>,
@@ -334,7 +346,7 @@ pub async fn edit(
         body: String::new(),
         edit: Some(form),
     };
-    finish(result, &state, ctx, &who, id, draft).await
+    finish(result, &state, &who, id, draft).await
 }
 
 #[derive(Deserialize)]
@@ -349,7 +361,6 @@ pub struct StepForm {
 }
 
 pub async fn tick_step(
-    ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
     path: web::Path<TicketId>,
@@ -366,5 +377,5 @@ pub async fn tick_step(
         form.done == "1",
     )
     .await;
-    finish(result, &state, ctx, &who, id, Draft::default()).await
+    finish(result, &state, &who, id, Draft::default()).await
 }

@@ -17,6 +17,8 @@ use std::time::Duration;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use futures_util::StreamExt;
+use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::app::AppState;
@@ -35,6 +37,9 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 pub enum Format {
     Html,
     Json,
+    /// Rendered HTML in a JSON envelope naming the ticket, for the stream
+    /// one browser shares across its ticket pages (`GET /events`).
+    Tagged,
 }
 
 struct Stream {
@@ -63,8 +68,19 @@ fn frame(row: &EntryRow, format: Format) -> Bytes {
         Format::Html => EntryView::of(row).render().unwrap_or_default(),
         Format::Json => serde_json::to_string(&crate::web::api::tickets::EntryJson::from(row))
             .unwrap_or_default(),
+        Format::Tagged => serde_json::json!({
+            "ticket": row.entry.ticket_id,
+            "id": row.entry.id,
+            "html": EntryView::of(row).render().unwrap_or_default(),
+        })
+        .to_string(),
     };
-    let mut out = format!("id: {}\nevent: entry\n", row.entry.id);
+    // The shared stream has no single position: its client keeps one per
+    // ticket and names them when it reconnects.
+    let mut out = match format {
+        Format::Tagged => "event: entry\n".to_owned(),
+        _ => format!("id: {}\nevent: entry\n", row.entry.id),
+    };
     for line in data.lines() {
         out.push_str("data: ");
         out.push_str(line);
@@ -131,8 +147,12 @@ impl Stream {
     /// could not be fetched (the stream then catches up later).
     async fn fetch(&mut self, id: i64) -> Result<Option<Bytes>, String> {
         let scope = self.viewer.entry_scope();
-        let audience =
-            u8::from(scope == EntryScope::All) + 2 * u8::from(self.format == Format::Json);
+        let format_code = match self.format {
+            Format::Html => 0,
+            Format::Json => 1,
+            Format::Tagged => 2,
+        };
+        let audience = u8::from(scope == EntryScope::All) + 2 * format_code;
         let cell = self.hub.frame_cell(id, audience);
         let (pool, ticket, format) = (self.pool.clone(), self.ticket, self.format);
         cell.get_or_try_init(|| async move {
@@ -151,6 +171,10 @@ impl Stream {
             self.started = true;
             return Some(Bytes::from_static(b"retry: 2000\n: connected\n\n"));
         }
+        self.next_entry_or_keepalive().await
+    }
+
+    async fn next_entry_or_keepalive(&mut self) -> Option<Bytes> {
         loop {
             if let Some(row) = self.pending.pop_front() {
                 if self.seen.insert(row.entry.id) {
@@ -240,16 +264,6 @@ pub async fn open(
     ticket: TicketId,
     format: Format,
 ) -> Result<HttpResponse, AppError> {
-    let viewer = identity.user.viewer();
-    let mut conn = state.pool.get().await?;
-    tickets::find_visible(&mut conn, ticket, viewer.ticket_scope())
-        .await?
-        .ok_or(AppError::NotFound)?;
-    // Subscribe before reading the backlog, so nothing falls in between.
-    let events = state.hub.subscribe();
-    let access = state.hub.access_changes();
-    let mut resyncs = state.hub.resyncs();
-    resyncs.mark_unchanged();
     let last_seen = req
         .headers()
         .get("last-event-id")
@@ -261,6 +275,50 @@ pub async fn open(
                 .find_map(|p| p.strip_prefix("after="))
                 .and_then(|v| v.parse().ok())
         });
+    let stream = prepare(state, identity, ticket, last_seen, format)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let body = futures_util::stream::unfold(stream, |mut s| async move {
+        s.next_frame()
+            .await
+            .map(|bytes| (Ok::<_, actix_web::Error>(bytes), s))
+    });
+    Ok(event_stream(body))
+}
+
+fn event_stream<S>(body: S) -> HttpResponse
+where
+    S: futures_util::Stream<Item = Result<Bytes, actix_web::Error>> + 'static,
+{
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache, no-store"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body)
+}
+
+/// A ticket's stream after `last_seen` (or from now), or `None` when the
+/// viewer may not see the ticket.
+async fn prepare(
+    state: &AppState,
+    identity: Identity,
+    ticket: TicketId,
+    last_seen: Option<i64>,
+    format: Format,
+) -> Result<Option<Stream>, AppError> {
+    let viewer = identity.user.viewer();
+    let mut conn = state.pool.get().await?;
+    if tickets::find_visible(&mut conn, ticket, viewer.ticket_scope())
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    // Subscribe before reading the backlog, so nothing falls in between.
+    let events = state.hub.subscribe();
+    let access = state.hub.access_changes();
+    let mut resyncs = state.hub.resyncs();
+    resyncs.mark_unchanged();
     let mut stream = Stream {
         events,
         access,
@@ -287,16 +345,73 @@ pub async fn open(
         stream.newest = journal::newest_id(&mut conn, ticket).await?;
     }
     drop(conn);
-    let body = futures_util::stream::unfold(stream, |mut s| async move {
-        s.next_frame()
-            .await
-            .map(|bytes| (Ok::<_, actix_web::Error>(bytes), s))
+    Ok(Some(stream))
+}
+
+/// Tickets one shared stream may carry.
+pub const MAX_SHARED_TICKETS: usize = 50;
+
+#[derive(Deserialize)]
+pub struct SharedQuery {
+    /// `ticket:after` pairs, comma-separated (`12:340,15:0`).
+    #[serde(default)]
+    tickets: String,
+}
+
+/// One stream for all the ticket pages of a browser (`GET /events`): the
+/// pages elect one of them to hold it (see `static/js/live.js`) and pass
+/// the entries on, so ten open tickets use one of HTTP/1.1's six
+/// connections, not ten. Each named ticket is streamed as by
+/// `/tickets/{id}/events`, from its own position and through the viewer's
+/// scope; tickets the viewer may not see are left out without a word, so
+/// the stream tells nothing about them.
+pub async fn shared_events(
+    state: web::Data<AppState>,
+    who: SignedIn,
+    query: web::Query<SharedQuery>,
+) -> Result<HttpResponse, AppError> {
+    let mut wanted: Vec<(TicketId, i64)> = Vec::new();
+    for pair in query.tickets.split(',').filter(|p| !p.trim().is_empty()) {
+        let (ticket, after) = pair.split_once(':').unwrap_or((pair, "0"));
+        let (Ok(ticket), Ok(after)) = (ticket.trim().parse::<i64>(), after.trim().parse::<i64>())
+        else {
+            return Err(AppError::BadRequest(format!(
+                "tickets: {pair:?} is not ticket:after (two numbers)"
+            )));
+        };
+        if !wanted.iter().any(|(t, _)| t.0 == ticket) {
+            wanted.push((TicketId(ticket), after.max(0)));
+        }
+    }
+    if wanted.is_empty() || wanted.len() > MAX_SHARED_TICKETS {
+        return Err(AppError::BadRequest(format!(
+            "tickets: name between 1 and {MAX_SHARED_TICKETS} tickets as ticket:after"
+        )));
+    }
+    let mut streams = Vec::with_capacity(wanted.len());
+    for (ticket, after) in wanted {
+        if let Some(stream) =
+            prepare(&state, who.0.clone(), ticket, Some(after), Format::Tagged).await?
+        {
+            streams.push(Box::pin(futures_util::stream::unfold(
+                stream,
+                |mut s| async move {
+                    s.next_entry_or_keepalive()
+                        .await
+                        .map(|bytes| (Ok::<_, actix_web::Error>(bytes), s))
+                },
+            )));
+        }
+    }
+    if streams.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    let start = futures_util::stream::once(async {
+        Ok::<_, actix_web::Error>(Bytes::from_static(b"retry: 2000\n: connected\n\n"))
     });
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("Cache-Control", "no-cache, no-store"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(body))
+    Ok(event_stream(
+        start.chain(futures_util::stream::select_all(streams)),
+    ))
 }
 
 pub async fn events(
@@ -374,9 +489,5 @@ pub async fn list_events(
             return Some((Ok::<_, actix_web::Error>(Bytes::from_static(frame)), s));
         }
     });
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header(("Cache-Control", "no-cache, no-store"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(body))
+    Ok(event_stream(body))
 }

@@ -6,18 +6,20 @@ pub mod actions;
 pub mod live;
 pub mod view;
 
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::db::tickets::{self, Filter, Queue, Ticket, TicketRow};
-use crate::db::{journal, users};
+use crate::db::{flashes, journal, users};
 use crate::domain::FieldError;
 use crate::domain::policy::Viewer;
 use crate::domain::ticket::{Outcome, Priority, Status, TicketId};
 use crate::markdown::{self, SafeHtml};
+use crate::secrets::hash_token;
 use crate::tickets::{self as service, OpenTicket};
 use crate::web::auth::SignedIn;
 use crate::web::error::AppError;
@@ -95,6 +97,13 @@ struct ListPage {
     people: Vec<(i64, String)>,
     /// This week's triager, shown on the triage queue.
     triager: Option<String>,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl ListPage {
+    fn age(&self, row: &TicketRow) -> String {
+        crate::domain::ticket::age((self.now - row.ticket.created_at).num_seconds())
+    }
 }
 
 pub async fn list(
@@ -136,6 +145,7 @@ pub async fn list(
     render(&ListPage {
         ctx,
         triager,
+        now: chrono::Utc::now(),
         rows,
         total,
         page: page.number(),
@@ -278,13 +288,67 @@ pub async fn create(
 }
 
 /// What the person had typed into the ticket page's forms, shown again
-/// when an action is refused so nothing typed is lost.
-#[derive(Default)]
+/// when an action is refused so nothing typed is lost (it travels in the
+/// flash, as JSON).
+#[derive(Default, Serialize, Deserialize)]
 pub struct Draft {
     /// The composer's text.
+    #[serde(default)]
     pub body: String,
     /// The correction form's fields, when that form was sent.
+    #[serde(default)]
     pub edit: Option<actions::EditForm>,
+}
+
+/// The fields of the ticket page's forms. A refusal names one; the page
+/// shows the reason beside it (and the banner links to it).
+pub const FIELDS: [&str; 20] = [
+    "body",
+    "resolution",
+    "status",
+    "assignee",
+    "model",
+    "outcome",
+    "missing",
+    "to",
+    "to_user",
+    "to_team",
+    "step_reached",
+    "reason",
+    "followed_model",
+    "duplicate_of",
+    "q",
+    "title",
+    "description",
+    "priority",
+    "category",
+    "step",
+];
+
+/// The cookie that carries a refused form's flash token to the next view
+/// of the ticket (only for that ticket's address, ten minutes at most).
+pub const FLASH_COOKIE: &str = "casebook_flash";
+
+pub fn flash_cookie(state: &AppState, id: TicketId, token: String) -> Cookie<'static> {
+    Cookie::build(FLASH_COOKIE, token)
+        .path(format!("/tickets/{id}"))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.secure_cookies)
+        .max_age(CookieDuration::minutes(flashes::LIFETIME_MINUTES))
+        .finish()
+}
+
+/// The refusal and the draft a flash carries; a field name the page does
+/// not know (a form-wide refusal) is shown in the banner only.
+fn unflash(flash: flashes::Flash) -> (FieldError, Draft) {
+    let field = FIELDS
+        .iter()
+        .find(|f| **f == flash.field)
+        .copied()
+        .unwrap_or("form");
+    let draft = serde_json::from_value(flash.draft).unwrap_or_default();
+    (FieldError::new(field, flash.message), draft)
 }
 
 /// A model link as the ticket page lists it.
@@ -359,6 +423,11 @@ impl ShowPage {
     /// Whether the error belongs to one of the named fields (it is then
     /// shown beside that field, and the banner only says where).
     fn error_in(&self, fields: &[&str]) -> bool {
+        let fields = if fields.is_empty() {
+            &FIELDS[..]
+        } else {
+            fields
+        };
         self.error
             .as_ref()
             .is_some_and(|e| fields.contains(&e.field))
@@ -494,22 +563,36 @@ pub async fn show_page(
 }
 
 pub async fn show(
+    req: HttpRequest,
     ctx: Ctx,
     state: web::Data<AppState>,
     who: SignedIn,
     path: web::Path<TicketId>,
 ) -> Result<HttpResponse, AppError> {
     let viewer = who.0.user.viewer();
-    let page = show_page(
-        &state,
-        ctx,
-        &viewer,
-        path.into_inner(),
-        None,
-        Draft::default(),
-    )
-    .await?;
-    render(&page)
+    let id = path.into_inner();
+    // After a refused form: its reason and what was typed, once.
+    let flash = match req.cookie(FLASH_COOKIE) {
+        Some(cookie) => {
+            let mut conn = state.pool.get().await?;
+            flashes::take(&mut conn, &hash_token(cookie.value()), viewer.user, id).await?
+        }
+        None => None,
+    };
+    let (error, draft) = match flash.map(unflash) {
+        Some((error, draft)) => (Some(error), draft),
+        None => (None, Draft::default()),
+    };
+    let page = show_page(&state, ctx, &viewer, id, error, draft).await?;
+    let mut response = render(&page)?;
+    if req.cookie(FLASH_COOKIE).is_some() {
+        let mut gone = flash_cookie(&state, id, String::new());
+        gone.make_removal();
+        response
+            .add_cookie(&gone)
+            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    }
+    Ok(response)
 }
 
 /// One attachment, as a download, through the viewer's scope: the ticket
