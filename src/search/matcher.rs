@@ -626,7 +626,15 @@ pub struct TermsSearch<'a> {
     pick: Vec<Field>,
     /// The clauses of this field are scored as BM25F over these weighted
     /// fields (see [`TermsSearch::bm25f_over`]).
-    bm25f: Option<(Field, Vec<(Field, f32)>, Bm25f)>,
+    bm25f: Option<Bm25fSpec>,
+}
+
+/// Where BM25F applies: the clauses of `whole` (a field holding the text of
+/// every part) are scored over the weighted `parts`.
+struct Bm25fSpec {
+    whole: Field,
+    parts: Vec<(Field, f32)>,
+    params: Bm25f,
 }
 
 impl<'a> TermsSearch<'a> {
@@ -653,7 +661,11 @@ impl<'a> TermsSearch<'a> {
     /// and their boost.
     pub fn bm25f_over(mut self, whole: Field, parts: Vec<(Field, f32)>, params: Bm25f) -> Self {
         if !parts.is_empty() {
-            self.bm25f = Some((whole, parts, params));
+            self.bm25f = Some(Bm25fSpec {
+                whole,
+                parts,
+                params,
+            });
         }
         self
     }
@@ -847,7 +859,7 @@ fn score_candidates(
     clauses: &[Clause],
     tuning: &Tuning,
     stats: &dyn Bm25StatisticsProvider,
-    bm25f: Option<&(Field, Vec<(Field, f32)>, Bm25f)>,
+    bm25f: Option<&Bm25fSpec>,
     mut candidates: Vec<DocAddress>,
 ) -> tantivy::Result<Vec<Hit>> {
     candidates.sort();
@@ -855,10 +867,17 @@ fn score_candidates(
     let mut scores = vec![vec![0.0f32; clauses.len()]; candidates.len()];
     let scoring = EnableScoring::enabled_from_statistics_provider(stats, searcher);
     for (at, clause) in clauses.iter().enumerate() {
-        if let Some((whole, parts, params)) = bm25f
-            && clause.target.field() == *whole
+        if let Some(spec) = bm25f
+            && clause.target.field() == spec.whole
         {
-            let column = bm25f_scores(searcher, stats, clause, parts, params, &candidates)?;
+            let column = bm25f_scores(
+                searcher,
+                stats,
+                clause,
+                &spec.parts,
+                &spec.params,
+                &candidates,
+            )?;
             for (row, score) in scores.iter_mut().zip(column) {
                 if let Some(cell) = row.get_mut(at) {
                     *cell = score;

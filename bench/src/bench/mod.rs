@@ -480,7 +480,11 @@ async fn run(
         "casebook: bench: {} queries through the search module",
         queries.len()
     );
-    let (module_times, module_best, module_top) = measure_module(&index, &warm, &queries)?;
+    let ModuleTimes {
+        first: module_times,
+        best: module_best,
+        source: module_top,
+    } = measure_module(&index, &warm, &queries)?;
     let module = Latency::of(&module_times);
     let module_best_of = Latency::of(&module_best);
 
@@ -649,7 +653,7 @@ fn measure_module(
     index: &SearchIndex,
     warm: &[Query],
     queries: &[Query],
-) -> Result<(Vec<Duration>, Vec<Duration>, (f64, f64)), StartupError> {
+) -> Result<ModuleTimes, StartupError> {
     for q in warm {
         triage::suggest_models(index, &q.text, LIMIT).map_err(command_error)?;
     }
@@ -674,7 +678,19 @@ fn measure_module(
             suggestions.iter().any(|s| s.key == q.source),
         ));
     }
-    Ok((times, best, source_hits(&found)))
+    Ok(ModuleTimes {
+        first: times,
+        best,
+        source: source_hits(&found),
+    })
+}
+
+/// Per query: the first run's time and the fastest of [`BEST_OF`]; and how
+/// often the source model was first / in the top 5.
+struct ModuleTimes {
+    first: Vec<Duration>,
+    best: Vec<Duration>,
+    source: (f64, f64),
 }
 
 const FTS_TABLE: &str = "bench_fts";
