@@ -718,6 +718,149 @@ async fn edge_cases_count_as_defined() {
     assert!(r.gaps.is_empty());
 }
 
+async fn one(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::Int8)]
+        n: i64,
+    }
+    let rows: Vec<N> = diesel::sql_query(sql).load(conn).await.unwrap();
+    rows[0].n
+}
+
+/// Rows where the kept facts and a fresh computation from the source
+/// tables differ (0 when the triggers kept them right).
+async fn stale_facts(conn: &mut AsyncPgConnection) -> i64 {
+    one(
+        conn,
+        "SELECT count(*) AS n FROM (
+            (SELECT * FROM ticket_report_facts EXCEPT SELECT * FROM ticket_report_facts_source)
+            UNION ALL
+            (SELECT * FROM ticket_report_facts_source EXCEPT SELECT * FROM ticket_report_facts)
+         ) d",
+    )
+    .await
+}
+
+/// The facts the reports read are kept by the database as each fact is
+/// written: after a reopen, a relink, an exclusion and its undoing, a
+/// correction, a duplicate marking and deletions, the kept rows equal a
+/// fresh computation, and the measures still equal the reference.
+#[actix_web::test]
+async fn kept_facts_follow_reopens_relinks_exclusions_and_corrections() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let world = generate(&mut conn).await;
+    let wide = query("2026-08-01", "2026-12-31", 0);
+    let mut by_category = wide.clone();
+    by_category.filters.category = Some("network".into());
+    let check = async |conn: &mut AsyncPgConnection, step: &str| {
+        assert_eq!(stale_facts(conn).await, 0, "facts stale after {step}");
+        let facts = casebook::db::reports::facts(conn).await.unwrap();
+        for q in [&wide, &by_category] {
+            let sql = casebook::db::reports::report(conn, q).await.unwrap();
+            assert_eq!(sql, reference::report(&facts, q), "after {step}");
+        }
+    };
+    check(&mut conn, "generating").await;
+    let eng = world.engineers[0].id;
+    let resolved: Vec<i64> = {
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Int8)]
+            ticket_id: i64,
+        }
+        let rows: Vec<Id> = diesel::sql_query(
+            "SELECT ticket_id FROM ticket_report_facts WHERE resolved_at IS NOT NULL
+             ORDER BY ticket_id LIMIT 3",
+        )
+        .load(&mut conn)
+        .await
+        .unwrap();
+        rows.into_iter().map(|r| r.ticket_id).collect()
+    };
+    let (a, b, c) = (resolved[0], resolved[1], resolved[2]);
+    let model = one(&mut conn, "SELECT min(id) AS n FROM incident_models").await;
+    let requester = one(&mut conn, "SELECT min(requester_id) AS n FROM tickets").await;
+    let mut s = Seed {
+        conn: &mut conn,
+        requester,
+    };
+    // Reopened: no longer resolved, then resolved again later.
+    exec(
+        s.conn,
+        &format!("UPDATE tickets SET status = 'in_progress' WHERE id = {a}"),
+    )
+    .await;
+    s.move_(
+        a,
+        Some("resolved"),
+        "in_progress",
+        Some(eng),
+        at("2026-11-20T10:00:00Z"),
+    )
+    .await;
+    check(s.conn, "a reopen").await;
+    exec(
+        s.conn,
+        &format!("UPDATE tickets SET status = 'resolved' WHERE id = {a}"),
+    )
+    .await;
+    s.move_(
+        a,
+        Some("in_progress"),
+        "resolved",
+        Some(eng),
+        at("2026-11-21T10:00:00Z"),
+    )
+    .await;
+    check(s.conn, "resolving again").await;
+    // Relinked: the same model with another outcome, then a no-fit row.
+    s.link(b, Some(model), "partial", at("2026-11-02T10:00:00Z"))
+        .await;
+    s.link(b, Some(model), "resolved", at("2026-11-02T11:00:00Z"))
+        .await;
+    s.link(b, None, "no_fit", at("2026-11-02T12:00:00Z")).await;
+    check(s.conn, "relinking").await;
+    // Excluded, then counted again.
+    s.exclude(c).await;
+    check(s.conn, "an exclusion").await;
+    exec(
+        s.conn,
+        &format!("DELETE FROM metric_exclusions WHERE ticket_id = {c}"),
+    )
+    .await;
+    check(s.conn, "counting again").await;
+    // Corrected category and priority; marked a duplicate; an escalation,
+    // a reply and a search added; a link and an escalation removed.
+    exec(
+        s.conn,
+        &format!("UPDATE tickets SET category = 'network', priority = 1, title = '  VPN Down ' WHERE id = {c}"),
+    )
+    .await;
+    exec(
+        s.conn,
+        &format!("UPDATE tickets SET duplicate_of = {a} WHERE id = {b}"),
+    )
+    .await;
+    s.escalate(c, eng, "yes", at("2026-11-03T10:00:00Z")).await;
+    s.reply(c, eng, "public", at("2026-11-03T11:00:00Z")).await;
+    s.search(c, eng, "vpn down", "[]", None, at("2026-11-03T09:00:00Z"))
+        .await;
+    check(s.conn, "corrections and new facts").await;
+    exec(
+        s.conn,
+        &format!("DELETE FROM ticket_models WHERE ticket_id = {b}"),
+    )
+    .await;
+    exec(
+        s.conn,
+        &format!("DELETE FROM escalations WHERE ticket_id = {c}"),
+    )
+    .await;
+    check(s.conn, "deletions").await;
+}
+
 struct Desk {
     app: TestApp,
     manager: User,
@@ -1080,6 +1223,78 @@ async fn excluded_tickets_count_nowhere_and_the_journal_says_so() {
             .body
             .contains("Counted this ticket in metrics again.")
     );
+}
+
+/// The ticket page's "exclude from metrics" form: for the team only,
+/// back to the ticket, and the kept facts follow.
+#[actix_web::test]
+async fn the_ticket_page_excludes_from_metrics_for_the_team_only() {
+    let d = desk().await;
+    let mut conn = d.app.conn().await;
+    let engineer = d.app.sign_in(&d.engineer).await;
+    let customer = d.app.sign_in(&d.customer).await;
+    let path = format!("/tickets/{}", d.ticket);
+    let page = d.app.get_as(&engineer, &path).await;
+    assert!(
+        page.body.contains(r#"id="exclude-metrics""#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r#"action="/reports/exclusions""#));
+    let theirs = d.app.get_as(&customer, &path).await;
+    assert_eq!(theirs.status, 200);
+    assert!(!theirs.body.contains("exclude-metrics"));
+    assert!(!theirs.body.contains("/reports/exclusions"));
+    // A customer posting the form anyway is refused, nothing changes.
+    let res = d
+        .app
+        .post_as(
+            &customer,
+            "/reports/exclusions",
+            &[
+                ("ticket", &d.ticket.to_string()),
+                ("reason", "mine"),
+                ("back", "ticket"),
+            ],
+        )
+        .await;
+    assert!(res.status == 403 || res.status == 404, "{}", res.status);
+    let excluded = format!(
+        "SELECT count(*) AS n FROM ticket_report_facts WHERE excluded AND ticket_id = {}",
+        d.ticket
+    );
+    assert_eq!(one(&mut conn, &excluded).await, 0);
+    let res = d
+        .app
+        .post_as(
+            &engineer,
+            "/reports/exclusions",
+            &[
+                ("ticket", &d.ticket.to_string()),
+                ("reason", "game day"),
+                ("back", "ticket"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(res.location(), Some(path.as_str()));
+    assert_eq!(one(&mut conn, &excluded).await, 1);
+    let page = d.app.get_as(&engineer, &path).await;
+    assert!(
+        page.body
+            .contains("Excluded this ticket from metrics: game day")
+    );
+    let res = d
+        .app
+        .post_as(
+            &engineer,
+            &format!("/reports/exclusions/{}/include", d.ticket),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(one(&mut conn, &excluded).await, 0);
+    assert_eq!(stale_facts(&mut conn).await, 0);
 }
 
 #[actix_web::test]

@@ -19,6 +19,9 @@ pub struct ExcludeForm {
     ticket: String,
     #[serde(default)]
     reason: String,
+    /// "ticket" when sent from the ticket page, which it returns to.
+    #[serde(default)]
+    back: String,
 }
 
 pub async fn exclude(
@@ -33,12 +36,14 @@ pub async fn exclude(
             let mut conn = state.pool.get().await?;
             crate::reports::exclude(&mut conn, &who.0.user.viewer(), id, &form.reason)
                 .await
+                .map(|()| id)
                 .map_err(AppError::from)
         }
         Err(e) => Err(e.into()),
     };
     match result {
-        Ok(()) => Ok(see_other("/reports/exclusions")),
+        Ok(id) if form.back == "ticket" => Ok(see_other(&format!("/tickets/{id}"))),
+        Ok(_) => Ok(see_other("/reports/exclusions")),
         Err(AppError::Invalid(e)) => {
             super::pages::exclusions_page(
                 &state,
