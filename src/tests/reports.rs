@@ -422,6 +422,44 @@ async fn generate(conn: &mut AsyncPgConnection) -> World {
             s.exclude(id).await;
         }
     }
+    // A rota for most weeks (some weeks nobody), and sampled triage
+    // reviews with scores (one not scored).
+    exec(
+        s.conn,
+        &format!(
+            "INSERT INTO rota_weeks (week_start, triager_id)
+             SELECT w::date, (ARRAY[{}, {}, {}])[1 + (k % 3)]
+             FROM generate_series(0, 25) k, LATERAL (SELECT '2026-07-27'::date + k * 7 AS w) x
+             WHERE k % 5 <> 3",
+            engineers[0].id, engineers[1].id, engineers[2].id
+        ),
+    )
+    .await;
+    exec(
+        s.conn,
+        &format!(
+            "INSERT INTO triage_reviews (ticket_id, week_start, triager_id, reviewer_id, right_model,
+                 duplicates_checked, searches_good, reply_fast, escalated_right, score)
+             SELECT t.id, date_trunc('week', t.created_at)::date, (ARRAY[{}, {}, {}])[1 + (t.id % 3)], {},
+                    'yes', 'no', 'yes', 'na', 'na',
+                    CASE WHEN t.id % 11 = 0 THEN NULL ELSE ((t.id * 37) % 101)::int2 END
+             FROM tickets t WHERE t.id % 4 = 1",
+            engineers[0].id, engineers[1].id, engineers[2].id, engineers[0].id
+        ),
+    )
+    .await;
+    // Improvement items about some models: open, in progress, done, won't do.
+    exec(
+        s.conn,
+        &format!(
+            "INSERT INTO improvements (title, kind, model_id, priority, status, reason, created_by)
+             SELECT 'Fix ' || m.key, 'update_model', m.id, 2, st, CASE WHEN st = 'wont_do' THEN 'no' ELSE '' END, {}
+             FROM incident_models m, unnest(ARRAY['open', 'in_progress', 'done', 'wont_do']) st
+             WHERE m.id % 3 = 0 AND (st <> 'in_progress' OR m.id % 2 = 0)",
+            engineers[0].id
+        ),
+    )
+    .await;
     World {
         engineers,
         orgs: vec![acme.id, beta.id],
@@ -474,6 +512,8 @@ async fn reports_sql_agrees_with_the_reference_on_generated_data() {
             models,
             resolution,
             triage,
+            triage_by_rota,
+            triage_reviews,
             searches,
             empty_words
         );
@@ -492,6 +532,11 @@ async fn reports_sql_agrees_with_the_reference_on_generated_data() {
             .any(|m| m.retire_candidate && m.key == "unused")
     );
     assert!(all.models.iter().any(|m| m.escalations_after > 0));
+    assert!(all.models.iter().any(|m| m.open_items == 2));
+    assert!(all.triage_by_rota.len() >= 3 && all.triage_by_rota.iter().any(|r| r.triager == "(no rota)"));
+    assert!(all.triage_by_rota.iter().any(|r| r.by_holder > 0));
+    assert!(all.triage_reviews.iter().any(|r| r.score.is_some() && r.reviews > 1));
+    assert!(all.models.iter().any(|m| m.open_items == 0));
     assert!(all.resolution.iter().any(|r| r.reopened > 0));
     assert!(all.searches.rank_4_plus > 0 && all.searches.not_listed > 0 && all.searches.rank_1 > 0);
     assert!(all.empty_words.iter().any(|w| w.word == "printer"));
@@ -1401,6 +1446,77 @@ async fn a_model_drafted_from_a_ticket_is_prefilled_saved_and_linked_back() {
         .await;
     assert_eq!(res.status, 422);
     assert!(res.body.contains("already exists"));
+}
+
+/// A draft from a ticket answers the "write a new model" items it is
+/// saved for: the page offers the open ones (ticked when filed from this
+/// ticket), the save marks them done with the new model, in one
+/// transaction; an item that is not open refuses the save and leaves
+/// nothing.
+#[actix_web::test]
+async fn a_drafted_model_marks_its_new_model_items_done() {
+    let d = desk().await;
+    let mut conn = d.app.conn().await;
+    let engineer = d.app.sign_in(&d.engineer).await;
+    let item = |ticket: &str, status: &str| {
+        format!(
+            "INSERT INTO improvements (title, kind, priority, status, reason, ticket_id, created_by)
+             VALUES ('Write a model for 502s', 'new_model', 2, '{status}',
+                     CASE WHEN '{status}' = 'wont_do' THEN 'no' ELSE '' END, {ticket}, {})
+             RETURNING id AS n",
+            d.manager.id
+        )
+    };
+    let mine = one(&mut conn, &item(&d.ticket.to_string(), "open")).await;
+    let other = one(&mut conn, &item("NULL", "in_progress")).await;
+    let closed = one(&mut conn, &item("NULL", "wont_do")).await;
+    let page = d
+        .app
+        .get_as(&engineer, &format!("/reports/draft/{}", d.ticket))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(&format!(r#"value="{mine}" checked"#)), "{}", page.body);
+    assert!(page.body.contains(&format!(r#"value="{other}">"#)));
+    assert!(!page.body.contains(&format!(r#"value="{closed}""#)));
+    let viewer = d.engineer.viewer();
+    let text = casebook::reports::draft_text(
+        &mut conn,
+        &viewer,
+        casebook::domain::ticket::TicketId(d.ticket),
+    )
+    .await
+    .unwrap();
+    let key = format!("checkout-fails-with-502-t{}", d.ticket);
+    // An item that is not open: refused, nothing saved.
+    let res = d
+        .app
+        .post_as(
+            &engineer,
+            &format!("/reports/draft/{}", d.ticket),
+            &[("text", &text), ("resolves", &mine.to_string()), ("resolves", &closed.to_string())],
+        )
+        .await;
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(casebook::db::models::find_by_key(&mut conn, &key).await.unwrap().is_none());
+    let open = format!("SELECT count(*) AS n FROM improvements WHERE status IN ('open', 'in_progress') AND id IN ({mine}, {other})");
+    assert_eq!(one(&mut conn, &open).await, 2);
+    let res = d
+        .app
+        .post_as(
+            &engineer,
+            &format!("/reports/draft/{}", d.ticket),
+            &[("text", &text), ("resolves", &mine.to_string()), ("resolves", &other.to_string())],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let model = casebook::db::models::find_by_key(&mut conn, &key).await.unwrap().unwrap();
+    let done = format!(
+        "SELECT count(*) AS n FROM improvements WHERE status = 'done' AND model_id = {} AND id IN ({mine}, {other})",
+        model.id
+    );
+    assert_eq!(one(&mut conn, &done).await, 2);
+    let ticket = d.app.get_as(&engineer, &format!("/tickets/{}", d.ticket)).await;
+    assert!(ticket.body.contains(&format!("#{mine}")), "the journal names the items");
 }
 
 #[test]

@@ -15,6 +15,7 @@ pub mod data;
 mod http;
 mod load;
 pub mod loop_pages;
+pub mod reports_pages;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -15,6 +15,33 @@ mod rows;
 pub use exclusions::{Exclusion, exclude, exclusions, include, is_excluded};
 pub use facts::facts;
 
+/// An open "write a new model" item the draft page offers to resolve.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct NewModelItem {
+    #[diesel(sql_type = Int8)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub title: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub from_ticket: bool,
+}
+
+/// Open "write a new model" items with no model yet: those filed from
+/// `ticket` first, then by priority (at most 50).
+pub async fn new_model_items(
+    conn: &mut AsyncPgConnection,
+    ticket: i64,
+) -> QueryResult<Vec<NewModelItem>> {
+    diesel::sql_query(
+        "SELECT id, title, ticket_id IS NOT DISTINCT FROM $1 AS from_ticket FROM improvements
+         WHERE kind = 'new_model' AND model_id IS NULL AND status IN ('open', 'in_progress')
+         ORDER BY from_ticket DESC, priority, id LIMIT 50",
+    )
+    .bind::<Int8, _>(ticket)
+    .load(conn)
+    .await
+}
+
 use rows::*;
 
 use diesel::prelude::*;
@@ -23,7 +50,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::domain::report::{
     GAP_ROWS, GapRow, LinkRow, MixRow, ModelRow, Part, RETIRE_AFTER_DAYS, Report, ReportQuery,
-    ResolutionRow, SearchRow, TriageRow, VolumeRow, WORD_ROWS, WordRow,
+    ResolutionRow, SearchRow, TriageReviewRow, TriageRotaRow, TriageRow, VolumeRow, WORD_ROWS,
+    WordRow,
 };
 
 /// Counted tickets (alias `f`, a row of `ticket_report_facts`): not
@@ -252,13 +280,17 @@ pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
                    pm.last_used,
                    med.med AS median_secs,
                    nolink.med AS category_median_secs,
-                   COALESCE(esc.n, 0) AS escalations_after
+                   COALESCE(esc.n, 0) AS escalations_after,
+                   COALESCE(oi.n, 0) AS open_items
             FROM incident_models m
             LEFT JOIN users ow ON ow.id = m.owner_id
             LEFT JOIN per_model pm ON pm.model_id = m.id
             LEFT JOIN med ON med.model_id = m.id
             LEFT JOIN nolink ON nolink.category = m.category
             LEFT JOIN esc ON esc.model_id = m.id
+            LEFT JOIN (SELECT model_id, count(*) AS n FROM improvements
+                       WHERE model_id IS NOT NULL AND status IN ('open', 'in_progress')
+                       GROUP BY model_id) oi ON oi.model_id = m.id
          ),
          s AS (
             SELECT u.*,
@@ -273,7 +305,8 @@ pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
                 partial_period, last_used, median_secs, category_median_secs, escalations_after,
                 floor(extract(epoch FROM $2 - verified_at) / 86400)::int8 AS days_since_verified,
                 stale, retire_candidate,
-                partial_period + escalations_after + CASE WHEN stale THEN uses_period ELSE 0 END AS attention
+                partial_period + escalations_after + CASE WHEN stale THEN uses_period ELSE 0 END AS attention,
+                open_items
          FROM s ORDER BY attention DESC, uses_period DESC, key COLLATE \"C\"",
         r = resolved_ctes(),
     );
@@ -298,6 +331,7 @@ pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
             stale: r.stale,
             retire_candidate: r.retire_candidate,
             attention: r.attention,
+            open_items: r.open_items,
         })
         .collect())
 }
@@ -372,6 +406,75 @@ pub async fn triage(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
             reply_p90_secs: r.reply_p90_secs,
             duplicates: r.duplicates,
             searches: r.searches,
+        })
+        .collect())
+}
+
+pub async fn triage_by_rota(
+    conn: &mut AsyncPgConnection,
+    q: &ReportQuery,
+) -> QueryResult<Vec<TriageRotaRow>> {
+    let sql = format!(
+        "WITH {o},
+         x AS (SELECT o.*, rw.triager_id AS holder FROM o
+               LEFT JOIN rota_weeks rw ON rw.week_start = {wk})
+         SELECT * FROM (
+            SELECT CASE WHEN x.holder IS NULL THEN '(no rota)' ELSE COALESCE(min(us.display_name), '') END AS triager,
+                   x.holder AS triager_id, count(*) AS opened,
+                   count(x.triage_secs) AS triaged,
+                   count(*) FILTER (WHERE x.triaged_by = x.holder) AS by_holder,
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY x.triage_secs) AS triage_median_secs,
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY x.triage_secs) AS triage_p90_secs,
+                   count(x.reply_secs) AS replied,
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY x.reply_secs) AS reply_median_secs,
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY x.reply_secs) AS reply_p90_secs
+            FROM x LEFT JOIN users us ON us.id = x.holder
+            GROUP BY x.holder
+         ) y ORDER BY triager COLLATE \"C\", COALESCE(triager_id, 0)",
+        o = opened_cte(),
+        wk = week("o.opened_at"),
+    );
+    let rows = run!(conn, sql, q, TriageRotaSql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| TriageRotaRow {
+            triager: r.triager,
+            triager_id: r.triager_id,
+            opened: r.opened,
+            triaged: r.triaged,
+            by_holder: r.by_holder,
+            triage_median_secs: r.triage_median_secs,
+            triage_p90_secs: r.triage_p90_secs,
+            replied: r.replied,
+            reply_median_secs: r.reply_median_secs,
+            reply_p90_secs: r.reply_p90_secs,
+        })
+        .collect())
+}
+
+pub async fn triage_reviews(
+    conn: &mut AsyncPgConnection,
+    q: &ReportQuery,
+) -> QueryResult<Vec<TriageReviewRow>> {
+    let sql = format!(
+        "WITH {o}
+         SELECT * FROM (
+            SELECT tr.week_start AS week, COALESCE(us.display_name, '') AS triager, count(*) AS reviews,
+                   (sum(tr.score) * 2 + count(tr.score)) / NULLIF(2 * count(tr.score), 0) AS score
+            FROM triage_reviews tr JOIN o ON o.ticket_id = tr.ticket_id
+            LEFT JOIN users us ON us.id = tr.triager_id
+            GROUP BY 1, 2
+         ) y ORDER BY week, triager COLLATE \"C\"",
+        o = opened_cte(),
+    );
+    let rows = run!(conn, sql, q, TriageReviewSql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| TriageReviewRow {
+            week: r.week,
+            triager: r.triager,
+            reviews: r.reviews,
+            score: r.score,
         })
         .collect())
 }
@@ -488,6 +591,8 @@ async fn parts_in(
             Part::Models => r.models = models(conn, q).await?,
             Part::Resolution => r.resolution = resolution(conn, q).await?,
             Part::Triage => r.triage = triage(conn, q).await?,
+            Part::TriageByRota => r.triage_by_rota = triage_by_rota(conn, q).await?,
+            Part::TriageReviews => r.triage_reviews = triage_reviews(conn, q).await?,
             Part::Searches => r.searches = searches(conn, q).await?,
             Part::SearchWords => r.empty_words = empty_words(conn, q).await?,
         }

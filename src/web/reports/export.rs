@@ -133,6 +133,7 @@ pub fn table(report: &Report, part: Part) -> Table {
                 "stale",
                 "retire_candidate",
                 "attention",
+                "open_items",
             ],
             rows: report
                 .models
@@ -156,6 +157,7 @@ pub fn table(report: &Report, part: Part) -> Table {
                         r.stale.to_string(),
                         r.retire_candidate.to_string(),
                         r.attention.to_string(),
+                        r.open_items.to_string(),
                     ]
                 })
                 .collect(),
@@ -251,6 +253,51 @@ pub fn table(report: &Report, part: Part) -> Table {
                 ]],
             }
         }
+        Part::TriageByRota => Table {
+            columns: vec![
+                "triager",
+                "opened",
+                "triaged",
+                "by_holder",
+                "triage_median_secs",
+                "triage_p90_secs",
+                "replied",
+                "reply_median_secs",
+                "reply_p90_secs",
+            ],
+            rows: report
+                .triage_by_rota
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.triager.clone(),
+                        r.opened.to_string(),
+                        r.triaged.to_string(),
+                        r.by_holder.to_string(),
+                        opt(r.triage_median_secs),
+                        opt(r.triage_p90_secs),
+                        r.replied.to_string(),
+                        opt(r.reply_median_secs),
+                        opt(r.reply_p90_secs),
+                    ]
+                })
+                .collect(),
+        },
+        Part::TriageReviews => Table {
+            columns: vec!["week", "triager", "reviews", "score"],
+            rows: report
+                .triage_reviews
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.week.to_string(),
+                        r.triager.clone(),
+                        r.reviews.to_string(),
+                        opt(r.score),
+                    ]
+                })
+                .collect(),
+        },
         Part::SearchWords => Table {
             columns: vec!["word", "count"],
             rows: report
@@ -302,6 +349,8 @@ pub fn json(report: &Report, part: Part, query: &ReportQuery) -> Value {
         Part::Resolution => json!(report.resolution),
         Part::Triage => json!(report.triage),
         Part::Searches => json!([report.searches]),
+        Part::TriageByRota => json!(report.triage_by_rota),
+        Part::TriageReviews => json!(report.triage_reviews),
         Part::SearchWords => json!(report.empty_words),
     };
     json!({
