@@ -224,7 +224,10 @@ pub async fn save_draft(
         let done = if items.is_empty() {
             String::new()
         } else {
-            format!(" It answers improvement item {}, now done.", items.join(", "))
+            format!(
+                " It answers improvement item {}, now done.",
+                items.join(", ")
+            )
         };
         journal::add(
             conn,

@@ -533,9 +533,16 @@ async fn reports_sql_agrees_with_the_reference_on_generated_data() {
     );
     assert!(all.models.iter().any(|m| m.escalations_after > 0));
     assert!(all.models.iter().any(|m| m.open_items == 2));
-    assert!(all.triage_by_rota.len() >= 3 && all.triage_by_rota.iter().any(|r| r.triager == "(no rota)"));
+    assert!(
+        all.triage_by_rota.len() >= 3
+            && all.triage_by_rota.iter().any(|r| r.triager == "(no rota)")
+    );
     assert!(all.triage_by_rota.iter().any(|r| r.by_holder > 0));
-    assert!(all.triage_reviews.iter().any(|r| r.score.is_some() && r.reviews > 1));
+    assert!(
+        all.triage_reviews
+            .iter()
+            .any(|r| r.score.is_some() && r.reviews > 1)
+    );
     assert!(all.models.iter().any(|m| m.open_items == 0));
     assert!(all.resolution.iter().any(|r| r.reopened > 0));
     assert!(all.searches.rank_4_plus > 0 && all.searches.not_listed > 0 && all.searches.rank_1 > 0);
@@ -1475,7 +1482,11 @@ async fn a_drafted_model_marks_its_new_model_items_done() {
         .get_as(&engineer, &format!("/reports/draft/{}", d.ticket))
         .await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains(&format!(r#"value="{mine}" checked"#)), "{}", page.body);
+    assert!(
+        page.body.contains(&format!(r#"value="{mine}" checked"#)),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains(&format!(r#"value="{other}">"#)));
     assert!(!page.body.contains(&format!(r#"value="{closed}""#)));
     let viewer = d.engineer.viewer();
@@ -1493,30 +1504,54 @@ async fn a_drafted_model_marks_its_new_model_items_done() {
         .post_as(
             &engineer,
             &format!("/reports/draft/{}", d.ticket),
-            &[("text", &text), ("resolves", &mine.to_string()), ("resolves", &closed.to_string())],
+            &[
+                ("text", &text),
+                ("resolves", &mine.to_string()),
+                ("resolves", &closed.to_string()),
+            ],
         )
         .await;
     assert_eq!(res.status, 422, "{}", res.body);
-    assert!(casebook::db::models::find_by_key(&mut conn, &key).await.unwrap().is_none());
-    let open = format!("SELECT count(*) AS n FROM improvements WHERE status IN ('open', 'in_progress') AND id IN ({mine}, {other})");
+    assert!(
+        casebook::db::models::find_by_key(&mut conn, &key)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let open = format!(
+        "SELECT count(*) AS n FROM improvements WHERE status IN ('open', 'in_progress') AND id IN ({mine}, {other})"
+    );
     assert_eq!(one(&mut conn, &open).await, 2);
     let res = d
         .app
         .post_as(
             &engineer,
             &format!("/reports/draft/{}", d.ticket),
-            &[("text", &text), ("resolves", &mine.to_string()), ("resolves", &other.to_string())],
+            &[
+                ("text", &text),
+                ("resolves", &mine.to_string()),
+                ("resolves", &other.to_string()),
+            ],
         )
         .await;
     assert_eq!(res.status, 303, "{}", res.body);
-    let model = casebook::db::models::find_by_key(&mut conn, &key).await.unwrap().unwrap();
+    let model = casebook::db::models::find_by_key(&mut conn, &key)
+        .await
+        .unwrap()
+        .unwrap();
     let done = format!(
         "SELECT count(*) AS n FROM improvements WHERE status = 'done' AND model_id = {} AND id IN ({mine}, {other})",
         model.id
     );
     assert_eq!(one(&mut conn, &done).await, 2);
-    let ticket = d.app.get_as(&engineer, &format!("/tickets/{}", d.ticket)).await;
-    assert!(ticket.body.contains(&format!("#{mine}")), "the journal names the items");
+    let ticket = d
+        .app
+        .get_as(&engineer, &format!("/tickets/{}", d.ticket))
+        .await;
+    assert!(
+        ticket.body.contains(&format!("#{mine}")),
+        "the journal names the items"
+    );
 }
 
 #[test]

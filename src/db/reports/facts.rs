@@ -202,11 +202,10 @@ pub async fn facts(conn: &mut AsyncPgConnection) -> QueryResult<Facts> {
     let rota: Vec<RotaSql> = diesel::sql_query("SELECT week_start, triager_id FROM rota_weeks")
         .load(conn)
         .await?;
-    let reviews: Vec<TriageReviewSql> = diesel::sql_query(
-        "SELECT ticket_id, week_start, triager_id, score FROM triage_reviews",
-    )
-    .load(conn)
-    .await?;
+    let reviews: Vec<TriageReviewSql> =
+        diesel::sql_query("SELECT ticket_id, week_start, triager_id, score FROM triage_reviews")
+            .load(conn)
+            .await?;
     let improvements: Vec<ImprovementSql> =
         diesel::sql_query("SELECT model_id, status FROM improvements")
             .load(conn)
@@ -295,7 +294,10 @@ pub async fn facts(conn: &mut AsyncPgConnection) -> QueryResult<Facts> {
             .into_iter()
             .map(|i| (i.model_id, i.status))
             .collect(),
-        rota: rota.into_iter().map(|r| (r.week_start, r.triager_id)).collect(),
+        rota: rota
+            .into_iter()
+            .map(|r| (r.week_start, r.triager_id))
+            .collect(),
         triage_reviews: reviews
             .into_iter()
             .map(|r| (r.ticket_id, r.week_start, r.triager_id, r.score))

@@ -126,7 +126,11 @@ pub async fn draft(
     let mut conn = state.pool.get().await?;
     let text = crate::reports::draft_text(&mut conn, &who.0.user.viewer(), id).await?;
     let items = crate::db::reports::new_model_items(&mut conn, id.0).await?;
-    let resolves = items.iter().filter(|i| i.from_ticket).map(|i| i.id).collect();
+    let resolves = items
+        .iter()
+        .filter(|i| i.from_ticket)
+        .map(|i| i.id)
+        .collect();
     render_status(
         &DraftPage {
             ctx,
