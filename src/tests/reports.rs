@@ -532,7 +532,7 @@ async fn reports_sql_agrees_with_the_reference_on_generated_data() {
             .any(|m| m.retire_candidate && m.key == "unused")
     );
     assert!(all.models.iter().any(|m| m.escalations_after > 0));
-    assert!(all.models.iter().any(|m| m.open_items == 2));
+    assert!(all.models.iter().any(|m| m.open_items >= 1));
     assert!(
         all.triage_by_rota.len() >= 3
             && all.triage_by_rota.iter().any(|r| r.triager == "(no rota)")
