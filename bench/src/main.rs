@@ -233,6 +233,43 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Time every reports page and export over HTTP against `casebook serve`.
+    ///
+    /// Generates a year of tickets with their transitions, links,
+    /// escalations, replies and searches in SQL into a scratch database,
+    /// starts the release `casebook` binary beside this one on it, and times
+    /// each page with the default period and with filters, then each
+    /// table's JSON and CSV. Build both first: `cargo build --release`.
+    BenchReports {
+        /// Tickets to generate.
+        #[arg(long, default_value_t = 1_000_000)]
+        tickets: usize,
+        /// Requests timed per page, for the default period and again for
+        /// the filters (after 5 to warm up).
+        #[arg(long, default_value_t = 100)]
+        requests: usize,
+        /// Requests timed per JSON or CSV table.
+        #[arg(long, default_value_t = 20)]
+        export_requests: usize,
+        /// Seed of the generated data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Keep the scratch database for a later --skip-load.
+        #[arg(long)]
+        keep: bool,
+        /// Reuse the database an earlier run kept instead of generating.
+        #[arg(long)]
+        skip_load: bool,
+        /// The casebook binary to serve with (default: beside this one).
+        #[arg(long)]
+        casebook: Option<PathBuf>,
+        /// The scratch database on the server (dropped and created).
+        #[arg(long, default_value = "casebook_bench_reports")]
+        db_name: String,
+        /// Print the report as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write COUNT generated model files into DIR, for import benchmarks.
     GenerateModels {
         dir: PathBuf,
@@ -444,6 +481,37 @@ fn main() -> ExitCode {
                     keep,
                 };
                 let report = bench::ticket_page::bench_ticket_page(&config, &options).await?;
+                if json {
+                    let text = serde_json::to_string_pretty(&report)
+                        .map_err(|e| StartupError::Command(e.to_string()))?;
+                    println!("{text}");
+                } else {
+                    println!("{}", report.summary());
+                }
+                Ok(())
+            }
+            Command::BenchReports {
+                tickets,
+                requests,
+                export_requests,
+                seed,
+                keep,
+                skip_load,
+                casebook,
+                db_name,
+                json,
+            } => {
+                let options = bench::reports_pages::ReportsOptions {
+                    tickets,
+                    requests,
+                    export_requests,
+                    seed,
+                    database: db_name,
+                    keep,
+                    skip_load,
+                    casebook,
+                };
+                let report = bench::reports_pages::bench_reports(&config, &options).await?;
                 if json {
                     let text = serde_json::to_string_pretty(&report)
                         .map_err(|e| StartupError::Command(e.to_string()))?;

@@ -118,6 +118,9 @@ pub struct ModelRow {
     /// partly-helped uses + escalations after it + (if stale) its uses in
     /// the period: failing and stale models that are used a lot first.
     pub attention: i64,
+    /// Its improvement items open now (open or in progress), whatever the
+    /// period.
+    pub open_items: i64,
 }
 
 /// Resolved tickets with or without a model link, per priority or category.
@@ -154,6 +157,35 @@ pub struct TriageRow {
     pub searches: i64,
 }
 
+/// Triage of the tickets opened in the period, by the rota holder of the
+/// week each was opened in (the Monday of its day in the viewer's zone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TriageRotaRow {
+    /// "(no rota)" for weeks nobody held.
+    pub triager: String,
+    pub triager_id: Option<i64>,
+    pub opened: i64,
+    pub triaged: i64,
+    /// Tickets whose first move to triaged the rota holder made.
+    pub by_holder: i64,
+    pub triage_median_secs: Option<i64>,
+    pub triage_p90_secs: Option<i64>,
+    pub replied: i64,
+    pub reply_median_secs: Option<i64>,
+    pub reply_p90_secs: Option<i64>,
+}
+
+/// Sampled triage reviews of counted tickets opened in the period, by rota
+/// week and triager: the week's score is the mean of its reviews' scores,
+/// rounded (`domain::rota::week_score`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TriageReviewRow {
+    pub week: NaiveDate,
+    pub triager: String,
+    pub reviews: i64,
+    pub score: Option<i64>,
+}
+
 /// Recorded triage searches made in the period on counted tickets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, Default)]
 pub struct SearchRow {
@@ -188,6 +220,8 @@ pub struct Report {
     pub models: Vec<ModelRow>,
     pub resolution: Vec<ResolutionRow>,
     pub triage: Vec<TriageRow>,
+    pub triage_by_rota: Vec<TriageRotaRow>,
+    pub triage_reviews: Vec<TriageReviewRow>,
     pub searches: SearchRow,
     pub empty_words: Vec<WordRow>,
 }
@@ -205,12 +239,14 @@ pub enum Part {
     Models,
     Resolution,
     Triage,
+    TriageByRota,
+    TriageReviews,
     Searches,
     SearchWords,
 }
 
 impl Part {
-    pub const ALL: [Part; 12] = [
+    pub const ALL: [Part; 14] = [
         Part::Volume,
         Part::Mix,
         Part::Links,
@@ -221,6 +257,8 @@ impl Part {
         Part::Models,
         Part::Resolution,
         Part::Triage,
+        Part::TriageByRota,
+        Part::TriageReviews,
         Part::Searches,
         Part::SearchWords,
     ];
@@ -238,6 +276,8 @@ impl Part {
             Part::Models => "models",
             Part::Resolution => "resolution",
             Part::Triage => "triage",
+            Part::TriageByRota => "triage-by-rota",
+            Part::TriageReviews => "triage-reviews",
             Part::Searches => "searches",
             Part::SearchWords => "search-words",
         }

@@ -7,6 +7,7 @@
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 
+use crate::db::improvements::{self, ImprovementError};
 use crate::db::journal::{self, NewEntry};
 use crate::db::models::{self as model_db, Model, Save, SaveError};
 use crate::db::tickets::{self, Ticket};
@@ -176,19 +177,23 @@ pub async fn draft_text(
     ))
 }
 
-/// Saves the drafted model and notes it in the ticket's journal, in one
-/// transaction: a text that does not parse, a key in use or a link to a
-/// missing model leaves nothing.
+/// Saves the drafted model, marks the "write a new model" improvement
+/// items it answers done (as a model save from the backlog does), and
+/// notes both in the ticket's journal, in one transaction: a text that does
+/// not parse, a key in use, a link to a missing model or an item that is
+/// not open leaves nothing.
 pub async fn save_draft(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
     id: TicketId,
     text: &str,
+    resolves: &[i64],
 ) -> Result<Model, TicketError> {
     staff_only(viewer)?;
     let model =
         crate::domain::model::parse(text).map_err(|e| FieldError::new("text", e.to_string()))?;
     let viewer = *viewer;
+    let resolves = resolves.to_vec();
     conn.transaction(async move |conn| {
         load(conn, &viewer, id).await?;
         let summary = format!("Drafted from ticket #{id}");
@@ -207,6 +212,23 @@ pub async fn save_draft(
             SaveError::Database(d) => TicketError::Database(d),
             other => FieldError::new("text", other.to_string()).into(),
         })?;
+        improvements::resolve_by_revision(conn, &viewer, &saved, saved.revision, &resolves)
+            .await
+            .map_err(|e| match e {
+                ImprovementError::NotFound => TicketError::NotFound,
+                ImprovementError::Forbidden => TicketError::Forbidden,
+                ImprovementError::Invalid(e) => TicketError::Invalid(e),
+                ImprovementError::Database(d) => TicketError::Database(d),
+            })?;
+        let items: Vec<String> = resolves.iter().map(|i| format!("#{i}")).collect();
+        let done = if items.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " It answers improvement item {}, now done.",
+                items.join(", ")
+            )
+        };
         journal::add(
             conn,
             NewEntry {
@@ -215,10 +237,10 @@ pub async fn save_draft(
                 kind: EntryKind::System,
                 visibility: Visibility::Internal,
                 body: &format!(
-                    "Drafted the incident model [{}](/models/{}) from this ticket.",
+                    "Drafted the incident model [{}](/models/{}) from this ticket.{done}",
                     saved.key, saved.key
                 ),
-                data: json!({ "drafted_model": saved.key }),
+                data: json!({ "drafted_model": saved.key, "resolved_items": resolves }),
             },
         )
         .await?;

@@ -422,6 +422,44 @@ async fn generate(conn: &mut AsyncPgConnection) -> World {
             s.exclude(id).await;
         }
     }
+    // A rota for most weeks (some weeks nobody), and sampled triage
+    // reviews with scores (one not scored).
+    exec(
+        s.conn,
+        &format!(
+            "INSERT INTO rota_weeks (week_start, triager_id)
+             SELECT w::date, (ARRAY[{}, {}, {}])[1 + (k % 3)]
+             FROM generate_series(0, 25) k, LATERAL (SELECT '2026-07-27'::date + k * 7 AS w) x
+             WHERE k % 5 <> 3",
+            engineers[0].id, engineers[1].id, engineers[2].id
+        ),
+    )
+    .await;
+    exec(
+        s.conn,
+        &format!(
+            "INSERT INTO triage_reviews (ticket_id, week_start, triager_id, reviewer_id, right_model,
+                 duplicates_checked, searches_good, reply_fast, escalated_right, score)
+             SELECT t.id, date_trunc('week', t.created_at)::date, (ARRAY[{}, {}, {}])[1 + (t.id % 3)], {},
+                    'yes', 'no', 'yes', 'na', 'na',
+                    CASE WHEN t.id % 11 = 0 THEN NULL ELSE ((t.id * 37) % 101)::int2 END
+             FROM tickets t WHERE t.id % 4 = 1",
+            engineers[0].id, engineers[1].id, engineers[2].id, engineers[0].id
+        ),
+    )
+    .await;
+    // Improvement items about some models: open, in progress, done, won't do.
+    exec(
+        s.conn,
+        &format!(
+            "INSERT INTO improvements (title, kind, model_id, priority, status, reason, created_by)
+             SELECT 'Fix ' || m.key, 'update_model', m.id, 2, st, CASE WHEN st = 'wont_do' THEN 'no' ELSE '' END, {}
+             FROM incident_models m, unnest(ARRAY['open', 'in_progress', 'done', 'wont_do']) st
+             WHERE m.id % 3 = 0 AND (st <> 'in_progress' OR m.id % 2 = 0)",
+            engineers[0].id
+        ),
+    )
+    .await;
     World {
         engineers,
         orgs: vec![acme.id, beta.id],
@@ -474,6 +512,8 @@ async fn reports_sql_agrees_with_the_reference_on_generated_data() {
             models,
             resolution,
             triage,
+            triage_by_rota,
+            triage_reviews,
             searches,
             empty_words
         );
@@ -492,6 +532,18 @@ async fn reports_sql_agrees_with_the_reference_on_generated_data() {
             .any(|m| m.retire_candidate && m.key == "unused")
     );
     assert!(all.models.iter().any(|m| m.escalations_after > 0));
+    assert!(all.models.iter().any(|m| m.open_items >= 1));
+    assert!(
+        all.triage_by_rota.len() >= 3
+            && all.triage_by_rota.iter().any(|r| r.triager == "(no rota)")
+    );
+    assert!(all.triage_by_rota.iter().any(|r| r.by_holder > 0));
+    assert!(
+        all.triage_reviews
+            .iter()
+            .any(|r| r.score.is_some() && r.reviews > 1)
+    );
+    assert!(all.models.iter().any(|m| m.open_items == 0));
     assert!(all.resolution.iter().any(|r| r.reopened > 0));
     assert!(all.searches.rank_4_plus > 0 && all.searches.not_listed > 0 && all.searches.rank_1 > 0);
     assert!(all.empty_words.iter().any(|w| w.word == "printer"));
@@ -716,6 +768,149 @@ async fn edge_cases_count_as_defined() {
     assert_eq!(r, reference::report(&facts, &east));
     assert!(r.triage.iter().map(|t| t.opened).sum::<i64>() >= 1);
     assert!(r.gaps.is_empty());
+}
+
+async fn one(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::Int8)]
+        n: i64,
+    }
+    let rows: Vec<N> = diesel::sql_query(sql).load(conn).await.unwrap();
+    rows[0].n
+}
+
+/// Rows where the kept facts and a fresh computation from the source
+/// tables differ (0 when the triggers kept them right).
+async fn stale_facts(conn: &mut AsyncPgConnection) -> i64 {
+    one(
+        conn,
+        "SELECT count(*) AS n FROM (
+            (SELECT * FROM ticket_report_facts EXCEPT SELECT * FROM ticket_report_facts_source)
+            UNION ALL
+            (SELECT * FROM ticket_report_facts_source EXCEPT SELECT * FROM ticket_report_facts)
+         ) d",
+    )
+    .await
+}
+
+/// The facts the reports read are kept by the database as each fact is
+/// written: after a reopen, a relink, an exclusion and its undoing, a
+/// correction, a duplicate marking and deletions, the kept rows equal a
+/// fresh computation, and the measures still equal the reference.
+#[actix_web::test]
+async fn kept_facts_follow_reopens_relinks_exclusions_and_corrections() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let world = generate(&mut conn).await;
+    let wide = query("2026-08-01", "2026-12-31", 0);
+    let mut by_category = wide.clone();
+    by_category.filters.category = Some("network".into());
+    let check = async |conn: &mut AsyncPgConnection, step: &str| {
+        assert_eq!(stale_facts(conn).await, 0, "facts stale after {step}");
+        let facts = casebook::db::reports::facts(conn).await.unwrap();
+        for q in [&wide, &by_category] {
+            let sql = casebook::db::reports::report(conn, q).await.unwrap();
+            assert_eq!(sql, reference::report(&facts, q), "after {step}");
+        }
+    };
+    check(&mut conn, "generating").await;
+    let eng = world.engineers[0].id;
+    let resolved: Vec<i64> = {
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Int8)]
+            ticket_id: i64,
+        }
+        let rows: Vec<Id> = diesel::sql_query(
+            "SELECT ticket_id FROM ticket_report_facts WHERE resolved_at IS NOT NULL
+             ORDER BY ticket_id LIMIT 3",
+        )
+        .load(&mut conn)
+        .await
+        .unwrap();
+        rows.into_iter().map(|r| r.ticket_id).collect()
+    };
+    let (a, b, c) = (resolved[0], resolved[1], resolved[2]);
+    let model = one(&mut conn, "SELECT min(id) AS n FROM incident_models").await;
+    let requester = one(&mut conn, "SELECT min(requester_id) AS n FROM tickets").await;
+    let mut s = Seed {
+        conn: &mut conn,
+        requester,
+    };
+    // Reopened: no longer resolved, then resolved again later.
+    exec(
+        s.conn,
+        &format!("UPDATE tickets SET status = 'in_progress' WHERE id = {a}"),
+    )
+    .await;
+    s.move_(
+        a,
+        Some("resolved"),
+        "in_progress",
+        Some(eng),
+        at("2026-11-20T10:00:00Z"),
+    )
+    .await;
+    check(s.conn, "a reopen").await;
+    exec(
+        s.conn,
+        &format!("UPDATE tickets SET status = 'resolved' WHERE id = {a}"),
+    )
+    .await;
+    s.move_(
+        a,
+        Some("in_progress"),
+        "resolved",
+        Some(eng),
+        at("2026-11-21T10:00:00Z"),
+    )
+    .await;
+    check(s.conn, "resolving again").await;
+    // Relinked: the same model with another outcome, then a no-fit row.
+    s.link(b, Some(model), "partial", at("2026-11-02T10:00:00Z"))
+        .await;
+    s.link(b, Some(model), "resolved", at("2026-11-02T11:00:00Z"))
+        .await;
+    s.link(b, None, "no_fit", at("2026-11-02T12:00:00Z")).await;
+    check(s.conn, "relinking").await;
+    // Excluded, then counted again.
+    s.exclude(c).await;
+    check(s.conn, "an exclusion").await;
+    exec(
+        s.conn,
+        &format!("DELETE FROM metric_exclusions WHERE ticket_id = {c}"),
+    )
+    .await;
+    check(s.conn, "counting again").await;
+    // Corrected category and priority; marked a duplicate; an escalation,
+    // a reply and a search added; a link and an escalation removed.
+    exec(
+        s.conn,
+        &format!("UPDATE tickets SET category = 'network', priority = 1, title = '  VPN Down ' WHERE id = {c}"),
+    )
+    .await;
+    exec(
+        s.conn,
+        &format!("UPDATE tickets SET duplicate_of = {a} WHERE id = {b}"),
+    )
+    .await;
+    s.escalate(c, eng, "yes", at("2026-11-03T10:00:00Z")).await;
+    s.reply(c, eng, "public", at("2026-11-03T11:00:00Z")).await;
+    s.search(c, eng, "vpn down", "[]", None, at("2026-11-03T09:00:00Z"))
+        .await;
+    check(s.conn, "corrections and new facts").await;
+    exec(
+        s.conn,
+        &format!("DELETE FROM ticket_models WHERE ticket_id = {b}"),
+    )
+    .await;
+    exec(
+        s.conn,
+        &format!("DELETE FROM escalations WHERE ticket_id = {c}"),
+    )
+    .await;
+    check(s.conn, "deletions").await;
 }
 
 struct Desk {
@@ -1082,6 +1277,78 @@ async fn excluded_tickets_count_nowhere_and_the_journal_says_so() {
     );
 }
 
+/// The ticket page's "exclude from metrics" form: for the team only,
+/// back to the ticket, and the kept facts follow.
+#[actix_web::test]
+async fn the_ticket_page_excludes_from_metrics_for_the_team_only() {
+    let d = desk().await;
+    let mut conn = d.app.conn().await;
+    let engineer = d.app.sign_in(&d.engineer).await;
+    let customer = d.app.sign_in(&d.customer).await;
+    let path = format!("/tickets/{}", d.ticket);
+    let page = d.app.get_as(&engineer, &path).await;
+    assert!(
+        page.body.contains(r#"id="exclude-metrics""#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r#"action="/reports/exclusions""#));
+    let theirs = d.app.get_as(&customer, &path).await;
+    assert_eq!(theirs.status, 200);
+    assert!(!theirs.body.contains("exclude-metrics"));
+    assert!(!theirs.body.contains("/reports/exclusions"));
+    // A customer posting the form anyway is refused, nothing changes.
+    let res = d
+        .app
+        .post_as(
+            &customer,
+            "/reports/exclusions",
+            &[
+                ("ticket", &d.ticket.to_string()),
+                ("reason", "mine"),
+                ("back", "ticket"),
+            ],
+        )
+        .await;
+    assert!(res.status == 403 || res.status == 404, "{}", res.status);
+    let excluded = format!(
+        "SELECT count(*) AS n FROM ticket_report_facts WHERE excluded AND ticket_id = {}",
+        d.ticket
+    );
+    assert_eq!(one(&mut conn, &excluded).await, 0);
+    let res = d
+        .app
+        .post_as(
+            &engineer,
+            "/reports/exclusions",
+            &[
+                ("ticket", &d.ticket.to_string()),
+                ("reason", "game day"),
+                ("back", "ticket"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(res.location(), Some(path.as_str()));
+    assert_eq!(one(&mut conn, &excluded).await, 1);
+    let page = d.app.get_as(&engineer, &path).await;
+    assert!(
+        page.body
+            .contains("Excluded this ticket from metrics: game day")
+    );
+    let res = d
+        .app
+        .post_as(
+            &engineer,
+            &format!("/reports/exclusions/{}/include", d.ticket),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(one(&mut conn, &excluded).await, 0);
+    assert_eq!(stale_facts(&mut conn).await, 0);
+}
+
 #[actix_web::test]
 async fn a_model_drafted_from_a_ticket_is_prefilled_saved_and_linked_back() {
     let d = desk().await;
@@ -1186,6 +1453,105 @@ async fn a_model_drafted_from_a_ticket_is_prefilled_saved_and_linked_back() {
         .await;
     assert_eq!(res.status, 422);
     assert!(res.body.contains("already exists"));
+}
+
+/// A draft from a ticket answers the "write a new model" items it is
+/// saved for: the page offers the open ones (ticked when filed from this
+/// ticket), the save marks them done with the new model, in one
+/// transaction; an item that is not open refuses the save and leaves
+/// nothing.
+#[actix_web::test]
+async fn a_drafted_model_marks_its_new_model_items_done() {
+    let d = desk().await;
+    let mut conn = d.app.conn().await;
+    let engineer = d.app.sign_in(&d.engineer).await;
+    let item = |ticket: &str, status: &str| {
+        format!(
+            "INSERT INTO improvements (title, kind, priority, status, reason, ticket_id, created_by)
+             VALUES ('Write a model for 502s', 'new_model', 2, '{status}',
+                     CASE WHEN '{status}' = 'wont_do' THEN 'no' ELSE '' END, {ticket}, {})
+             RETURNING id AS n",
+            d.manager.id
+        )
+    };
+    let mine = one(&mut conn, &item(&d.ticket.to_string(), "open")).await;
+    let other = one(&mut conn, &item("NULL", "in_progress")).await;
+    let closed = one(&mut conn, &item("NULL", "wont_do")).await;
+    let page = d
+        .app
+        .get_as(&engineer, &format!("/reports/draft/{}", d.ticket))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(&format!(r#"value="{mine}" checked"#)),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!(r#"value="{other}">"#)));
+    assert!(!page.body.contains(&format!(r#"value="{closed}""#)));
+    let viewer = d.engineer.viewer();
+    let text = casebook::reports::draft_text(
+        &mut conn,
+        &viewer,
+        casebook::domain::ticket::TicketId(d.ticket),
+    )
+    .await
+    .unwrap();
+    let key = format!("checkout-fails-with-502-t{}", d.ticket);
+    // An item that is not open: refused, nothing saved.
+    let res = d
+        .app
+        .post_as(
+            &engineer,
+            &format!("/reports/draft/{}", d.ticket),
+            &[
+                ("text", &text),
+                ("resolves", &mine.to_string()),
+                ("resolves", &closed.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(
+        casebook::db::models::find_by_key(&mut conn, &key)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let open = format!(
+        "SELECT count(*) AS n FROM improvements WHERE status IN ('open', 'in_progress') AND id IN ({mine}, {other})"
+    );
+    assert_eq!(one(&mut conn, &open).await, 2);
+    let res = d
+        .app
+        .post_as(
+            &engineer,
+            &format!("/reports/draft/{}", d.ticket),
+            &[
+                ("text", &text),
+                ("resolves", &mine.to_string()),
+                ("resolves", &other.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let model = casebook::db::models::find_by_key(&mut conn, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    let done = format!(
+        "SELECT count(*) AS n FROM improvements WHERE status = 'done' AND model_id = {} AND id IN ({mine}, {other})",
+        model.id
+    );
+    assert_eq!(one(&mut conn, &done).await, 2);
+    let ticket = d
+        .app
+        .get_as(&engineer, &format!("/tickets/{}", d.ticket))
+        .await;
+    assert!(
+        ticket.body.contains(&format!("#{mine}")),
+        "the journal names the items"
+    );
 }
 
 #[test]

@@ -17,6 +17,7 @@ pub mod intake;
 mod load;
 pub mod loop_pages;
 pub mod mail;
+pub mod reports_pages;
 pub mod ticket_page;
 
 use std::net::SocketAddr;

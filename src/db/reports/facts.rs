@@ -120,6 +120,34 @@ struct IdSql {
 }
 
 #[derive(QueryableByName)]
+struct RotaSql {
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    week_start: chrono::NaiveDate,
+    #[diesel(sql_type = Int8)]
+    triager_id: i64,
+}
+
+#[derive(QueryableByName)]
+struct TriageReviewSql {
+    #[diesel(sql_type = Int8)]
+    ticket_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    week_start: chrono::NaiveDate,
+    #[diesel(sql_type = Int8)]
+    triager_id: i64,
+    #[diesel(sql_type = Nullable<Int2>)]
+    score: Option<i16>,
+}
+
+#[derive(QueryableByName)]
+struct ImprovementSql {
+    #[diesel(sql_type = Nullable<Int8>)]
+    model_id: Option<i64>,
+    #[diesel(sql_type = Text)]
+    status: String,
+}
+
+#[derive(QueryableByName)]
 struct UserSql {
     #[diesel(sql_type = Int8)]
     id: i64,
@@ -171,6 +199,17 @@ pub async fn facts(conn: &mut AsyncPgConnection) -> QueryResult<Facts> {
     let users: Vec<UserSql> = diesel::sql_query("SELECT id, display_name FROM users")
         .load(conn)
         .await?;
+    let rota: Vec<RotaSql> = diesel::sql_query("SELECT week_start, triager_id FROM rota_weeks")
+        .load(conn)
+        .await?;
+    let reviews: Vec<TriageReviewSql> =
+        diesel::sql_query("SELECT ticket_id, week_start, triager_id, score FROM triage_reviews")
+            .load(conn)
+            .await?;
+    let improvements: Vec<ImprovementSql> =
+        diesel::sql_query("SELECT model_id, status FROM improvements")
+            .load(conn)
+            .await?;
     Ok(Facts {
         tickets: tickets
             .into_iter()
@@ -251,5 +290,17 @@ pub async fn facts(conn: &mut AsyncPgConnection) -> QueryResult<Facts> {
             })
             .collect(),
         users: users.into_iter().map(|u| (u.id, u.display_name)).collect(),
+        improvements: improvements
+            .into_iter()
+            .map(|i| (i.model_id, i.status))
+            .collect(),
+        rota: rota
+            .into_iter()
+            .map(|r| (r.week_start, r.triager_id))
+            .collect(),
+        triage_reviews: reviews
+            .into_iter()
+            .map(|r| (r.ticket_id, r.week_start, r.triager_id, r.score))
+            .collect(),
     })
 }

@@ -15,6 +15,33 @@ mod rows;
 pub use exclusions::{Exclusion, exclude, exclusions, include, is_excluded};
 pub use facts::facts;
 
+/// An open "write a new model" item the draft page offers to resolve.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct NewModelItem {
+    #[diesel(sql_type = Int8)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub title: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub from_ticket: bool,
+}
+
+/// Open "write a new model" items with no model yet: those filed from
+/// `ticket` first, then by priority (at most 50).
+pub async fn new_model_items(
+    conn: &mut AsyncPgConnection,
+    ticket: i64,
+) -> QueryResult<Vec<NewModelItem>> {
+    diesel::sql_query(
+        "SELECT id, title, ticket_id IS NOT DISTINCT FROM $1 AS from_ticket FROM improvements
+         WHERE kind = 'new_model' AND model_id IS NULL AND status IN ('open', 'in_progress')
+         ORDER BY from_ticket DESC, priority, id LIMIT 50",
+    )
+    .bind::<Int8, _>(ticket)
+    .load(conn)
+    .await
+}
+
 use rows::*;
 
 use diesel::prelude::*;
@@ -23,41 +50,45 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::domain::report::{
     GAP_ROWS, GapRow, LinkRow, MixRow, ModelRow, Part, RETIRE_AFTER_DAYS, Report, ReportQuery,
-    ResolutionRow, SearchRow, TriageRow, VolumeRow, WORD_ROWS, WordRow,
+    ResolutionRow, SearchRow, TriageReviewRow, TriageRotaRow, TriageRow, VolumeRow, WORD_ROWS,
+    WordRow,
 };
 
-/// Counted tickets (alias `t`): not excluded, matching the filters.
-const COUNTED: &str = "NOT EXISTS (SELECT 1 FROM metric_exclusions x WHERE x.ticket_id = t.id)
-    AND ($4::text IS NULL OR t.category = $4)
-    AND ($5::int2 IS NULL OR t.priority = $5)
-    AND ($6::int8 IS NULL OR t.organization_id = $6)
-    AND ($7::int8 IS NULL OR t.assignee_id = $7)";
+/// Counted tickets (alias `f`, a row of `ticket_report_facts`): not
+/// excluded, matching the filters.
+const COUNTED: &str = "NOT f.excluded
+    AND ($4::text IS NULL OR f.category = $4)
+    AND ($5::int2 IS NULL OR f.priority = $5)
+    AND ($6::int8 IS NULL OR f.organization_id = $6)
+    AND ($7::int8 IS NULL OR f.assignee_id = $7)";
 
 /// The Monday of a time's date in the viewer's zone.
 fn week(expr: &str) -> String {
     format!("(date_trunc('week', ({expr} AT TIME ZONE 'UTC') + make_interval(mins => $3)))::date")
 }
 
-/// `r`: counted tickets resolved in the period (their last move to
-/// resolved lies in it), with the whole seconds it took; `rb` adds the best
-/// outcome of their links (3 resolved, 2 partly, 1 no fit, NULL no link).
+/// `rb`: counted tickets resolved in the period (their last move to
+/// resolved lies in it), with the whole seconds it took and the best
+/// outcome of their links (3 resolved, 2 partly, 1 no fit, NULL no link),
+/// read from the per-ticket facts.
 fn resolved_ctes() -> String {
     format!(
-        "r AS (
-            SELECT t.id, t.title, t.category, t.priority, t.created_at, c.resolved_at,
-                   floor(extract(epoch FROM c.resolved_at - t.created_at))::int8 AS secs
-            FROM (SELECT ticket_id, max(at) AS resolved_at FROM ticket_transitions
-                  WHERE to_status = 'resolved' AND at >= $1 AND at < $2
-                  GROUP BY ticket_id) c
-            JOIN tickets t ON t.id = c.ticket_id
-            WHERE t.duplicate_of IS NULL AND t.status IN ('resolved', 'closed') AND {COUNTED}
-              AND NOT EXISTS (SELECT 1 FROM ticket_transitions l
-                              WHERE l.ticket_id = t.id AND l.to_status = 'resolved' AND l.at >= $2)
-        ),
-        rb AS (
-            SELECT r.*, (SELECT max(CASE x.outcome WHEN 'resolved' THEN 3 WHEN 'partial' THEN 2 ELSE 1 END)
-                         FROM ticket_models x WHERE x.ticket_id = r.id) AS best
-            FROM r
+        "rb AS (
+            SELECT f.ticket_id AS id, f.title_key, f.category, f.priority, f.resolved_at,
+                   f.resolve_secs AS secs, NULLIF(f.best_outcome, 0) AS best, f.triaged_by,
+                   f.escalations, f.reopens
+            FROM ticket_report_facts f
+            WHERE f.resolved_at >= $1 AND f.resolved_at < $2 AND {COUNTED}
+        )"
+    )
+}
+
+/// `o`: counted tickets opened in the period, from the per-ticket facts.
+fn opened_cte() -> String {
+    format!(
+        "o AS (
+            SELECT f.* FROM ticket_report_facts f
+            WHERE f.opened_at >= $1 AND f.opened_at < $2 AND {COUNTED}
         )"
     )
 }
@@ -83,14 +114,15 @@ macro_rules! run {
 pub async fn volume(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Vec<VolumeRow>> {
     let sql = format!(
         "WITH {r},
-         o AS (SELECT {wo} AS wk, count(*) AS n FROM tickets t
-               WHERE t.created_at >= $1 AND t.created_at < $2 AND {COUNTED} GROUP BY 1),
-         rw AS (SELECT {wr} AS wk, count(*) AS n FROM r GROUP BY 1)
-         SELECT COALESCE(o.wk, rw.wk) AS week, COALESCE(o.n, 0) AS opened, COALESCE(rw.n, 0) AS resolved
-         FROM o FULL JOIN rw ON o.wk = rw.wk ORDER BY 1",
+         {o},
+         ow AS (SELECT {wo} AS wk, count(*) AS n FROM o GROUP BY 1),
+         rw AS (SELECT {wr} AS wk, count(*) AS n FROM rb GROUP BY 1)
+         SELECT COALESCE(ow.wk, rw.wk) AS week, COALESCE(ow.n, 0) AS opened, COALESCE(rw.n, 0) AS resolved
+         FROM ow FULL JOIN rw ON ow.wk = rw.wk ORDER BY 1",
         r = resolved_ctes(),
-        wo = week("t.created_at"),
-        wr = week("r.resolved_at"),
+        o = opened_cte(),
+        wo = week("o.opened_at"),
+        wr = week("rb.resolved_at"),
     );
     let rows = run!(conn, sql, q, VolumeSql)?;
     Ok(rows
@@ -106,15 +138,16 @@ pub async fn volume(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
 pub async fn mix(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Vec<MixRow>> {
     let sql = format!(
         "WITH {r},
-         o AS (SELECT t.priority, t.category, count(*) AS n FROM tickets t
-               WHERE t.created_at >= $1 AND t.created_at < $2 AND {COUNTED} GROUP BY 1, 2),
-         rw AS (SELECT priority, category, count(*) AS n FROM r GROUP BY 1, 2)
+         {o},
+         ow AS (SELECT priority, category, count(*) AS n FROM o GROUP BY 1, 2),
+         rw AS (SELECT priority, category, count(*) AS n FROM rb GROUP BY 1, 2)
          SELECT * FROM (
-            SELECT COALESCE(o.priority, rw.priority) AS priority, COALESCE(o.category, rw.category) AS category,
-                   COALESCE(o.n, 0) AS opened, COALESCE(rw.n, 0) AS resolved
-            FROM o FULL JOIN rw ON o.priority = rw.priority AND o.category = rw.category
+            SELECT COALESCE(ow.priority, rw.priority) AS priority, COALESCE(ow.category, rw.category) AS category,
+                   COALESCE(ow.n, 0) AS opened, COALESCE(rw.n, 0) AS resolved
+            FROM ow FULL JOIN rw ON ow.priority = rw.priority AND ow.category = rw.category
          ) x ORDER BY priority, category COLLATE \"C\"",
         r = resolved_ctes(),
+        o = opened_cte(),
     );
     let rows = run!(conn, sql, q, MixSql)?;
     Ok(rows
@@ -150,11 +183,7 @@ pub async fn links(
             "GROUP BY 1",
         ),
         LinkGroup::Triager => (
-            "COALESCE((SELECT us.display_name FROM ticket_transitions tt
-                       LEFT JOIN users us ON us.id = tt.by_id
-                       WHERE tt.ticket_id = rb.id AND tt.to_status = 'triaged'
-                       ORDER BY tt.at, tt.id LIMIT 1), '(not triaged)')"
-                .to_owned(),
+            "COALESCE(us.display_name, '(not triaged)')".to_owned(),
             "GROUP BY 1",
         ),
     };
@@ -166,7 +195,7 @@ pub async fn links(
                    count(*) FILTER (WHERE best = 2) AS partly,
                    count(*) FILTER (WHERE best = 1) AS no_fit,
                    count(*) FILTER (WHERE best IS NULL) AS no_link
-            FROM rb {tail}
+            FROM rb LEFT JOIN users us ON us.id = rb.triaged_by {tail}
          ) x ORDER BY grp COLLATE \"C\"",
         r = resolved_ctes(),
     );
@@ -178,7 +207,7 @@ pub async fn gaps(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<
     let sql = format!(
         "WITH {r}
          SELECT * FROM (
-            SELECT category, lower(btrim(title, ' ')) AS title, count(*) AS tickets,
+            SELECT category, title_key AS title, count(*) AS tickets,
                    count(*) FILTER (WHERE best = 1) AS no_fit,
                    count(*) FILTER (WHERE best IS NULL) AS no_link,
                    (array_agg(id ORDER BY id))[1:{examples}] AS examples
@@ -207,7 +236,7 @@ pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
     let sql = format!(
         "WITH ml AS (
             SELECT tm.model_id, tm.ticket_id, tm.outcome, tm.created_at
-            FROM ticket_models tm JOIN tickets t ON t.id = tm.ticket_id
+            FROM ticket_models tm JOIN ticket_report_facts f ON f.ticket_id = tm.ticket_id
             WHERE tm.model_id IS NOT NULL AND tm.created_at < $2 AND {COUNTED}
          ),
          {r},
@@ -251,13 +280,17 @@ pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
                    pm.last_used,
                    med.med AS median_secs,
                    nolink.med AS category_median_secs,
-                   COALESCE(esc.n, 0) AS escalations_after
+                   COALESCE(esc.n, 0) AS escalations_after,
+                   COALESCE(oi.n, 0) AS open_items
             FROM incident_models m
             LEFT JOIN users ow ON ow.id = m.owner_id
             LEFT JOIN per_model pm ON pm.model_id = m.id
             LEFT JOIN med ON med.model_id = m.id
             LEFT JOIN nolink ON nolink.category = m.category
             LEFT JOIN esc ON esc.model_id = m.id
+            LEFT JOIN (SELECT model_id, count(*) AS n FROM improvements
+                       WHERE model_id IS NOT NULL AND status IN ('open', 'in_progress')
+                       GROUP BY model_id) oi ON oi.model_id = m.id
          ),
          s AS (
             SELECT u.*,
@@ -272,7 +305,8 @@ pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
                 partial_period, last_used, median_secs, category_median_secs, escalations_after,
                 floor(extract(epoch FROM $2 - verified_at) / 86400)::int8 AS days_since_verified,
                 stale, retire_candidate,
-                partial_period + escalations_after + CASE WHEN stale THEN uses_period ELSE 0 END AS attention
+                partial_period + escalations_after + CASE WHEN stale THEN uses_period ELSE 0 END AS attention,
+                open_items
          FROM s ORDER BY attention DESC, uses_period DESC, key COLLATE \"C\"",
         r = resolved_ctes(),
     );
@@ -297,6 +331,7 @@ pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
             stale: r.stale,
             retire_candidate: r.retire_candidate,
             attention: r.attention,
+            open_items: r.open_items,
         })
         .collect())
 }
@@ -314,9 +349,7 @@ pub async fn resolution(
         "WITH {r},
          f AS (
             SELECT rb.*, COALESCE(rb.best, 0) >= 2 AS with_model,
-                   EXISTS (SELECT 1 FROM escalations e WHERE e.ticket_id = rb.id) AS esc,
-                   EXISTS (SELECT 1 FROM ticket_transitions tt WHERE tt.ticket_id = rb.id
-                           AND tt.from_status = 'resolved' AND tt.to_status = 'in_progress') AS back
+                   rb.escalations > 0 AS esc, rb.reopens > 0 AS back
             FROM rb
          )
          SELECT * FROM (
@@ -344,33 +377,8 @@ pub async fn resolution(
 
 pub async fn triage(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Vec<TriageRow>> {
     let sql = format!(
-        "WITH o AS (
-            SELECT t.id, t.created_at, t.duplicate_of FROM tickets t
-            WHERE t.created_at >= $1 AND t.created_at < $2 AND {COUNTED}
-         ),
-         tr AS (
-            SELECT tt.ticket_id, min(tt.at) AS at
-            FROM ticket_transitions tt JOIN o ON o.id = tt.ticket_id
-            WHERE tt.to_status = 'triaged' GROUP BY tt.ticket_id
-         ),
-         rp AS (
-            SELECT j.ticket_id, min(j.created_at) AS at
-            FROM journal_entries j JOIN o ON o.id = j.ticket_id JOIN users us ON us.id = j.author_id
-            WHERE j.kind = 'reply' AND j.visibility = 'public' AND us.role <> 'customer'
-            GROUP BY j.ticket_id
-         ),
-         se AS (
-            SELECT s.ticket_id, count(*) AS n
-            FROM triage_searches s JOIN o ON o.id = s.ticket_id GROUP BY s.ticket_id
-         ),
-         f AS (
-            SELECT o.duplicate_of, {wk} AS wk,
-                   floor(extract(epoch FROM tr.at - o.created_at))::int8 AS triage_secs,
-                   floor(extract(epoch FROM rp.at - o.created_at))::int8 AS reply_secs,
-                   COALESCE(se.n, 0) AS searches
-            FROM o LEFT JOIN tr ON tr.ticket_id = o.id LEFT JOIN rp ON rp.ticket_id = o.id
-                   LEFT JOIN se ON se.ticket_id = o.id
-         )
+        "WITH {o},
+         x AS (SELECT o.*, {wk} AS wk FROM o)
          SELECT wk AS week, count(*) AS opened,
                 count(triage_secs) AS triaged,
                 percentile_disc(0.5) WITHIN GROUP (ORDER BY triage_secs) AS triage_median_secs,
@@ -378,10 +386,11 @@ pub async fn triage(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
                 count(reply_secs) AS replied,
                 percentile_disc(0.5) WITHIN GROUP (ORDER BY reply_secs) AS reply_median_secs,
                 percentile_disc(0.9) WITHIN GROUP (ORDER BY reply_secs) AS reply_p90_secs,
-                count(duplicate_of) AS duplicates,
+                count(*) FILTER (WHERE duplicate) AS duplicates,
                 sum(searches)::int8 AS searches
-         FROM f GROUP BY wk ORDER BY wk",
-        wk = week("o.created_at"),
+         FROM x GROUP BY wk ORDER BY wk",
+        o = opened_cte(),
+        wk = week("o.opened_at"),
     );
     let rows = run!(conn, sql, q, TriageSql)?;
     Ok(rows
@@ -401,11 +410,80 @@ pub async fn triage(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
         .collect())
 }
 
+pub async fn triage_by_rota(
+    conn: &mut AsyncPgConnection,
+    q: &ReportQuery,
+) -> QueryResult<Vec<TriageRotaRow>> {
+    let sql = format!(
+        "WITH {o},
+         x AS (SELECT o.*, rw.triager_id AS holder FROM o
+               LEFT JOIN rota_weeks rw ON rw.week_start = {wk})
+         SELECT * FROM (
+            SELECT CASE WHEN x.holder IS NULL THEN '(no rota)' ELSE COALESCE(min(us.display_name), '') END AS triager,
+                   x.holder AS triager_id, count(*) AS opened,
+                   count(x.triage_secs) AS triaged,
+                   count(*) FILTER (WHERE x.triaged_by = x.holder) AS by_holder,
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY x.triage_secs) AS triage_median_secs,
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY x.triage_secs) AS triage_p90_secs,
+                   count(x.reply_secs) AS replied,
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY x.reply_secs) AS reply_median_secs,
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY x.reply_secs) AS reply_p90_secs
+            FROM x LEFT JOIN users us ON us.id = x.holder
+            GROUP BY x.holder
+         ) y ORDER BY triager COLLATE \"C\", COALESCE(triager_id, 0)",
+        o = opened_cte(),
+        wk = week("o.opened_at"),
+    );
+    let rows = run!(conn, sql, q, TriageRotaSql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| TriageRotaRow {
+            triager: r.triager,
+            triager_id: r.triager_id,
+            opened: r.opened,
+            triaged: r.triaged,
+            by_holder: r.by_holder,
+            triage_median_secs: r.triage_median_secs,
+            triage_p90_secs: r.triage_p90_secs,
+            replied: r.replied,
+            reply_median_secs: r.reply_median_secs,
+            reply_p90_secs: r.reply_p90_secs,
+        })
+        .collect())
+}
+
+pub async fn triage_reviews(
+    conn: &mut AsyncPgConnection,
+    q: &ReportQuery,
+) -> QueryResult<Vec<TriageReviewRow>> {
+    let sql = format!(
+        "WITH {o}
+         SELECT * FROM (
+            SELECT tr.week_start AS week, COALESCE(us.display_name, '') AS triager, count(*) AS reviews,
+                   (sum(tr.score) * 2 + count(tr.score)) / NULLIF(2 * count(tr.score), 0) AS score
+            FROM triage_reviews tr JOIN o ON o.ticket_id = tr.ticket_id
+            LEFT JOIN users us ON us.id = tr.triager_id
+            GROUP BY 1, 2
+         ) y ORDER BY week, triager COLLATE \"C\"",
+        o = opened_cte(),
+    );
+    let rows = run!(conn, sql, q, TriageReviewSql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| TriageReviewRow {
+            week: r.week,
+            triager: r.triager,
+            reviews: r.reviews,
+            score: r.score,
+        })
+        .collect())
+}
+
 /// Recorded searches of counted tickets made in the period.
 const SEARCHES: &str = "s AS (
     SELECT s.query, s.picked,
            CASE WHEN jsonb_typeof(s.results) = 'array' THEN s.results ELSE '[]'::jsonb END AS results
-    FROM triage_searches s JOIN tickets t ON t.id = s.ticket_id
+    FROM triage_searches s JOIN ticket_report_facts f ON f.ticket_id = s.ticket_id
     WHERE s.created_at >= $1 AND s.created_at < $2 AND ";
 
 pub async fn searches(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<SearchRow> {
@@ -513,6 +591,8 @@ async fn parts_in(
             Part::Models => r.models = models(conn, q).await?,
             Part::Resolution => r.resolution = resolution(conn, q).await?,
             Part::Triage => r.triage = triage(conn, q).await?,
+            Part::TriageByRota => r.triage_by_rota = triage_by_rota(conn, q).await?,
+            Part::TriageReviews => r.triage_reviews = triage_reviews(conn, q).await?,
             Part::Searches => r.searches = searches(conn, q).await?,
             Part::SearchWords => r.empty_words = empty_words(conn, q).await?,
         }

@@ -109,6 +109,8 @@ pub(super) struct ModelSql {
     pub(super) retire_candidate: bool,
     #[diesel(sql_type = Int8)]
     pub(super) attention: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) open_items: i64,
 }
 
 #[derive(QueryableByName)]
@@ -179,4 +181,40 @@ pub(super) struct WordSql {
     pub(super) word: String,
     #[diesel(sql_type = Int8)]
     pub(super) count: i64,
+}
+
+#[derive(QueryableByName)]
+pub(super) struct TriageRotaSql {
+    #[diesel(sql_type = Text)]
+    pub(super) triager: String,
+    #[diesel(sql_type = Nullable<Int8>)]
+    pub(super) triager_id: Option<i64>,
+    #[diesel(sql_type = Int8)]
+    pub(super) opened: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) triaged: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) by_holder: i64,
+    #[diesel(sql_type = Nullable<Int8>)]
+    pub(super) triage_median_secs: Option<i64>,
+    #[diesel(sql_type = Nullable<Int8>)]
+    pub(super) triage_p90_secs: Option<i64>,
+    #[diesel(sql_type = Int8)]
+    pub(super) replied: i64,
+    #[diesel(sql_type = Nullable<Int8>)]
+    pub(super) reply_median_secs: Option<i64>,
+    #[diesel(sql_type = Nullable<Int8>)]
+    pub(super) reply_p90_secs: Option<i64>,
+}
+
+#[derive(QueryableByName)]
+pub(super) struct TriageReviewSql {
+    #[diesel(sql_type = Date)]
+    pub(super) week: NaiveDate,
+    #[diesel(sql_type = Text)]
+    pub(super) triager: String,
+    #[diesel(sql_type = Int8)]
+    pub(super) reviews: i64,
+    #[diesel(sql_type = Nullable<Int8>)]
+    pub(super) score: Option<i64>,
 }

@@ -22,6 +22,12 @@ pub struct Facts {
     pub models: Vec<ModelFact>,
     /// Display names by user id.
     pub users: Vec<(i64, String)>,
+    /// Improvement items: the model they are about, their status.
+    pub improvements: Vec<(Option<i64>, String)>,
+    /// The rota: week start (a Monday), who triaged that week.
+    pub rota: Vec<(chrono::NaiveDate, i64)>,
+    /// Sampled triage reviews: ticket, rota week, triager, score.
+    pub triage_reviews: Vec<(i64, chrono::NaiveDate, i64, Option<i16>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -396,6 +402,13 @@ pub fn report(f: &Facts, q: &ReportQuery) -> Report {
                 stale,
                 retire_candidate,
                 attention: partial_period + escalations_after + if stale { uses_period } else { 0 },
+                open_items: f
+                    .improvements
+                    .iter()
+                    .filter(|(model, status)| {
+                        *model == Some(m.id) && matches!(status.as_str(), "open" | "in_progress")
+                    })
+                    .count() as i64,
             }
         })
         .collect();
@@ -501,6 +514,89 @@ pub fn report(f: &Facts, q: &ReportQuery) -> Report {
         })
         .collect();
 
+    // Triage by rota holder.
+    let mut holders: BTreeMap<(String, i64), (Option<i64>, Vec<&TicketFact>)> = BTreeMap::new();
+    for t in &opened {
+        let week = p.week_of(t.created_at);
+        let holder = f.rota.iter().find(|(w, _)| *w == week).map(|(_, u)| *u);
+        let name = match holder {
+            Some(u) => ctx.name(Some(u)).unwrap_or_default(),
+            None => "(no rota)".to_owned(),
+        };
+        holders
+            .entry((name, holder.unwrap_or(0)))
+            .or_insert_with(|| (holder, Vec::new()))
+            .1
+            .push(t);
+    }
+    let first_triage = |t: &TicketFact| {
+        f.transitions
+            .iter()
+            .filter(|tr| tr.ticket == t.id && tr.to == "triaged")
+            .min_by_key(|tr| (tr.at, tr.id))
+    };
+    let first_reply = |t: &TicketFact| {
+        f.staff_replies
+            .iter()
+            .filter(|(id, _)| *id == t.id)
+            .map(|(_, at)| *at)
+            .min()
+    };
+    let triage_by_rota = holders
+        .into_iter()
+        .map(|((triager, _), (holder, ts))| {
+            let firsts: Vec<(&TicketFact, &TransitionFact)> = ts
+                .iter()
+                .filter_map(|t| first_triage(t).map(|tr| (*t, tr)))
+                .collect();
+            let replies: Vec<i64> = ts
+                .iter()
+                .filter_map(|t| first_reply(t).map(|at| secs_of(t, at)))
+                .collect();
+            let (triage_median_secs, triage_p90_secs) =
+                median_p90(firsts.iter().map(|(t, tr)| secs_of(t, tr.at)).collect());
+            let replied = replies.len() as i64;
+            let (reply_median_secs, reply_p90_secs) = median_p90(replies);
+            TriageRotaRow {
+                triager,
+                triager_id: holder,
+                opened: ts.len() as i64,
+                triaged: firsts.len() as i64,
+                by_holder: firsts
+                    .iter()
+                    .filter(|(_, tr)| holder.is_some() && tr.by == holder)
+                    .count() as i64,
+                triage_median_secs,
+                triage_p90_secs,
+                replied,
+                reply_median_secs,
+                reply_p90_secs,
+            }
+        })
+        .collect();
+
+    // Triage reviews.
+    let mut reviewed: BTreeMap<(chrono::NaiveDate, String), (i64, Vec<i16>)> = BTreeMap::new();
+    for (ticket, week, triager, score) in &f.triage_reviews {
+        if !opened.iter().any(|t| t.id == *ticket) {
+            continue;
+        }
+        let e = reviewed
+            .entry((*week, ctx.name(Some(*triager)).unwrap_or_default()))
+            .or_default();
+        e.0 += 1;
+        e.1.extend(score);
+    }
+    let triage_reviews = reviewed
+        .into_iter()
+        .map(|((week, triager), (reviews, scores))| TriageReviewRow {
+            week,
+            triager,
+            reviews,
+            score: crate::domain::rota::week_score(&scores).map(i64::from),
+        })
+        .collect();
+
     // Search analytics.
     let mut searches = SearchRow::default();
     let mut words: BTreeMap<String, i64> = BTreeMap::new();
@@ -549,6 +645,8 @@ pub fn report(f: &Facts, q: &ReportQuery) -> Report {
         models,
         resolution,
         triage,
+        triage_by_rota,
+        triage_reviews,
         searches,
         empty_words,
     }

@@ -19,6 +19,9 @@ pub struct ExcludeForm {
     ticket: String,
     #[serde(default)]
     reason: String,
+    /// "ticket" when sent from the ticket page, which it returns to.
+    #[serde(default)]
+    back: String,
 }
 
 pub async fn exclude(
@@ -33,12 +36,14 @@ pub async fn exclude(
             let mut conn = state.pool.get().await?;
             crate::reports::exclude(&mut conn, &who.0.user.viewer(), id, &form.reason)
                 .await
+                .map(|()| id)
                 .map_err(AppError::from)
         }
         Err(e) => Err(e.into()),
     };
     match result {
-        Ok(()) => Ok(see_other("/reports/exclusions")),
+        Ok(id) if form.back == "ticket" => Ok(see_other(&format!("/tickets/{id}"))),
+        Ok(_) => Ok(see_other("/reports/exclusions")),
         Err(AppError::Invalid(e)) => {
             super::pages::exclusions_page(
                 &state,
@@ -99,6 +104,16 @@ pub struct DraftPage {
     pub ticket: i64,
     pub text: String,
     pub error: Option<String>,
+    /// Open "write a new model" items the draft may answer.
+    pub items: Vec<crate::db::reports::NewModelItem>,
+    /// The items ticked (by default those filed from this ticket).
+    pub resolves: Vec<i64>,
+}
+
+impl DraftPage {
+    pub fn ticked(&self, id: &i64) -> bool {
+        self.resolves.contains(id)
+    }
 }
 
 pub async fn draft(
@@ -110,21 +125,51 @@ pub async fn draft(
     let id = path.into_inner();
     let mut conn = state.pool.get().await?;
     let text = crate::reports::draft_text(&mut conn, &who.0.user.viewer(), id).await?;
+    let items = crate::db::reports::new_model_items(&mut conn, id.0).await?;
+    let resolves = items
+        .iter()
+        .filter(|i| i.from_ticket)
+        .map(|i| i.id)
+        .collect();
     render_status(
         &DraftPage {
             ctx,
             ticket: id.0,
             text,
             error: None,
+            items,
+            resolves,
         },
         StatusCode::OK,
     )
 }
 
-#[derive(Deserialize)]
-pub struct DraftForm {
-    #[serde(default)]
+/// The draft form: the text, and the ticked items (`resolves`, repeated).
+struct DraftForm {
     text: String,
+    resolves: Vec<i64>,
+}
+
+impl DraftForm {
+    fn read(pairs: Vec<(String, String)>) -> Result<Self, AppError> {
+        let mut form = DraftForm {
+            text: String::new(),
+            resolves: Vec::new(),
+        };
+        for (name, value) in pairs {
+            match name.as_str() {
+                "text" => form.text = value,
+                "resolves" => form.resolves.push(value.trim().parse().map_err(|_| {
+                    AppError::Invalid(crate::domain::FieldError::new(
+                        "resolves",
+                        "choose improvement items from the list",
+                    ))
+                })?),
+                _ => {}
+            }
+        }
+        Ok(form)
+    }
 }
 
 pub async fn save_draft(
@@ -132,12 +177,13 @@ pub async fn save_draft(
     state: web::Data<AppState>,
     who: SignedIn,
     path: web::Path<TicketId>,
-    form: web::Form<DraftForm>,
+    form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let form = form.into_inner();
+    let form = DraftForm::read(form.into_inner())?;
     let mut conn = state.pool.get().await?;
-    match crate::reports::save_draft(&mut conn, &who.0.user.viewer(), id, &form.text).await {
+    let viewer = who.0.user.viewer();
+    match crate::reports::save_draft(&mut conn, &viewer, id, &form.text, &form.resolves).await {
         Ok(model) => Ok(see_other(&format!(
             "/models/{}?notice=model-saved",
             model.key
@@ -149,6 +195,8 @@ pub async fn save_draft(
                     ticket: id.0,
                     text: form.text,
                     error: Some(e.message),
+                    items: crate::db::reports::new_model_items(&mut conn, id.0).await?,
+                    resolves: form.resolves,
                 },
                 StatusCode::UNPROCESSABLE_ENTITY,
             ),

@@ -10,7 +10,7 @@ use utoipa::openapi::{Ref, RefOr};
 use crate::domain::report::period::Filters;
 use crate::domain::report::{
     GapRow, LinkRow, MixRow, ModelRow, Part, Report, ReportQuery, ResolutionRow, SearchRow,
-    TriageRow, VolumeRow, WordRow, ratio,
+    TriageReviewRow, TriageRotaRow, TriageRow, VolumeRow, WordRow, ratio,
 };
 
 pub struct Table {
@@ -140,6 +140,7 @@ pub fn table(report: &Report, part: Part) -> Table {
                 "stale",
                 "retire_candidate",
                 "attention",
+                "open_items",
             ],
             rows: report
                 .models
@@ -163,6 +164,7 @@ pub fn table(report: &Report, part: Part) -> Table {
                         r.stale.to_string(),
                         r.retire_candidate.to_string(),
                         r.attention.to_string(),
+                        r.open_items.to_string(),
                     ]
                 })
                 .collect(),
@@ -258,6 +260,51 @@ pub fn table(report: &Report, part: Part) -> Table {
                 ]],
             }
         }
+        Part::TriageByRota => Table {
+            columns: vec![
+                "triager",
+                "opened",
+                "triaged",
+                "by_holder",
+                "triage_median_secs",
+                "triage_p90_secs",
+                "replied",
+                "reply_median_secs",
+                "reply_p90_secs",
+            ],
+            rows: report
+                .triage_by_rota
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.triager.clone(),
+                        r.opened.to_string(),
+                        r.triaged.to_string(),
+                        r.by_holder.to_string(),
+                        opt(r.triage_median_secs),
+                        opt(r.triage_p90_secs),
+                        r.replied.to_string(),
+                        opt(r.reply_median_secs),
+                        opt(r.reply_p90_secs),
+                    ]
+                })
+                .collect(),
+        },
+        Part::TriageReviews => Table {
+            columns: vec!["week", "triager", "reviews", "score"],
+            rows: report
+                .triage_reviews
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.week.to_string(),
+                        r.triager.clone(),
+                        r.reviews.to_string(),
+                        opt(r.score),
+                    ]
+                })
+                .collect(),
+        },
         Part::SearchWords => Table {
             columns: vec!["word", "count"],
             rows: report
@@ -331,6 +378,8 @@ pub enum ReportRows {
     Models(Vec<ModelRow>),
     Resolution(Vec<ResolutionRow>),
     Triage(Vec<TriageRow>),
+    TriageByRota(Vec<TriageRotaRow>),
+    TriageReviews(Vec<TriageReviewRow>),
     Searches(Vec<SearchRow>),
     Words(Vec<WordRow>),
 }
@@ -347,6 +396,8 @@ impl utoipa::PartialSchema for ReportRows {
             .item(array_of("ModelRow"))
             .item(array_of("ResolutionRow"))
             .item(array_of("TriageRow"))
+            .item(array_of("TriageRotaRow"))
+            .item(array_of("TriageReviewRow"))
             .item(array_of("SearchRow"))
             .item(array_of("WordRow"))
             .into()
@@ -366,6 +417,8 @@ impl ToSchema for ReportRows {
         add::<ModelRow>(schemas);
         add::<ResolutionRow>(schemas);
         add::<TriageRow>(schemas);
+        add::<TriageRotaRow>(schemas);
+        add::<TriageReviewRow>(schemas);
         add::<SearchRow>(schemas);
         add::<WordRow>(schemas);
     }
@@ -385,6 +438,8 @@ pub fn json(report: &Report, part: Part, query: &ReportQuery) -> ReportTable {
         Part::Resolution => ReportRows::Resolution(report.resolution.clone()),
         Part::Triage => ReportRows::Triage(report.triage.clone()),
         Part::Searches => ReportRows::Searches(vec![report.searches.clone()]),
+        Part::TriageByRota => ReportRows::TriageByRota(report.triage_by_rota.clone()),
+        Part::TriageReviews => ReportRows::TriageReviews(report.triage_reviews.clone()),
         Part::SearchWords => ReportRows::Words(report.empty_words.clone()),
     };
     ReportTable {

@@ -7,7 +7,7 @@ use std::borrow::Borrow;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use chrono::Duration;
+use chrono::{Duration, Utc};
 
 use super::chart::{Bars, Series};
 use super::query_of;
@@ -50,6 +50,9 @@ pub struct View {
     pub charts: Vec<Bars>,
     /// The query asked for, when it could be read.
     pub query: Option<ReportQuery>,
+    /// The improvement debt now and its weekly trend (the overview; the
+    /// same numbers as the backlog page, from the improvement loop).
+    pub debt: Option<crate::db::improvements::Debt>,
 }
 
 impl View {
@@ -207,6 +210,7 @@ async fn view(
             previous: Report::default(),
             charts: Vec::new(),
             query,
+            debt: None,
         },
         status,
     ))
@@ -276,6 +280,10 @@ pub async fn overview(
         let mut conn = state.pool.get().await?;
         v.previous =
             crate::reports::report(&mut conn, &who.0.user.viewer(), &before, &trend_parts).await?;
+        let viewer = who.0.user.viewer();
+        if crate::db::improvements::may_see(&viewer) {
+            v.debt = Some(crate::db::improvements::debt(&mut conn, &viewer, Utc::now()).await?);
+        }
     }
     let weeks: Vec<String> = v.report.volume.iter().map(|r| r.week.to_string()).collect();
     v.charts.push(Bars::grouped(
@@ -440,7 +448,13 @@ pub async fn triage(
     state: web::Data<AppState>,
     who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let parts = [Part::Triage, Part::Searches, Part::SearchWords];
+    let parts = [
+        Part::Triage,
+        Part::TriageByRota,
+        Part::TriageReviews,
+        Part::Searches,
+        Part::SearchWords,
+    ];
     let (mut v, status) = view(&req, &state, &who, &parts).await?;
     let weeks: Vec<String> = v.report.triage.iter().map(|r| r.week.to_string()).collect();
     let chart = Bars::grouped(
