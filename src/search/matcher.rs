@@ -45,12 +45,16 @@ use tantivy::tokenizer::{
 };
 use tantivy::{DocAddress, DocSet, Index, Searcher, TantivyDocument, Term};
 
-/// Name under which [`register_analyzers`] registers the analyzer of the text fields.
-pub const ANALYZER: &str = "casebook_en";
+/// Name under which [`register_analyzers`] registers the analyzer of the text fields. The
+/// name is part of the index schema, so it carries a version: change it whenever the analyzer
+/// gives other tokens for the same text, and an existing index (built with the old tokens)
+/// no longer matches the schema and is rebuilt on the next start (`SearchIndex::open`).
+/// v2: words joined by `-` or `_` are also indexed whole.
+pub const ANALYZER: &str = "casebook_en_v2";
 
 /// Name of the analyzer of `key_text`: [`ANALYZER`] that always splits identifiers, so the key
 /// `odf:CephOSDDown` is searchable by its words `ceph osd down`.
-pub const KEY_ANALYZER: &str = "casebook_en_key";
+pub const KEY_ANALYZER: &str = "casebook_en_key_v2";
 
 /// Tokens of this many bytes or more are dropped (tantivy's `en_stem` uses 40, which would drop
 /// long alert names such as `CephMdsCPUUsageHighNeedsHorizontalScaling`).
