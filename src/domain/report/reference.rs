@@ -515,7 +515,9 @@ pub fn report(f: &Facts, q: &ReportQuery) -> Report {
         .collect();
 
     // Triage by rota holder.
-    let mut holders: BTreeMap<(String, i64), (Option<i64>, Vec<&TicketFact>)> = BTreeMap::new();
+    // (name, id or 0) → (the holder, the tickets of their weeks)
+    type Holders<'t> = BTreeMap<(String, i64), (Option<i64>, Vec<&'t TicketFact>)>;
+    let mut holders: Holders = BTreeMap::new();
     for t in &opened {
         let week = p.week_of(t.created_at);
         let holder = f.rota.iter().find(|(w, _)| *w == week).map(|(_, u)| *u);
