@@ -179,12 +179,11 @@ fn read<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<(T, serde_json::V
     request_body(content = AlertmanagerPayload, content_type = "application/json"),
     responses(
         (status = 200, description = "The delivery was applied (or was a harmless repeat)", body = IntakeReceipt),
-        (status = 400, description = "The body is not JSON (problem+json)"),
-        (status = 401, description = "No integration token, or an unknown or revoked one (problem+json)"),
-        (status = 413, description = "The body is larger than 2 MiB (problem+json)"),
-        (status = 422, description = "Unknown payload version, or a payload of the wrong shape (problem+json)"),
-    ),
-    security(("integration_token" = []))
+        (status = 400, description = "The body is not JSON", body = crate::web::api::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No integration token, or an unknown or revoked one", body = crate::web::api::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 2 MiB", body = crate::web::api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown payload version, or a payload of the wrong shape", body = crate::web::api::Problem, content_type = "application/problem+json"),
+    )
 )]
 pub async fn alertmanager(
     state: web::Data<AppState>,
@@ -257,12 +256,11 @@ pub async fn alertmanager(
     request_body(content = GenericAlert, content_type = "application/json"),
     responses(
         (status = 200, description = "The alert was applied (or was a harmless repeat)", body = IntakeReceipt),
-        (status = 400, description = "The body is not JSON (problem+json)"),
-        (status = 401, description = "No integration token, or an unknown or revoked one (problem+json)"),
-        (status = 413, description = "The body is larger than 2 MiB (problem+json)"),
-        (status = 422, description = "A field is missing or wrong (problem+json, `field` names it)"),
-    ),
-    security(("integration_token" = []))
+        (status = 400, description = "The body is not JSON", body = crate::web::api::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No integration token, or an unknown or revoked one", body = crate::web::api::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 2 MiB", body = crate::web::api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing or wrong", body = crate::web::api::Problem, content_type = "application/problem+json"),
+    )
 )]
 pub async fn generic(
     state: web::Data<AppState>,
