@@ -44,7 +44,7 @@ pub struct MailOutcome {
     path = "/api/v1/mail",
     tag = "mail",
     params(MailQuery),
-    request_body(content = String, description = "One raw RFC 5322 message", content_type = "message/rfc822"),
+    request_body(content = String, description = "One raw RFC 5322 message, as sent (any content type is read as the message: `message/rfc822` or `text/plain`)", content_type = "text/plain"),
     responses(
         (status = 201, description = "The message opened a ticket", body = MailOutcome),
         (status = 200, description = "The message replied or commented on a ticket, was taken in before, or was dropped as automatic mail", body = MailOutcome),
