@@ -157,3 +157,36 @@ impl SearchIndex {
             .unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An index written with an older analyzer (the schema names the
+    /// analyzer) is thrown away and opened anew with the current one, so
+    /// old and new tokens never mix in one index.
+    #[test]
+    fn an_index_of_an_older_analyzer_is_rebuilt() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let (schema, _) = schema();
+        let current = serde_json::to_string(&schema)?;
+        assert!(current.contains(matcher::ANALYZER));
+        let older: Schema = serde_json::from_str(
+            &current
+                .replace(matcher::KEY_ANALYZER, "casebook_en_key")
+                .replace(matcher::ANALYZER, "casebook_en"),
+        )?;
+        let old = Index::create_in_dir(dir.path(), older)?;
+        drop(old);
+
+        let opened = SearchIndex::open(dir.path())?;
+        let schema_now = serde_json::to_string(&opened.index.schema())?;
+        assert!(schema_now.contains(matcher::ANALYZER), "{schema_now}");
+        assert!(!schema_now.contains("\"casebook_en\""), "{schema_now}");
+        // And it opens again as it is (no rebuild every start).
+        drop(opened);
+        let again = SearchIndex::open(dir.path())?;
+        assert_eq!(serde_json::to_string(&again.index.schema())?, schema_now);
+        Ok(())
+    }
+}
