@@ -280,6 +280,22 @@ enum Command {
     },
 }
 
+/// Prints a benchmark's report: pretty JSON with `--json`, else its summary.
+fn print_report(
+    report: &impl serde::Serialize,
+    json: bool,
+    summary: impl FnOnce() -> String,
+) -> Result<(), StartupError> {
+    if json {
+        let text = serde_json::to_string_pretty(report)
+            .map_err(|e| StartupError::Command(e.to_string()))?;
+        println!("{text}");
+    } else {
+        println!("{}", summary());
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // A benchmark's output is its report; request logs would bury it.
@@ -398,14 +414,7 @@ fn main() -> ExitCode {
                     keep,
                 };
                 let report = bench::loop_pages::bench_loop(&config, &options).await?;
-                if json {
-                    let text = serde_json::to_string_pretty(&report)
-                        .map_err(|e| StartupError::Command(e.to_string()))?;
-                    println!("{text}");
-                } else {
-                    println!("{}", report.summary());
-                }
-                Ok(())
+                print_report(&report, json, || report.summary())
             }
             Command::BenchMail {
                 messages,
@@ -423,14 +432,7 @@ fn main() -> ExitCode {
                     database: db_name,
                 };
                 let report = bench::mail::bench_mail(&config, &options).await?;
-                if json {
-                    let text = serde_json::to_string_pretty(&report)
-                        .map_err(|e| StartupError::Command(e.to_string()))?;
-                    println!("{text}");
-                } else {
-                    println!("{}", report.summary());
-                }
-                Ok(())
+                print_report(&report, json, || report.summary())
             }
             Command::BenchIntake {
                 alerts,
@@ -452,14 +454,7 @@ fn main() -> ExitCode {
                     keep,
                 };
                 let report = bench::intake::bench_intake(&config, &options).await?;
-                if json {
-                    let text = serde_json::to_string_pretty(&report)
-                        .map_err(|e| StartupError::Command(e.to_string()))?;
-                    println!("{text}");
-                } else {
-                    println!("{}", report.summary());
-                }
-                Ok(())
+                print_report(&report, json, || report.summary())
             }
             Command::BenchTicketPage {
                 models,
@@ -481,14 +476,7 @@ fn main() -> ExitCode {
                     keep,
                 };
                 let report = bench::ticket_page::bench_ticket_page(&config, &options).await?;
-                if json {
-                    let text = serde_json::to_string_pretty(&report)
-                        .map_err(|e| StartupError::Command(e.to_string()))?;
-                    println!("{text}");
-                } else {
-                    println!("{}", report.summary());
-                }
-                Ok(())
+                print_report(&report, json, || report.summary())
             }
             Command::BenchReports {
                 tickets,
@@ -512,14 +500,7 @@ fn main() -> ExitCode {
                     casebook,
                 };
                 let report = bench::reports_pages::bench_reports(&config, &options).await?;
-                if json {
-                    let text = serde_json::to_string_pretty(&report)
-                        .map_err(|e| StartupError::Command(e.to_string()))?;
-                    println!("{text}");
-                } else {
-                    println!("{}", report.summary());
-                }
-                Ok(())
+                print_report(&report, json, || report.summary())
             }
             Command::GenerateModels { dir, count, seed } => {
                 casebook::commands::models::generate(&dir, count, seed)
