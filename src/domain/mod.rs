@@ -14,6 +14,7 @@ pub mod review;
 pub mod rota;
 pub mod ticket;
 pub mod webhook;
+pub mod zone;
 
 /// A value a person typed that cannot be accepted, with the form field it
 /// belongs to. Shown next to the field on a page, and as `field` in an API
