@@ -28,6 +28,9 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Mail out, webhooks and mail in.
     pub delivery: Delivery,
+    /// The zone (IANA name) times are shown in and report days counted in
+    /// for a person who has not chosen their own.
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// How the SMTP relay is reached.
@@ -202,6 +205,7 @@ impl fmt::Debug for Config {
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .field("metrics_listen", &self.metrics_listen)
             .field("delivery", &self.delivery)
+            .field("time_zone", &self.time_zone.name())
             .finish()
     }
 }
@@ -231,6 +235,7 @@ mod tests {
                 }),
                 ..Delivery::default()
             },
+            time_zone: chrono_tz::Tz::UTC,
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");

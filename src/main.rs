@@ -68,6 +68,10 @@ enum Command {
         /// the monitoring network reaches).
         #[arg(long, env = "CASEBOOK_METRICS_LISTEN")]
         metrics_listen: Option<SocketAddr>,
+        /// The time zone (an IANA name, like Europe/Berlin) for people who
+        /// have not chosen their own on their account page.
+        #[arg(long, env = "CASEBOOK_TIME_ZONE", default_value = "UTC", value_parser = time_zone)]
+        time_zone: chrono_tz::Tz,
         #[command(flatten)]
         mail: MailArgs,
     },
@@ -219,6 +223,11 @@ enum UserCommand {
     },
 }
 
+/// `--time-zone`: a zone name, with the same message as the account page.
+fn time_zone(input: &str) -> Result<chrono_tz::Tz, String> {
+    casebook::domain::zone::parse("time_zone", input).map_err(|e| e.message)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init();
@@ -240,6 +249,7 @@ fn main() -> ExitCode {
                 metrics_token,
                 metrics_listen,
                 mail,
+                ..
             } => (
                 *listen,
                 *secure_cookies,
@@ -258,6 +268,10 @@ fn main() -> ExitCode {
                 casebook::config::Delivery::default(),
             ),
         };
+    let time_zone = match &cli.command {
+        Command::Serve { time_zone, .. } => *time_zone,
+        _ => chrono_tz::Tz::UTC,
+    };
     let config = Config {
         data_dir: cli.global.data_dir,
         listen,
@@ -269,6 +283,7 @@ fn main() -> ExitCode {
         metrics_token,
         metrics_listen,
         delivery,
+        time_zone,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -310,6 +310,7 @@ fn main() -> ExitCode {
         metrics_token: None,
         metrics_listen: None,
         delivery: casebook::config::Delivery::default(),
+        time_zone: casebook::domain::zone::Tz::UTC,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

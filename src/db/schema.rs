@@ -460,6 +460,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        time_zone -> Nullable<Text>,
     }
 }
 

@@ -9,6 +9,7 @@ use crate::db::schema::{organizations, sessions, users};
 use crate::domain::FieldError;
 use crate::domain::account::{OrgId, Role, UserId};
 use crate::domain::policy::Viewer;
+use crate::domain::zone::Tz;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -20,6 +21,8 @@ pub struct User {
     pub organization_id: Option<i64>,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+    /// The IANA name the person chose; `None` is the instance's default.
+    pub time_zone: Option<String>,
 }
 
 impl User {
@@ -32,6 +35,16 @@ impl User {
     /// Takes a reference because templates pass one.
     pub fn belongs_to(&self, organization: &i64) -> bool {
         self.organization_id == Some(*organization)
+    }
+
+    /// The zone this person reads times in: their own choice, else the
+    /// instance's `default` (a stored name no longer in the zone database
+    /// falls back to it too).
+    pub fn zone(&self, default: Tz) -> Tz {
+        self.time_zone
+            .as_deref()
+            .and_then(|name| name.parse().ok())
+            .unwrap_or(default)
     }
 
     pub fn viewer(&self) -> Viewer {
@@ -218,6 +231,22 @@ pub async fn set_disabled(
         .returning(User::as_returning())
         .get_result(conn)
         .await
+}
+
+/// Sets the zone the person reads times in (`None`: the instance's default).
+pub async fn set_time_zone(
+    conn: &mut AsyncPgConnection,
+    id: UserId,
+    zone: Option<Tz>,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(id.0))
+        .set((
+            users::time_zone.eq(zone.map(|z| z.name())),
+            users::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// A new password ends every session of the user.

@@ -16,8 +16,10 @@
 //!   helped partly > no model fits > no link at all. A ticket linked twice
 //!   counts once. **Linked**: its best outcome names a model (resolved or
 //!   partly), whether or not the model is retired since.
-//! - **Week**: the Monday of the date in the viewer's zone (a fixed offset
-//!   from UTC; timestamps are stored in UTC).
+//! - **Period** and **week**: in the viewer's zone, an IANA name
+//!   (timestamps are stored in UTC): a day starts at local midnight (23 or
+//!   25 hours across a daylight-saving change), a week is Monday to Sunday
+//!   local time and is named by its Monday.
 //! - **Median / p90**: the discrete percentile (PostgreSQL's
 //!   `percentile_disc`): the first value whose cumulative share reaches p.
 

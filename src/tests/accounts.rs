@@ -833,3 +833,89 @@ async fn organizations_are_created_by_admins_with_unique_names() {
     let list = app.get_as(&browser, "/admin/organizations").await;
     assert!(list.body.contains("Acme"));
 }
+
+async fn stored_zone(app: &TestApp, user_id: i64) -> Option<String> {
+    let mut conn = app.conn().await;
+    users::table
+        .find(user_id)
+        .select(users::time_zone)
+        .first(&mut conn)
+        .await
+        .unwrap()
+}
+
+/// One's time zone is an IANA name chosen on the account page (the
+/// instance's default until then); a name that is no zone is refused with
+/// the form again and changes nothing; an empty field goes back to the
+/// default.
+#[actix_web::test]
+async fn a_person_chooses_their_time_zone_and_a_bad_name_changes_nothing() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let user = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
+    let browser = app.sign_in(&user).await;
+    let page = app.get_as(&browser, "/account").await;
+    assert!(page.body.contains("in UTC: it is"), "{}", page.body);
+    assert!(page.body.contains("<option value=\"Europe/Berlin\">"));
+
+    let res = app
+        .post_as(
+            &browser,
+            "/account/time-zone",
+            &[("time_zone", "Europe/Berlin")],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(res.location(), Some("/account?notice=time-zone-saved"));
+    assert_eq!(
+        stored_zone(&app, user.id).await.as_deref(),
+        Some("Europe/Berlin")
+    );
+    let page = app.get_as(&browser, "/account").await;
+    assert!(
+        page.body.contains("in Europe/Berlin: it is"),
+        "{}",
+        page.body
+    );
+    assert!(
+        audit_actions(&app)
+            .await
+            .contains(&"time_zone.changed".to_owned())
+    );
+
+    for bad in ["Europe/Atlantis", "+02:00", "<b>x</b>"] {
+        let res = app
+            .post_as(&browser, "/account/time-zone", &[("time_zone", bad)])
+            .await;
+        assert_eq!(res.status, 422, "{bad}");
+        assert!(
+            res.body.contains("id=\"time_zone-error\""),
+            "{bad}: {}",
+            res.body
+        );
+        assert!(!res.body.contains("<b>x</b>"), "the typed text is escaped");
+        assert_eq!(
+            stored_zone(&app, user.id).await.as_deref(),
+            Some("Europe/Berlin"),
+            "{bad} changed nothing"
+        );
+    }
+
+    // Letter case is forgiven and the stored name is the database's.
+    app.post_as(
+        &browser,
+        "/account/time-zone",
+        &[("time_zone", "asia/kolkata")],
+    )
+    .await;
+    assert_eq!(
+        stored_zone(&app, user.id).await.as_deref(),
+        Some("Asia/Kolkata")
+    );
+    app.post_as(&browser, "/account/time-zone", &[("time_zone", "")])
+        .await;
+    assert_eq!(stored_zone(&app, user.id).await, None);
+}

@@ -35,6 +35,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("POST", "/account/tokens", "signed-in"),
     ("POST", "/account/tokens/{id}/revoke", "signed-in"),
     ("POST", "/account/notifications", "signed-in"),
+    ("POST", "/account/time-zone", "signed-in"),
     ("GET", "/tickets/{id}/attachments/{attachment}", "signed-in"),
     ("GET", "/admin/webhooks", "admin"),
     ("POST", "/admin/webhooks", "admin"),

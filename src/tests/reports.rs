@@ -3,6 +3,8 @@
 //! cases), the customer boundary on every reports route, CSV and JSON
 //! export, excluding tickets, drafting a model from a ticket.
 
+mod zones;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -10,6 +12,7 @@ use casebook::db::users::User;
 use casebook::domain::account::Role;
 use casebook::domain::report::period::QueryInput;
 use casebook::domain::report::{Filters, Period, ReportQuery, reference};
+use casebook::domain::zone::Tz;
 
 use crate::support::{TestApp, fixtures};
 
@@ -21,9 +24,9 @@ fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
-fn query(first: &str, last: &str, offset: i32) -> ReportQuery {
+fn query(first: &str, last: &str, zone: &str) -> ReportQuery {
     ReportQuery {
-        period: Period::days(day(first), day(last), offset),
+        period: Period::days(day(first), day(last), zone.parse().unwrap()),
         filters: Filters::default(),
         verify_by_days: 180,
     }
@@ -473,13 +476,17 @@ async fn reports_sql_agrees_with_the_reference_on_generated_data() {
     let world = generate(&mut conn).await;
     let facts = casebook::db::reports::facts(&mut conn).await.unwrap();
     let mut queries = vec![
-        query("2026-08-01", "2026-12-31", 0),
-        query("2026-09-01", "2026-09-30", 0),
-        query("2026-09-01", "2026-09-30", 330),
-        query("2026-10-05", "2026-10-11", -480),
-        query("2026-10-05", "2026-10-05", 840),
+        query("2026-08-01", "2026-12-31", "UTC"),
+        query("2026-09-01", "2026-09-30", "UTC"),
+        query("2026-09-01", "2026-09-30", "Asia/Kolkata"),
+        query("2026-10-05", "2026-10-11", "America/Los_Angeles"),
+        query("2026-10-05", "2026-10-05", "Pacific/Kiritimati"),
+        // Across the daylight-saving ends: Europe on 10-25, the US on 11-01.
+        query("2026-10-19", "2026-11-08", "Europe/Berlin"),
+        query("2026-10-26", "2026-11-08", "America/New_York"),
+        query("2026-08-01", "2026-12-31", "America/New_York"),
     ];
-    let mut filtered = query("2026-08-01", "2026-12-31", 0);
+    let mut filtered = query("2026-08-01", "2026-12-31", "UTC");
     filtered.filters.category = Some("database".into());
     queries.push(filtered.clone());
     filtered.filters.category = None;
@@ -694,7 +701,7 @@ async fn edge_cases_count_as_defined() {
         .await;
     s.link(f, None, "no_fit", d("07T00:00:00")).await;
 
-    let q = query("2026-10-01", "2026-10-07", 0);
+    let q = query("2026-10-01", "2026-10-07", "UTC");
     let r = casebook::db::reports::report(&mut conn, &q).await.unwrap();
     let facts = casebook::db::reports::facts(&mut conn).await.unwrap();
     assert_eq!(r, reference::report(&facts, &q));
@@ -761,7 +768,7 @@ async fn edge_cases_count_as_defined() {
     // In a zone 14 hours east, F's creation (09-30 23:59:59 UTC) is on
     // 10-01, and its resolution (10-07 23:59:59 UTC) on 10-08: opened in
     // the period, not resolved in it.
-    let east = query("2026-10-01", "2026-10-07", 14 * 60);
+    let east = query("2026-10-01", "2026-10-07", "Pacific/Kiritimati");
     let r = casebook::db::reports::report(&mut conn, &east)
         .await
         .unwrap();
@@ -803,7 +810,7 @@ async fn kept_facts_follow_reopens_relinks_exclusions_and_corrections() {
     let app = TestApp::new().await;
     let mut conn = app.conn().await;
     let world = generate(&mut conn).await;
-    let wide = query("2026-08-01", "2026-12-31", 0);
+    let wide = query("2026-08-01", "2026-12-31", "UTC");
     let mut by_category = wide.clone();
     by_category.filters.category = Some("network".into());
     let check = async |conn: &mut AsyncPgConnection, step: &str| {
@@ -1033,7 +1040,7 @@ async fn pages_show_definitions_charts_and_numbers() {
         res.body
             .contains("Share of resolved tickets with at least one model link")
     );
-    let q = query("2026-08-01", "2026-12-31", 0);
+    let q = query("2026-08-01", "2026-12-31", "UTC");
     let r = casebook::db::reports::report(&mut conn, &q).await.unwrap();
     let rate = casebook::domain::report::percent(r.links_total.link_rate());
     assert!(
@@ -1046,12 +1053,13 @@ async fn pages_show_definitions_charts_and_numbers() {
         .app
         .get_as(&manager, "/reports?from=2026-10-01&to=2026-10-31")
         .await;
-    let now = casebook::db::reports::report(&mut conn, &query("2026-10-01", "2026-10-31", 0))
+    let now = casebook::db::reports::report(&mut conn, &query("2026-10-01", "2026-10-31", "UTC"))
         .await
         .unwrap();
-    let before = casebook::db::reports::report(&mut conn, &query("2026-08-31", "2026-09-30", 0))
-        .await
-        .unwrap();
+    let before =
+        casebook::db::reports::report(&mut conn, &query("2026-08-31", "2026-09-30", "UTC"))
+            .await
+            .unwrap();
     let trend = format!(
         "previous period {} → now {}",
         casebook::domain::report::percent(before.links_total.link_rate()),
@@ -1093,7 +1101,8 @@ async fn bad_picker_input_gets_a_clear_message_and_no_panic() {
             "from=2026-10-05&to=2026-10-01",
             "must not be before the start",
         ),
-        ("tz=Mars/Base", "offset from UTC"),
+        ("tz=Mars/Base", "not a time zone name"),
+        ("tz=%2B02:00", "not an offset"),
         ("priority=P0", "choose P1 to P4"),
         ("from=1900-01-01&to=2026-01-01", "at most"),
         ("assignee=abc", "choose one from the list"),
@@ -1119,7 +1128,7 @@ async fn every_table_exports_as_csv_and_json() {
     generate(&mut conn).await;
     let manager = d.app.sign_in(&d.manager).await;
     let token = fixtures::api_token(&mut conn, &d.manager).await;
-    let q = query("2026-08-01", "2026-12-31", 0);
+    let q = query("2026-08-01", "2026-12-31", "UTC");
     let r = casebook::db::reports::report(&mut conn, &q).await.unwrap();
     for part in casebook::domain::report::Part::ALL {
         let name = part.name();
@@ -1556,7 +1565,8 @@ async fn a_drafted_model_marks_its_new_model_items_done() {
 
 #[test]
 fn the_picker_defaults_to_the_last_30_days() {
-    let q = ReportQuery::parse(&QueryInput::default(), at("2026-11-29T12:00:00Z")).unwrap();
+    let q =
+        ReportQuery::parse(&QueryInput::default(), at("2026-11-29T12:00:00Z"), Tz::UTC).unwrap();
     assert_eq!(q.period.first_day, day("2026-10-31"));
     assert_eq!(q.period.last_day, day("2026-11-29"));
 }
@@ -1576,7 +1586,7 @@ async fn overview_and_model_health_in_a_browser_show_charts_and_numbers() {
     generate(&mut conn).await;
     let manager = fixtures::user().role(Role::Manager).create(&mut conn).await;
     let session = fixtures::session(&mut conn, &manager).await;
-    let q = query("2026-08-01", "2026-12-31", 0);
+    let q = query("2026-08-01", "2026-12-31", "UTC");
     let r = casebook::db::reports::report(&mut conn, &q).await.unwrap();
 
     let dir = data_dir();
@@ -1705,7 +1715,7 @@ async fn reports_at_scale() {
         "generated {n} tickets in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let q = ReportQuery::parse(&QueryInput::default(), Utc::now()).unwrap();
+    let q = ReportQuery::parse(&QueryInput::default(), Utc::now(), Tz::UTC).unwrap();
     let pages: [(&str, &[Part]); 6] = [
         (
             "overview",

@@ -1,5 +1,5 @@
-//! One's own account: the password, named API tokens, and which
-//! notifications one gets by mail.
+//! One's own account: the password, named API tokens, which
+//! notifications one gets by mail, and the time zone one reads times in.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -34,6 +34,19 @@ struct AccountPage {
     error: Option<FieldError>,
     /// The notifications this person can get: (name, label, on).
     notices: Vec<(&'static str, &'static str, bool)>,
+    /// The zone field as shown: the chosen name, or what was typed when it
+    /// was refused; empty for the instance's default.
+    time_zone: String,
+    /// The instance's default zone.
+    default_zone: &'static str,
+    /// The zone in force, with the time now in it.
+    zone_now: String,
+}
+
+impl AccountPage {
+    fn zones(&self) -> impl Iterator<Item = &'static str> {
+        crate::domain::zone::names()
+    }
 }
 
 async fn page(
@@ -44,6 +57,20 @@ async fn page(
     error: Option<FieldError>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    let typed = who.0.user.time_zone.clone().unwrap_or_default();
+    page_with_zone(state, ctx, who, new_token, error, status, typed).await
+}
+
+async fn page_with_zone(
+    state: &AppState,
+    ctx: Ctx,
+    who: &SignedIn,
+    new_token: Option<String>,
+    error: Option<FieldError>,
+    status: StatusCode,
+    time_zone: String,
+) -> Result<HttpResponse, AppError> {
+    let zone = who.0.user.zone(state.config.time_zone);
     let mut conn = state.pool.get().await?;
     let tokens = api_tokens::list_for_user(&mut conn, UserId(who.0.user.id)).await?;
     let staff = who.0.user.role().is_staff();
@@ -62,9 +89,74 @@ async fn page(
             new_token,
             error,
             notices,
+            time_zone,
+            default_zone: state.config.time_zone.name(),
+            zone_now: format!(
+                "{}: it is {} there now",
+                zone.name(),
+                crate::domain::zone::show(zone, chrono::Utc::now())
+            ),
         },
         status,
     )
+}
+
+#[derive(Deserialize)]
+pub struct TimeZoneForm {
+    #[serde(default)]
+    time_zone: String,
+}
+
+/// Sets the zone one reads times in (an IANA name); an empty field goes
+/// back to the instance's default. A name not in the zone database is
+/// refused with the form again and changes nothing.
+pub async fn save_time_zone(
+    req: HttpRequest,
+    ctx: Ctx,
+    state: web::Data<AppState>,
+    who: SignedIn,
+    form: web::Form<TimeZoneForm>,
+) -> Result<HttpResponse, AppError> {
+    let typed = form.time_zone.trim();
+    let zone = if typed.is_empty() {
+        None
+    } else {
+        match crate::domain::zone::parse("time_zone", typed) {
+            Ok(zone) => Some(zone),
+            Err(error) => {
+                return page_with_zone(
+                    &state,
+                    ctx,
+                    &who,
+                    None,
+                    Some(error),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    typed.to_owned(),
+                )
+                .await;
+            }
+        }
+    };
+    let user_id = UserId(who.0.user.id);
+    let addr = client_addr(&req);
+    let mut conn = state.pool.get().await?;
+    conn.transaction(async move |conn| {
+        users::set_time_zone(conn, user_id, zone).await?;
+        audit::record(
+            conn,
+            audit::Event {
+                actor: Some(user_id),
+                action: "time_zone.changed",
+                subject: zone.map_or("(default)", |z| z.name()).to_owned(),
+                client_addr: Some(&addr),
+                detail: json!({ "time_zone": zone.map(|z| z.name()) }),
+            },
+        )
+        .await?;
+        Ok::<_, AppError>(())
+    })
+    .await?;
+    Ok(see_other("/account?notice=time-zone-saved"))
 }
 
 /// Saves which notifications one gets by mail: the ticked boxes are on.

@@ -112,6 +112,12 @@ fn table() -> Vec<Def> {
         ),
         def(
             M::POST,
+            "/account/time-zone",
+            SignedIn,
+            account::save_time_zone,
+        ),
+        def(
+            M::POST,
             "/account/tokens/{id}/revoke",
             SignedIn,
             account::revoke_token,

@@ -8,7 +8,10 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use askama::Template;
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::account::Role;
+use crate::domain::zone::{self, Tz};
 use crate::web::auth::Identity;
 use crate::web::csrf::CsrfToken;
 use crate::web::error::AppError;
@@ -30,6 +33,23 @@ impl NavUser {
     }
 }
 
+/// A time, however many references deep a template holds it.
+pub trait Instant {
+    fn instant(&self) -> DateTime<Utc>;
+}
+
+impl Instant for DateTime<Utc> {
+    fn instant(&self) -> DateTime<Utc> {
+        *self
+    }
+}
+
+impl<T: Instant + ?Sized> Instant for &T {
+    fn instant(&self) -> DateTime<Utc> {
+        (**self).instant()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Ctx {
     pub user: Option<NavUser>,
@@ -37,6 +57,9 @@ pub struct Ctx {
     pub notice: Option<&'static str>,
     /// Tickets waiting for a review, shown in a reviewer's navigation.
     pub review_queue: Option<i64>,
+    /// The zone the person reads times in (their own, else the instance's
+    /// default).
+    pub zone: Tz,
 }
 
 impl FromRequest for Ctx {
@@ -63,8 +86,27 @@ impl FromRequest for Ctx {
 }
 
 impl Ctx {
+    /// A time as this person reads it, in their zone, e.g.
+    /// `2026-11-01 01:30 EST`. Takes a value or a reference, as templates
+    /// pass either.
+    pub fn time(&self, at: impl Instant) -> String {
+        zone::show(self.zone, at.instant())
+    }
+
+    /// The date of a time in this person's zone.
+    pub fn date(&self, at: impl Instant) -> String {
+        zone::date_of(self.zone, at.instant()).to_string()
+    }
+
     fn base(req: &HttpRequest) -> Self {
+        let default_zone = req
+            .app_data::<actix_web::web::Data<crate::app::AppState>>()
+            .map_or(Tz::UTC, |state| state.config.time_zone);
         let extensions = req.extensions();
+        let zone = extensions
+            .get::<Option<Identity>>()
+            .and_then(Option::as_ref)
+            .map_or(default_zone, |identity| identity.user.zone(default_zone));
         let user = extensions
             .get::<Option<Identity>>()
             .cloned()
@@ -88,6 +130,7 @@ impl Ctx {
             csrf,
             notice,
             review_queue: None,
+            zone,
         }
     }
 }
@@ -110,6 +153,9 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "setup-used" => "This setup link was already used: Casebook has an admin. Sign in below.",
         "category-added" => "The category was added to the list.",
         "notifications-saved" => "Your notification choices are saved.",
+        "time-zone-saved" => {
+            "Your time zone is saved: times and report days are in it from now on."
+        }
         "webhook-created" => "The webhook is subscribed. Its secret is shown below.",
         "webhook-stopped" => "The webhook is stopped; nothing more is sent to it.",
         "mail-domain-saved" => "Mail from that domain now opens tickets for the organization.",

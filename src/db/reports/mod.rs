@@ -4,7 +4,7 @@
 //! excluded from metrics.
 //!
 //! Every query takes the same parameters: `$1`/`$2` the period `[from,
-//! to)`, `$3` the viewer's offset from UTC in minutes, `$4`–`$7` the
+//! to)`, `$3` the viewer's zone (an IANA name), `$4`–`$7` the
 //! filters (category, priority, organization, assignee; NULL for all) and
 //! `$8` the verify-by interval in seconds.
 
@@ -62,9 +62,10 @@ const COUNTED: &str = "NOT f.excluded
     AND ($6::int8 IS NULL OR f.organization_id = $6)
     AND ($7::int8 IS NULL OR f.assignee_id = $7)";
 
-/// The Monday of a time's date in the viewer's zone.
+/// The Monday of a time's date in the viewer's zone (a `timestamptz` `AT
+/// TIME ZONE` a name is its local time there, daylight saving included).
 fn week(expr: &str) -> String {
-    format!("(date_trunc('week', ({expr} AT TIME ZONE 'UTC') + make_interval(mins => $3)))::date")
+    format!("(date_trunc('week', {expr} AT TIME ZONE $3))::date")
 }
 
 /// `rb`: counted tickets resolved in the period (their last move to
@@ -100,7 +101,7 @@ macro_rules! run {
         diesel::sql_query($sql)
             .bind::<Timestamptz, _>(q.period.from)
             .bind::<Timestamptz, _>(q.period.to)
-            .bind::<diesel::sql_types::Int4, _>(q.period.offset_minutes)
+            .bind::<Text, _>(q.period.zone())
             .bind::<Nullable<Text>, _>(q.filters.category.clone())
             .bind::<Nullable<Int2>, _>(q.filters.priority)
             .bind::<Nullable<Int8>, _>(q.filters.organization)

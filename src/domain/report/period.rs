@@ -3,35 +3,36 @@
 //! the picker (or a script into the query string), with a field-named
 //! message for anything that cannot be used.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::FieldError;
+use crate::domain::zone::{self, Tz};
 
 /// The longest period one request may ask for.
 pub const MAX_DAYS: i64 = 3 * 366;
 
-/// `[from, to)` in UTC, from whole days in a zone `offset_minutes` east of UTC.
+/// `[from, to)` in UTC, from whole days in the viewer's zone: each day
+/// from its local midnight, so a day across a daylight-saving change is 23
+/// or 25 hours long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Period {
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
-    pub offset_minutes: i32,
+    pub tz: Tz,
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
 }
 
 impl Period {
-    /// The days `first..=last` in the zone `offset_minutes` east of UTC.
-    pub fn days(first: NaiveDate, last: NaiveDate, offset_minutes: i32) -> Self {
-        let start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
-        let shift = Duration::minutes(i64::from(offset_minutes));
+    /// The days `first..=last` in `tz`.
+    pub fn days(first: NaiveDate, last: NaiveDate, tz: Tz) -> Self {
         Self {
             first_day: first,
             last_day: last,
-            offset_minutes,
-            from: start(first) - shift,
-            to: start(last + Duration::days(1)) - shift,
+            tz,
+            from: zone::day_start(tz, first),
+            to: zone::day_start(tz, last + Duration::days(1)),
         }
     }
 
@@ -41,15 +42,12 @@ impl Period {
 
     /// The Monday of `at`'s date in the viewer's zone.
     pub fn week_of(&self, at: DateTime<Utc>) -> NaiveDate {
-        let local = (at + Duration::minutes(i64::from(self.offset_minutes))).date_naive();
-        local - Duration::days(i64::from(local.weekday().num_days_from_monday()))
+        zone::monday_of(self.tz, at)
     }
 
-    /// "+02:00", as the picker shows it.
-    pub fn zone(&self) -> String {
-        let m = self.offset_minutes;
-        let sign = if m < 0 { '-' } else { '+' };
-        format!("{sign}{:02}:{:02}", m.abs() / 60, m.abs() % 60)
+    /// The zone's IANA name, e.g. Europe/Berlin.
+    pub fn zone(&self) -> &'static str {
+        self.tz.name()
     }
 }
 
@@ -93,39 +91,6 @@ pub struct QueryInput {
     pub verify_by: String,
 }
 
-/// "+02:00", "-0530", "UTC", "Z" or "" (UTC) → minutes east of UTC.
-pub fn parse_offset(input: &str) -> Result<i32, FieldError> {
-    let s = input.trim();
-    let bad = || {
-        FieldError::new(
-            "tz",
-            "give the time zone as an offset from UTC, like +02:00 or -05:00",
-        )
-    };
-    if s.is_empty() || s.eq_ignore_ascii_case("utc") || s.eq_ignore_ascii_case("z") {
-        return Ok(0);
-    }
-    let (sign, rest) = match s.as_bytes().first() {
-        Some(b'+') => (1, &s[1..]),
-        Some(b'-') => (-1, &s[1..]),
-        _ => return Err(bad()),
-    };
-    let digits: String = rest.chars().filter(|c| *c != ':').collect();
-    if !(digits.len() == 2 || digits.len() == 4) || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let hours: i32 = digits[..2].parse().map_err(|_| bad())?;
-    let minutes: i32 = if digits.len() == 4 {
-        digits[2..].parse().map_err(|_| bad())?
-    } else {
-        0
-    };
-    if hours > 14 || minutes > 59 {
-        return Err(bad());
-    }
-    Ok(sign * (hours * 60 + minutes))
-}
-
 fn date(field: &'static str, input: &str) -> Result<NaiveDate, FieldError> {
     NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d")
         .map_err(|_| FieldError::new(field, "give a date as YYYY-MM-DD"))
@@ -145,10 +110,14 @@ fn id(field: &'static str, input: &str) -> Result<Option<i64>, FieldError> {
 
 impl ReportQuery {
     /// The query for what was typed, on `now`: the last 30 days unless a
-    /// period is given; `from`–`to` (both days included) wins over `days`.
-    pub fn parse(input: &QueryInput, now: DateTime<Utc>) -> Result<Self, FieldError> {
-        let offset = parse_offset(&input.tz)?;
-        let today = (now + Duration::minutes(i64::from(offset))).date_naive();
+    /// period is given; `from`–`to` (both days included) wins over `days`;
+    /// days are in the zone named by `tz`, else in `zone` (the viewer's).
+    pub fn parse(input: &QueryInput, now: DateTime<Utc>, zone: Tz) -> Result<Self, FieldError> {
+        let tz = match input.tz.trim() {
+            "" => zone,
+            name => zone::parse("tz", name)?,
+        };
+        let today = zone::date_of(tz, now);
         let period = if !input.from.trim().is_empty() || !input.to.trim().is_empty() {
             let first = date("from", &input.from)?;
             let last = if input.to.trim().is_empty() {
@@ -165,7 +134,7 @@ impl ReportQuery {
                     format!("a period can be at most {MAX_DAYS} days"),
                 ));
             }
-            Period::days(first, last, offset)
+            Period::days(first, last, tz)
         } else {
             let days: i64 = match input.days.trim() {
                 "" => 30,
@@ -179,7 +148,7 @@ impl ReportQuery {
                     ));
                 }
             };
-            Period::days(today - Duration::days(days - 1), today, offset)
+            Period::days(today - Duration::days(days - 1), today, tz)
         };
         let category = input.category.trim();
         if category.chars().count() > 80 || category.contains('\0') {
@@ -221,9 +190,9 @@ impl ReportQuery {
             ("from", self.period.first_day.to_string()),
             ("to", self.period.last_day.to_string()),
         ];
-        if self.period.offset_minutes != 0 {
-            pairs.push(("tz", self.period.zone()));
-        }
+        // Always: a link passed to someone in another zone asks for the
+        // same instants.
+        pairs.push(("tz", self.period.zone().to_owned()));
         if let Some(c) = &self.filters.category {
             pairs.push(("category", c.clone()));
         }
@@ -254,25 +223,15 @@ mod tests {
     }
 
     #[test]
-    fn offsets() {
-        assert_eq!(parse_offset(""), Ok(0));
-        assert_eq!(parse_offset("+02:00"), Ok(120));
-        assert_eq!(parse_offset("-0530"), Ok(-330));
-        assert!(parse_offset("Europe/Berlin").is_err());
-        assert!(parse_offset("+25:00").is_err());
-    }
-
-    #[test]
     fn last_days_are_whole_days_in_the_viewers_zone() {
         let input = QueryInput {
             days: "7".into(),
-            tz: "+02:00".into(),
+            tz: "Africa/Cairo".into(),
             ..Default::default()
         };
-        // 23:30 UTC is already the next day at +02:00.
-        let q = ReportQuery::parse(&input, at("2026-11-10T23:30:00Z")).unwrap_or_else(|e| {
-            panic!("{e}");
-        });
+        // 23:30 UTC is already the next day in Cairo (+02:00 in November).
+        let q = ReportQuery::parse(&input, at("2026-11-10T23:30:00Z"), Tz::UTC)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(q.period.last_day.to_string(), "2026-11-11");
         assert_eq!(q.period.first_day.to_string(), "2026-11-05");
         assert_eq!(q.period.from, at("2026-11-04T22:00:00Z"));
@@ -284,9 +243,48 @@ mod tests {
     }
 
     #[test]
+    fn without_tz_the_viewers_own_zone_counts() {
+        let q = ReportQuery::parse(
+            &QueryInput::default(),
+            at("2026-11-10T23:30:00Z"),
+            Tz::Asia__Kolkata,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(q.period.tz, Tz::Asia__Kolkata);
+        assert_eq!(q.period.last_day.to_string(), "2026-11-11");
+        assert_eq!(q.period.to, at("2026-11-11T18:30:00Z"));
+        assert!(q.to_pairs().contains(&("tz", "Asia/Kolkata".to_owned())));
+    }
+
+    #[test]
+    fn a_period_across_a_daylight_saving_change_has_a_short_day() {
+        let input = QueryInput {
+            from: "2026-03-08".into(),
+            to: "2026-03-08".into(),
+            tz: "America/New_York".into(),
+            ..Default::default()
+        };
+        let q = ReportQuery::parse(&input, at("2026-11-10T12:00:00Z"), Tz::UTC)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(q.period.to - q.period.from, Duration::hours(23));
+        let input = QueryInput {
+            from: "2026-11-01".into(),
+            to: "2026-11-01".into(),
+            ..input
+        };
+        let q = ReportQuery::parse(&input, at("2026-11-10T12:00:00Z"), Tz::UTC)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(q.period.to - q.period.from, Duration::hours(25));
+    }
+
+    #[test]
     fn bad_input_names_its_field() {
         let now = at("2026-11-10T12:00:00Z");
-        let bad = |input: QueryInput| ReportQuery::parse(&input, now).err().map(|e| e.field);
+        let bad = |input: QueryInput| {
+            ReportQuery::parse(&input, now, Tz::UTC)
+                .err()
+                .map(|e| e.field)
+        };
         assert_eq!(
             bad(QueryInput {
                 days: "8".into(),
@@ -308,6 +306,13 @@ mod tests {
                 ..Default::default()
             }),
             Some("from")
+        );
+        assert_eq!(
+            bad(QueryInput {
+                tz: "+02:00".into(),
+                ..Default::default()
+            }),
+            Some("tz")
         );
         assert_eq!(
             bad(QueryInput {

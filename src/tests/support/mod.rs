@@ -236,6 +236,7 @@ pub fn test_config(db: &TestDb) -> Config {
         metrics_token: None,
         metrics_listen: None,
         delivery: casebook::config::Delivery::default(),
+        time_zone: chrono_tz::Tz::UTC,
     }
 }
 

@@ -351,7 +351,8 @@ pub struct PeriodJson {
     pub to: String,
     pub first_day: String,
     pub last_day: String,
-    /// The viewer's zone, e.g. +02:00.
+    /// The zone the days and weeks are in (an IANA name, e.g.
+    /// Europe/Berlin).
     pub zone: String,
 }
 
@@ -449,7 +450,7 @@ pub fn json(report: &Report, part: Part, query: &ReportQuery) -> ReportTable {
             to: query.period.to.to_rfc3339(),
             first_day: query.period.first_day.to_string(),
             last_day: query.period.last_day.to_string(),
-            zone: query.period.zone(),
+            zone: query.period.zone().to_owned(),
         },
         filters: query.filters.clone(),
         verify_by_days: query.verify_by_days,

@@ -18,14 +18,22 @@ use crate::app::AppState;
 use crate::domain::FieldError;
 use crate::domain::report::period::QueryInput;
 use crate::domain::report::{Part, ReportQuery};
+use crate::domain::zone::Tz;
 use crate::web::auth::SignedIn;
 use crate::web::error::{ApiError, AppError};
 
-/// What was typed into the picker, and the query it makes (or why not).
-pub fn query_of(req: &HttpRequest) -> (QueryInput, Result<ReportQuery, FieldError>) {
+/// The zone the signed-in person reads reports in: their own, else the
+/// instance's default.
+pub fn zone_of(state: &AppState, who: &SignedIn) -> Tz {
+    who.0.user.zone(state.config.time_zone)
+}
+
+/// What was typed into the picker, and the query it makes (or why not);
+/// without a `tz`, days are in `zone` (the viewer's own).
+pub fn query_of(req: &HttpRequest, zone: Tz) -> (QueryInput, Result<ReportQuery, FieldError>) {
     match serde_urlencoded::from_str::<QueryInput>(req.query_string()) {
         Ok(input) => {
-            let query = ReportQuery::parse(&input, Utc::now());
+            let query = ReportQuery::parse(&input, Utc::now(), zone);
             (input, query)
         }
         // Never a guess: a query string that cannot be read is said so.
@@ -77,7 +85,7 @@ pub async fn export_csv(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let part = part_of(&path)?;
-    let query = query_of(&req).1?;
+    let query = query_of(&req, zone_of(&state, &who)).1?;
     let report = load_part(&state, &who, &query, part).await?;
     Ok(csv_response(
         part,
@@ -100,7 +108,8 @@ pub struct ReportParams {
     from: Option<String>,
     /// Last day (YYYY-MM-DD), included.
     to: Option<String>,
-    /// The viewer's zone as an offset, e.g. +02:00.
+    /// The zone days and weeks are counted in, an IANA name (e.g.
+    /// Europe/Berlin); by default the caller's own (their account page).
     tz: Option<String>,
     category: Option<String>,
     /// 1–4.
@@ -131,7 +140,7 @@ pub async fn api_json(
     path: web::Path<String>,
 ) -> Result<web::Json<export::ReportTable>, ApiError> {
     let part = part_of(&path)?;
-    let query = query_of(&req).1?;
+    let query = query_of(&req, zone_of(&state, &who)).1?;
     let report = load_part(&state, &who, &query, part).await?;
     Ok(web::Json(export::json(&report, part, &query)))
 }
@@ -151,7 +160,7 @@ pub async fn api_csv(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let part = part_of(&path)?;
-    let query = query_of(&req).1?;
+    let query = query_of(&req, zone_of(&state, &who)).1?;
     let report = load_part(&state, &who, &query, part).await?;
     Ok(csv_response(
         part,

@@ -10,7 +10,7 @@ use askama::Template;
 use chrono::{Duration, Utc};
 
 use super::chart::{Bars, Series};
-use super::query_of;
+use super::{query_of, zone_of};
 use crate::app::AppState;
 use crate::db::reports::Exclusion;
 use crate::domain::report::period::QueryInput;
@@ -27,9 +27,25 @@ pub struct Picker {
     pub organizations: Vec<(i64, String)>,
     pub staff: Vec<(i64, String)>,
     pub error: Option<String>,
+    /// The zone the report is in (the viewer's own unless `tz` named
+    /// another), shown in the zone field when nothing was typed there.
+    pub zone: &'static str,
 }
 
 impl Picker {
+    /// What the zone field shows: what was typed, else the zone in use.
+    pub fn zone_value(&self) -> &str {
+        match self.input.tz.trim() {
+            "" => self.zone,
+            typed => typed,
+        }
+    }
+
+    /// The names the zone field offers.
+    pub fn zones(&self) -> impl Iterator<Item = &'static str> {
+        crate::domain::zone::names()
+    }
+
     pub fn days_is(&self, d: &str) -> bool {
         let from_to = !self.input.from.trim().is_empty() || !self.input.to.trim().is_empty();
         !from_to
@@ -165,7 +181,8 @@ async fn view(
     who: &SignedIn,
     parts: &[Part],
 ) -> Result<(View, StatusCode), AppError> {
-    let (input, query) = query_of(req);
+    let zone = zone_of(state, who);
+    let (input, query) = query_of(req, zone);
     let mut conn = state.pool.get().await?;
     let categories = crate::db::tickets::categories(&mut conn).await?;
     let organizations = crate::db::users::organizations(&mut conn)
@@ -203,6 +220,7 @@ async fn view(
                 organizations,
                 staff,
                 error,
+                zone: query.as_ref().map_or(zone, |q| q.period.tz).name(),
             },
             qs,
             period,
@@ -223,12 +241,7 @@ fn qs_of(q: &ReportQuery) -> String {
 }
 
 fn period_of(q: &ReportQuery) -> String {
-    format!(
-        "{} to {} (UTC{})",
-        q.period.first_day,
-        q.period.last_day,
-        q.period.zone()
-    )
+    format!("{} to {}", q.period.first_day, q.period.last_day)
 }
 
 macro_rules! page {
@@ -272,7 +285,7 @@ pub async fn overview(
             period: Period::days(
                 p.first_day - Duration::days(days),
                 p.first_day - Duration::days(1),
-                p.offset_minutes,
+                p.tz,
             ),
             ..q.clone()
         };
