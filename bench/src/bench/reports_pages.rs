@@ -328,7 +328,7 @@ async fn run(
         format!("priority=P2&organization={organization}"),
         format!("assignee={assignee}"),
         format!(
-            "from={}&to={}&tz=%2B05:30",
+            "from={}&to={}&tz=Asia/Kolkata",
             last_year,
             last_year + chrono::Duration::days(44)
         ),
