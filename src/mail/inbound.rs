@@ -262,7 +262,20 @@ pub async fn receive(
         } else {
             parsed.text.clone()
         };
-        let (received, ticket, entry) = match (named, action) {
+        // A customer's reply to a closed ticket is kept as a new ticket
+        // that points back to it (a bounce would lose what they wrote); a
+        // resolved one is reopened by the reply (`tickets::write`). The
+        // team's mail to a closed ticket is refused, as on the page.
+        let closed = match (named, action) {
+            (Some(ticket), Action::Correspond) if !viewer.role.is_staff() => {
+                crate::db::tickets::find_visible(conn, TicketId(ticket), viewer.ticket_scope())
+                    .await?
+                    .filter(|t| t.is_closed())
+                    .map(|t| t.id.0)
+            }
+            _ => None,
+        };
+        let (received, ticket, entry) = match (named.filter(|_| closed.is_none()), action) {
             (Some(ticket), _) => {
                 let visibility = match action {
                     Action::Correspond => Visibility::Public,
@@ -297,12 +310,16 @@ pub async fn receive(
                     .chars()
                     .take(tickets::MAX_TITLE_CHARS)
                     .collect();
+                let description = match closed {
+                    Some(old) => format!("{text}\n\n(A reply to #{old}, which is closed.)"),
+                    None => text.clone(),
+                };
                 let opened = tickets::open(
                     conn,
                     &viewer,
                     OpenTicket {
                         title: &title,
-                        description: &text,
+                        description: &description,
                         priority: "",
                         category: "",
                         organization: viewer.org.map(|o| o.0),

@@ -139,7 +139,8 @@ pub async fn open(
 }
 
 /// A reply (public) or note (internal). Customers write public replies
-/// only; a customer's reply to a ticket waiting on them puts it back in
+/// only; a customer's reply to a ticket waiting on them, or to a resolved
+/// one (as in RT: the customer says it is not fixed), puts it back in
 /// progress. A closed ticket takes no more entries.
 pub async fn write(
     conn: &mut AsyncPgConnection,
@@ -192,7 +193,7 @@ pub(crate) async fn add_entry(
     )
     .await?;
     let from = ticket.status();
-    if !viewer.role.is_staff() && from == Status::WaitingOnCustomer {
+    if !viewer.role.is_staff() && matches!(from, Status::WaitingOnCustomer | Status::Resolved) {
         tickets::set_status(conn, &ticket, Status::InProgress, Some(viewer.user)).await?;
         status_entry(conn, id, viewer.user, from, Status::InProgress).await?;
     }
