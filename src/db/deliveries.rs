@@ -146,11 +146,16 @@ pub async fn for_entry(conn: &mut AsyncPgConnection, entry: &Entry) -> QueryResu
     Ok(())
 }
 
-/// What of a public entry's `data` a customer may read: status moves and
-/// field corrections are theirs; anything else is left out.
+/// What of a public entry's `data` a customer may read: status moves, field
+/// corrections and the files of a public reply are theirs; anything else is
+/// left out.
 fn public_entry_data(kind: &str, data: &Value) -> Value {
     match kind {
         "status_change" => json!({ "from": data["from"], "to": data["to"] }),
+        // The files of a public reply are the customer's to read.
+        "reply" if data.get("attachments").is_some() => {
+            json!({ "attachments": data["attachments"] })
+        }
         _ => json!({}),
     }
 }

@@ -114,6 +114,9 @@ pub async fn record_seen(
 }
 
 pub struct NewAttachment<'a> {
+    /// An id taken beforehand with [`reserve_attachment_ids`] (so the
+    /// entry that carries the file can name it), or `None` for the next.
+    pub id: Option<i64>,
     pub ticket: i64,
     pub entry: Option<i64>,
     pub filename: &'a str,
@@ -128,6 +131,7 @@ pub async fn add_attachment(
 ) -> QueryResult<i64> {
     diesel::insert_into(attachments::table)
         .values((
+            new.id.map(|id| attachments::id.eq(id)),
             attachments::ticket_id.eq(new.ticket),
             attachments::entry_id.eq(new.entry),
             attachments::filename.eq(new.filename),
@@ -139,6 +143,27 @@ pub async fn add_attachment(
         .returning(attachments::id)
         .get_result(conn)
         .await
+}
+
+/// `n` attachment ids, taken from the table's sequence: the journal entry
+/// an upload makes lists its files (with links) before they are inserted.
+pub async fn reserve_attachment_ids(
+    conn: &mut AsyncPgConnection,
+    n: usize,
+) -> QueryResult<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let ids: Vec<Id> = diesel::sql_query(
+        "SELECT nextval(pg_get_serial_sequence('attachments', 'id')) AS id \
+         FROM generate_series(1, $1)",
+    )
+    .bind::<diesel::sql_types::Integer, _>(i32::try_from(n).unwrap_or(i32::MAX))
+    .load(conn)
+    .await?;
+    Ok(ids.into_iter().map(|i| i.id).collect())
 }
 
 #[derive(Debug, Clone, Queryable)]

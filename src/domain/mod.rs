@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod alert;
+pub mod attachment;
 pub mod improvement;
 pub mod mail;
 pub mod model;

@@ -12,6 +12,7 @@ use crate::config::Delivery as Settings;
 use crate::db::mail::{self as store, NewAttachment};
 use crate::db::users::{self, NewUser, User};
 use crate::domain::account::{OrgId, Role};
+use crate::domain::attachment as files;
 use crate::domain::mail as rules;
 use crate::domain::policy::Visibility;
 use crate::domain::ticket::TicketId;
@@ -185,15 +186,15 @@ fn parse(raw: &[u8], settings: &Settings) -> Result<Result<Parsed, &'static str>
                 limit: settings.max_attachment_bytes,
             });
         }
-        let name = part
-            .attachment_name()
-            .map(|n| n.replace(['/', '\\', '\0', '\r', '\n', '"'], "_"))
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| format!("attachment-{}", attachments.len() + 1));
-        let ctype = part
+        // The same rules as files attached on the ticket page.
+        let name = files::safe_filename(
+            part.attachment_name().unwrap_or_default(),
+            &format!("attachment-{}", attachments.len() + 1),
+        );
+        let declared = part
             .content_type()
-            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream")))
-            .unwrap_or_else(|| "application/octet-stream".to_owned());
+            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream")));
+        let ctype = files::content_type(declared.as_deref(), data);
         attachments.push((name, ctype, data.to_vec()));
     }
     let text = rules::trim_quoted(&text);
@@ -261,7 +262,20 @@ pub async fn receive(
         } else {
             parsed.text.clone()
         };
-        let (received, ticket, entry) = match (named, action) {
+        // A customer's reply to a closed ticket is kept as a new ticket
+        // that points back to it (a bounce would lose what they wrote); a
+        // resolved one is reopened by the reply (`tickets::write`). The
+        // team's mail to a closed ticket is refused, as on the page.
+        let closed = match (named, action) {
+            (Some(ticket), Action::Correspond) if !viewer.role.is_staff() => {
+                crate::db::tickets::find_visible(conn, TicketId(ticket), viewer.ticket_scope())
+                    .await?
+                    .filter(|t| t.is_closed())
+                    .map(|t| t.id.0)
+            }
+            _ => None,
+        };
+        let (received, ticket, entry) = match (named.filter(|_| closed.is_none()), action) {
             (Some(ticket), _) => {
                 let visibility = match action {
                     Action::Correspond => Visibility::Public,
@@ -296,12 +310,16 @@ pub async fn receive(
                     .chars()
                     .take(tickets::MAX_TITLE_CHARS)
                     .collect();
+                let description = match closed {
+                    Some(old) => format!("{text}\n\n(A reply to #{old}, which is closed.)"),
+                    None => text.clone(),
+                };
                 let opened = tickets::open(
                     conn,
                     &viewer,
                     OpenTicket {
                         title: &title,
-                        description: &text,
+                        description: &description,
                         priority: "",
                         category: "",
                         organization: viewer.org.map(|o| o.0),
@@ -321,6 +339,7 @@ pub async fn receive(
             store::add_attachment(
                 conn,
                 NewAttachment {
+                    id: None,
                     ticket,
                     entry,
                     filename,

@@ -196,3 +196,55 @@ async fn ticket_pages_show_each_person_their_entries_live() {
     customer.close().await;
     serve.kill();
 }
+
+/// The upload form needs no script: Chromium sends the multipart form as
+/// it is, the page comes back with the file in the journal, and the link
+/// downloads the same bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_attached_with_the_page_form_is_in_the_journal_and_downloads() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let desk = fixtures::desk(&mut conn).await;
+    let engineer_session = fixtures::session(&mut conn, &desk.engineer).await;
+
+    let dir = data_dir();
+    let mut serve = Serve::start_with(dir.path(), |c| {
+        c.env("DATABASE_URL", &db.url);
+    });
+    serve.wait_ready();
+    serve.wait_listening();
+
+    let files = tempfile::tempdir().unwrap();
+    let path = files.path().join("exporter-trace.txt");
+    std::fs::write(&path, "at Exporter.flush(Exporter.java:42)\n").unwrap();
+
+    let driver = Driver::start();
+    let page = driver.session().await;
+    let ticket_page = serve.url(&format!("/tickets/{}", desk.ticket));
+    page.goto(&serve.url("/")).await;
+    page.set_cookie("casebook_session", &engineer_session).await;
+    page.goto(&ticket_page).await;
+    assert_eq!(page.current_url().await, ticket_page, "not signed in");
+
+    page.press("#files", path.to_str().unwrap()).await;
+    page.click("#upload input[name=visibility][value=public]")
+        .await;
+    page.fill("#upload-note", "The trace from exporter-2.")
+        .await;
+    page.click("#upload button[type=submit]").await;
+    page.wait_for("#journal li.entry.public", "exporter-trace.txt", WAIT)
+        .await;
+    assert_eq!(
+        page.current_url().await,
+        format!("{ticket_page}#journal"),
+        "back on the ticket after the upload"
+    );
+    let downloaded = page
+        .execute(
+            "return fetch(document.querySelector('#journal .entry-files a').href).then(r => r.text());",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(downloaded, json!("at Exporter.flush(Exporter.java:42)\n"));
+    page.close().await;
+}

@@ -556,3 +556,125 @@ async fn a_relay_outage_delays_mail_and_delivers_it_later_in_order() {
         vec![("sent".to_owned(), 4)]
     );
 }
+
+#[actix_web::test]
+async fn a_reply_by_mail_reopens_a_resolved_ticket_and_follows_up_a_closed_one() {
+    let mut app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let _delivering = start_delivering(&mut app, settings(None));
+    let acme = fixtures::organization(&mut conn, "Acme").await;
+    let ann = fixtures::user()
+        .role(Role::Customer)
+        .org(&acme)
+        .email("ann@acme.test")
+        .create(&mut conn)
+        .await;
+    let engineer = fixtures::user()
+        .role(Role::Engineer)
+        .email("eve@ops.test")
+        .create(&mut conn)
+        .await;
+    let admin = fixtures::user().role(Role::Admin).create(&mut conn).await;
+    let token = mailgate_token(&mut conn, &admin).await;
+    let ticket = casebook::tickets::open(
+        &mut conn,
+        &ann.viewer(),
+        casebook::tickets::OpenTicket {
+            title: "VPN down",
+            description: "Nobody can connect.",
+            priority: "3",
+            category: "",
+            organization: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let staff = engineer.viewer();
+    for to in ["in_progress", "resolved"] {
+        casebook::tickets::change_status(&mut conn, &staff, ticket, to, "")
+            .await
+            .unwrap();
+    }
+
+    // Resolved: the customer's reply lands on it and reopens it, as RT does.
+    let reply = message(
+        "ann@acme.test",
+        &format!("Re: [Casebook #{ticket}] VPN down"),
+        &[],
+        "Still down for me.",
+    );
+    let res = post_mail(&app, &token, reply, "correspond").await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(json(&res)["outcome"], "replied");
+    assert_eq!(status_of(&mut conn, ticket.0).await, "in_progress");
+    let moves: Vec<serde_json::Value> = journal_entries::table
+        .filter(journal_entries::ticket_id.eq(ticket.0))
+        .filter(journal_entries::kind.eq("status_change"))
+        .select(journal_entries::data)
+        .order(journal_entries::id.asc())
+        .load(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        moves.last().unwrap(),
+        &serde_json::json!({ "from": "resolved", "to": "in_progress" })
+    );
+
+    // Closed: the reply is kept as a new ticket that points back.
+    for to in ["resolved", "closed"] {
+        casebook::tickets::change_status(&mut conn, &staff, ticket, to, "")
+            .await
+            .unwrap();
+    }
+    let reply = message(
+        "ann@acme.test",
+        &format!("Re: [Casebook #{ticket}] VPN down"),
+        &[],
+        "It is down again.",
+    );
+    let res = post_mail(&app, &token, reply, "correspond").await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let answer = json(&res);
+    assert_eq!(answer["outcome"], "opened");
+    let new = answer["ticket"].as_i64().unwrap();
+    assert_ne!(new, ticket.0);
+    let (title, description): (String, String) = tickets::table
+        .find(new)
+        .select((tickets::title, tickets::description))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(title, "VPN down");
+    assert_eq!(
+        description,
+        format!("It is down again.\n\n(A reply to #{ticket}, which is closed.)")
+    );
+    assert_eq!(
+        status_of(&mut conn, ticket.0).await,
+        "closed",
+        "left closed"
+    );
+
+    // The team's mail to a closed ticket is refused, as on the page.
+    let note = message(
+        "eve@ops.test",
+        &format!("[Casebook #{ticket}] VPN down"),
+        &[],
+        "Late note.",
+    );
+    let entries_before = count(&mut conn, "journal_entries").await;
+    let res = post_mail(&app, &token, note, "correspond").await;
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(res.body.contains("the ticket is closed"), "{}", res.body);
+    assert_eq!(count(&mut conn, "journal_entries").await, entries_before);
+}
+
+async fn status_of(conn: &mut diesel_async::AsyncPgConnection, id: i64) -> String {
+    tickets::table
+        .find(id)
+        .select(tickets::status)
+        .first(conn)
+        .await
+        .unwrap()
+}

@@ -30,4 +30,5 @@ mod support;
 mod ticket_page;
 mod tickets;
 mod trust;
+mod uploads;
 mod webhooks;

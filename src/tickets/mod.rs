@@ -17,10 +17,12 @@ use crate::domain::account::UserId;
 use crate::domain::policy::{Viewer, Visibility};
 use crate::domain::ticket::{EntryKind, Followed, Outcome, Status, TicketId};
 
+mod attach;
 mod checklist;
 pub mod edit;
 pub mod intake;
 
+pub use attach::{Upload, attach};
 pub use checklist::{Checklist, ChecklistStep, checklists, tick_step};
 pub use edit::{EditTicket, categories, edit};
 
@@ -137,8 +139,9 @@ pub async fn open(
 }
 
 /// A reply (public) or note (internal). Customers write public replies
-/// only; a customer's reply to a ticket waiting on them puts it back in
-/// progress.
+/// only; a customer's reply to a ticket waiting on them, or to a resolved
+/// one (as in RT: the customer says it is not fixed), puts it back in
+/// progress. A closed ticket takes no more entries.
 pub async fn write(
     conn: &mut AsyncPgConnection,
     viewer: &Viewer,
@@ -147,46 +150,54 @@ pub async fn write(
     visibility: Visibility,
 ) -> Result<Entry, TicketError> {
     let body = body_text("body", body)?;
+    let viewer = *viewer;
+    conn.transaction(async move |conn| {
+        add_entry(conn, &viewer, id, &body, visibility, json!({})).await
+    })
+    .await
+}
+
+/// The entry of [`write`] (and of [`attach`]), in the caller's
+/// transaction: the ticket locked and checked, the entry, and the reopening
+/// a customer's reply causes.
+pub(crate) async fn add_entry(
+    conn: &mut AsyncPgConnection,
+    viewer: &Viewer,
+    id: TicketId,
+    body: &str,
+    visibility: Visibility,
+    data: serde_json::Value,
+) -> Result<Entry, TicketError> {
     if !viewer.role.is_staff() && visibility == Visibility::Internal {
         return Err(TicketError::Forbidden);
     }
-    let viewer = *viewer;
-    conn.transaction(async move |conn| {
-        let ticket = load(conn, &viewer, id).await?;
-        if ticket.status() == Status::Closed {
-            return Err(FieldError::new("body", "the ticket is closed; open a new one").into());
-        }
-        let kind = if visibility == Visibility::Public {
-            EntryKind::Reply
-        } else {
-            EntryKind::Note
-        };
-        let entry = journal::add(
-            conn,
-            NewEntry {
-                ticket: id,
-                author: Some(viewer.user),
-                kind,
-                visibility,
-                body: &body,
-                data: json!({}),
-            },
-        )
-        .await?;
-        if !viewer.role.is_staff() && ticket.status() == Status::WaitingOnCustomer {
-            tickets::set_status(conn, &ticket, Status::InProgress, Some(viewer.user)).await?;
-            status_entry(
-                conn,
-                id,
-                viewer.user,
-                Status::WaitingOnCustomer,
-                Status::InProgress,
-            )
-            .await?;
-        }
-        Ok(entry)
-    })
-    .await
+    let ticket = load(conn, viewer, id).await?;
+    if ticket.status() == Status::Closed {
+        return Err(FieldError::new("body", "the ticket is closed; open a new one").into());
+    }
+    let kind = if visibility == Visibility::Public {
+        EntryKind::Reply
+    } else {
+        EntryKind::Note
+    };
+    let entry = journal::add(
+        conn,
+        NewEntry {
+            ticket: id,
+            author: Some(viewer.user),
+            kind,
+            visibility,
+            body,
+            data,
+        },
+    )
+    .await?;
+    let from = ticket.status();
+    if !viewer.role.is_staff() && matches!(from, Status::WaitingOnCustomer | Status::Resolved) {
+        tickets::set_status(conn, &ticket, Status::InProgress, Some(viewer.user)).await?;
+        status_entry(conn, id, viewer.user, from, Status::InProgress).await?;
+    }
+    Ok(entry)
 }
 
 async fn status_entry(

@@ -59,7 +59,7 @@ pub fn is_api(path: &str) -> bool {
     decoded == "/api" || decoded.starts_with("/api/")
 }
 
-fn percent_decode(path: &str) -> String {
+pub fn percent_decode(path: &str) -> String {
     let bytes = path.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

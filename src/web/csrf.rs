@@ -4,6 +4,13 @@
 //! must be this site. Checked here, in front of every route, so no handler
 //! can forget it. The JSON API is exempt: it accepts only bearer tokens,
 //! never the cookie.
+//!
+//! File uploads (`multipart/form-data`, only on the routes
+//! [`takes_uploads`] names) are not read here: they can be megabytes, and
+//! are streamed by their handler, which holds them to the attachment limit.
+//! Their `Origin` is checked here and the cookie's token is handed on as
+//! [`UploadCsrf`]; the upload reader (`web::tickets::upload`) refuses the
+//! form unless its `csrf_token` field matches before any file part.
 
 use actix_web::body::MessageBody;
 use actix_web::cookie::{Cookie, SameSite};
@@ -46,6 +53,34 @@ impl FromRequest for CsrfToken {
     }
 }
 
+/// The CSRF cookie's token of an upload, for its handler to compare with
+/// the form's field (see the module's note). Only this middleware inserts
+/// it, and only for a same-origin multipart request that has the cookie.
+#[derive(Debug, Clone)]
+pub struct UploadCsrf(pub String);
+
+/// The routes that take files as `multipart/form-data`:
+/// `/tickets/{id}/attachments` and `/api/v1/tickets/{id}/attachments`.
+pub fn takes_uploads(path: &str) -> bool {
+    let decoded = crate::web::auth::percent_decode(path);
+    let rest = decoded
+        .strip_prefix("/api/v1/tickets/")
+        .or_else(|| decoded.strip_prefix("/tickets/"));
+    rest.and_then(|r| r.strip_suffix("/attachments"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+fn is_multipart(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
+}
+
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -60,7 +95,24 @@ pub async fn protect(
         .map(|c| c.value().to_owned())
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()));
     let api = is_api(req.path());
-    if !is_safe(req.method()) {
+    let upload = !is_safe(req.method()) && takes_uploads(req.path());
+    if upload && !api && is_multipart(&req) {
+        // Streamed by the handler; the token is compared there.
+        let checked = same_origin(&req).and_then(|()| {
+            existing
+                .clone()
+                .map(UploadCsrf)
+                .ok_or(AppError::CsrfRejected)
+        });
+        match checked {
+            Ok(expected) => {
+                req.extensions_mut().insert(expected);
+            }
+            Err(e) => return Ok(req.into_response(e.response_for(api)).map_into_right_body()),
+        }
+    } else if upload && api {
+        // The API's uploads are streamed and limited by their handler.
+    } else if !is_safe(req.method()) {
         let checked = if api {
             // The API's bodies are read here too, for the same size limit
             // and read deadline as forms.
@@ -100,7 +152,8 @@ pub async fn protect(
     Ok(res.map_into_left_body())
 }
 
-async fn check(req: &mut ServiceRequest, cookie_token: Option<&str>) -> Result<(), AppError> {
+/// A browser's `Origin`, when sent, must be this site.
+fn same_origin(req: &ServiceRequest) -> Result<(), AppError> {
     if let Some(origin) = req.headers().get(header::ORIGIN) {
         let info = req.connection_info().clone();
         let ours = format!("{}://{}", info.scheme(), info.host());
@@ -108,6 +161,11 @@ async fn check(req: &mut ServiceRequest, cookie_token: Option<&str>) -> Result<(
             return Err(AppError::CsrfRejected);
         }
     }
+    Ok(())
+}
+
+async fn check(req: &mut ServiceRequest, cookie_token: Option<&str>) -> Result<(), AppError> {
+    same_origin(req)?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)

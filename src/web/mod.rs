@@ -169,6 +169,13 @@ fn table() -> Vec<Def> {
             SignedIn,
             tickets::attachment,
         ),
+        // Files attached on the ticket page (multipart; see web::csrf).
+        def(
+            M::POST,
+            "/tickets/{id}/attachments",
+            SignedIn,
+            tickets::upload::attach,
+        ),
         def(
             M::GET,
             "/tickets/{id}/events",
@@ -520,6 +527,24 @@ fn table() -> Vec<Def> {
             "/api/v1/tickets/{id}/entries",
             SignedIn,
             api::tickets::write,
+        ),
+        def(
+            M::GET,
+            "/api/v1/tickets/{id}/attachments",
+            SignedIn,
+            api::attachments::list,
+        ),
+        def(
+            M::POST,
+            "/api/v1/tickets/{id}/attachments",
+            SignedIn,
+            api::attachments::upload,
+        ),
+        def(
+            M::GET,
+            "/api/v1/tickets/{id}/attachments/{attachment}",
+            SignedIn,
+            api::attachments::download,
         ),
         def(
             M::POST,

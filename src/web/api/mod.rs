@@ -4,6 +4,7 @@
 //! cannot drift from the code; a test checks real responses against it.
 
 pub mod alerts;
+pub mod attachments;
 pub mod improvements;
 pub mod models;
 pub mod openapi;

@@ -27,7 +27,7 @@ use super::Draft;
 /// again). A refusal travels as a flash: the reason and what was typed are
 /// stored for the next view of the ticket by the same person, and the
 /// page shows them beside the field.
-async fn finish<E: Into<AppError>>(
+pub(super) async fn finish<E: Into<AppError>>(
     result: Result<(), E>,
     state: &AppState,
     who: &SignedIn,
@@ -113,7 +113,7 @@ pub async fn write(
     }
     let draft = Draft {
         body: form.body.clone(),
-        edit: None,
+        ..Draft::default()
     };
     finish(result.map(|_| ()), &state, &who, id, draft).await
 }
@@ -343,8 +343,8 @@ pub async fn edit(
     .await
     .map(|_| ());
     let draft = Draft {
-        body: String::new(),
         edit: Some(form),
+        ..Draft::default()
     };
     finish(result, &state, &who, id, draft).await
 }

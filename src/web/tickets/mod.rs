@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod live;
+pub mod upload;
 pub mod view;
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
@@ -298,12 +299,16 @@ pub struct Draft {
     /// The correction form's fields, when that form was sent.
     #[serde(default)]
     pub edit: Option<actions::EditForm>,
+    /// The upload form's note.
+    #[serde(default)]
+    pub note: String,
 }
 
 /// The fields of the ticket page's forms. A refusal names one; the page
 /// shows the reason beside it (and the banner links to it).
-pub const FIELDS: [&str; 20] = [
+pub const FIELDS: [&str; 21] = [
     "body",
+    "files",
     "resolution",
     "status",
     "assignee",
@@ -381,6 +386,10 @@ pub struct ShowPage {
     transitions: Vec<(Option<String>, String, String, Option<String>)>,
     error: Option<FieldError>,
     composer: String,
+    /// The upload form's note, after a refused upload.
+    upload_note: String,
+    /// The largest file the upload form takes, for its hint.
+    max_file: String,
     /// The correction form's values: the ticket's, or what was sent.
     edit: actions::EditForm,
     /// The managed category list, offered by the category fields.
@@ -548,6 +557,10 @@ pub async fn show_page(
         transitions,
         error,
         composer: draft.body,
+        upload_note: draft.note,
+        max_file: crate::domain::attachment::human_size(
+            state.config.delivery.max_attachment_bytes as u64,
+        ),
         edit,
         categories,
         priorities: Priority::ALL,
@@ -603,6 +616,17 @@ pub async fn attachment(
     path: web::Path<(i64, i64)>,
 ) -> Result<HttpResponse, AppError> {
     let (ticket, id) = path.into_inner();
+    download(&state, &who, ticket, id).await
+}
+
+/// A file as a download (pages and the API): found through the viewer's
+/// ticket and entry scopes, or not at all.
+pub async fn download(
+    state: &AppState,
+    who: &SignedIn,
+    ticket: i64,
+    id: i64,
+) -> Result<HttpResponse, AppError> {
     let viewer = who.0.user.viewer();
     let mut conn = state.pool.get().await?;
     let (filename, _content_type, data) = crate::db::mail::attachment(
@@ -614,7 +638,9 @@ pub async fn attachment(
     )
     .await?
     .ok_or(AppError::NotFound)?;
-    let safe: String = filename
+    // The name as typed, for browsers that read RFC 6266's `filename*`,
+    // and a plain ASCII one for the rest.
+    let ascii: String = filename
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
@@ -624,14 +650,16 @@ pub async fn attachment(
             }
         })
         .collect();
-    // Served as bytes to save, never rendered: a mailed HTML file must not
-    // run as this site's page.
+    let encoded = crate::web::auth::urlencode(&filename).replace('/', "%2F");
+    // Served as bytes to save, never rendered: an uploaded or mailed HTML
+    // file must not run as this site's page.
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
         .insert_header((
             actix_web::http::header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{safe}\""),
+            format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
         ))
         .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header(("Content-Security-Policy", "sandbox; default-src 'none'"))
         .body(data))
 }

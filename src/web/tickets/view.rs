@@ -20,6 +20,36 @@ pub struct EntryView {
     pub body: SafeHtml,
     /// What an event entry says happened ("changed the status to …").
     pub event: String,
+    pub ticket_id: i64,
+    /// Files attached with this entry (on the ticket page or the API).
+    pub files: Vec<FileLink>,
+}
+
+/// A file an entry carries, linked to its download.
+pub struct FileLink {
+    pub id: i64,
+    pub name: String,
+    pub size: String,
+}
+
+/// The files an upload's entry lists in its `data`.
+fn files_of(data: &Value) -> Vec<FileLink> {
+    data.get("attachments")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|f| {
+                    Some(FileLink {
+                        id: f.get("id")?.as_i64()?,
+                        name: f.get("filename")?.as_str()?.to_owned(),
+                        size: crate::domain::attachment::human_size(
+                            f.get("size").and_then(Value::as_u64).unwrap_or(0),
+                        ),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn status_label(value: &Value) -> String {
@@ -113,6 +143,8 @@ impl EntryView {
             at: e.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             body: markdown::render_entry(&e.body),
             event,
+            ticket_id: e.ticket_id,
+            files: files_of(d),
         }
     }
 }
