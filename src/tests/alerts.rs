@@ -942,3 +942,61 @@ async fn a_new_alert_ticket_arrives_with_its_models_suggested_the_declared_one_f
         .unwrap();
     assert_eq!(results[0]["key"], "disk-space", "{results}");
 }
+
+#[actix_web::test]
+async fn an_integrations_account_is_neither_listed_nor_edited_as_a_person() {
+    let desk = desk().await;
+    let app = &desk.app;
+    let mut conn = app.conn().await;
+    integration(&desk, &[("name", "Grafana staging")]).await;
+    let account: i64 = integrations::table
+        .select(integrations::user_id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let list = app.get_as(&desk.browser, "/admin/users").await;
+    assert_eq!(list.status, 200);
+    assert!(
+        !list.body.contains("Grafana staging (integration)"),
+        "{}",
+        list.body
+    );
+    assert!(
+        list.body.contains(&desk.admin.display_name),
+        "{}",
+        list.body
+    );
+    // Managed with its integration, not on the people pages.
+    let page = app
+        .get_as(&desk.browser, &format!("/admin/users/{account}"))
+        .await;
+    assert_eq!(page.status, 404, "{}", page.body);
+    for (path, form) in [
+        ("role", vec![("role", "admin"), ("organization", "")]),
+        ("enable", vec![]),
+        ("password", vec![("password", "a long enough passphrase 1")]),
+    ] {
+        let res = app
+            .post_as(
+                &desk.browser,
+                &format!("/admin/users/{account}/{path}"),
+                &form,
+            )
+            .await;
+        assert_eq!(res.status, 404, "{path}: {}", res.body);
+    }
+    let (role, disabled): (String, bool) = casebook::db::schema::users::table
+        .find(account)
+        .select((
+            casebook::db::schema::users::role,
+            casebook::db::schema::users::disabled,
+        ))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((role.as_str(), disabled), ("engineer", true));
+    let own = app
+        .get_as(&desk.browser, &format!("/admin/users/{}", desk.admin.id))
+        .await;
+    assert_eq!(own.status, 200);
+}
