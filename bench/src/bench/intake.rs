@@ -299,12 +299,16 @@ async fn run(
         opts.senders
     );
     let pool = db::pool(url, 16).map_err(StartupError::Pool)?;
-    let state = AppState::new(pool.clone(), config.clone(), index.clone());
+    let state = AppState::new(pool, config.clone(), index.clone());
     // As `serve` runs it: the arrival worker triages the new tickets while
     // the burst goes on, woken through LISTEN.
     let listening = casebook::live::spawn_listener(url.to_owned(), state.hub.clone());
+    // Its own connections, as the delivery worker has in `serve`: the
+    // request pool's are driven by the HTTP workers' runtimes, which end
+    // when the server stops, before the queue is checked below.
+    let arrival_pool = db::pool(url, 2).map_err(StartupError::Pool)?;
     let arrivals =
-        casebook::tickets::arrival::spawn(pool, index.clone(), state.hub.arrivals.clone());
+        casebook::tickets::arrival::spawn(arrival_pool, index.clone(), state.hub.arrivals.clone());
     let listener = casebook::server::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || app::build(state.clone()))
@@ -389,9 +393,16 @@ async fn run(
     // and the time that takes is reported.
     let answered = Instant::now();
     let (waiting, _) = casebook::db::arrival_triage::pending(&mut conn).await?;
-    casebook::tickets::arrival::triage_pending(&mut conn, &index)
-        .await
-        .map_err(command_error)?;
+    loop {
+        casebook::tickets::arrival::triage_pending(&mut conn, &index)
+            .await
+            .map_err(command_error)?;
+        // Rows the worker holds were skipped: wait for its commit.
+        if casebook::db::arrival_triage::pending(&mut conn).await?.0 == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     arrivals.abort();
     listening.abort();
     let triage_wait = answered.elapsed();
