@@ -61,6 +61,8 @@ pub struct Metrics {
     triage_queue: Gauge,
     triage_oldest: Gauge<f64, AtomicU64>,
     search_pending: Gauge,
+    arrival_pending: Gauge,
+    arrival_oldest: Gauge<f64, AtomicU64>,
     live_viewers: Gauge,
     pool: Family<PoolLabels, Gauge>,
     /// Scrapes are serialised: each rewrites the scrape-time gauges.
@@ -140,6 +142,19 @@ impl Metrics {
             "Search outbox rows this process has applied to its index",
             indexed,
         );
+        let arrival_pending = Gauge::default();
+        registry.register(
+            "arrival_triage_pending",
+            "Tickets opened from alerts whose triage on arrival is queued, not yet recorded",
+            arrival_pending.clone(),
+        );
+        let arrival_oldest = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "arrival_triage_oldest_age",
+            "Age of the oldest queued triage on arrival (0 when none waits)",
+            prometheus_client::registry::Unit::Seconds,
+            arrival_oldest.clone(),
+        );
         let live_viewers = Gauge::default();
         registry.register(
             "live_viewers",
@@ -163,6 +178,8 @@ impl Metrics {
             triage_queue,
             triage_oldest,
             search_pending,
+            arrival_pending,
+            arrival_oldest,
             live_viewers,
             pool,
             scrape: tokio::sync::Mutex::new(()),
@@ -218,12 +235,16 @@ impl Metrics {
                 match crate::db::gauges::triage_queue(&mut conn).await {
                     Ok((n, oldest)) => {
                         self.triage_queue.set(n);
-                        let age = oldest.map_or(0.0, |t| {
-                            (Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0
-                        });
-                        self.triage_oldest.set(age);
+                        self.triage_oldest.set(age_of(oldest));
                     }
                     Err(e) => tracing::warn!("metrics: triage queue not read: {e}"),
+                }
+                match crate::db::arrival_triage::pending(&mut conn).await {
+                    Ok((n, oldest)) => {
+                        self.arrival_pending.set(n);
+                        self.arrival_oldest.set(age_of(oldest));
+                    }
+                    Err(e) => tracing::warn!("metrics: arrival triage queue not read: {e}"),
                 }
                 match crate::search::indexer::lag(sources.search, &mut conn).await {
                     Ok(n) => {
@@ -260,3 +281,10 @@ impl Metrics {
 
 /// Shared by the app's clones of its state.
 pub type SharedMetrics = Arc<Metrics>;
+
+/// Seconds since `oldest` (0 when nothing waits).
+fn age_of(oldest: Option<chrono::DateTime<Utc>>) -> f64 {
+    oldest.map_or(0.0, |t| {
+        (Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0
+    })
+}

@@ -205,6 +205,8 @@ async fn run_http(
     let delivery_settings = config.delivery.clone();
     let state = AppState::new(pool.clone(), config, search.clone());
     let listener_task = crate::live::spawn_listener(url.to_owned(), state.hub.clone());
+    let arrival_task =
+        crate::tickets::arrival::spawn(pool.clone(), search.clone(), state.hub.arrivals.clone());
     let indexer_task = crate::search::indexer::spawn(search, pool, state.hub.outbox.clone());
     let delivery_task = crate::notify::worker::spawn(
         delivery_pool,
@@ -262,6 +264,7 @@ async fn run_http(
     }
     listener_task.abort();
     indexer_task.abort();
+    arrival_task.abort();
     delivery_task.abort();
     tracing::info!("HTTP server stopped");
     // Give the pool's connections a moment to close before the server stops.

@@ -6,6 +6,8 @@
 //! the body as it was at the event, already cut to what the subscription
 //! may see.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -13,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::db::journal::Entry;
 use crate::db::schema::{deliveries, delivery_attempts, notification_preferences, tickets, users};
+use crate::db::webhooks::Subscription;
 use crate::domain::account::{OrgId, Role};
 use crate::domain::notice::{self, Event, Notice, Parties};
 use crate::domain::policy::{Viewer, Visibility};
@@ -79,13 +82,84 @@ async fn ticket_facts(conn: &mut AsyncPgConnection, ticket: i64) -> QueryResult<
         .await
 }
 
+/// The facts of several tickets in one query.
+async fn facts_of(
+    conn: &mut AsyncPgConnection,
+    ids: &[i64],
+) -> QueryResult<HashMap<i64, TicketFacts>> {
+    let rows: Vec<(i64, TicketFacts)> = tickets::table
+        .filter(tickets::id.eq_any(ids))
+        .select((
+            tickets::id,
+            (
+                tickets::requester_id,
+                tickets::assignee_id,
+                tickets::organization_id,
+                tickets::title,
+                tickets::status,
+                tickets::priority,
+                tickets::category,
+            ),
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The subscriptions of each (event, organization), looked up once per
+/// action however many entries or tickets it writes.
+#[derive(Default)]
+struct Subscribers(HashMap<(Event, Option<i64>), Vec<Subscription>>);
+
+impl Subscribers {
+    async fn of(
+        &mut self,
+        conn: &mut AsyncPgConnection,
+        event: Event,
+        org: Option<i64>,
+    ) -> QueryResult<Vec<Subscription>> {
+        if let Some(subs) = self.0.get(&(event, org)) {
+            return Ok(subs.clone());
+        }
+        let subs = crate::db::webhooks::subscribed(conn, event, org).await?;
+        self.0.insert((event, org), subs.clone());
+        Ok(subs)
+    }
+}
+
 /// Queues what a journal entry causes; `journal::add` calls it in the
 /// entry's transaction.
 pub async fn for_entry(conn: &mut AsyncPgConnection, entry: &Entry) -> QueryResult<()> {
+    let facts = ticket_facts(conn, entry.ticket_id).await?;
+    entry_deliveries(conn, entry, &facts, &mut Subscribers::default()).await
+}
+
+/// Queues what several entries cause (`journal::add_many`), with one look
+/// at their tickets and at the subscriptions.
+pub async fn for_entries(conn: &mut AsyncPgConnection, entries: &[Entry]) -> QueryResult<()> {
+    let mut ids: Vec<i64> = entries.iter().map(|e| e.ticket_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let facts = facts_of(conn, &ids).await?;
+    let mut subscribers = Subscribers::default();
+    for entry in entries {
+        // The entry's ticket exists (a foreign key), in this transaction.
+        if let Some(facts) = facts.get(&entry.ticket_id) {
+            entry_deliveries(conn, entry, facts, &mut subscribers).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn entry_deliveries(
+    conn: &mut AsyncPgConnection,
+    entry: &Entry,
+    facts: &TicketFacts,
+    subscribers: &mut Subscribers,
+) -> QueryResult<()> {
     let Some(kind) = entry_kind(&entry.kind) else {
         return Ok(());
     };
-    let facts = ticket_facts(conn, entry.ticket_id).await?;
     let (requester, assignee, org, ..) = facts.clone();
     let target = match kind {
         EntryKind::Assignment => entry.data["assignee_id"].as_i64(),
@@ -104,44 +178,52 @@ pub async fn for_entry(conn: &mut AsyncPgConnection, entry: &Entry) -> QueryResu
         },
     );
     for (notice, person) in notices {
-        mail(conn, notice, person, entry.ticket_id, entry.id).await?;
+        mail(conn, notice, person, &[(entry.ticket_id, entry.id)]).await?;
     }
-    if !events.is_empty() {
-        let full = json!({
-            "ticket": ticket_json(entry.ticket_id, &facts, true),
+    let mut subscribed = Vec::new();
+    for event in events {
+        let subs = subscribers.of(conn, event, org).await?;
+        if !subs.is_empty() {
+            subscribed.push((event, subs));
+        }
+    }
+    if subscribed.is_empty() {
+        return Ok(());
+    }
+    let full = json!({
+        "ticket": ticket_json(entry.ticket_id, facts, true),
+        "entry": {
+            "id": entry.id,
+            "kind": entry.kind,
+            "visibility": crate::db::journal::visibility_str(entry.visibility),
+            "body": entry.body,
+            "author_id": entry.author_id,
+            "data": entry.data,
+        },
+    });
+    // Only a public entry has a customer view at all.
+    let public = (entry.visibility == Visibility::Public).then(|| {
+        json!({
+            "ticket": ticket_json(entry.ticket_id, facts, false),
             "entry": {
                 "id": entry.id,
                 "kind": entry.kind,
-                "visibility": crate::db::journal::visibility_str(entry.visibility),
+                "visibility": "public",
                 "body": entry.body,
-                "author_id": entry.author_id,
-                "data": entry.data,
+                "data": public_entry_data(&entry.kind, &entry.data),
             },
-        });
-        // Only a public entry has a customer view at all.
-        let public = (entry.visibility == Visibility::Public).then(|| {
-            json!({
-                "ticket": ticket_json(entry.ticket_id, &facts, false),
-                "entry": {
-                    "id": entry.id,
-                    "kind": entry.kind,
-                    "visibility": "public",
-                    "body": entry.body,
-                    "data": public_entry_data(&entry.kind, &entry.data),
-                },
-            })
-        });
-        for event in events {
-            webhooks(
-                conn,
-                event,
-                org,
-                Some(entry.ticket_id),
-                &full,
-                public.as_ref(),
-            )
-            .await?;
-        }
+        })
+    });
+    for (event, subs) in subscribed {
+        webhooks(
+            conn,
+            &subs,
+            event,
+            Some(entry.ticket_id),
+            &full,
+            public.as_ref(),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -184,9 +266,28 @@ pub async fn ticket_opened(
     description: &str,
     opened_by: i64,
 ) -> QueryResult<()> {
-    let facts = ticket_facts(conn, ticket).await?;
-    let (_, _, org, _, _, priority, _) = facts.clone();
-    if priority == 1 {
+    tickets_opened(conn, &[(ticket, description)], opened_by).await
+}
+
+/// [`ticket_opened`] for several tickets (ticket, description) opened by
+/// one account in one action (the alert intake), with one look at the
+/// tickets, the rota and the subscriptions.
+pub async fn tickets_opened(
+    conn: &mut AsyncPgConnection,
+    opened: &[(i64, &str)],
+    opened_by: i64,
+) -> QueryResult<()> {
+    if opened.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = opened.iter().map(|(id, _)| *id).collect();
+    let facts = facts_of(conn, &ids).await?;
+    let p1: Vec<(i64, i64)> = opened
+        .iter()
+        .filter(|(id, _)| facts.get(id).is_some_and(|f| f.5 == 1))
+        .map(|(id, _)| (*id, 0))
+        .collect();
+    if !p1.is_empty() {
         let week = crate::domain::rota::week_of(Utc::now().date_naive());
         let triager: Option<i64> = crate::db::schema::rota_weeks::table
             .filter(crate::db::schema::rota_weeks::week_start.eq(week))
@@ -195,22 +296,33 @@ pub async fn ticket_opened(
             .await
             .optional()?;
         if let Some(triager) = triager.filter(|t| *t != opened_by) {
-            mail(conn, Notice::NewP1, triager, ticket, 0).await?;
+            mail(conn, Notice::NewP1, triager, &p1).await?;
         }
     }
-    let mut full = json!({ "ticket": ticket_json(ticket, &facts, true) });
-    full["ticket"]["description"] = json!(description);
-    let mut public = json!({ "ticket": ticket_json(ticket, &facts, false) });
-    public["ticket"]["description"] = json!(description);
-    webhooks(
-        conn,
-        Event::TicketOpened,
-        org,
-        Some(ticket),
-        &full,
-        Some(&public),
-    )
-    .await
+    let mut subscribers = Subscribers::default();
+    for (ticket, description) in opened {
+        let Some(facts) = facts.get(ticket) else {
+            continue;
+        };
+        let subs = subscribers.of(conn, Event::TicketOpened, facts.2).await?;
+        if subs.is_empty() {
+            continue;
+        }
+        let mut full = json!({ "ticket": ticket_json(*ticket, facts, true) });
+        full["ticket"]["description"] = json!(description);
+        let mut public = json!({ "ticket": ticket_json(*ticket, facts, false) });
+        public["ticket"]["description"] = json!(description);
+        webhooks(
+            conn,
+            &subs,
+            Event::TicketOpened,
+            Some(*ticket),
+            &full,
+            Some(&public),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// A team event with no customer view (a review, an improvement item).
@@ -224,7 +336,8 @@ pub async fn team_event(
         Some(t) => ticket_facts(conn, t).await?.2,
         None => None,
     };
-    webhooks(conn, event, org, ticket, data, None).await
+    let subs = crate::db::webhooks::subscribed(conn, event, org).await?;
+    webhooks(conn, &subs, event, ticket, data, None).await
 }
 
 /// One person's choices; the defaults when they made none.
@@ -278,15 +391,14 @@ pub async fn set_preferences(
     Ok(())
 }
 
-/// Queues a mail notice to a person, when they want it and may see the
-/// ticket at all (the text is checked again, entry by entry, when it is
-/// rendered).
+/// Queues a mail notice to a person for each (ticket, entry), when they
+/// want it and may see the ticket at all (the text is checked again, entry
+/// by entry, when it is rendered).
 async fn mail(
     conn: &mut AsyncPgConnection,
     notice: Notice,
     person: i64,
-    ticket: i64,
-    entry: i64,
+    about: &[(i64, i64)],
 ) -> QueryResult<()> {
     let found: Option<(String, String, Option<i64>, bool)> = users::table
         .find(person)
@@ -303,20 +415,7 @@ async fn mail(
         return Ok(());
     };
     let role: Role = role.parse().unwrap_or(Role::Customer);
-    let viewer = Viewer {
-        user: crate::domain::account::UserId(person),
-        role,
-        org: org.map(OrgId),
-    };
-    let ticket_org: Option<i64> = tickets::table
-        .find(ticket)
-        .select(tickets::organization_id)
-        .first(conn)
-        .await?;
-    if disabled
-        || (notice.is_team_only() && !role.is_staff())
-        || !viewer.may_view_ticket(ticket_org.map(OrgId))
-    {
+    if disabled || (notice.is_team_only() && !role.is_staff()) {
         return Ok(());
     }
     let wanted = preferences(conn, person)
@@ -326,14 +425,41 @@ async fn mail(
     if !wanted {
         return Ok(());
     }
+    let viewer = Viewer {
+        user: crate::domain::account::UserId(person),
+        role,
+        org: org.map(OrgId),
+    };
+    let ids: Vec<i64> = about.iter().map(|(ticket, _)| *ticket).collect();
+    let orgs: HashMap<i64, Option<i64>> = tickets::table
+        .filter(tickets::id.eq_any(&ids))
+        .select((tickets::id, tickets::organization_id))
+        .load::<(i64, Option<i64>)>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    let email = email.to_ascii_lowercase();
+    let rows: Vec<_> = about
+        .iter()
+        .filter(|(ticket, _)| {
+            orgs.get(ticket)
+                .is_some_and(|org| viewer.may_view_ticket(org.map(OrgId)))
+        })
+        .map(|(ticket, entry)| {
+            (
+                deliveries::channel.eq("mail"),
+                deliveries::recipient.eq(email.clone()),
+                deliveries::event.eq(notice.as_str()),
+                deliveries::ticket_id.eq(*ticket),
+                deliveries::payload.eq(json!({ "user_id": person, "entry_id": entry })),
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
     diesel::insert_into(deliveries::table)
-        .values((
-            deliveries::channel.eq("mail"),
-            deliveries::recipient.eq(email.to_ascii_lowercase()),
-            deliveries::event.eq(notice.as_str()),
-            deliveries::ticket_id.eq(ticket),
-            deliveries::payload.eq(json!({ "user_id": person, "entry_id": entry })),
-        ))
+        .values(rows)
         .execute(conn)
         .await?;
     announce(conn).await
@@ -344,13 +470,12 @@ async fn mail(
 /// events of their own organization, and nothing else.
 async fn webhooks(
     conn: &mut AsyncPgConnection,
+    subs: &[Subscription],
     event: Event,
-    org: Option<i64>,
     ticket: Option<i64>,
     full: &Value,
     public: Option<&Value>,
 ) -> QueryResult<()> {
-    let subs = crate::db::webhooks::subscribed(conn, event, org).await?;
     if subs.is_empty() {
         return Ok(());
     }

@@ -312,6 +312,45 @@ pub async fn save(conn: &mut AsyncPgConnection, u: AlertUpdate<'_>) -> QueryResu
     Ok(())
 }
 
+/// Saves the new state of several alerts in one statement.
+pub async fn save_many(
+    conn: &mut AsyncPgConnection,
+    updates: &[AlertUpdate<'_>],
+) -> QueryResult<()> {
+    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = updates.iter().map(|u| u.id).collect();
+    let tickets: Vec<i64> = updates.iter().map(|u| u.ticket).collect();
+    let statuses: Vec<&str> = updates.iter().map(|u| u.status.as_str()).collect();
+    let counts: Vec<i32> = updates.iter().map(|u| u.fire_count).collect();
+    let starts: Vec<Option<DateTime<Utc>>> = updates.iter().map(|u| u.starts_at).collect();
+    let ends: Vec<Option<DateTime<Utc>>> = updates.iter().map(|u| u.ends_at).collect();
+    let groups: Vec<&str> = updates.iter().map(|u| u.group_key).collect();
+    let names: Vec<&str> = updates.iter().map(|u| u.alertname).collect();
+    diesel::sql_query(
+        "UPDATE alerts AS a SET ticket_id = u.ticket, status = u.status, \
+            fire_count = u.fire_count, starts_at = u.starts_at, ends_at = u.ends_at, \
+            group_key = u.group_key, alertname = u.alertname, \
+            received = a.received + 1, updated_at = now() \
+         FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) \
+            AS u(id, ticket, status, fire_count, starts_at, ends_at, group_key, alertname) \
+         WHERE a.id = u.id",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Array<BigInt>, _>(tickets)
+    .bind::<Array<Text>, _>(statuses)
+    .bind::<Array<Integer>, _>(counts)
+    .bind::<Array<Nullable<Timestamptz>>, _>(starts)
+    .bind::<Array<Nullable<Timestamptz>>, _>(ends)
+    .bind::<Array<Text>, _>(groups)
+    .bind::<Array<Text>, _>(names)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// When each of `tickets` was last resolved.
 pub async fn resolved_at(
     conn: &mut AsyncPgConnection,

@@ -87,6 +87,57 @@ pub async fn add(conn: &mut AsyncPgConnection, new: NewEntry<'_>) -> QueryResult
     Ok(entry)
 }
 
+/// Adds several entries in one statement (the alert intake, triage on
+/// arrival), with what [`add`] does for each: the live announcement, the
+/// search outbox row for a text, the notifications and webhook calls.
+/// Entries of one ticket keep their order. Answers them in id order.
+pub async fn add_many(
+    conn: &mut AsyncPgConnection,
+    news: Vec<NewEntry<'_>>,
+) -> QueryResult<Vec<Entry>> {
+    if news.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values: Vec<_> = news
+        .into_iter()
+        .map(|new| {
+            (
+                journal_entries::ticket_id.eq(new.ticket.0),
+                journal_entries::author_id.eq(new.author.map(|a| a.0)),
+                journal_entries::kind.eq(new.kind.as_str()),
+                journal_entries::visibility.eq(visibility_str(new.visibility)),
+                journal_entries::body.eq(new.body),
+                journal_entries::data.eq(new.data),
+            )
+        })
+        .collect();
+    let mut entries: Vec<Entry> = diesel::insert_into(journal_entries::table)
+        .values(values)
+        .returning(Entry::as_returning())
+        .get_results(conn)
+        .await?;
+    entries.sort_by_key(|e| e.id);
+    let payloads: Vec<String> = entries
+        .iter()
+        .map(|e| format!("{}:{}", e.ticket_id, e.id))
+        .collect();
+    diesel::sql_query("SELECT pg_notify($1, p) FROM unnest($2) AS p")
+        .bind::<diesel::sql_types::Text, _>(CHANNEL)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads)
+        .execute(conn)
+        .await?;
+    let mut texts: Vec<i64> = entries
+        .iter()
+        .filter(|e| !e.body.is_empty())
+        .map(|e| e.ticket_id)
+        .collect();
+    texts.sort_unstable();
+    texts.dedup();
+    outbox::enqueue_many(conn, Entity::Ticket, &texts).await?;
+    crate::db::deliveries::for_entries(conn, &entries).await?;
+    Ok(entries)
+}
+
 /// A ticket's entries the scope allows, oldest first, after `after` when
 /// given (for catching up a live page).
 pub async fn list(

@@ -3,6 +3,7 @@
 //! `conn: &mut AsyncPgConnection` so that the caller owns the transaction.
 
 pub mod api_tokens;
+pub mod arrival_triage;
 pub mod audit;
 pub mod categories;
 pub mod cluster;

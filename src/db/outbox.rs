@@ -38,6 +38,34 @@ pub async fn enqueue(conn: &mut AsyncPgConnection, entity: Entity, id: i64) -> Q
     Ok(())
 }
 
+/// Several rows of one entity kind in one statement, one notification.
+pub async fn enqueue_many(
+    conn: &mut AsyncPgConnection,
+    entity: Entity,
+    ids: &[i64],
+) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            (
+                search_outbox::entity.eq(entity.as_str()),
+                search_outbox::entity_id.eq(*id),
+            )
+        })
+        .collect();
+    diesel::insert_into(search_outbox::table)
+        .values(values)
+        .execute(conn)
+        .await?;
+    diesel::sql_query(format!("NOTIFY {CHANNEL}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Every transaction with an id below this has ended (committed or rolled
 /// back); transactions from here on may still be running. Rows of
 /// transactions below it can no longer appear, whatever their ids.

@@ -33,6 +33,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    arrival_triage (ticket_id) {
+        ticket_id -> Int8,
+        user_id -> Int8,
+        query -> Text,
+        alertname -> Text,
+        runbook_key -> Nullable<Text>,
+        queued_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     attachments (id) {
         id -> Int8,
         ticket_id -> Int8,
@@ -467,6 +478,8 @@ diesel::table! {
 diesel::joinable!(alerts -> integrations (integration_id));
 diesel::joinable!(alerts -> tickets (ticket_id));
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(arrival_triage -> tickets (ticket_id));
+diesel::joinable!(arrival_triage -> users (user_id));
 diesel::joinable!(attachments -> journal_entries (entry_id));
 diesel::joinable!(attachments -> tickets (ticket_id));
 diesel::joinable!(deliveries -> tickets (ticket_id));
@@ -523,6 +536,7 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(
     alerts,
     api_tokens,
+    arrival_triage,
     attachments,
     audit_log,
     calendar_feeds,

@@ -94,6 +94,63 @@ pub async fn create(conn: &mut AsyncPgConnection, new: NewTicket<'_>) -> QueryRe
     Ok(ticket)
 }
 
+/// Opens several tickets by one requester in a few statements (the alert
+/// intake): the tickets, their first transitions, their outbox rows and
+/// what opening them queues, each as one multi-row insert. Answers them in
+/// the order of `news`.
+pub async fn create_many(
+    conn: &mut AsyncPgConnection,
+    requester: UserId,
+    news: &[NewTicket<'_>],
+) -> QueryResult<Vec<Ticket>> {
+    if news.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values: Vec<_> = news
+        .iter()
+        .map(|new| {
+            (
+                tickets::title.eq(new.title),
+                tickets::description.eq(new.description),
+                tickets::requester_id.eq(requester.0),
+                tickets::organization_id.eq(new.organization),
+                tickets::priority.eq(new.priority.level()),
+                tickets::category.eq(new.category),
+            )
+        })
+        .collect();
+    // A multi-row insert draws its ids from the sequence row by row, in
+    // the order of the rows.
+    let mut created: Vec<Ticket> = diesel::insert_into(tickets::table)
+        .values(values)
+        .returning(Ticket::as_returning())
+        .get_results(conn)
+        .await?;
+    created.sort_by_key(|t| t.id.0);
+    let transitions: Vec<_> = created
+        .iter()
+        .map(|t| {
+            (
+                ticket_transitions::ticket_id.eq(t.id.0),
+                ticket_transitions::to_status.eq(Status::New.as_str()),
+                ticket_transitions::by_id.eq(requester.0),
+            )
+        })
+        .collect();
+    diesel::insert_into(ticket_transitions::table)
+        .values(transitions)
+        .execute(conn)
+        .await?;
+    let ids: Vec<i64> = created.iter().map(|t| t.id.0).collect();
+    outbox::enqueue_many(conn, Entity::Ticket, &ids).await?;
+    let opened: Vec<(i64, &str)> = created
+        .iter()
+        .map(|t| (t.id.0, t.description.as_str()))
+        .collect();
+    crate::db::deliveries::tickets_opened(conn, &opened, requester.0).await?;
+    Ok(created)
+}
+
 /// Locks the ticket row for the rest of the transaction, so two status
 /// changes cannot both start from the same status. Unscoped: only the
 /// ticket service calls it, and checks the viewer's policy on the row;

@@ -51,6 +51,34 @@ pub async fn record(
         .await
 }
 
+/// Records several searches at once (triage on arrival), at most one per
+/// ticket: (ticket, user, query, results). Answers each ticket's search id.
+pub async fn record_many(
+    conn: &mut AsyncPgConnection,
+    searches: &[(TicketId, UserId, &str, serde_json::Value)],
+) -> QueryResult<std::collections::HashMap<i64, i64>> {
+    if searches.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let values: Vec<_> = searches
+        .iter()
+        .map(|(ticket, user, query, results)| {
+            (
+                triage_searches::ticket_id.eq(ticket.0),
+                triage_searches::user_id.eq(user.0),
+                triage_searches::query.eq(*query),
+                triage_searches::results.eq(results),
+            )
+        })
+        .collect();
+    let ids: Vec<(i64, i64)> = diesel::insert_into(triage_searches::table)
+        .values(values)
+        .returning((triage_searches::ticket_id, triage_searches::id))
+        .get_results(conn)
+        .await?;
+    Ok(ids.into_iter().collect())
+}
+
 /// Notes which result was picked (linked) from a search of this ticket.
 pub async fn picked(
     conn: &mut AsyncPgConnection,

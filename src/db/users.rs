@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::schema::{organizations, sessions, users};
+use crate::db::schema::{integrations, organizations, sessions, users};
 use crate::domain::FieldError;
 use crate::domain::account::{OrgId, Role, UserId};
 use crate::domain::policy::Viewer;
@@ -129,6 +129,20 @@ pub async fn find(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<User>
         .await
 }
 
+/// A person's account, for the admin pages: an integration's own account
+/// (the requester and author of what its alerts do) is not a person and is
+/// managed with its integration, so it is "not found" here.
+pub async fn find_person(conn: &mut AsyncPgConnection, id: UserId) -> QueryResult<User> {
+    users::table
+        .find(id.0)
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            integrations::table.filter(integrations::user_id.eq(users::id)),
+        )))
+        .select(User::as_select())
+        .first(conn)
+        .await
+}
+
 /// The user and their password hash, by email ignoring case.
 pub async fn find_for_login(
     conn: &mut AsyncPgConnection,
@@ -162,6 +176,10 @@ pub struct UserRow {
 pub async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<UserRow>> {
     let rows: Vec<(User, Option<String>)> = users::table
         .left_join(organizations::table)
+        // Integrations' accounts are not people (see `find_person`).
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            integrations::table.filter(integrations::user_id.eq(users::id)),
+        )))
         .select((User::as_select(), organizations::name.nullable()))
         .order((
             users::disabled.asc(),

@@ -16,16 +16,16 @@ use casebook::domain::account::Role;
 use crate::support::fixtures;
 use crate::support::{Browser, TestApp, TestResponse};
 
-const AM: &str = "/api/v1/alerts/alertmanager";
+pub(crate) const AM: &str = "/api/v1/alerts/alertmanager";
 const GENERIC: &str = "/api/v1/alerts/generic";
 
-struct Desk {
-    app: TestApp,
-    admin: User,
-    browser: Browser,
+pub(crate) struct Desk {
+    pub(crate) app: TestApp,
+    pub(crate) admin: User,
+    pub(crate) browser: Browser,
 }
 
-async fn desk() -> Desk {
+pub(crate) async fn desk() -> Desk {
     let app = TestApp::new().await;
     let mut conn = app.conn().await;
     let admin = fixtures::user().role(Role::Admin).create(&mut conn).await;
@@ -38,7 +38,7 @@ async fn desk() -> Desk {
 }
 
 /// Creates an integration through the admin page; answers its token.
-async fn integration(desk: &Desk, fields: &[(&str, &str)]) -> String {
+pub(crate) async fn integration(desk: &Desk, fields: &[(&str, &str)]) -> String {
     let mut all: Vec<(&str, &str)> = vec![
         ("name", "Alertmanager prod"),
         ("default_priority", "P3"),
@@ -82,7 +82,7 @@ fn alert(
     })
 }
 
-fn disk_full(fingerprint: &str, status: &str, starts: &str) -> Value {
+pub(crate) fn disk_full(fingerprint: &str, status: &str, starts: &str) -> Value {
     alert(
         fingerprint,
         status,
@@ -93,7 +93,7 @@ fn disk_full(fingerprint: &str, status: &str, starts: &str) -> Value {
 }
 
 /// A webhook body as Alertmanager 0.27 sends it.
-fn payload(status: &str, alerts: Vec<Value>) -> String {
+pub(crate) fn payload(status: &str, alerts: Vec<Value>) -> String {
     json!({
         "receiver": "casebook",
         "status": status,
@@ -109,7 +109,7 @@ fn payload(status: &str, alerts: Vec<Value>) -> String {
     .to_string()
 }
 
-async fn post(app: &TestApp, token: &str, path: &str, body: &str) -> TestResponse {
+pub(crate) async fn post(app: &TestApp, token: &str, path: &str, body: &str) -> TestResponse {
     app.call(
         TestRequest::post()
             .uri(path)
@@ -120,7 +120,7 @@ async fn post(app: &TestApp, token: &str, path: &str, body: &str) -> TestRespons
     .await
 }
 
-fn json_of(res: &TestResponse) -> Value {
+pub(crate) fn json_of(res: &TestResponse) -> Value {
     serde_json::from_str(&res.body).unwrap_or_else(|e| panic!("{e}: {}", res.body))
 }
 
@@ -871,6 +871,10 @@ async fn a_new_alert_ticket_arrives_with_its_models_suggested_the_declared_one_f
     )
     .await;
     let id = json_of(&res)["alerts"][0]["ticket_id"].as_i64().unwrap();
+    // The arrival worker's work, done here (`serve` runs it after commit).
+    casebook::tickets::arrival::triage_pending(&mut conn, &app.state.search)
+        .await
+        .unwrap();
     let (query, results): (String, Value) = triage_searches::table
         .filter(triage_searches::ticket_id.eq(id))
         .select((triage_searches::query, triage_searches::results))
@@ -927,6 +931,9 @@ async fn a_new_alert_ticket_arrives_with_its_models_suggested_the_declared_one_f
     );
     let res = post(app, &token, AM, &payload("firing", vec![runbook])).await;
     let id = json_of(&res)["alerts"][0]["ticket_id"].as_i64().unwrap();
+    casebook::tickets::arrival::triage_pending(&mut conn, &app.state.search)
+        .await
+        .unwrap();
     let results: Value = triage_searches::table
         .filter(triage_searches::ticket_id.eq(id))
         .select(triage_searches::results)
@@ -934,4 +941,62 @@ async fn a_new_alert_ticket_arrives_with_its_models_suggested_the_declared_one_f
         .await
         .unwrap();
     assert_eq!(results[0]["key"], "disk-space", "{results}");
+}
+
+#[actix_web::test]
+async fn an_integrations_account_is_neither_listed_nor_edited_as_a_person() {
+    let desk = desk().await;
+    let app = &desk.app;
+    let mut conn = app.conn().await;
+    integration(&desk, &[("name", "Grafana staging")]).await;
+    let account: i64 = integrations::table
+        .select(integrations::user_id)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let list = app.get_as(&desk.browser, "/admin/users").await;
+    assert_eq!(list.status, 200);
+    assert!(
+        !list.body.contains("Grafana staging (integration)"),
+        "{}",
+        list.body
+    );
+    assert!(
+        list.body.contains(&desk.admin.display_name),
+        "{}",
+        list.body
+    );
+    // Managed with its integration, not on the people pages.
+    let page = app
+        .get_as(&desk.browser, &format!("/admin/users/{account}"))
+        .await;
+    assert_eq!(page.status, 404, "{}", page.body);
+    for (path, form) in [
+        ("role", vec![("role", "admin"), ("organization", "")]),
+        ("enable", vec![]),
+        ("password", vec![("password", "a long enough passphrase 1")]),
+    ] {
+        let res = app
+            .post_as(
+                &desk.browser,
+                &format!("/admin/users/{account}/{path}"),
+                &form,
+            )
+            .await;
+        assert_eq!(res.status, 404, "{path}: {}", res.body);
+    }
+    let (role, disabled): (String, bool) = casebook::db::schema::users::table
+        .find(account)
+        .select((
+            casebook::db::schema::users::role,
+            casebook::db::schema::users::disabled,
+        ))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((role.as_str(), disabled), ("engineer", true));
+    let own = app
+        .get_as(&desk.browser, &format!("/admin/users/{}", desk.admin.id))
+        .await;
+    assert_eq!(own.status, 200);
 }

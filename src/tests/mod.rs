@@ -7,6 +7,7 @@
 
 mod accounts;
 mod alerts;
+mod alerts_arrival;
 mod browser;
 mod cli;
 mod drift;

@@ -834,3 +834,38 @@ async fn token_create_prints_a_working_token_and_refuses_unknown_people() {
         "one token: the CLI's"
     );
 }
+
+/// `--metrics-listen` with a real `casebook serve`: `/metrics` answers on
+/// the separate address without a token, and is not on the main address
+/// (no token is configured there).
+#[test]
+fn metrics_listen_serves_metrics_on_its_own_address_only() {
+    use crate::support::process::{Serve, data_dir, free_port, http_get};
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let db = runtime.block_on(crate::support::TestDb::new());
+    let metrics_addr = free_port();
+    let dir = data_dir();
+    let mut serve = Serve::start_with(dir.path(), |c| {
+        c.env("DATABASE_URL", &db.url)
+            .args(["--metrics-listen", &metrics_addr.to_string()]);
+    });
+    serve.wait_ready();
+    let (status, body) = http_get(metrics_addr, "/metrics")
+        .unwrap_or_else(|| panic!("nothing answered on {metrics_addr}:\n{}", serve.log()));
+    assert_eq!(status, 200, "{body}");
+    let parsed = scrape(&body);
+    assert!(
+        sample(&parsed, "casebook_db_pool_connections", &[("state", "max")]).is_some(),
+        "{body}"
+    );
+    assert!(
+        sample(&parsed, "casebook_arrival_triage_pending", &[]).is_some(),
+        "{body}"
+    );
+    // Only /metrics is served there.
+    assert_eq!(http_get(metrics_addr, "/readyz").map(|(s, _)| s), Some(404));
+    // The main address does not serve it.
+    let (status, _) = http_get(serve.addr, "/metrics").unwrap();
+    assert_eq!(status, 404);
+    serve.kill();
+}

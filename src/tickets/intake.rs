@@ -10,10 +10,14 @@
 //! repeat notification changes nothing, and sixteen identical deliveries
 //! at once open one ticket.
 //!
-//! Triage on arrival: after the commit, the tickets just opened get their
-//! model suggestions computed and recorded as a triage search by the
-//! integration's account, a model that declares the alert's name (or that
-//! its `runbook_url` names) first.
+//! Writes are batched: the tickets a delivery opens, their transitions,
+//! outbox rows and journal entries, and the alert rows' new state are a few
+//! multi-row statements, not a few per alert, so the row locks are held
+//! briefly.
+//!
+//! Triage on arrival: the tickets just opened are queued for it in the same
+//! transaction (`arrival_triage`); the arrival worker (`tickets::arrival`)
+//! records their suggestions after the commit, outside the request.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,7 +25,8 @@ use chrono::{Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::json;
 
-use super::{TicketError, edit, status_entry_with};
+use super::{TicketError, edit, new_status_entry};
+use crate::db::arrival_triage::{self, Queued};
 use crate::db::integrations::{self, AlertUpdate, Integration};
 use crate::db::journal::{self, NewEntry};
 use crate::db::tickets::{self, NewTicket};
@@ -29,8 +34,7 @@ use crate::domain::FieldError;
 use crate::domain::account::UserId;
 use crate::domain::alert::{AlertStatus, Decision, Incoming, Known, MAX_ALERTS, decide, is_repeat};
 use crate::domain::policy::Visibility;
-use crate::domain::ticket::{EntryKind, Status, TicketId};
-use crate::search::SearchIndex;
+use crate::domain::ticket::{EntryKind, Priority, Status, TicketId};
 
 /// What happened to one alert of a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +59,15 @@ impl Receipt {
     }
 }
 
-/// A ticket just opened, for triage after the commit.
-struct Opened {
-    ticket: TicketId,
+/// A ticket an alert of the delivery opens, checked, before the batch
+/// insert.
+struct ToOpen<'a> {
+    update: AlertUpdate<'a>,
+    fingerprint: String,
+    title: String,
+    description: String,
+    priority: Priority,
+    category: String,
     query: String,
     alertname: String,
     runbook_key: Option<String>,
@@ -65,7 +75,6 @@ struct Opened {
 
 pub async fn receive(
     conn: &mut AsyncPgConnection,
-    index: &SearchIndex,
     integration: &Integration,
     external_url: &str,
     alerts: Vec<Incoming>,
@@ -90,16 +99,8 @@ pub async fn receive(
     if by_fp.is_empty() {
         return Ok(Receipt::default());
     }
-    let (receipt, opened) = conn
-        .transaction(async |conn| apply(conn, integration, external_url, by_fp).await)
-        .await?;
-    if !opened.is_empty()
-        && let Err(e) = triage_opened(conn, index, UserId(integration.user_id), opened).await
-    {
-        // The tickets are in; a triager can still search by hand.
-        tracing::error!(error = %e, "triage on arrival failed");
-    }
-    Ok(receipt)
+    conn.transaction(async |conn| apply(conn, integration, external_url, by_fp).await)
+        .await
 }
 
 async fn apply(
@@ -107,7 +108,7 @@ async fn apply(
     integration: &Integration,
     external_url: &str,
     mut by_fp: BTreeMap<String, Incoming>,
-) -> Result<(Receipt, Vec<Opened>), TicketError> {
+) -> Result<Receipt, TicketError> {
     let mut receipt = Receipt::default();
     // A first look, without locks: a notification that repeats what is
     // known (most of a burst: retries, groups re-sent) is answered from it
@@ -132,7 +133,7 @@ async fn apply(
         receipt
             .alerts
             .sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
-        return Ok((receipt, Vec::new()));
+        return Ok(receipt);
     }
     let firing: Vec<&str> = by_fp
         .values()
@@ -155,7 +156,11 @@ async fn apply(
     let user = UserId(integration.user_id);
     let window = Duration::minutes(i64::from(integration.reopen_window_minutes));
     let now = Utc::now();
-    let mut opened = Vec::new();
+    // What the delivery writes, gathered and written in batches below.
+    let mut to_open: Vec<ToOpen> = Vec::new();
+    let mut entries: Vec<NewEntry> = Vec::new();
+    let mut updates: Vec<AlertUpdate> = Vec::new();
+    let mut spellings: HashMap<String, String> = HashMap::new();
     for row in rows {
         let Some(alert) = by_fp.get(&row.fingerprint) else {
             continue;
@@ -188,81 +193,67 @@ async fn apply(
                     &mapping.priority(alert).to_string(),
                     &mapping.category(alert),
                 )?;
-                let category = edit::listed_spelling(conn, category).await?;
-                let created = tickets::create(
-                    conn,
-                    NewTicket {
-                        title: &title,
-                        description: &description,
-                        requester: user,
-                        organization: integration.organization_id,
-                        priority,
-                        category: &category,
-                    },
-                )
-                .await?;
-                alert_entry(
-                    conn,
-                    created.id,
-                    user,
-                    json!({ "alert": "opened", "integration": integration.name, "fingerprint": alert.fingerprint }),
-                )
-                .await?;
+                let category = match spellings.get(&category) {
+                    Some(listed) => listed.clone(),
+                    None => {
+                        let listed = edit::listed_spelling(conn, category.clone()).await?;
+                        spellings.insert(category, listed.clone());
+                        listed
+                    }
+                };
                 update.fire_count = 1;
-                opened.push(Opened {
-                    ticket: created.id,
+                to_open.push(ToOpen {
+                    update,
+                    fingerprint: row.fingerprint.clone(),
+                    title,
+                    description,
+                    priority,
+                    category,
                     query: alert.triage_query(),
                     alertname: alert.alertname().to_owned(),
                     runbook_key: alert.runbook_key(),
                 });
-                Some(created.id)
+                // Its receipt line follows once the ticket has its id.
+                continue;
             }
             (Decision::FiredAgain | Decision::Reopen, Some(ticket)) => {
                 update.fire_count = row.fire_count + 1;
                 if decision == Decision::Reopen {
                     tickets::set_status(conn, ticket, Status::InProgress, Some(user)).await?;
-                    status_entry_with(
-                        conn,
+                    entries.push(new_status_entry(
                         ticket.id,
                         user,
                         ticket.status(),
                         Status::InProgress,
                         "Reopened: the alert fired again.",
-                    )
-                    .await?;
+                    ));
                 }
-                alert_entry(
-                    conn,
+                entries.push(alert_entry(
                     ticket.id,
                     user,
                     json!({ "alert": "fired_again", "count": update.fire_count, "fingerprint": alert.fingerprint }),
-                )
-                .await?;
+                ));
                 Some(ticket.id)
             }
             (Decision::Resolved, Some(ticket)) => {
-                alert_entry(
-                    conn,
+                entries.push(alert_entry(
                     ticket.id,
                     user,
                     json!({ "alert": "resolved", "ends_at": alert.ends_at.map(|t| t.to_rfc3339()), "fingerprint": alert.fingerprint }),
-                )
-                .await?;
+                ));
                 let from = ticket.status();
                 if integration.resolve_on_resolved
                     && from.is_open()
                     && from.transition(Status::Resolved, "x").is_ok()
                 {
                     tickets::set_status(conn, ticket, Status::Resolved, Some(user)).await?;
-                    status_entry_with(
-                        conn,
+                    entries.push(new_status_entry(
                         ticket.id,
                         user,
                         from,
                         Status::Resolved,
                         "Resolved automatically: the alert resolved.",
-                    )
-                    .await?;
+                    ));
                 }
                 Some(ticket.id)
             }
@@ -277,7 +268,7 @@ async fn apply(
         };
         if let Some(id) = ticket_id {
             update.ticket = id.0;
-            integrations::save(conn, update).await?;
+            updates.push(update);
         }
         receipt.alerts.push(AlertResult {
             fingerprint: row.fingerprint.clone(),
@@ -285,6 +276,45 @@ async fn apply(
             decision,
         });
     }
+    let news: Vec<NewTicket> = to_open
+        .iter()
+        .map(|o| NewTicket {
+            title: &o.title,
+            description: &o.description,
+            requester: user,
+            organization: integration.organization_id,
+            priority: o.priority,
+            category: &o.category,
+        })
+        .collect();
+    let created = tickets::create_many(conn, user, &news).await?;
+    drop(news);
+    let mut queued = Vec::with_capacity(created.len());
+    for (o, ticket) in to_open.into_iter().zip(created) {
+        entries.push(alert_entry(
+            ticket.id,
+            user,
+            json!({ "alert": "opened", "integration": integration.name, "fingerprint": o.fingerprint }),
+        ));
+        queued.push(Queued {
+            ticket_id: ticket.id.0,
+            user_id: user.0,
+            query: o.query,
+            alertname: o.alertname,
+            runbook_key: o.runbook_key,
+        });
+        let mut update = o.update;
+        update.ticket = ticket.id.0;
+        updates.push(update);
+        receipt.alerts.push(AlertResult {
+            fingerprint: o.fingerprint,
+            ticket: Some(ticket.id),
+            decision: Decision::Open,
+        });
+    }
+    journal::add_many(conn, entries).await?;
+    integrations::save_many(conn, &updates).await?;
+    arrival_triage::enqueue(conn, &queued).await?;
     // Resolutions of alerts never seen: nothing to do, said so.
     for fp in by_fp.keys() {
         if !receipt.alerts.iter().any(|a| &a.fingerprint == fp) {
@@ -298,105 +328,18 @@ async fn apply(
     receipt
         .alerts
         .sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
-    Ok((receipt, opened))
+    Ok(receipt)
 }
 
 /// An internal entry saying what the alert did; the page words it from
 /// `data` (`web::tickets::view`).
-async fn alert_entry(
-    conn: &mut AsyncPgConnection,
-    ticket: TicketId,
-    user: UserId,
-    data: serde_json::Value,
-) -> Result<(), TicketError> {
-    journal::add(
-        conn,
-        NewEntry {
-            ticket,
-            author: Some(user),
-            kind: EntryKind::System,
-            visibility: Visibility::Internal,
-            body: "",
-            data,
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-/// Computes and records the suggestions for the tickets just opened: one
-/// triage search each, by the integration's account.
-async fn triage_opened(
-    conn: &mut AsyncPgConnection,
-    index: &SearchIndex,
-    user: UserId,
-    opened: Vec<Opened>,
-) -> Result<(), TicketError> {
-    let alertnames: Vec<String> = opened
-        .iter()
-        .filter(|o| !o.alertname.is_empty())
-        .map(|o| o.alertname.clone())
-        .collect();
-    let keys: Vec<String> = opened
-        .iter()
-        .filter_map(|o| o.runbook_key.clone())
-        .collect();
-    let declared = integrations::declared_models(conn, &alertnames, &keys).await?;
-    let index = index.clone();
-    let queries: Vec<String> = opened.iter().map(|o| o.query.clone()).collect();
-    let found = tokio::task::spawn_blocking(move || {
-        queries
-            .iter()
-            .map(|q| crate::search::triage::suggest_models(&index, q, 10))
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .await
-    .map_err(|e| TicketError::Invalid(FieldError::new("triage", e.to_string())))??;
-    conn.transaction(async move |conn| {
-        for (o, suggestions) in opened.iter().zip(found) {
-            let first: Vec<(String, String)> = declared
-                .iter()
-                .filter(|(key, _, names)| {
-                    o.runbook_key.as_deref() == Some(key.as_str())
-                        || (!o.alertname.is_empty()
-                            && names.iter().flatten().any(|n| n == &o.alertname))
-                })
-                .map(|(key, title, _)| (key.clone(), title.clone()))
-                .collect();
-            let mut results: Vec<serde_json::Value> = first
-                .iter()
-                .map(|(key, title)| json!({ "key": key, "title": title, "declared": true }))
-                .collect();
-            results.extend(
-                suggestions
-                    .iter()
-                    .filter(|s| !first.iter().any(|(key, _)| key == &s.key))
-                    .map(|s| json!({ "key": s.key, "title": s.title, "score": s.score })),
-            );
-            results.truncate(10);
-            let count = results.len();
-            let search_id = crate::db::triage::record(
-                conn,
-                o.ticket,
-                user,
-                &o.query,
-                serde_json::Value::Array(results),
-            )
-            .await?;
-            journal::add(
-                conn,
-                NewEntry {
-                    ticket: o.ticket,
-                    author: Some(user),
-                    kind: EntryKind::Triage,
-                    visibility: Visibility::Internal,
-                    body: "",
-                    data: json!({ "query": o.query, "results": count, "search_id": search_id, "on_arrival": true }),
-                },
-            )
-            .await?;
-        }
-        Ok::<_, TicketError>(())
-    })
-    .await
+fn alert_entry(ticket: TicketId, user: UserId, data: serde_json::Value) -> NewEntry<'static> {
+    NewEntry {
+        ticket,
+        author: Some(user),
+        kind: EntryKind::System,
+        visibility: Visibility::Internal,
+        body: "",
+        data,
+    }
 }

@@ -18,6 +18,7 @@ use crate::domain::policy::{Viewer, Visibility};
 use crate::domain::ticket::{EntryKind, Followed, Outcome, Status, TicketId};
 
 mod attach;
+pub mod arrival;
 mod checklist;
 pub mod edit;
 pub mod intake;
@@ -218,20 +219,27 @@ async fn status_entry_with(
     to: Status,
     reason: &str,
 ) -> Result<Entry, TicketError> {
-    Ok(journal::add(
-        conn,
-        NewEntry {
-            ticket: id,
-            author: Some(by),
-            kind: EntryKind::StatusChange,
-            // The customer sees where their ticket stands, and why a
-            // false alarm was closed.
-            visibility: Visibility::Public,
-            body: reason,
-            data: json!({ "from": from.as_str(), "to": to.as_str() }),
-        },
-    )
-    .await?)
+    Ok(journal::add(conn, new_status_entry(id, by, from, to, reason)).await?)
+}
+
+/// The journal entry of a status move, to be added.
+fn new_status_entry(
+    id: TicketId,
+    by: UserId,
+    from: Status,
+    to: Status,
+    reason: &str,
+) -> NewEntry<'_> {
+    NewEntry {
+        ticket: id,
+        author: Some(by),
+        kind: EntryKind::StatusChange,
+        // The customer sees where their ticket stands, and why a false
+        // alarm was closed.
+        visibility: Visibility::Public,
+        body: reason,
+        data: json!({ "from": from.as_str(), "to": to.as_str() }),
+    }
 }
 
 /// Moves the ticket to another status. `reason` is the resolution of a

@@ -181,7 +181,7 @@ async fn show_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = state.pool.get().await?;
-    let user = users::find(&mut conn, id).await?;
+    let user = users::find_person(&mut conn, id).await?;
     let page = ShowPage {
         ctx,
         user,
@@ -198,7 +198,7 @@ pub async fn show(
     path: web::Path<UserId>,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = state.pool.get().await?;
-    let user = users::find(&mut conn, path.into_inner()).await?;
+    let user = users::find_person(&mut conn, path.into_inner()).await?;
     render(&ShowPage {
         ctx,
         user,
@@ -254,7 +254,7 @@ pub async fn change_role(
     let addr = client_addr(&req);
     let mut conn = state.pool.get().await?;
     let changed = conn.transaction(async move |conn| {
-            let before = users::find(conn, id).await?;
+            let before = users::find_person(conn, id).await?;
             if role != Role::Admin {
                 keep_an_admin(conn, &before).await?;
             }
@@ -299,7 +299,7 @@ async fn set_disabled(
     let mut conn = state.pool.get().await?;
     let changed = conn
         .transaction(async move |conn| {
-            let before = users::find(conn, id).await?;
+            let before = users::find_person(conn, id).await?;
             if disabled {
                 keep_an_admin(conn, &before).await?;
             }
@@ -380,7 +380,7 @@ pub async fn reset_password(
     let addr = client_addr(&req);
     let mut conn = state.pool.get().await?;
     conn.transaction(async move |conn| {
-        let user = users::find(conn, id).await?;
+        let user = users::find_person(conn, id).await?;
         users::set_password(conn, id, &hash).await?;
         audit::record(
             conn,

@@ -236,14 +236,7 @@ pub async fn alertmanager(
         });
     }
     let mut conn = state.pool.get().await?;
-    let receipt = intake::receive(
-        &mut conn,
-        &state.search,
-        &caller.0,
-        &payload.external_url,
-        alerts,
-    )
-    .await?;
+    let receipt = intake::receive(&mut conn, &caller.0, &payload.external_url, alerts).await?;
     count(&state.metrics, &receipt);
     Ok(HttpResponse::Ok().json(IntakeReceipt::from(receipt)))
 }
@@ -294,7 +287,7 @@ pub async fn generic(
         return Err(FieldError::new("dedup_key", "must not be empty").into());
     }
     let mut conn = state.pool.get().await?;
-    let receipt = intake::receive(&mut conn, &state.search, &caller.0, "", vec![incoming]).await?;
+    let receipt = intake::receive(&mut conn, &caller.0, "", vec![incoming]).await?;
     count(&state.metrics, &receipt);
     Ok(HttpResponse::Ok().json(IntakeReceipt::from(receipt)))
 }

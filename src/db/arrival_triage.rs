@@ -1,0 +1,83 @@
+//! The queue of triage on arrival (`arrival_triage`): one row per ticket an
+//! alert opened, written in the delivery's transaction and deleted by the
+//! arrival worker in the transaction that records the triage search.
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::{count_star, min};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::schema::arrival_triage;
+
+/// Arrival workers LISTEN here to triage new rows at once.
+pub const CHANNEL: &str = "casebook_arrival";
+
+/// A ticket waiting for its triage on arrival.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = arrival_triage)]
+pub struct Queued {
+    pub ticket_id: i64,
+    pub user_id: i64,
+    pub query: String,
+    pub alertname: String,
+    pub runbook_key: Option<String>,
+}
+
+/// Queues the triage of tickets just opened, in the caller's transaction,
+/// and wakes the workers when it commits.
+pub async fn enqueue(conn: &mut AsyncPgConnection, rows: &[Queued]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<_> = rows
+        .iter()
+        .map(|q| {
+            (
+                arrival_triage::ticket_id.eq(q.ticket_id),
+                arrival_triage::user_id.eq(q.user_id),
+                arrival_triage::query.eq(&q.query),
+                arrival_triage::alertname.eq(&q.alertname),
+                arrival_triage::runbook_key.eq(q.runbook_key.as_deref()),
+            )
+        })
+        .collect();
+    diesel::insert_into(arrival_triage::table)
+        .values(values)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    diesel::sql_query(format!("NOTIFY {CHANNEL}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes up to `limit` queued rows, lowest ticket first, for the caller's
+/// transaction; rows another worker holds are skipped, not waited for.
+pub async fn claim(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<Queued>> {
+    arrival_triage::table
+        .order(arrival_triage::ticket_id.asc())
+        .select(Queued::as_select())
+        .limit(limit)
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await
+}
+
+/// Removes rows whose triage is recorded (in the same transaction).
+pub async fn done(conn: &mut AsyncPgConnection, tickets: &[i64]) -> QueryResult<()> {
+    diesel::delete(arrival_triage::table.filter(arrival_triage::ticket_id.eq_any(tickets)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// How many tickets wait for their triage on arrival, and since when the
+/// oldest has waited.
+pub async fn pending(conn: &mut AsyncPgConnection) -> QueryResult<(i64, Option<DateTime<Utc>>)> {
+    arrival_triage::table
+        .select((count_star(), min(arrival_triage::queued_at)))
+        .get_result(conn)
+        .await
+}
