@@ -269,9 +269,25 @@ async fn eval_set(
         load_models(&mut conn, &set.rows).await?;
         let index = SearchIndex::in_memory().map_err(command_error)?;
         let mut writer = indexer::writer(&index).map_err(command_error)?;
-        indexer::catch_up(&index, &mut writer, &mut conn)
-            .await
-            .map_err(command_error)?;
+        // A rebuild reads the tables themselves: the outbox would wait for
+        // the horizon, which any transaction held open on a shared server
+        // holds back, and an index left short would score zero.
+        let (indexed, _) = indexer::rebuild(
+            &index,
+            &mut writer,
+            &mut conn,
+            &indicatif::ProgressBar::hidden(),
+        )
+        .await
+        .map_err(command_error)?;
+        index.reader.reload().map_err(command_error)?;
+        if indexed != set.rows.len() {
+            return Err(command_error(format!(
+                "set {}: {indexed} of {} models indexed",
+                set.name,
+                set.rows.len()
+            )));
+        }
         let bm25 = matchers::Bm25::build(&set.rows).map_err(command_error)?;
         diesel::sql_query(fts_table_sql("eval_fts"))
             .execute(&mut conn)
