@@ -706,6 +706,12 @@ impl<'a> TermsSearch<'a> {
         Ok(self)
     }
 
+    /// The (term, field) clauses that score (`bench-search --stages`
+    /// counts them).
+    pub fn clauses(&self) -> &[Clause] {
+        &self.clauses
+    }
+
     /// Candidates are picked by the clauses of `fields` only (when they have
     /// any): a field that holds every word of the others, such as the
     /// models' `all`, weighs each word by its rarity alone, so a right model

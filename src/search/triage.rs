@@ -69,7 +69,9 @@ pub fn candidate_models(
 }
 
 /// BM25 statistics of the model documents (see [`matcher::KindStatistics`]).
-fn model_statistics<'s>(
+/// Public, as [`model_search`], so that `bench-search --stages` can time
+/// the stages of [`suggest_models`].
+pub fn model_statistics<'s>(
     index: &SearchIndex,
     searcher: &'s tantivy::Searcher,
 ) -> Result<matcher::KindStatistics<'s>, SearchError> {
@@ -78,7 +80,7 @@ fn model_statistics<'s>(
 }
 
 /// The triage search of `query` over the model fields.
-fn model_search<'s>(
+pub fn model_search<'s>(
     index: &SearchIndex,
     searcher: &'s tantivy::Searcher,
     stats: &'s matcher::KindStatistics<'s>,
