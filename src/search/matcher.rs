@@ -726,8 +726,8 @@ impl<'a> TermsSearch<'a> {
     /// score) lets through, best first.
     ///
     /// Two stages: the strong clauses alone (see [`Tuning::min_clause_share`])
-    /// pick [`Tuning::candidates`] documents, which tantivy's pruning does
-    /// fast as their postings are short; then every clause scores those
+    /// pick [`Tuning::candidates`] documents (see [`TermsSearch::candidates`]);
+    /// then every clause scores those
     /// candidates. Over 100,000 models a long alert text would otherwise
     /// mean scoring most of them on dozens of common words. When fewer than
     /// `limit` documents hold a strong word, every clause picks.

@@ -117,9 +117,9 @@ pub fn suggest_models_with(
     }
     // Only model documents have text in the model fields, so the bare union
     // of the terms finds models only. Retired models are dropped from the
-    // hits below rather than by a `MustNot` clause: any clause besides the
-    // terms' own turns off tantivy's block-max WAND, which skips the
-    // documents that cannot reach the top hits. BM25 counts the models
+    // hits below rather than by a `MustNot` clause, which the candidate
+    // stage's term-at-a-time sum does not take (see
+    // `matcher::TermsSearch::candidates`). BM25 counts the models
     // only: a word in most models weighs little, however many tickets
     // there are.
     let searcher = index.reader.searcher();
