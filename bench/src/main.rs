@@ -105,7 +105,8 @@ enum Command {
         #[arg(long, default_value_t = 1_000)]
         queries: usize,
         /// How many of those queries (the first ones) also go to PostgreSQL
-        /// full-text search, which takes seconds per query at full size.
+        /// full-text search, which takes seconds per query at full size
+        /// (0: none, and no FTS table is built).
         #[arg(long, default_value_t = 50)]
         pg_queries: usize,
         /// Seed of the generated data and queries.
@@ -117,6 +118,14 @@ enum Command {
         /// Reuse the database an earlier run kept (--keep) instead of loading.
         #[arg(long)]
         skip_load: bool,
+        /// With --skip-load: reuse the kept index too instead of re-indexing
+        /// (only while the analyzer and schema are unchanged).
+        #[arg(long, requires = "skip_load")]
+        skip_index: bool,
+        /// Also time each stage of the search module's triage, and its CPU
+        /// time per query.
+        #[arg(long)]
+        stages: bool,
         /// Keep the scratch database and index for a later --skip-load.
         #[arg(long)]
         keep: bool,
@@ -365,6 +374,8 @@ fn main() -> ExitCode {
                 seed,
                 http,
                 skip_load,
+                skip_index,
+                stages,
                 keep,
                 db_name,
                 json,
@@ -378,6 +389,8 @@ fn main() -> ExitCode {
                     seed,
                     http,
                     skip_load,
+                    skip_index,
+                    stages,
                     keep,
                     database: db_name,
                 };

@@ -69,7 +69,9 @@ pub fn candidate_models(
 }
 
 /// BM25 statistics of the model documents (see [`matcher::KindStatistics`]).
-fn model_statistics<'s>(
+/// Public, as [`model_search`], so that `bench-search --stages` can time
+/// the stages of [`suggest_models`].
+pub fn model_statistics<'s>(
     index: &SearchIndex,
     searcher: &'s tantivy::Searcher,
 ) -> Result<matcher::KindStatistics<'s>, SearchError> {
@@ -78,7 +80,7 @@ fn model_statistics<'s>(
 }
 
 /// The triage search of `query` over the model fields.
-fn model_search<'s>(
+pub fn model_search<'s>(
     index: &SearchIndex,
     searcher: &'s tantivy::Searcher,
     stats: &'s matcher::KindStatistics<'s>,
@@ -115,9 +117,9 @@ pub fn suggest_models_with(
     }
     // Only model documents have text in the model fields, so the bare union
     // of the terms finds models only. Retired models are dropped from the
-    // hits below rather than by a `MustNot` clause: any clause besides the
-    // terms' own turns off tantivy's block-max WAND, which skips the
-    // documents that cannot reach the top hits. BM25 counts the models
+    // hits below rather than by a `MustNot` clause, which the candidate
+    // stage's term-at-a-time sum does not take (see
+    // `matcher::TermsSearch::candidates`). BM25 counts the models
     // only: a word in most models weighs little, however many tickets
     // there are.
     let searcher = index.reader.searcher();

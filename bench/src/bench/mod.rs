@@ -18,6 +18,7 @@ mod load;
 pub mod loop_pages;
 pub mod mail;
 pub mod reports_pages;
+mod stages;
 pub mod ticket_page;
 
 use std::net::SocketAddr;
@@ -54,6 +55,10 @@ pub struct Options {
     pub seed: u64,
     pub http: bool,
     pub skip_load: bool,
+    /// With `skip_load`: reuse the index a kept run left (no re-indexing).
+    pub skip_index: bool,
+    /// Also time the stages of the search module's triage (see `stages`).
+    pub stages: bool,
     pub keep: bool,
     pub database: String,
 }
@@ -152,6 +157,8 @@ pub struct Report {
     /// Queries whose source model came back first / in the top 5.
     pub module_source_top1: f64,
     pub module_source_top5: f64,
+    /// With `--stages`: the time of each stage, and CPU time per query.
+    pub stages: Option<stages::Stages>,
     pub http: Vec<HttpFigure>,
     pub postgres_build_seconds: Option<f64>,
     pub postgres: Latency,
@@ -241,6 +248,9 @@ impl Report {
             &format!("  same, fastest of {BEST_OF} runs per query"),
             self.module_best_of.line(),
         );
+        for (label, value) in self.stages.iter().flat_map(|s| s.lines()) {
+            line(&label, value);
+        }
         for h in &self.http {
             line(
                 &h.label,
@@ -253,23 +263,30 @@ impl Report {
                 format!("{s:.1} s"),
             );
         }
-        line(
-            &format!("PostgreSQL FTS (GIN, ts_rank_cd, top {LIMIT})"),
-            self.postgres.line(),
-        );
-        if self.postgres.n != self.module.n {
+        if self.postgres.n == 0 {
+            line("PostgreSQL FTS", "skipped (--pg-queries 0)".to_owned());
+        } else {
+            line(
+                &format!("PostgreSQL FTS (GIN, ts_rank_cd, top {LIMIT})"),
+                self.postgres.line(),
+            );
+        }
+        if self.postgres.n != self.module.n && self.postgres.n > 0 {
             line(
                 &format!("triage, search module, first {} queries", self.postgres.n),
                 self.module_same_queries.line(),
             );
         }
-        line(
-            "speed-up over PostgreSQL FTS (same queries)",
-            format!(
-                "p50 {:.1}x   p99 {:.1}x",
-                self.speedup_p50, self.speedup_p99
-            ),
-        );
+        let measured_postgres = self.postgres.n > 0;
+        if measured_postgres {
+            line(
+                "speed-up over PostgreSQL FTS (same queries)",
+                format!(
+                    "p50 {:.1}x   p99 {:.1}x",
+                    self.speedup_p50, self.speedup_p99
+                ),
+            );
+        }
         line(
             "sanity: source model ranked 1st / in top 5",
             format!(
@@ -298,15 +315,17 @@ impl Report {
                 format!("{} ({:.2} ms)", verdict(met), h.latency.p99_ms),
             );
         }
-        line(
-            &format!("target: >= {TARGET_SPEEDUP}x faster than PostgreSQL FTS"),
-            format!(
-                "{} (p99 {:.1}x, p50 {:.1}x)",
-                verdict(self.target_speedup_met),
-                self.speedup_p99,
-                self.speedup_p50
-            ),
-        );
+        if measured_postgres {
+            line(
+                &format!("target: >= {TARGET_SPEEDUP}x faster than PostgreSQL FTS"),
+                format!(
+                    "{} (p99 {:.1}x, p50 {:.1}x)",
+                    verdict(self.target_speedup_met),
+                    self.speedup_p99,
+                    self.speedup_p50
+                ),
+            );
+        }
         out.join("\n")
     }
 }
@@ -435,35 +454,20 @@ async fn run(
     };
     let specs = specs(meta.seed, meta.models, &bases);
 
-    // Indexing, with the real rebuild into a fresh directory.
-    let _ = std::fs::remove_dir_all(index_dir);
-    let index = SearchIndex::open(index_dir).map_err(command_error)?;
-    let mut writer = indexer::writer(&index).map_err(command_error)?;
-    let total = (meta.models + meta.tickets) as u64;
-    eprintln!("casebook: bench: indexing {total} documents");
-    let bar = load::progress("indexing", total);
-    let started = Instant::now();
-    // When the models are done (they come first), from the progress.
-    let models_done = {
-        let (bar, models) = (bar.clone(), meta.models as u64);
-        tokio::spawn(async move {
-            while bar.position() < models {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            started.elapsed().as_secs_f64()
-        })
+    let reuse = opts.skip_load && opts.skip_index;
+    let (index, indexing) = if reuse {
+        reuse_index(index_dir, &meta)?
+    } else {
+        build_index(index_dir, &meta, &mut conn).await?
     };
-    let (models_indexed, tickets_indexed) = indexer::rebuild(&index, &mut writer, &mut conn, &bar)
-        .await
-        .map_err(command_error)?;
-    let index_seconds = started.elapsed().as_secs_f64();
-    let models_seconds = models_done.await.map_err(command_error)?.min(index_seconds);
-    bar.finish_and_clear();
-    let merging = Instant::now();
-    writer.wait_merging_threads().map_err(command_error)?;
-    index.reader.reload().map_err(command_error)?;
-    let index_merge_seconds = merging.elapsed().as_secs_f64();
-    let index_documents = models_indexed + tickets_indexed;
+    let Indexing {
+        documents: index_documents,
+        seconds: index_seconds,
+        models_seconds,
+        models: models_indexed,
+        tickets: tickets_indexed,
+        merge_seconds: index_merge_seconds,
+    } = indexing;
     let index_segments = index
         .index
         .searchable_segment_ids()
@@ -487,6 +491,12 @@ async fn run(
         source: module_top,
     } = measure_module(&index, &warm, &queries)?;
     let module = Latency::of(&module_times);
+    let stage_times = if opts.stages {
+        eprintln!("casebook: bench: the stages of the same queries");
+        Some(stages::measure(&index, &warm, &queries)?)
+    } else {
+        None
+    };
     let module_best_of = Latency::of(&module_best);
 
     let http = if opts.http {
@@ -496,10 +506,13 @@ async fn run(
         Vec::new()
     };
 
-    eprintln!("casebook: bench: the same queries through PostgreSQL full-text search");
-    let pg_queries = &queries[..opts.pg_queries.clamp(1, queries.len())];
-    let (postgres_build_seconds, postgres, postgres_top) =
-        measure_postgres(&client, &warm, pg_queries).await?;
+    let pg_queries = &queries[..opts.pg_queries.min(queries.len())];
+    let (postgres_build_seconds, postgres, postgres_top) = if pg_queries.is_empty() {
+        (None, Latency::default(), (0.0, 0.0))
+    } else {
+        eprintln!("casebook: bench: the same queries through PostgreSQL full-text search");
+        measure_postgres(&client, &warm, pg_queries).await?
+    };
     let module_same_queries = Latency::of(&module_times[..pg_queries.len()]);
 
     let speedup = |pg: f64, cb: f64| if cb > 0.0 { pg / cb } else { f64::INFINITY };
@@ -525,7 +538,7 @@ async fn run(
         load_fk_checks_skipped: loaded.as_ref().map(|l| l.fk_checks_skipped),
         index_documents,
         index_seconds,
-        index_docs_per_second: index_documents as f64 / index_seconds,
+        index_docs_per_second: index_documents as f64 / index_seconds.max(1e-9),
         index_models_per_second: models_indexed as f64 / models_seconds.max(1e-9),
         index_tickets_per_second: tickets_indexed as f64
             / (index_seconds - models_seconds).max(1e-9),
@@ -536,6 +549,7 @@ async fn run(
         module_best_of,
         module_source_top1: module_top.0,
         module_source_top5: module_top.1,
+        stages: stage_times,
         http,
         postgres_build_seconds,
         postgres,
@@ -554,6 +568,86 @@ fn specs(seed: u64, models: usize, bases: &[Base]) -> Vec<ModelSpec> {
     (1..=models)
         .map(|n| data::model_spec(seed, n, bases.len()))
         .collect()
+}
+
+/// What indexing took (zeros when a kept index is reused).
+#[derive(Default)]
+struct Indexing {
+    documents: usize,
+    seconds: f64,
+    models_seconds: f64,
+    models: usize,
+    tickets: usize,
+    merge_seconds: f64,
+}
+
+/// A fresh index of the bench database, with the real rebuild.
+async fn build_index(
+    index_dir: &Path,
+    meta: &Meta,
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> Result<(SearchIndex, Indexing), StartupError> {
+    let _ = std::fs::remove_dir_all(index_dir);
+    let index = SearchIndex::open(index_dir).map_err(command_error)?;
+    let mut writer = indexer::writer(&index).map_err(command_error)?;
+    let total = (meta.models + meta.tickets) as u64;
+    eprintln!("casebook: bench: indexing {total} documents");
+    let bar = load::progress("indexing", total);
+    let started = Instant::now();
+    // When the models are done (they come first), from the progress.
+    let models_done = {
+        let (bar, models) = (bar.clone(), meta.models as u64);
+        tokio::spawn(async move {
+            while bar.position() < models {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            started.elapsed().as_secs_f64()
+        })
+    };
+    let (models, tickets) = indexer::rebuild(&index, &mut writer, conn, &bar)
+        .await
+        .map_err(command_error)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let models_seconds = models_done.await.map_err(command_error)?.min(seconds);
+    bar.finish_and_clear();
+    let merging = Instant::now();
+    writer.wait_merging_threads().map_err(command_error)?;
+    index.reader.reload().map_err(command_error)?;
+    let merge_seconds = merging.elapsed().as_secs_f64();
+    let indexing = Indexing {
+        documents: models + tickets,
+        seconds,
+        models_seconds,
+        models,
+        tickets,
+        merge_seconds,
+    };
+    Ok((index, indexing))
+}
+
+/// The index a kept run left (`--skip-index`), if it holds the bench
+/// database's documents and the current schema (an index of an older
+/// schema is thrown away on open, and then holds none).
+fn reuse_index(index_dir: &Path, meta: &Meta) -> Result<(SearchIndex, Indexing), StartupError> {
+    let index = SearchIndex::open(index_dir).map_err(command_error)?;
+    index.reader.reload().map_err(command_error)?;
+    let documents = index.reader.searcher().num_docs() as usize;
+    if documents != meta.models + meta.tickets {
+        return Err(command_error(format!(
+            "--skip-index: the index in {} holds {documents} documents, not the {} of the \
+             database; run without --skip-index",
+            index_dir.display(),
+            meta.models + meta.tickets
+        )));
+    }
+    eprintln!("casebook: bench: --skip-index: using the kept index ({documents} documents)");
+    Ok((
+        index,
+        Indexing {
+            documents,
+            ..Indexing::default()
+        },
+    ))
 }
 
 fn dir_size(dir: &Path) -> u64 {
