@@ -214,6 +214,10 @@ BEGIN
     FROM ticket_link_facts WHERE NOT excluded GROUP BY 1, 2, 3, 4;
 END $$;
 
+-- Model health reads the escalations of the period answered "followed the
+-- model: yes".
+CREATE INDEX escalations_followed_idx ON escalations (created_at) WHERE followed_model = 'yes';
+
 -- The new tables' rows are bound to the ticket's searches and links; the
 -- old index on search times is not read any more.
 DROP INDEX triage_searches_created_idx;

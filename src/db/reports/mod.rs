@@ -278,11 +278,18 @@ pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
          ),
          hist AS ({hist}),
          esc AS (
-            SELECT f.model_id, count(*) AS n
-            FROM escalations e JOIN ticket_link_facts f ON f.ticket_id = e.ticket_id
+            -- Per escalation, its ticket's links: a nested loop on the
+            -- ticket (OFFSET 0 keeps the planner from turning it into a
+            -- hash join that reads every link).
+            SELECT l.model_id, count(*) AS n
+            FROM escalations e
+            CROSS JOIN LATERAL (
+                SELECT f.model_id FROM ticket_link_facts f
+                WHERE f.ticket_id = e.ticket_id AND f.created_at <= e.created_at AND {COUNTED}
+                OFFSET 0
+            ) l
             WHERE e.followed_model = 'yes' AND e.created_at >= $1 AND e.created_at < $2
-              AND f.created_at <= e.created_at AND {COUNTED}
-            GROUP BY f.model_id
+            GROUP BY l.model_id
          ),
          med AS (
             SELECT f.model_id, percentile_disc(0.5) WITHIN GROUP (ORDER BY f.resolve_secs) AS med
