@@ -1,6 +1,7 @@
 -- Back to the ticket facts alone: the refresh and rebuild as they were.
 CREATE INDEX triage_searches_created_idx ON triage_searches (created_at);
 DROP INDEX escalations_followed_idx;
+DROP INDEX tickets_category_idx;
 CREATE OR REPLACE FUNCTION report_facts_refresh(ids BIGINT[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
