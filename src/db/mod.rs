@@ -117,6 +117,18 @@ pub fn pool(url: &str, max_size: usize) -> Result<DbPool, String> {
         .map_err(|e| e.to_string())
 }
 
+/// A pooled connection if one is free right now, else `None` (never waits:
+/// a page that could use a second connection is computed on one when the
+/// server is busy, instead of holding one while waiting for another).
+pub async fn spare(pool: &DbPool) -> Option<PooledConn> {
+    let timeouts = deadpool::managed::Timeouts {
+        wait: Some(Duration::ZERO),
+        create: Some(CONNECT_TIMEOUT),
+        recycle: None,
+    };
+    pool.timeout_get(&timeouts).await.ok()
+}
+
 /// Applies every pending migration of `source` in one transaction, under an
 /// advisory lock: either all of them are applied or none is. Returns the
 /// versions applied.

@@ -228,6 +228,63 @@ pub struct Report {
     pub empty_words: Vec<WordRow>,
 }
 
+/// Resolved tickets of one side (with or without a model): how many, how
+/// many were escalated, how many reopened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Totals {
+    pub tickets: i64,
+    pub escalated: i64,
+    pub reopened: i64,
+}
+
+/// What the overview shows of the link, resolution and triage tables:
+/// their totals. Defined by [`Headline::of`] from the full tables; the SQL
+/// reads them in one pass, without the tables' percentiles.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Headline {
+    /// The link table's total row.
+    pub links: LinkRow,
+    pub with_model: Totals,
+    pub without_model: Totals,
+    /// Tickets opened in the period, those closed as duplicates, and the
+    /// searches recorded on them (sums of the triage table).
+    pub opened: i64,
+    pub duplicates: i64,
+    pub searches: i64,
+}
+
+impl Headline {
+    /// The totals of a report's tables: each resolved ticket is in exactly
+    /// one priority row of the resolution table, each opened ticket in
+    /// exactly one week of the triage table.
+    pub fn of(r: &Report) -> Self {
+        let side = |with: bool| {
+            r.resolution
+                .iter()
+                .filter(|x| x.dimension == "priority" && x.with_model == with)
+                .fold(Totals::default(), |t, x| Totals {
+                    tickets: t.tickets + x.tickets,
+                    escalated: t.escalated + x.escalated,
+                    reopened: t.reopened + x.reopened,
+                })
+        };
+        let (opened, duplicates, searches) = r.triage.iter().fold((0, 0, 0), |(o, d, s), w| {
+            (o + w.opened, d + w.duplicates, s + w.searches)
+        });
+        Self {
+            links: LinkRow {
+                group: String::new(),
+                ..r.links_total.clone()
+            },
+            with_model: side(true),
+            without_model: side(false),
+            opened,
+            duplicates,
+            searches,
+        }
+    }
+}
+
 /// One table of the report: what a page shows, CSV and JSON export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {

@@ -55,6 +55,32 @@ pub async fn report(
     Ok(crate::db::reports::report_parts(conn, query, parts).await?)
 }
 
+/// The same, shared between `conn` and a second connection when the pool
+/// had one free (a page's tables at the same time, in one snapshot).
+pub async fn report_on(
+    conn: &mut AsyncPgConnection,
+    other: Option<&mut AsyncPgConnection>,
+    viewer: &Viewer,
+    query: &ReportQuery,
+    parts: &[Part],
+) -> Result<Report, TicketError> {
+    staff_only(viewer)?;
+    Ok(crate::db::reports::report_parts_on(conn, other, query, parts).await?)
+}
+
+/// The overview's tables and headline numbers, now and in the period
+/// `before` (for the trends).
+pub async fn overview(
+    conn: &mut AsyncPgConnection,
+    other: Option<&mut AsyncPgConnection>,
+    viewer: &Viewer,
+    query: &ReportQuery,
+    before: &ReportQuery,
+) -> Result<crate::db::reports::Overview, TicketError> {
+    staff_only(viewer)?;
+    Ok(crate::db::reports::overview(conn, other, query, before).await?)
+}
+
 /// "#42" or "42" → the ticket number, or a message for the field.
 pub fn ticket_number(input: &str) -> Result<TicketId, FieldError> {
     input

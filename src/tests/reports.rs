@@ -11,7 +11,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use casebook::db::users::User;
 use casebook::domain::account::Role;
 use casebook::domain::report::period::QueryInput;
-use casebook::domain::report::{Filters, Period, ReportQuery, reference};
+use casebook::domain::report::{Filters, Headline, Part, Period, ReportQuery, reference};
 use casebook::domain::zone::Tz;
 
 use crate::support::{TestApp, fixtures};
@@ -499,10 +499,27 @@ async fn reports_sql_agrees_with_the_reference_on_generated_data() {
     };
     filtered.verify_by_days = 30;
     queries.push(filtered);
+    // Priority alone reads the monthly model counts (as category does);
+    // an edge of the period inside a month, in a zone west of UTC.
+    let mut by_priority = query("2026-08-20", "2026-11-12", "America/Chicago");
+    by_priority.filters.priority = Some(3);
+    queries.push(by_priority);
+    // A second connection for half of the tables, in the same snapshot.
+    let mut other = app.conn().await;
     let mut nonempty = 0;
     for q in &queries {
         let sql = casebook::db::reports::report(&mut conn, q).await.unwrap();
         let plain = reference::report(&facts, q);
+        let shared =
+            casebook::db::reports::report_parts_on(&mut conn, Some(&mut other), q, &Part::ALL)
+                .await
+                .unwrap();
+        assert_eq!(shared, plain, "tables on two connections differ for {q:?}");
+        assert_eq!(
+            casebook::db::reports::headline(&mut conn, q).await.unwrap(),
+            Headline::of(&plain),
+            "headline differs for {q:?}"
+        );
         macro_rules! same {
             ($($field:ident),*) => {$(
                 assert_eq!(sql.$field, plain.$field, "{} differs for {q:?}", stringify!($field));
@@ -790,12 +807,42 @@ async fn one(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
 /// Rows where the kept facts and a fresh computation from the source
 /// tables differ (0 when the triggers kept them right).
 async fn stale_facts(conn: &mut AsyncPgConnection) -> i64 {
+    let mut stale = 0;
+    for table in [
+        "ticket_report_facts",
+        "ticket_link_facts",
+        "triage_search_facts",
+    ] {
+        stale += one(
+            conn,
+            &format!(
+                "SELECT count(*) AS n FROM (
+                    (SELECT * FROM {table} EXCEPT SELECT * FROM {table}_source)
+                    UNION ALL
+                    (SELECT * FROM {table}_source EXCEPT SELECT * FROM {table})
+                 ) d"
+            ),
+        )
+        .await;
+    }
+    stale + stale_months(conn).await
+}
+
+/// Rows where the monthly model counts and a recount of the link facts
+/// differ.
+async fn stale_months(conn: &mut AsyncPgConnection) -> i64 {
     one(
         conn,
-        "SELECT count(*) AS n FROM (
-            (SELECT * FROM ticket_report_facts EXCEPT SELECT * FROM ticket_report_facts_source)
+        "WITH recount AS (
+            SELECT model_id, date_trunc('month', created_at, 'UTC') AS month, category, priority,
+                   count(*) AS uses, max(created_at) AS last_at
+            FROM ticket_link_facts WHERE NOT excluded GROUP BY 1, 2, 3, 4
+         ),
+         kept AS (SELECT model_id, month, category, priority, uses, last_at FROM model_use_months)
+         SELECT count(*) AS n FROM (
+            (SELECT * FROM kept EXCEPT SELECT * FROM recount)
             UNION ALL
-            (SELECT * FROM ticket_report_facts_source EXCEPT SELECT * FROM ticket_report_facts)
+            (SELECT * FROM recount EXCEPT SELECT * FROM kept)
          ) d",
     )
     .await
@@ -881,6 +928,11 @@ async fn kept_facts_follow_reopens_relinks_exclusions_and_corrections() {
         .await;
     s.link(b, None, "no_fit", at("2026-11-02T12:00:00Z")).await;
     check(s.conn, "relinking").await;
+    // A model link on the ticket that is excluded and corrected next, so
+    // the monthly counts move with it.
+    s.link(c, Some(model), "resolved", at("2026-10-15T10:00:00Z"))
+        .await;
+    check(s.conn, "linking").await;
     // Excluded, then counted again.
     s.exclude(c).await;
     check(s.conn, "an exclusion").await;
@@ -918,6 +970,74 @@ async fn kept_facts_follow_reopens_relinks_exclusions_and_corrections() {
     )
     .await;
     check(s.conn, "deletions").await;
+}
+
+/// Two transactions linking tickets to one model in one month at the same
+/// time: the second waits for the first (a lock per model and month) and
+/// counts its link too, instead of writing a count without it.
+#[actix_web::test]
+async fn monthly_model_counts_take_turns_between_concurrent_links() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    generate(&mut conn).await;
+    let model = one(&mut conn, "SELECT min(id) AS n FROM incident_models").await;
+    let free = format!(
+        "SELECT t.id AS n FROM tickets t WHERE NOT EXISTS (
+            SELECT 1 FROM ticket_models m WHERE m.ticket_id = t.id AND m.model_id = {model})
+           AND NOT EXISTS (SELECT 1 FROM metric_exclusions x WHERE x.ticket_id = t.id)
+         ORDER BY t.id"
+    );
+    let a = one(&mut conn, &format!("{free} LIMIT 1")).await;
+    let b = one(&mut conn, &format!("{free} OFFSET 1 LIMIT 1")).await;
+    let link = |ticket: i64| {
+        format!(
+            "INSERT INTO ticket_models (ticket_id, model_id, revision, outcome, created_at)
+             VALUES ({ticket}, {model}, 1, 'resolved', '2026-10-10T10:00:00Z')"
+        )
+    };
+    let mut first = app.conn().await;
+    let mut second = app.conn().await;
+    let pid = one(&mut second, "SELECT pg_backend_pid()::int8 AS n").await;
+    exec(&mut first, "BEGIN").await;
+    exec(&mut first, &link(a)).await;
+    let done = std::cell::Cell::new(false);
+    let linking = async {
+        exec(&mut second, &link(b)).await;
+        done.set(true);
+    };
+    let committing = async {
+        // Until the second link waits for a lock (or, wrongly, is done).
+        let waits = format!("SELECT count(*) AS n FROM pg_locks WHERE pid = {pid} AND NOT granted");
+        while !done.get() && one(&mut conn, &waits).await == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // The second link cannot be done while the first is open.
+        let waited = !done.get();
+        exec(&mut first, "COMMIT").await;
+        waited
+    };
+    let ((), waited) = tokio::join!(linking, committing);
+    assert!(waited, "the second link did not wait for the first");
+    assert_eq!(stale_facts(&mut conn).await, 0);
+    let counted = one(
+        &mut conn,
+        &format!(
+            "SELECT COALESCE(sum(uses), 0)::int8 AS n FROM model_use_months
+             WHERE model_id = {model} AND month = '2026-10-01T00:00:00Z'"
+        ),
+    )
+    .await;
+    let linked = one(
+        &mut conn,
+        &format!(
+            "SELECT count(*) AS n FROM ticket_link_facts
+             WHERE model_id = {model} AND NOT excluded
+               AND created_at >= '2026-10-01T00:00:00Z' AND created_at < '2026-11-01T00:00:00Z'"
+        ),
+    )
+    .await;
+    assert!(linked >= 2);
+    assert_eq!(counted, linked);
 }
 
 struct Desk {

@@ -49,9 +49,9 @@ use diesel::sql_types::{Int2, Int8, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::domain::report::{
-    GAP_ROWS, GapRow, LinkRow, MixRow, ModelRow, Part, RETIRE_AFTER_DAYS, Report, ReportQuery,
-    ResolutionRow, SearchRow, TriageReviewRow, TriageRotaRow, TriageRow, VolumeRow, WORD_ROWS,
-    WordRow,
+    GAP_ROWS, GapRow, Headline, LinkRow, MixRow, ModelRow, Part, RETIRE_AFTER_DAYS, Report,
+    ReportQuery, ResolutionRow, SearchRow, Totals, TriageReviewRow, TriageRotaRow, TriageRow,
+    VolumeRow, WORD_ROWS, WordRow,
 };
 
 /// Counted tickets (alias `f`, a row of `ticket_report_facts`): not
@@ -232,53 +232,80 @@ pub async fn gaps(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<
         .collect())
 }
 
+/// Uses before the end of the period and the last use, per model. Without
+/// an organization or assignee filter, from the monthly counts (whole UTC
+/// months before the end) plus the link facts of the end's month, so any
+/// end instant is served exactly; with one, from the link facts (those
+/// filters leave few).
+fn model_history(q: &ReportQuery) -> String {
+    if q.filters.organization.is_none() && q.filters.assignee.is_none() {
+        format!(
+            "SELECT model_id, sum(uses)::int8 AS uses_all, max(last_at) AS last_used FROM (
+                SELECT u.model_id, u.uses, u.last_at FROM model_use_months u
+                WHERE u.month < date_trunc('month', $2, 'UTC')
+                  AND ($4::text IS NULL OR u.category = $4) AND ($5::int2 IS NULL OR u.priority = $5)
+                UNION ALL
+                SELECT f.model_id, 1, f.created_at FROM ticket_link_facts f
+                WHERE f.created_at >= date_trunc('month', $2, 'UTC') AND f.created_at < $2
+                  AND {COUNTED}
+             ) x GROUP BY model_id"
+        )
+    } else {
+        format!(
+            "SELECT f.model_id, count(*) AS uses_all, max(f.created_at) AS last_used
+             FROM ticket_link_facts f WHERE f.created_at < $2 AND {COUNTED} GROUP BY f.model_id"
+        )
+    }
+}
+
+/// Model health, from the link facts (one row per ticket and model, which
+/// `ticket_models_once_idx` guarantees, so uses need no DISTINCT) and the
+/// monthly use counts.
 pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Vec<ModelRow>> {
     let retire = RETIRE_AFTER_DAYS * 86_400;
     let sql = format!(
-        "WITH ml AS (
-            SELECT tm.model_id, tm.ticket_id, tm.outcome, tm.created_at
-            FROM ticket_models tm JOIN ticket_report_facts f ON f.ticket_id = tm.ticket_id
-            WHERE tm.model_id IS NOT NULL AND tm.created_at < $2 AND {COUNTED}
-         ),
-         {r},
+        "WITH {r},
          nolink AS (
             SELECT rb.category, percentile_disc(0.5) WITHIN GROUP (ORDER BY rb.secs) AS med
             FROM rb WHERE COALESCE(rb.best, 0) < 2 GROUP BY rb.category
          ),
          per_model AS (
-            SELECT model_id,
-                   count(DISTINCT ticket_id) FILTER (WHERE created_at >= $1) AS uses_period,
-                   count(DISTINCT ticket_id) AS uses_all,
-                   count(DISTINCT ticket_id) FILTER (WHERE created_at >= $1 AND outcome = 'resolved') AS resolved_period,
-                   count(DISTINCT ticket_id) FILTER (WHERE created_at >= $1 AND outcome = 'partial') AS partial_period,
-                   max(created_at) AS last_used
-            FROM ml GROUP BY model_id
+            SELECT f.model_id, count(*) AS uses_period,
+                   count(*) FILTER (WHERE f.outcome = 'resolved') AS resolved_period,
+                   count(*) FILTER (WHERE f.outcome = 'partial') AS partial_period
+            FROM ticket_link_facts f
+            WHERE f.created_at >= $1 AND f.created_at < $2 AND {COUNTED}
+            GROUP BY f.model_id
          ),
-         first_link AS (
-            SELECT model_id, ticket_id, min(created_at) AS first_at FROM ml GROUP BY model_id, ticket_id
-         ),
+         hist AS ({hist}),
          esc AS (
-            SELECT fl.model_id, count(*) AS n
-            FROM escalations e JOIN first_link fl ON fl.ticket_id = e.ticket_id
+            -- Per escalation, its ticket's links: a nested loop on the
+            -- ticket (OFFSET 0 keeps the planner from turning it into a
+            -- hash join that reads every link).
+            SELECT l.model_id, count(*) AS n
+            FROM escalations e
+            CROSS JOIN LATERAL (
+                SELECT f.model_id FROM ticket_link_facts f
+                WHERE f.ticket_id = e.ticket_id AND f.created_at <= e.created_at AND {COUNTED}
+                OFFSET 0
+            ) l
             WHERE e.followed_model = 'yes' AND e.created_at >= $1 AND e.created_at < $2
-              AND e.created_at >= fl.first_at
-            GROUP BY fl.model_id
+            GROUP BY l.model_id
          ),
          med AS (
-            SELECT x.model_id, percentile_disc(0.5) WITHIN GROUP (ORDER BY rb.secs) AS med
-            FROM rb JOIN (SELECT DISTINCT tm.ticket_id, tm.model_id FROM ticket_models tm
-                          WHERE tm.model_id IS NOT NULL AND tm.ticket_id IN (SELECT id FROM rb)) x
-                 ON x.ticket_id = rb.id
-            GROUP BY x.model_id
+            SELECT f.model_id, percentile_disc(0.5) WITHIN GROUP (ORDER BY f.resolve_secs) AS med
+            FROM ticket_link_facts f
+            WHERE f.resolved_at >= $1 AND f.resolved_at < $2 AND {COUNTED}
+            GROUP BY f.model_id
          ),
          u AS (
             SELECT m.key, m.title, m.category, m.status, ow.display_name AS owner,
                    m.verified_at, m.created_at,
                    COALESCE(pm.uses_period, 0) AS uses_period,
-                   COALESCE(pm.uses_all, 0) AS uses_all,
+                   COALESCE(h.uses_all, 0) AS uses_all,
                    COALESCE(pm.resolved_period, 0) AS resolved_period,
                    COALESCE(pm.partial_period, 0) AS partial_period,
-                   pm.last_used,
+                   h.last_used,
                    med.med AS median_secs,
                    nolink.med AS category_median_secs,
                    COALESCE(esc.n, 0) AS escalations_after,
@@ -286,6 +313,7 @@ pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
             FROM incident_models m
             LEFT JOIN users ow ON ow.id = m.owner_id
             LEFT JOIN per_model pm ON pm.model_id = m.id
+            LEFT JOIN hist h ON h.model_id = m.id
             LEFT JOIN med ON med.model_id = m.id
             LEFT JOIN nolink ON nolink.category = m.category
             LEFT JOIN esc ON esc.model_id = m.id
@@ -310,6 +338,7 @@ pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
                 open_items
          FROM s ORDER BY attention DESC, uses_period DESC, key COLLATE \"C\"",
         r = resolved_ctes(),
+        hist = model_history(q),
     );
     let rows = run!(conn, sql, q, ModelSql)?;
     Ok(rows
@@ -480,29 +509,20 @@ pub async fn triage_reviews(
         .collect())
 }
 
-/// Recorded searches of counted tickets made in the period.
-const SEARCHES: &str = "s AS (
-    SELECT s.query, s.picked,
-           CASE WHEN jsonb_typeof(s.results) = 'array' THEN s.results ELSE '[]'::jsonb END AS results
-    FROM triage_searches s JOIN ticket_report_facts f ON f.ticket_id = s.ticket_id
-    WHERE s.created_at >= $1 AND s.created_at < $2 AND ";
+/// Recorded searches of counted tickets made in the period, from the
+/// search facts (alias `f`, so [`COUNTED`] applies as it is).
+const SEARCHES: &str =
+    "FROM triage_search_facts f WHERE f.created_at >= $1 AND f.created_at < $2 AND ";
 
 pub async fn searches(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<SearchRow> {
     let sql = format!(
-        "WITH {SEARCHES}{COUNTED}),
-         k AS (
-            SELECT s.picked, jsonb_array_length(s.results) AS n,
-                   (SELECT min(e.ord) FROM jsonb_array_elements(s.results) WITH ORDINALITY AS e(v, ord)
-                    WHERE e.v ->> 'key' = s.picked) AS rank
-            FROM s
-         )
-         SELECT count(*) AS searches, count(*) FILTER (WHERE n = 0) AS empty,
-                count(picked) AS picked,
-                count(*) FILTER (WHERE rank = 1) AS rank_1,
-                count(*) FILTER (WHERE rank BETWEEN 2 AND 3) AS rank_2_3,
-                count(*) FILTER (WHERE rank >= 4) AS rank_4_plus,
-                count(*) FILTER (WHERE picked IS NOT NULL AND rank IS NULL) AS not_listed
-         FROM k"
+        "SELECT count(*) AS searches, count(*) FILTER (WHERE f.empty) AS empty,
+                count(*) FILTER (WHERE f.picked) AS picked,
+                count(*) FILTER (WHERE f.rank = 1) AS rank_1,
+                count(*) FILTER (WHERE f.rank BETWEEN 2 AND 3) AS rank_2_3,
+                count(*) FILTER (WHERE f.rank >= 4) AS rank_4_plus,
+                count(*) FILTER (WHERE f.picked AND f.rank IS NULL) AS not_listed
+         {SEARCHES}{COUNTED}"
     );
     let rows = run!(conn, sql, q, SearchSql)?;
     Ok(rows
@@ -525,11 +545,10 @@ pub async fn empty_words(
     q: &ReportQuery,
 ) -> QueryResult<Vec<WordRow>> {
     let sql = format!(
-        "WITH {SEARCHES}{COUNTED})
-         SELECT * FROM (
+        "SELECT * FROM (
             SELECT w AS word, count(*) AS count
-            FROM s, regexp_split_to_table(lower(s.query), '[^a-z0-9]+') AS w
-            WHERE jsonb_array_length(s.results) = 0 AND length(w) >= 3
+            FROM triage_search_facts f, unnest(f.words) AS w
+            WHERE f.empty AND f.created_at >= $1 AND f.created_at < $2 AND {COUNTED}
             GROUP BY w
          ) x ORDER BY count DESC, word COLLATE \"C\" LIMIT {WORD_ROWS}"
     );
@@ -543,27 +562,277 @@ pub async fn empty_words(
         .collect())
 }
 
+/// The overview's headline numbers ([`Headline::of`] the link, resolution
+/// and triage tables) in one pass over the resolved and the opened tickets.
+pub async fn headline(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Headline> {
+    let sql = format!(
+        "WITH {r},
+         {o},
+         a AS (
+            SELECT count(*) AS resolved,
+                   count(*) FILTER (WHERE best = 3) AS by_model,
+                   count(*) FILTER (WHERE best = 2) AS partly,
+                   count(*) FILTER (WHERE best = 1) AS no_fit,
+                   count(*) FILTER (WHERE best IS NULL) AS no_link,
+                   count(*) FILTER (WHERE COALESCE(best, 0) >= 2) AS with_tickets,
+                   count(*) FILTER (WHERE COALESCE(best, 0) >= 2 AND escalations > 0) AS with_escalated,
+                   count(*) FILTER (WHERE COALESCE(best, 0) >= 2 AND reopens > 0) AS with_reopened,
+                   count(*) FILTER (WHERE COALESCE(best, 0) < 2) AS without_tickets,
+                   count(*) FILTER (WHERE COALESCE(best, 0) < 2 AND escalations > 0) AS without_escalated,
+                   count(*) FILTER (WHERE COALESCE(best, 0) < 2 AND reopens > 0) AS without_reopened
+            FROM rb
+         ),
+         b AS (
+            SELECT count(*) AS opened, count(*) FILTER (WHERE duplicate) AS duplicates,
+                   COALESCE(sum(searches), 0)::int8 AS searches
+            FROM o
+         )
+         SELECT * FROM a, b",
+        r = resolved_ctes(),
+        o = opened_cte(),
+    );
+    let rows = run!(conn, sql, q, HeadlineSql)?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .map(|r| Headline {
+            links: LinkRow {
+                group: String::new(),
+                resolved: r.resolved,
+                by_model: r.by_model,
+                partly: r.partly,
+                no_fit: r.no_fit,
+                no_link: r.no_link,
+            },
+            with_model: Totals {
+                tickets: r.with_tickets,
+                escalated: r.with_escalated,
+                reopened: r.with_reopened,
+            },
+            without_model: Totals {
+                tickets: r.without_tickets,
+                escalated: r.without_escalated,
+                reopened: r.without_reopened,
+            },
+            opened: r.opened,
+            duplicates: r.duplicates,
+            searches: r.searches,
+        })
+        .unwrap_or_default())
+}
+
+/// The settings of a report transaction: read-only, one snapshot (so a
+/// page's numbers add up), no JIT (the planner's estimates for these joins
+/// are far too high, and compiling the plan took 0.8 s of a 0.85 s query),
+/// and memory enough to sort a period's rows without spilling to disk.
+async fn read_only(conn: &mut AsyncPgConnection, snapshot: Option<&str>) -> QueryResult<()> {
+    diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(conn)
+        .await?;
+    if let Some(id) = snapshot {
+        // An id PostgreSQL made (hex digits and dashes); refuse anything else.
+        if !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(diesel::result::Error::QueryBuilderError(
+                format!("unexpected snapshot id {id:?}").into(),
+            ));
+        }
+        diesel::sql_query(format!("SET TRANSACTION SNAPSHOT '{id}'"))
+            .execute(conn)
+            .await?;
+    }
+    diesel::sql_query("SET LOCAL jit = off")
+        .execute(conn)
+        .await?;
+    diesel::sql_query("SET LOCAL work_mem = '32MB'")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct SnapshotSql {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// What one connection of a page computes.
+enum Job<'a> {
+    Parts(&'a ReportQuery, Vec<Part>),
+    /// The headline and searches now and in the period before.
+    Trends(&'a ReportQuery, &'a ReportQuery),
+}
+
+enum Done {
+    Parts(Report),
+    Trends(Headline, SearchRow, Headline, SearchRow),
+}
+
+async fn run_job(conn: &mut AsyncPgConnection, job: Job<'_>) -> QueryResult<Done> {
+    Ok(match job {
+        Job::Parts(q, parts) => Done::Parts(parts_in(conn, q, &parts).await?),
+        Job::Trends(q, before) => Done::Trends(
+            headline(conn, q).await?,
+            searches(conn, q).await?,
+            headline(conn, before).await?,
+            searches(conn, before).await?,
+        ),
+    })
+}
+
+/// Runs `first` on `conn` and `second` on `other` at the same time, in one
+/// read-only snapshot (`other` imports the one `conn` exports), so a page
+/// gets two cores and numbers that still add up; without `other` (the pool
+/// had none free), one after the other on `conn`.
+async fn in_one_snapshot(
+    conn: &mut AsyncPgConnection,
+    other: Option<&mut AsyncPgConnection>,
+    first: Job<'_>,
+    second: Job<'_>,
+) -> QueryResult<(Done, Done)> {
+    conn.transaction(async move |conn| {
+        read_only(conn, None).await?;
+        let Some(other) = other else {
+            let a = run_job(conn, first).await?;
+            let b = run_job(conn, second).await?;
+            return Ok((a, b));
+        };
+        let snapshot = diesel::sql_query("SELECT pg_export_snapshot() AS id")
+            .get_result::<SnapshotSql>(conn)
+            .await?
+            .id;
+        let theirs = other.transaction(async move |other| {
+            read_only(other, Some(&snapshot)).await?;
+            run_job(other, second).await
+        });
+        let (a, b) = tokio::join!(run_job(conn, first), theirs);
+        Ok((a?, b?))
+    })
+    .await
+}
+
+fn unexpected() -> diesel::result::Error {
+    diesel::result::Error::QueryBuilderError("a report job answered out of turn".into())
+}
+
+/// A rough cost of each part at scale, to share a page's parts between two
+/// connections.
+fn cost(part: Part) -> u32 {
+    match part {
+        Part::Models => 10,
+        Part::Resolution => 4,
+        Part::Triage | Part::TriageByRota => 3,
+        Part::Volume | Part::Mix | Part::Gaps => 2,
+        Part::Links | Part::LinksByCategory | Part::LinksByWeek | Part::LinksByTriager => 2,
+        Part::Searches | Part::SearchWords | Part::TriageReviews => 1,
+    }
+}
+
+/// Copies the table of `part` from `from` into `into`.
+fn take(into: &mut Report, from: &mut Report, part: Part) {
+    use std::mem::take as t;
+    match part {
+        Part::Volume => into.volume = t(&mut from.volume),
+        Part::Mix => into.mix = t(&mut from.mix),
+        Part::Links => into.links_total = t(&mut from.links_total),
+        Part::LinksByCategory => into.links_by_category = t(&mut from.links_by_category),
+        Part::LinksByWeek => into.links_by_week = t(&mut from.links_by_week),
+        Part::LinksByTriager => into.links_by_triager = t(&mut from.links_by_triager),
+        Part::Gaps => into.gaps = t(&mut from.gaps),
+        Part::Models => into.models = t(&mut from.models),
+        Part::Resolution => into.resolution = t(&mut from.resolution),
+        Part::Triage => into.triage = t(&mut from.triage),
+        Part::TriageByRota => into.triage_by_rota = t(&mut from.triage_by_rota),
+        Part::TriageReviews => into.triage_reviews = t(&mut from.triage_reviews),
+        Part::Searches => into.searches = t(&mut from.searches),
+        Part::SearchWords => into.empty_words = t(&mut from.empty_words),
+    }
+}
+
+/// The parts of the report asked for (the others stay empty), in one
+/// snapshot, shared between `conn` and `other` when there is one.
+pub async fn report_parts_on(
+    conn: &mut AsyncPgConnection,
+    other: Option<&mut AsyncPgConnection>,
+    q: &ReportQuery,
+    parts: &[Part],
+) -> QueryResult<Report> {
+    let mut sorted = parts.to_vec();
+    sorted.sort_by_key(|p| std::cmp::Reverse(cost(*p)));
+    let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+    let (mut a, mut b) = (0, 0);
+    for part in sorted {
+        if other.is_some() && b < a {
+            b += cost(part);
+            theirs.push(part);
+        } else {
+            a += cost(part);
+            mine.push(part);
+        }
+    }
+    let (Done::Parts(mut r), Done::Parts(mut s)) = in_one_snapshot(
+        conn,
+        other,
+        Job::Parts(q, mine),
+        Job::Parts(q, theirs.clone()),
+    )
+    .await?
+    else {
+        return Err(unexpected());
+    };
+    for part in &theirs {
+        take(&mut r, &mut s, *part);
+    }
+    Ok(r)
+}
+
 /// The parts of the report asked for (the others stay empty).
 pub async fn report_parts(
     conn: &mut AsyncPgConnection,
     q: &ReportQuery,
     parts: &[Part],
 ) -> QueryResult<Report> {
-    let q = q.clone();
-    let parts = parts.to_vec();
-    conn.transaction(async move |conn| {
-        // One snapshot for every table of a page, so its numbers add up;
-        // and no JIT: the planner's estimates for these joins are far too
-        // high, and compiling the plan took 0.8 s of a 0.85 s query.
-        diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(conn)
-            .await?;
-        diesel::sql_query("SET LOCAL jit = off")
-            .execute(conn)
-            .await?;
-        parts_in(conn, &q, &parts).await
+    report_parts_on(conn, None, q, parts).await
+}
+
+/// What the overview reads: its tables, the headline numbers now and in
+/// the period before (`before`), and the searches of both.
+#[derive(Debug, Clone, Default)]
+pub struct Overview {
+    /// Volume, mix, links by week, the link total and the searches.
+    pub report: Report,
+    pub headline: Headline,
+    pub previous: Headline,
+    pub previous_searches: SearchRow,
+}
+
+pub async fn overview(
+    conn: &mut AsyncPgConnection,
+    other: Option<&mut AsyncPgConnection>,
+    q: &ReportQuery,
+    before: &ReportQuery,
+) -> QueryResult<Overview> {
+    let (Done::Parts(report), Done::Trends(headline, searches, previous, previous_searches)) =
+        in_one_snapshot(
+            conn,
+            other,
+            Job::Parts(q, vec![Part::Volume, Part::Mix, Part::LinksByWeek]),
+            Job::Trends(q, before),
+        )
+        .await?
+    else {
+        return Err(unexpected());
+    };
+    let report = Report {
+        links_total: headline.links.clone(),
+        searches,
+        ..report
+    };
+    Ok(Overview {
+        report,
+        headline,
+        previous,
+        previous_searches,
     })
-    .await
 }
 
 async fn parts_in(

@@ -218,3 +218,35 @@ pub(super) struct TriageReviewSql {
     #[diesel(sql_type = Nullable<Int8>)]
     pub(super) score: Option<i64>,
 }
+
+#[derive(QueryableByName)]
+pub(super) struct HeadlineSql {
+    #[diesel(sql_type = Int8)]
+    pub(super) resolved: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) by_model: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) partly: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) no_fit: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) no_link: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) with_tickets: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) with_escalated: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) with_reopened: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) without_tickets: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) without_escalated: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) without_reopened: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) opened: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) duplicates: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) searches: i64,
+}

@@ -14,7 +14,13 @@ use super::{query_of, zone_of};
 use crate::app::AppState;
 use crate::db::reports::Exclusion;
 use crate::domain::report::period::QueryInput;
-use crate::domain::report::{self, Part, Period, Report, ReportQuery, human_secs, percent, ratio};
+use crate::domain::report::{
+    self, Headline, Part, Period, Report, ReportQuery, SearchRow, human_secs, percent, ratio,
+};
+
+/// Rows of the model-health table per page (the CSV and JSON exports
+/// hold every model).
+pub const MODEL_ROWS: usize = 50;
 use crate::web::auth::SignedIn;
 use crate::web::error::AppError;
 use crate::web::page::Ctx;
@@ -60,9 +66,14 @@ pub struct View {
     pub qs: String,
     pub period: String,
     pub report: Report,
-    /// The same measures for the period of the same length just before
-    /// (the overview's trends); empty elsewhere.
-    pub previous: Report,
+    /// The overview's headline numbers, and the same for the period of the
+    /// same length just before with its searches (the trends); empty
+    /// elsewhere.
+    pub headline: Headline,
+    pub previous: Headline,
+    pub previous_searches: SearchRow,
+    /// The page of the model-health table shown (from 1).
+    pub page: usize,
     pub charts: Vec<Bars>,
     /// The query asked for, when it could be read.
     pub query: Option<ReportQuery>,
@@ -90,46 +101,68 @@ impl View {
         format!("/api/v1/reports/{part}?{}", self.qs)
     }
 
-    /// Sums of the priority rows of the resolution table (each resolved
-    /// ticket is in exactly one): (tickets, escalated, reopened).
+    /// Resolved tickets with or without a model: (tickets, escalated,
+    /// reopened), the sums of the resolution table's priority rows.
     pub fn resolution_totals(&self, with_model: impl Borrow<bool>) -> (i64, i64, i64) {
-        let with_model = *with_model.borrow();
-        self.report
-            .resolution
-            .iter()
-            .filter(|r| r.dimension == "priority" && r.with_model == with_model)
-            .fold((0, 0, 0), |(t, e, r), row| {
-                (t + row.tickets, e + row.escalated, r + row.reopened)
-            })
+        let t = if *with_model.borrow() {
+            self.headline.with_model
+        } else {
+            self.headline.without_model
+        };
+        (t.tickets, t.escalated, t.reopened)
     }
 
     /// Link rate, no-fit share, duplicate rate, empty-search share: in
     /// the period of the same length just before, and now.
     pub fn trend(&self, measure: &str) -> String {
-        let of = |r: &Report| {
-            let t = &r.links_total;
-            let (opened, dups) = r
-                .triage
-                .iter()
-                .fold((0, 0), |(o, d), w| (o + w.opened, d + w.duplicates));
+        let of = |h: &Headline, s: &SearchRow| {
+            let t = &h.links;
             match measure {
                 "link" => ratio(t.by_model + t.partly, t.resolved),
                 "no_fit" => ratio(t.no_fit, t.resolved),
-                "duplicates" => ratio(dups, opened),
-                _ => ratio(r.searches.empty, r.searches.searches),
+                "duplicates" => ratio(h.duplicates, h.opened),
+                _ => ratio(s.empty, s.searches),
             }
         };
         format!(
             "previous period {} → now {}",
-            percent(of(&self.previous)),
-            percent(of(&self.report))
+            percent(of(&self.previous, &self.previous_searches)),
+            percent(of(&self.headline, &self.report.searches))
         )
     }
 
+    /// Opened, duplicates and searches on them (the triage table's sums).
     pub fn triage_totals(&self) -> (i64, i64, i64) {
-        self.report.triage.iter().fold((0, 0, 0), |(o, d, s), r| {
-            (o + r.opened, d + r.duplicates, s + r.searches)
-        })
+        let h = &self.headline;
+        (h.opened, h.duplicates, h.searches)
+    }
+
+    /// The page of the model-health table shown (past the last: the last).
+    pub fn model_page(&self) -> usize {
+        self.page.clamp(1, self.model_pages())
+    }
+
+    /// The rows of the model-health table on this page.
+    pub fn model_rows(&self) -> &[report::ModelRow] {
+        let all = &self.report.models;
+        let page = self.model_page();
+        let start = ((page - 1) * MODEL_ROWS).min(all.len());
+        &all[start..(start + MODEL_ROWS).min(all.len())]
+    }
+
+    /// How many pages the model-health table has.
+    pub fn model_pages(&self) -> usize {
+        self.report.models.len().div_ceil(MODEL_ROWS).max(1)
+    }
+
+    /// The model-health page `page` of the same query.
+    pub fn model_page_link(&self, page: impl Borrow<usize>) -> String {
+        let page = *page.borrow();
+        if self.qs.is_empty() {
+            format!("/reports/models?page={page}")
+        } else {
+            format!("/reports/models?{}&page={page}", self.qs)
+        }
     }
 
     pub fn per_ticket(&self, part: impl Borrow<i64>, whole: impl Borrow<i64>) -> String {
@@ -175,11 +208,17 @@ fn share(v: f64) -> String {
     format!("{:.0}%", v * 100.0)
 }
 
+/// What a page reads: some parts of the report, or the overview's numbers.
+enum Reads<'a> {
+    Parts(&'a [Part]),
+    Overview,
+}
+
 async fn view(
     req: &HttpRequest,
     state: &AppState,
     who: &SignedIn,
-    parts: &[Part],
+    reads: Reads<'_>,
 ) -> Result<(View, StatusCode), AppError> {
     let zone = zone_of(state, who);
     let (input, query) = query_of(req, zone);
@@ -191,9 +230,28 @@ async fn view(
         .map(|(o, _)| (o.id, o.name))
         .collect();
     let staff = crate::db::tickets::staff(&mut conn).await?;
+    let viewer = who.0.user.viewer();
+    let mut numbers = crate::db::reports::Overview::default();
     let (report, error, qs, period, status, query) = match query {
         Ok(q) => {
-            let report = crate::reports::report(&mut conn, &who.0.user.viewer(), &q, parts).await?;
+            let mut other = crate::db::spare(&state.pool).await;
+            let report = match reads {
+                Reads::Parts(parts) => {
+                    crate::reports::report_on(&mut conn, other.as_deref_mut(), &viewer, &q, parts)
+                        .await?
+                }
+                Reads::Overview => {
+                    numbers = crate::reports::overview(
+                        &mut conn,
+                        other.as_deref_mut(),
+                        &viewer,
+                        &q,
+                        &period_before(&q),
+                    )
+                    .await?;
+                    std::mem::take(&mut numbers.report)
+                }
+            };
             (
                 report,
                 None,
@@ -225,13 +283,30 @@ async fn view(
             qs,
             period,
             report,
-            previous: Report::default(),
+            headline: numbers.headline,
+            previous: numbers.previous,
+            previous_searches: numbers.previous_searches,
+            page: 1,
             charts: Vec::new(),
             query,
             debt: None,
         },
         status,
     ))
+}
+
+/// The period of the same length just before `q`'s (the overview's trends).
+fn period_before(q: &ReportQuery) -> ReportQuery {
+    let p = q.period;
+    let days = (p.last_day - p.first_day).num_days() + 1;
+    ReportQuery {
+        period: Period::days(
+            p.first_day - Duration::days(days),
+            p.first_day - Duration::days(1),
+            p.tz,
+        ),
+        ..q.clone()
+    }
 }
 
 fn qs_of(q: &ReportQuery) -> String {
@@ -268,35 +343,11 @@ pub async fn overview(
     state: web::Data<AppState>,
     who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let parts = [
-        Part::Volume,
-        Part::Mix,
-        Part::Links,
-        Part::LinksByWeek,
-        Part::Resolution,
-        Part::Triage,
-        Part::Searches,
-    ];
-    let (mut v, status) = view(&req, &state, &who, &parts).await?;
-    if let Some(q) = &v.query {
-        let p = q.period;
-        let days = (p.last_day - p.first_day).num_days() + 1;
-        let before = ReportQuery {
-            period: Period::days(
-                p.first_day - Duration::days(days),
-                p.first_day - Duration::days(1),
-                p.tz,
-            ),
-            ..q.clone()
-        };
-        let trend_parts = [Part::Links, Part::Triage, Part::Searches];
+    let (mut v, status) = view(&req, &state, &who, Reads::Overview).await?;
+    let viewer = who.0.user.viewer();
+    if v.query.is_some() && crate::db::improvements::may_see(&viewer) {
         let mut conn = state.pool.get().await?;
-        v.previous =
-            crate::reports::report(&mut conn, &who.0.user.viewer(), &before, &trend_parts).await?;
-        let viewer = who.0.user.viewer();
-        if crate::db::improvements::may_see(&viewer) {
-            v.debt = Some(crate::db::improvements::debt(&mut conn, &viewer, Utc::now()).await?);
-        }
+        v.debt = Some(crate::db::improvements::debt(&mut conn, &viewer, Utc::now()).await?);
     }
     let weeks: Vec<String> = v.report.volume.iter().map(|r| r.week.to_string()).collect();
     v.charts.push(Bars::grouped(
@@ -347,7 +398,7 @@ pub async fn links(
         Part::LinksByWeek,
         Part::LinksByTriager,
     ];
-    let (mut v, status) = view(&req, &state, &who, &parts).await?;
+    let (mut v, status) = view(&req, &state, &who, Reads::Parts(&parts)).await?;
     let weeks: Vec<String> = v
         .report
         .links_by_week
@@ -381,8 +432,28 @@ pub async fn gaps(
     state: web::Data<AppState>,
     who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let (v, status) = view(&req, &state, &who, &[Part::Gaps, Part::LinksByCategory]).await?;
+    let (v, status) = view(
+        &req,
+        &state,
+        &who,
+        Reads::Parts(&[Part::Gaps, Part::LinksByCategory]),
+    )
+    .await?;
     render_status(&GapsPage { ctx, v }, status)
+}
+
+/// `page` of the query string (from 1; anything else is the first page).
+fn page_of(req: &HttpRequest) -> usize {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        page: Option<String>,
+    }
+    serde_urlencoded::from_str::<Page>(req.query_string())
+        .ok()
+        .and_then(|p| p.page)
+        .and_then(|p| p.trim().parse::<usize>().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1)
 }
 
 pub async fn models(
@@ -391,7 +462,8 @@ pub async fn models(
     state: web::Data<AppState>,
     who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let (mut v, status) = view(&req, &state, &who, &[Part::Models]).await?;
+    let (mut v, status) = view(&req, &state, &who, Reads::Parts(&[Part::Models])).await?;
+    v.page = page_of(&req);
     let top: Vec<&report::ModelRow> = v
         .report
         .models
@@ -429,7 +501,7 @@ pub async fn resolution(
     state: web::Data<AppState>,
     who: SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let (mut v, status) = view(&req, &state, &who, &[Part::Resolution]).await?;
+    let (mut v, status) = view(&req, &state, &who, Reads::Parts(&[Part::Resolution])).await?;
     let priorities: Vec<String> = (1..=4).map(|p| format!("P{p}")).collect();
     let median = |with: bool| Series {
         name: if with { "with a model" } else { "without" }.to_owned(),
@@ -468,7 +540,7 @@ pub async fn triage(
         Part::Searches,
         Part::SearchWords,
     ];
-    let (mut v, status) = view(&req, &state, &who, &parts).await?;
+    let (mut v, status) = view(&req, &state, &who, Reads::Parts(&parts)).await?;
     let weeks: Vec<String> = v.report.triage.iter().map(|r| r.week.to_string()).collect();
     let chart = Bars::grouped(
         "Median time to triage and to the first public reply, by week opened",
