@@ -17,8 +17,8 @@ use crate::domain::account::UserId;
 use crate::domain::policy::{Viewer, Visibility};
 use crate::domain::ticket::{EntryKind, Followed, Outcome, Status, TicketId};
 
-mod attach;
 pub mod arrival;
+mod attach;
 mod checklist;
 pub mod edit;
 pub mod intake;

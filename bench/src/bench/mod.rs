@@ -142,6 +142,9 @@ pub struct Report {
     pub vacuum_seconds: Option<f64>,
     pub load_fk_checks_skipped: Option<bool>,
     pub index_documents: usize,
+    /// `--skip-load --skip-index`: the kept index was opened, not built, so
+    /// the indexing rates below mean nothing.
+    pub index_reused: bool,
     pub index_seconds: f64,
     pub index_docs_per_second: f64,
     /// The models come first in a rebuild, then the tickets.
@@ -217,20 +220,30 @@ impl Report {
         if let Some(v) = self.vacuum_seconds {
             line("VACUUM ANALYZE after load", format!("{v:.1} s"));
         }
-        line(
-            "indexing (indexer::rebuild)",
-            format!(
-                "{} docs in {:.1} s = {:.0} docs/s",
-                self.index_documents, self.index_seconds, self.index_docs_per_second
-            ),
-        );
-        line(
-            "indexing by kind",
-            format!(
-                "models {:.0} docs/s, tickets {:.0} docs/s",
-                self.index_models_per_second, self.index_tickets_per_second
-            ),
-        );
+        if self.index_reused {
+            line(
+                "indexing",
+                format!(
+                    "skipped (--skip-index): {} docs in the kept index",
+                    self.index_documents
+                ),
+            );
+        } else {
+            line(
+                "indexing (indexer::rebuild)",
+                format!(
+                    "{} docs in {:.1} s = {:.0} docs/s",
+                    self.index_documents, self.index_seconds, self.index_docs_per_second
+                ),
+            );
+            line(
+                "indexing by kind",
+                format!(
+                    "models {:.0} docs/s, tickets {:.0} docs/s",
+                    self.index_models_per_second, self.index_tickets_per_second
+                ),
+            );
+        }
         line(
             "index merges after rebuild",
             format!(
@@ -537,6 +550,7 @@ async fn run(
         vacuum_seconds: loaded.as_ref().map(|l| l.vacuum_seconds),
         load_fk_checks_skipped: loaded.as_ref().map(|l| l.fk_checks_skipped),
         index_documents,
+        index_reused: reuse,
         index_seconds,
         index_docs_per_second: index_documents as f64 / index_seconds.max(1e-9),
         index_models_per_second: models_indexed as f64 / models_seconds.max(1e-9),
