@@ -1372,6 +1372,16 @@ async fn excluded_tickets_count_nowhere_and_the_journal_says_so() {
             .body
             .contains("Excluded this ticket from metrics: game day")
     );
+    // While it lasts, the panel says so and offers to count it again
+    // instead of a second exclusion form.
+    let include_action = format!(r#"action="/reports/exclusions/{}/include""#, d.ticket);
+    assert!(
+        ticket
+            .body
+            .contains("<strong>Excluded from metrics</strong>: game day")
+    );
+    assert!(ticket.body.contains(&include_action), "{}", ticket.body);
+    assert!(!ticket.body.contains(r#"action="/reports/exclusions""#));
     // Twice is refused, clearly.
     let res = d
         .app
@@ -1476,6 +1486,9 @@ async fn the_ticket_page_excludes_from_metrics_for_the_team_only() {
     assert_eq!(res.status, 303);
     assert_eq!(one(&mut conn, &excluded).await, 0);
     assert_eq!(stale_facts(&mut conn).await, 0);
+    let page = d.app.get_as(&engineer, &path).await;
+    assert!(!page.body.contains("<strong>Excluded from metrics</strong>"));
+    assert!(page.body.contains(r#"action="/reports/exclusions""#));
 }
 
 #[actix_web::test]

@@ -26,6 +26,28 @@ pub async fn is_excluded(conn: &mut AsyncPgConnection, ticket: TicketId) -> Quer
     .await
 }
 
+/// The exclusion of one ticket, if it is excluded (what the ticket page
+/// shows instead of the form).
+pub async fn exclusion_of(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+) -> QueryResult<Option<Exclusion>> {
+    metric_exclusions::table
+        .inner_join(tickets::table)
+        .left_join(users::table)
+        .filter(metric_exclusions::ticket_id.eq(ticket.0))
+        .select((
+            metric_exclusions::ticket_id,
+            tickets::title,
+            metric_exclusions::reason,
+            users::display_name.nullable(),
+            metric_exclusions::created_at,
+        ))
+        .first(conn)
+        .await
+        .optional()
+}
+
 pub async fn exclude(
     conn: &mut AsyncPgConnection,
     ticket: TicketId,

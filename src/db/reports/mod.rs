@@ -12,7 +12,7 @@ mod exclusions;
 mod facts;
 mod rows;
 
-pub use exclusions::{Exclusion, exclude, exclusions, include, is_excluded};
+pub use exclusions::{Exclusion, exclude, exclusion_of, exclusions, include, is_excluded};
 pub use facts::facts;
 
 /// An open "write a new model" item the draft page offers to resolve.

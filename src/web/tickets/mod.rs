@@ -407,6 +407,9 @@ pub struct ShowPage {
     suggestions: Vec<crate::search::triage::Suggestion>,
     possible_duplicates: Vec<crate::search::triage::Duplicate>,
     searches: Vec<crate::db::triage::Search>,
+    /// Staff only: the ticket's exclusion from metrics, shown instead of
+    /// the form while it lasts.
+    exclusion: Option<crate::db::reports::Exclusion>,
 }
 
 impl ShowPage {
@@ -468,6 +471,11 @@ pub async fn show_page(
         None => None,
     };
     let requester = tickets::name_of(&mut conn, ticket.requester_id.0).await?;
+    let exclusion = if staff {
+        crate::db::reports::exclusion_of(&mut conn, id).await?
+    } else {
+        None
+    };
     let assignee = match ticket.assignee_id {
         Some(a) => Some(tickets::name_of(&mut conn, a).await?),
         None => None,
@@ -571,6 +579,7 @@ pub async fn show_page(
         suggestions,
         possible_duplicates,
         searches,
+        exclusion,
         ticket,
     })
 }
