@@ -428,6 +428,10 @@ async fn run(
     let client = load::connect(url).await?;
     let mut conn = db::connect(url).await?;
     let (meta, loaded) = if opts.skip_load {
+        // A kept database may predate migrations added since it was loaded
+        // (the HTTP part would then fail on a missing column): bring it up
+        // to date first, as `serve` would.
+        db::migrate(url, db::MIGRATIONS).await?;
         let meta = read_meta(&client, &opts.database).await?;
         if (meta.seed, meta.models, meta.tickets) != (opts.seed, opts.models, opts.tickets) {
             eprintln!(
