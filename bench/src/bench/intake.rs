@@ -19,18 +19,19 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::data::Rng;
+use super::scratch::{Scratch, with_database};
 use super::{Latency, command_error, http};
 use casebook::app::{self, AppState};
 use casebook::config::Config;
+use casebook::db;
 use casebook::db::integrations::{self, Settings};
 use casebook::db::users::{self, NewUser};
-use casebook::db::{self, quote_ident};
 use casebook::domain::account::Role;
 use casebook::domain::alert::PriorityMap;
 use casebook::domain::ticket::Priority;
 use casebook::search::{SearchIndex, indexer};
 use casebook::secrets::{hash_token, new_token};
-use casebook::server::{Database, StartupError, ensure_writable};
+use casebook::server::StartupError;
 
 /// The targets on this 2-core machine.
 pub const TARGET_ALERTS_PER_SECOND: f64 = 2000.0;
@@ -116,38 +117,12 @@ pub async fn bench_intake(
     config: &Config,
     opts: &IntakeOptions,
 ) -> Result<IntakeReport, StartupError> {
-    ensure_writable(&config.data_dir)?;
-    let database = Database::open(config, true).await?;
-    let result = async {
-        let mut admin = db::connect(&db::with_dbname(&database.url, "postgres")).await?;
-        let name = quote_ident(&opts.database);
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await?;
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await?;
-        let url = db::with_dbname(&database.url, &opts.database);
-        let outcome = tokio::select! {
-            r = run(config, opts, &url) => r,
-            _ = tokio::signal::ctrl_c() => Err(command_error("interrupted")),
-        };
-        if opts.keep {
-            eprintln!("casebook: kept the database {name} (--keep)");
-        } else if let Err(e) =
-            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin)
-                .await
-        {
-            eprintln!(
-                "casebook: warning: could not drop the bench database {name}: {e}; drop it by hand"
-            );
-        }
-        outcome
-    }
-    .await;
-    database.close()?;
-    result
+    let scratch = Scratch {
+        name: &opts.database,
+        fresh: true,
+        keep: opts.keep,
+    };
+    with_database(config, scratch, async |url| run(config, opts, url).await).await
 }
 
 /// The deliveries: payload bodies and the fingerprints that fire in them.

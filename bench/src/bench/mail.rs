@@ -11,19 +11,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::HttpServer;
-use diesel_async::RunQueryDsl;
 use mailin_embedded::{Handler, Response, Server, response};
 use serde::Serialize;
 
+use super::scratch::{Scratch, with_database};
 use super::{Latency, command_error};
 use casebook::app::{self, AppState};
 use casebook::config::{Config, Delivery, Smtp, SmtpTls};
-use casebook::db::{self, quote_ident};
+use casebook::db;
 use casebook::domain::account::{OrgId, Role, UserId};
 use casebook::domain::policy::Visibility;
 use casebook::search::SearchIndex;
 use casebook::secrets::{dummy_password_hash, hash_token, new_token};
-use casebook::server::{Database, StartupError, ensure_writable};
+use casebook::server::StartupError;
 
 #[derive(Debug, Clone)]
 pub struct MailOptions {
@@ -121,27 +121,15 @@ pub async fn bench_mail(config: &Config, opts: &MailOptions) -> Result<MailRepor
             mailgate.display()
         )));
     }
-    ensure_writable(&config.data_dir)?;
-    let database = Database::open(config, true).await?;
-    let result = async {
-        let mut admin = db::connect(&db::with_dbname(&database.url, "postgres")).await?;
-        let name = quote_ident(&opts.database);
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await?;
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await?;
-        let url = db::with_dbname(&database.url, &opts.database);
-        let outcome = run(config, opts, &url, &mailgate).await;
-        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await;
-        outcome
-    }
-    .await;
-    database.close()?;
-    result
+    let scratch = Scratch {
+        name: &opts.database,
+        fresh: true,
+        keep: false,
+    };
+    with_database(config, scratch, async |url| {
+        run(config, opts, url, &mailgate).await
+    })
+    .await
 }
 
 async fn run(

@@ -18,6 +18,7 @@ mod load;
 pub mod loop_pages;
 pub mod mail;
 pub mod reports_pages;
+mod scratch;
 mod stages;
 pub mod ticket_page;
 

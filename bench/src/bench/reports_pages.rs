@@ -18,13 +18,14 @@ use diesel::sql_types::BigInt;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use serde::Serialize;
 
+use super::scratch::{Scratch, with_database};
 use super::{HttpFigure, command_error, http};
 use casebook::config::Config;
-use casebook::db::{self, api_tokens, quote_ident, sessions};
+use casebook::db::{self, api_tokens, sessions};
 use casebook::domain::account::UserId;
 use casebook::domain::report::Part;
 use casebook::secrets::{dummy_password_hash, hash_token, new_token};
-use casebook::server::{Database, StartupError, ensure_writable};
+use casebook::server::StartupError;
 
 /// The target for every reports page.
 pub const TARGET_P99_MS: f64 = 300.0;
@@ -143,40 +144,12 @@ pub async fn bench_reports(
     config: &Config,
     opts: &ReportsOptions,
 ) -> Result<ReportsReport, StartupError> {
-    ensure_writable(&config.data_dir)?;
-    let database = Database::open(config, true).await?;
-    let result = async {
-        let mut admin = db::connect(&db::with_dbname(&database.url, "postgres")).await?;
-        let name = quote_ident(&opts.database);
-        if !opts.skip_load {
-            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin)
-                .await?;
-            diesel::sql_query(format!("CREATE DATABASE {name}"))
-                .execute(&mut admin)
-                .await?;
-        }
-        let url = db::with_dbname(&database.url, &opts.database);
-        let outcome = tokio::select! {
-            r = run(config, opts, &url) => r,
-            _ = tokio::signal::ctrl_c() => Err(command_error("interrupted")),
-        };
-        if opts.keep {
-            eprintln!("casebook: kept the database {name} (--keep)");
-        } else if let Err(e) =
-            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin)
-                .await
-        {
-            eprintln!(
-                "casebook: warning: could not drop the bench database {name}: {e}; drop it by hand"
-            );
-        }
-        outcome
-    }
-    .await;
-    database.close()?;
-    result
+    let scratch = Scratch {
+        name: &opts.database,
+        fresh: !opts.skip_load,
+        keep: opts.keep,
+    };
+    with_database(config, scratch, async |url| run(config, opts, url).await).await
 }
 
 /// The `casebook serve` child: killed when dropped, so an error or Ctrl-C

@@ -17,15 +17,16 @@ use actix_web::HttpServer;
 use chrono::Utc;
 use serde::Serialize;
 
+use super::scratch::{Scratch, with_database};
 use super::{HttpFigure, command_error, create_people, data, http, load, specs};
 use casebook::app::{self, AppState};
 use casebook::config::Config;
-use casebook::db::{self, quote_ident, sessions, users};
+use casebook::db::{self, sessions, users};
 use casebook::domain::account::UserId;
 use casebook::domain::policy::Visibility;
 use casebook::search::{SearchIndex, indexer};
 use casebook::secrets::{hash_token, new_token};
-use casebook::server::{Database, StartupError, ensure_writable};
+use casebook::server::StartupError;
 use casebook::tickets as service;
 
 /// The index directory, under the data directory.
@@ -77,46 +78,22 @@ pub async fn bench_ticket_page(
     if opts.models == 0 || opts.requests == 0 {
         return Err(command_error("--models and --requests must be at least 1"));
     }
-    ensure_writable(&config.data_dir)?;
     let index_dir = config.data_dir.join(INDEX_DIR);
-    let database = Database::open(config, true).await?;
-    let result = async {
-        use diesel_async::RunQueryDsl;
-        let mut admin = db::connect(&db::with_dbname(&database.url, "postgres")).await?;
-        let name = quote_ident(&opts.database);
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut admin)
-            .await?;
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await?;
-        let url = db::with_dbname(&database.url, &opts.database);
-        let outcome = tokio::select! {
-            r = run(config, opts, &url, &index_dir) => r,
-            _ = tokio::signal::ctrl_c() => Err(command_error("interrupted")),
-        };
-        if opts.keep {
-            eprintln!(
-                "casebook: kept the database {name} and the index {} (--keep)",
-                index_dir.display()
-            );
-        } else {
-            if let Err(e) =
-                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await
-            {
-                eprintln!(
-                    "casebook: warning: could not drop the bench database {name}: {e}; drop it by hand"
-                );
-            }
-            let _ = std::fs::remove_dir_all(&index_dir);
-        }
-        outcome
-    }
+    let scratch = Scratch {
+        name: &opts.database,
+        fresh: true,
+        keep: opts.keep,
+    };
+    let outcome = with_database(config, scratch, async |url| {
+        run(config, opts, url, &index_dir).await
+    })
     .await;
-    database.close()?;
-    result
+    if opts.keep {
+        eprintln!("casebook: kept the index {} (--keep)", index_dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&index_dir);
+    }
+    outcome
 }
 
 /// A pasted log: many short lines, as engineers paste `kubectl` or
