@@ -70,17 +70,6 @@ pub fn takes_uploads(path: &str) -> bool {
         .is_some_and(|id| !id.is_empty() && !id.contains('/'))
 }
 
-fn is_multipart(req: &ServiceRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("multipart/form-data")
-        })
-}
-
 fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -96,7 +85,7 @@ pub async fn protect(
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()));
     let api = is_api(req.path());
     let upload = !is_safe(req.method()) && takes_uploads(req.path());
-    if upload && !api && is_multipart(&req) {
+    if upload && !api && crate::web::tickets::upload::is_multipart(req.headers()) {
         // Streamed by the handler; the token is compared there.
         let checked = same_origin(&req).and_then(|()| {
             existing

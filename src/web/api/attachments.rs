@@ -137,7 +137,7 @@ pub async fn upload(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    if !upload::is_multipart(&req) {
+    if !upload::is_multipart(req.headers()) {
         return Err(AppError::UnsupportedMediaType("send the files as multipart/form-data").into());
     }
     let limits = &state.config.delivery;

@@ -75,9 +75,10 @@ impl Refused {
     }
 }
 
-/// Whether the request says it is `multipart/form-data`.
-pub fn is_multipart(req: &HttpRequest) -> bool {
-    req.headers()
+/// Whether a request's headers say it is `multipart/form-data` (the CSRF
+/// middleware asks too, before the handler runs).
+pub fn is_multipart(headers: &header::HeaderMap) -> bool {
+    headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| {
@@ -263,7 +264,7 @@ pub async fn attach(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    if !is_multipart(&req) {
+    if !is_multipart(req.headers()) {
         return Err(AppError::UnsupportedMediaType(
             "files must be sent as multipart/form-data (the page's upload form)",
         ));
