@@ -26,16 +26,13 @@ pub async fn is_excluded(conn: &mut AsyncPgConnection, ticket: TicketId) -> Quer
     .await
 }
 
-/// The exclusion of one ticket, if it is excluded (what the ticket page
-/// shows instead of the form).
-pub async fn exclusion_of(
-    conn: &mut AsyncPgConnection,
-    ticket: TicketId,
-) -> QueryResult<Option<Exclusion>> {
+/// Exclusions with their ticket's title and who excluded it, as
+/// [`Exclusion`] reads them.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn listed() -> _ {
     metric_exclusions::table
         .inner_join(tickets::table)
         .left_join(users::table)
-        .filter(metric_exclusions::ticket_id.eq(ticket.0))
         .select((
             metric_exclusions::ticket_id,
             tickets::title,
@@ -43,6 +40,16 @@ pub async fn exclusion_of(
             users::display_name.nullable(),
             metric_exclusions::created_at,
         ))
+}
+
+/// The exclusion of one ticket, if it is excluded (what the ticket page
+/// shows instead of the form).
+pub async fn exclusion_of(
+    conn: &mut AsyncPgConnection,
+    ticket: TicketId,
+) -> QueryResult<Option<Exclusion>> {
+    listed()
+        .filter(metric_exclusions::ticket_id.eq(ticket.0))
         .first(conn)
         .await
         .optional()
@@ -74,16 +81,7 @@ pub async fn include(conn: &mut AsyncPgConnection, ticket: TicketId) -> QueryRes
 }
 
 pub async fn exclusions(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Exclusion>> {
-    metric_exclusions::table
-        .inner_join(tickets::table)
-        .left_join(users::table)
-        .select((
-            metric_exclusions::ticket_id,
-            tickets::title,
-            metric_exclusions::reason,
-            users::display_name.nullable(),
-            metric_exclusions::created_at,
-        ))
+    listed()
         .order(metric_exclusions::created_at.desc())
         .limit(500)
         .load(conn)
