@@ -56,6 +56,9 @@ pub const ANALYZER: &str = "casebook_en_v2";
 /// `odf:CephOSDDown` is searchable by its words `ceph osd down`.
 pub const KEY_ANALYZER: &str = "casebook_en_key_v2";
 
+/// Name of the analyzer of [`Fields::parts`] (see [`parts_analyzer`]).
+pub const PARTS_ANALYZER: &str = "casebook_en_parts_v1";
+
 /// Tokens of this many bytes or more are dropped (tantivy's `en_stem` uses 40, which would drop
 /// long alert names such as `CephMdsCPUUsageHighNeedsHorizontalScaling`).
 const MAX_TOKEN_BYTES: usize = 100;
@@ -85,7 +88,25 @@ pub struct Fields {
     /// the model as resolved or helped by it, in the requesters' own words
     /// (see [`add_seen_as`]).
     pub seen_as: Field,
+    /// The parts of the model's identifiers only (`DataVolume`, `Rollout`
+    /// in `VirtHandlerDaemonSetRolloutFailing`: `data volum`, `rollout`),
+    /// which `all` keeps whole: a lower-weighted clause of its own, so a
+    /// ticket in words finds an identifier's parts without them counting as
+    /// the model's prose (see [`PARTS_ANALYZER`]).
+    pub parts: Field,
+    /// The abbreviations the model's text defines, raw terms
+    /// `short` [`DEFINES_SEP`] `long form's terms` (see [`abbreviations`]):
+    /// never scored; the query looks them up (see [`defined_long_forms`]).
+    pub defines: Field,
+    /// Markers of the optional fields a model has text in (`seen_as`,
+    /// `parts`): their doc frequency is how many models BM25's average
+    /// length is taken over (see [`KindStatistics::having`]).
+    pub has: Field,
 }
+
+/// Separates an abbreviation from its long form in a [`Fields::defines`]
+/// term.
+pub const DEFINES_SEP: char = '\u{1f}';
 
 /// Knobs of the matcher. [`Tuning::default`] is the measured choice; the other values exist so
 /// the evaluation program can compare variants on the same code.
@@ -137,6 +158,24 @@ pub struct Tuning {
     /// The second stage scores the `all` clauses as BM25F over the model's
     /// own fields (see [`Bm25f`]); `None`: plain BM25 over `all`.
     pub bm25f: Option<Bm25f>,
+    /// Weight of the terms a query word that the models define as an
+    /// abbreviation adds: its long form's words and their joined form
+    /// (`PVC` → `persistent volume claim`, `persistentvolumeclaim`); 0: off.
+    pub abbreviations: f32,
+    /// Also take an identifier's initials as an abbreviation of its parts
+    /// (`DataVolume` defines `DV`), as Kubernetes people write kinds.
+    pub initials: bool,
+    /// Weight of two adjacent query words joined (`roll out` →
+    /// `rollout`), searched as one more term; 0: off.
+    pub join_pairs: f32,
+    /// The identifier parts ([`Fields::parts`]) are searched only by the
+    /// words the query joined ([`Tuning::join_pairs`]): a ticket's `roll
+    /// out` finds `Rollout` in `VirtHandlerDaemonSetRolloutFailing`, but its
+    /// plain words do not match other models' alert names word by word.
+    pub parts_joined_only: bool,
+    /// BM25's average length of a field that only some models have
+    /// (`seen_as`, `parts`) is over those models, not all of them.
+    pub sparse_lengths: bool,
 }
 
 /// BM25F (Robertson, Zaragoza & Taylor 2004): a term's frequencies in the
@@ -196,6 +235,8 @@ pub struct Boosts {
     pub discussion: f32,
     pub all: f32,
     pub seen_as: f32,
+    /// The parts of the model's identifiers (see [`Fields::parts`]).
+    pub parts: f32,
     /// Added to the title's boost for a query term that is an alert name
     /// (see [`QueryTerms::names`]).
     pub name: f32,
@@ -261,9 +302,14 @@ impl Default for Tuning {
             combine: Combine::Sum,
             query_tf: QueryTf::Distinct,
             min_clause_share: 0.1,
-            candidates: 50,
+            candidates: 60,
             pick_on_all: true,
             bm25f: None,
+            abbreviations: 1.0,
+            initials: true,
+            join_pairs: 0.5,
+            parts_joined_only: true,
+            sparse_lengths: true,
         }
     }
 }
@@ -278,13 +324,14 @@ impl Default for Boosts {
             discussion: 0.0,
             all: 1.0,
             seen_as: 0.5,
+            parts: 0.25,
             name: 8.0,
         }
     }
 }
 
 impl Boosts {
-    pub fn per_field(&self, fields: &Fields) -> [(Field, f32); 7] {
+    pub fn per_field(&self, fields: &Fields) -> [(Field, f32); 8] {
         [
             (fields.key_text, self.key_text),
             (fields.title, self.title),
@@ -293,6 +340,7 @@ impl Boosts {
             (fields.discussion, self.discussion),
             (fields.all, self.all),
             (fields.seen_as, self.seen_as),
+            (fields.parts, self.parts),
         ]
     }
 }
@@ -338,6 +386,17 @@ pub fn add_fields(builder: &mut SchemaBuilder, tuning: &Tuning) -> Fields {
         discussion: builder.add_text_field("discussion", text.clone()),
         all: builder.add_text_field("all", all.clone()),
         seen_as: builder.add_text_field("seen_as", all),
+        parts: builder.add_text_field(
+            "parts",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(PARTS_ANALYZER)
+                    .set_index_option(IndexRecordOption::WithFreqs)
+                    .set_fieldnorms(tuning.field_norms),
+            ),
+        ),
+        defines: builder.add_text_field("defines", STRING),
+        has: builder.add_text_field("has", STRING),
     }
 }
 
@@ -355,6 +414,22 @@ pub fn register_analyzers_with(index: &Index, tuning: &Tuning) {
     index
         .tokenizers()
         .register(KEY_ANALYZER, analyzer(tuning, true));
+    index
+        .tokenizers()
+        .register(PARTS_ANALYZER, parts_analyzer(tuning));
+}
+
+/// The analyzer of [`Fields::parts`]: only the parts of words that have
+/// several [`identifier_parts`] (`DataVolume` gives `data volum`; `volume`
+/// gives nothing).
+pub fn parts_analyzer(tuning: &Tuning) -> TextAnalyzer {
+    let tokenizer = IdentifierTokenizer {
+        split: true,
+        keep_compound: false,
+        join: false,
+        only_parts: true,
+    };
+    filtered(tokenizer, tuning)
 }
 
 /// The analyzer of every text field at indexing time.
@@ -373,7 +448,12 @@ fn analyzer(tuning: &Tuning, split: bool) -> TextAnalyzer {
         split,
         keep_compound: tuning.keep_compound,
         join: tuning.join_compounds,
+        only_parts: false,
     };
+    filtered(tokenizer, tuning)
+}
+
+fn filtered(tokenizer: IdentifierTokenizer, tuning: &Tuning) -> TextAnalyzer {
     let mut builder = TextAnalyzer::builder(tokenizer)
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
         .filter(LowerCaser)
@@ -416,14 +496,233 @@ pub fn document(fields: &Fields, model: &ModelText<'_>) -> TantivyDocument {
         doc.add_text(fields.all, step);
     }
     doc.add_text(fields.all, model.discussion);
+    let texts = || {
+        [model.title, model.statement, model.discussion]
+            .into_iter()
+            .chain(model.steps.iter().map(String::as_str))
+    };
+    let mut has_parts = false;
+    for text in texts() {
+        doc.add_text(fields.parts, text);
+        has_parts |= text
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|w| identifier_parts(w).len() > 1);
+    }
+    if has_parts {
+        doc.add_text(fields.has, "parts");
+    }
+    let mut defined: Vec<String> = Vec::new();
+    let mut analyzer = document_analyzer(&Tuning::default());
+    for text in texts() {
+        for (short, long) in abbreviations(text) {
+            if let Some(term) = defines_term(&mut analyzer, &short, &long, "")
+                && !defined.contains(&term)
+            {
+                defined.push(term);
+            }
+        }
+        for (short, long) in initials(text) {
+            if let Some(term) = defines_term(&mut analyzer, &short, &long, INITIALS_MARK)
+                && !defined.contains(&term)
+            {
+                defined.push(term);
+            }
+        }
+    }
+    for term in defined {
+        doc.add_text(fields.defines, term);
+    }
     doc
+}
+
+/// Ends the long form of a [`Fields::defines`] term taken from an
+/// identifier's initials (see [`initials`]), so that the query can leave
+/// those out ([`Tuning::initials`]).
+pub const INITIALS_MARK: &str = "\u{1f}i";
+
+/// The [`Fields::defines`] term of `short` defined as `long`: the short
+/// form lower-cased (a plural `s` after capitals dropped: `PVCs` → `pvc`),
+/// the separator, the long form's analyzed terms; `None` when either
+/// analyzes to nothing.
+fn defines_term(
+    analyzer: &mut TextAnalyzer,
+    short: &str,
+    long: &str,
+    mark: &str,
+) -> Option<String> {
+    let key = abbreviation_key(short)?;
+    // Kept as words (lower-cased), analyzed at query time, where the
+    // joined form (`persistentvolumeclaim`) needs them unstemmed.
+    let words: Vec<String> = long
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let mut stream = analyzer.token_stream(long);
+    if words.is_empty() || !stream.advance() {
+        return None;
+    }
+    Some(format!("{key}{DEFINES_SEP}{}{mark}", words.join(" ")))
+}
+
+/// The key an abbreviation is defined and looked up under: lower-cased,
+/// and a plural `s` after two or more capitals dropped (`PVCs`, `VMIs`);
+/// `None` unless it is 2 to 10 letters and digits with a letter.
+pub fn abbreviation_key(short: &str) -> Option<String> {
+    let chars: Vec<char> = short.chars().collect();
+    let plural = chars.len() >= 3
+        && chars.last() == Some(&'s')
+        && chars[..chars.len() - 1]
+            .iter()
+            .all(|c| c.is_uppercase() || c.is_ascii_digit());
+    let stem = if plural {
+        &chars[..chars.len() - 1]
+    } else {
+        &chars[..]
+    };
+    let ok = (2..=10).contains(&stem.len())
+        && stem.iter().all(|c| c.is_alphanumeric())
+        && stem.iter().any(|c| c.is_alphabetic());
+    ok.then(|| stem.iter().collect::<String>().to_lowercase())
+}
+
+/// The abbreviations a text defines, as (short, long) pairs: "long form
+/// (SHORT)" and "SHORT (long form)", found as Schwartz and Hearst (2003) do:
+/// the short form is 2 to 10 characters with a letter, one word, and its
+/// characters are found in order in the long form, the first at the start
+/// of a word, the long form taken from at most `min(|short| + 5,
+/// 2 |short|)` words before the parenthesis.
+pub fn abbreviations(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    let mut offset = 0;
+    while let Some(open) = rest.find('(') {
+        let at = offset + open;
+        let after = &text[at + 1..];
+        offset = at + 1;
+        rest = after;
+        let Some(close) = after.find(')') else {
+            break;
+        };
+        let inside = after[..close].trim().trim_matches('`').trim();
+        let before = &text[..at];
+        // The words before, back to the start of the sentence.
+        let sentence_start = before
+            .rfind(['.', ';', ':', '(', ')', '\n'])
+            .map_or(0, |i| i + 1);
+        let words: Vec<&str> = before[sentence_start..]
+            .split_whitespace()
+            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let inside_words: Vec<&str> = inside.split_whitespace().collect();
+        if inside_words.len() == 1 {
+            // long form (SHORT)
+            let short = inside_words[0];
+            if abbreviation_key(short).is_none() || !short.chars().any(char::is_uppercase) {
+                continue;
+            }
+            let n = short.chars().count();
+            let window = (n + 5).min(2 * n);
+            let from = words.len().saturating_sub(window);
+            if let Some(long) = long_form(short, &words[from..]) {
+                out.push((short.to_owned(), long));
+            }
+        } else if inside_words.len() >= 2
+            && let Some(short) = words.last()
+            && abbreviation_key(short).is_some()
+            && short.chars().filter(|c| c.is_uppercase()).count() >= 2
+        {
+            // SHORT (long form)
+            let n = short.chars().count();
+            let long: Vec<&str> = inside_words
+                .iter()
+                .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+                .filter(|w| !w.is_empty())
+                .collect();
+            if long.len() <= (n + 5).min(2 * n)
+                && let Some(found) = long_form(short, &long)
+                && found == long.join(" ").to_lowercase()
+            {
+                out.push(((*short).to_owned(), found));
+            }
+        }
+    }
+    out
+}
+
+/// Schwartz and Hearst's match of `short` in the words before it: each of
+/// its letters and digits, last first, found going back through the words,
+/// the first at a word's start; the long form runs from that word to the
+/// end. `None` when it does not match or is not longer than the short form.
+fn long_form(short: &str, words: &[&str]) -> Option<String> {
+    let text = words.join(" ");
+    let long: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
+    let wanted: Vec<char> = short
+        .chars()
+        .flat_map(char::to_lowercase)
+        .filter(|c| c.is_alphanumeric())
+        .collect();
+    let mut l = long.len();
+    for (s, c) in wanted.iter().enumerate().rev() {
+        loop {
+            if l == 0 {
+                return None;
+            }
+            l -= 1;
+            let word_start = l == 0 || !long[l - 1].is_alphanumeric();
+            if long[l] == *c && (s > 0 || word_start) {
+                break;
+            }
+        }
+    }
+    let start = long[..l]
+        .iter()
+        .rposition(|c| c.is_whitespace())
+        .map_or(0, |i| i + 1);
+    let found: String = long[start..].iter().collect();
+    let found_words = found.split_whitespace().count();
+    let short_lower = short.to_lowercase();
+    (found.chars().count() > short.chars().count()
+        && found_words >= 1
+        && !found.split_whitespace().any(|w| w == short_lower))
+    .then_some(found)
+}
+
+/// The abbreviations a text's identifiers make of their initials: every
+/// word of two to six parts, each a capitalised word (`DataVolume` → `DV`
+/// for `Data Volume`, `PersistentVolumeClaim` → `PVC`).
+pub fn initials(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for word in text.split(|c: char| !c.is_alphanumeric()) {
+        let parts = identifier_parts(word);
+        let capitalised = |p: &&str| {
+            let mut chars = p.chars();
+            chars.next().is_some_and(char::is_uppercase)
+                && chars.clone().next().is_some()
+                && chars.all(char::is_lowercase)
+        };
+        if (2..=6).contains(&parts.len()) && parts.iter().all(capitalised) {
+            let short: String = parts.iter().filter_map(|p| p.chars().next()).collect();
+            let pair = (short, parts.join(" "));
+            if !out.contains(&pair) {
+                out.push(pair);
+            }
+        }
+    }
+    out
 }
 
 /// Adds the "seen as" texts of a model to its document: what requesters
 /// wrote on tickets the team linked to it.
 pub fn add_seen_as<S: AsRef<str>>(fields: &Fields, doc: &mut TantivyDocument, texts: &[S]) {
+    let mut any = false;
     for text in texts {
         doc.add_text(fields.seen_as, text.as_ref());
+        any |= !text.as_ref().trim().is_empty();
+    }
+    if any {
+        doc.add_text(fields.has, "seen_as");
     }
 }
 
@@ -452,6 +751,54 @@ pub struct QueryTerms {
     /// (`KubePodCrashLooping`, `virt_handler_down`): an alert name, which a
     /// model titled with it should match as a name, not as words.
     pub names: Vec<bool>,
+    /// For each term, the weight of its clauses: 1 for the text's own
+    /// words, less for what the analysis added (two words joined, the long
+    /// form of an abbreviation).
+    pub weights: Vec<f32>,
+    /// For each term, whether the word it came from is written as an
+    /// acronym (`PVC`, `DVs`, `VMIs`: two or more capitals, digits, a
+    /// plural `s`), the only words looked up as abbreviations: `has` is
+    /// not `HA`, nor `ocs` `OC`.
+    pub acronyms: Vec<bool>,
+    /// For each term, the term it spells otherwise and which spelling
+    /// (`Some((root, n))`: a word of the `n`-th long form of the
+    /// abbreviation at `root`); `None` for the text's own words.
+    pub stands_for: Vec<Option<(usize, usize)>>,
+    /// For each term, whether it is two of the text's words joined (see
+    /// [`Tuning::join_pairs`]).
+    pub joined: Vec<bool>,
+    /// The abbreviations were looked up (see `triage::expanded`).
+    pub expanded: bool,
+}
+
+/// True for a word written as an acronym (see [`QueryTerms::acronyms`]).
+pub fn is_acronym(word: &str) -> bool {
+    let stem = match word.strip_suffix('s') {
+        Some(stem) if stem.chars().count() >= 2 => stem,
+        _ => word,
+    };
+    stem.chars().filter(|c| c.is_uppercase()).count() >= 2
+        && stem.chars().all(|c| c.is_uppercase() || c.is_ascii_digit())
+}
+
+impl QueryTerms {
+    /// Adds `term` (from `word`) with `weight`, unless it is there already
+    /// or the query holds [`MAX_QUERY_TERMS`].
+    pub fn add(&mut self, term: String, word: String, weight: f32) {
+        if term.is_empty()
+            || self.terms.len() >= MAX_QUERY_TERMS
+            || self.terms.iter().any(|(t, _)| *t == term)
+        {
+            return;
+        }
+        self.terms.push((term, 1));
+        self.words.push(word);
+        self.names.push(false);
+        self.weights.push(weight);
+        self.acronyms.push(false);
+        self.stands_for.push(None);
+        self.joined.push(false);
+    }
 }
 
 /// The terms of a query text: [`clean_alert_text_with`] as `tuning` says,
@@ -495,6 +842,48 @@ pub fn analyze_query(text: &str, tuning: &Tuning) -> QueryTerms {
             let worded = parts.iter().filter(|p| p.chars().any(char::is_alphabetic));
             out.names.push(worded.count() > 1);
             out.words.push(word.to_lowercase());
+            out.weights.push(1.0);
+            out.acronyms.push(is_acronym(word));
+            out.stands_for.push(None);
+            out.joined.push(false);
+        }
+    }
+    drop(stream);
+    if tuning.join_pairs > 0.0 {
+        for (joined, word) in joined_pairs(text, &mut analyzer) {
+            let before = out.terms.len();
+            out.add(joined, word, tuning.join_pairs);
+            if out.terms.len() > before
+                && let Some(last) = out.joined.last_mut()
+            {
+                *last = true;
+            }
+        }
+    }
+    out
+}
+
+/// Two adjacent words of a text (letters only, separated by spaces)
+/// joined, analyzed as one word (`roll out` → `rollout`), with the two
+/// words as written: a compound written apart in a ticket and together in a
+/// run-book (`Rollout`, `timeout`, `login`).
+fn joined_pairs(text: &str, analyzer: &mut TextAnalyzer) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    for pair in words.windows(2) {
+        let [a, b] = pair else { continue };
+        let letters = |w: &str| w.len() >= 2 && w.chars().all(char::is_alphabetic);
+        if !(letters(a) && letters(b)) {
+            continue;
+        }
+        let joined = format!("{a}{b}");
+        let mut stream = analyzer.token_stream(&joined);
+        let mut tokens = Vec::new();
+        while stream.advance() {
+            tokens.push(stream.token().text.clone());
+        }
+        if let [one] = tokens.as_slice() {
+            out.push((one.clone(), format!("{a} {b}").to_lowercase()));
         }
     }
     out
@@ -527,6 +916,18 @@ pub fn clauses(
     tuning: &Tuning,
     stats: &dyn Bm25StatisticsProvider,
 ) -> tantivy::Result<Vec<Clause>> {
+    weighted_clauses(per_field, terms, &[], tuning, stats)
+}
+
+/// [`clauses`], each term's boosts times its weight in `weights` (1 for a
+/// term without one).
+pub fn weighted_clauses(
+    per_field: &[(Field, f32)],
+    terms: &[(String, u32)],
+    weights: &[f32],
+    tuning: &Tuning,
+    stats: &dyn Bm25StatisticsProvider,
+) -> tantivy::Result<Vec<Clause>> {
     let doc_count = stats.total_num_docs()?;
     let mut out = Vec::new();
     for (at, (text, count)) in terms.iter().enumerate() {
@@ -534,7 +935,7 @@ pub fn clauses(
             QueryTf::Distinct => 1.0,
             QueryTf::Count => *count as f32,
             QueryTf::Log => 1.0 + (*count as f32).ln(),
-        };
+        } * weights.get(at).copied().unwrap_or(1.0);
         for &(field, boost) in per_field.iter().filter(|(_, boost)| *boost > 0.0) {
             let target = Term::from_field_text(field, text);
             let doc_freq = stats.doc_freq(&target)?;
@@ -631,6 +1032,9 @@ pub struct TermsSearch<'a> {
     /// The clauses of this field are scored as BM25F over these weighted
     /// fields (see [`TermsSearch::bm25f_over`]).
     bm25f: Option<Bm25fSpec>,
+    /// Per term, the term it is another spelling of and which spelling
+    /// (see [`TermsSearch::with_alternatives`]).
+    alternatives: Vec<Option<(usize, usize)>>,
 }
 
 /// Where BM25F applies: the clauses of `whole` (a field holding the text of
@@ -649,14 +1053,28 @@ impl<'a> TermsSearch<'a> {
         per_field: &[(Field, f32)],
         terms: &[(String, u32)],
     ) -> tantivy::Result<Self> {
+        Self::weighted(searcher, stats, tuning, per_field, terms, &[])
+    }
+
+    /// [`TermsSearch::new`] with a weight per term (see
+    /// [`weighted_clauses`]).
+    pub fn weighted(
+        searcher: &'a Searcher,
+        stats: &'a dyn Bm25StatisticsProvider,
+        tuning: &'a Tuning,
+        per_field: &[(Field, f32)],
+        terms: &[(String, u32)],
+        weights: &[f32],
+    ) -> tantivy::Result<Self> {
         Ok(TermsSearch {
             searcher,
             stats,
             tuning,
             terms: terms.to_vec(),
-            clauses: clauses(per_field, terms, tuning, stats)?,
+            clauses: weighted_clauses(per_field, terms, weights, tuning, stats)?,
             pick: Vec::new(),
             bm25f: None,
+            alternatives: Vec::new(),
         })
     }
 
@@ -704,6 +1122,51 @@ impl<'a> TermsSearch<'a> {
         // Clauses stay grouped by term (see `score_candidates`).
         self.clauses.sort_by_key(|c| c.term);
         Ok(self)
+    }
+
+    /// Adds a clause over `field` with `boost` times the term's weight for
+    /// every term that `which` marks (the identifier parts are searched only
+    /// by words the query joined: see [`Tuning::parts_joined_only`]).
+    pub fn with_field_for(
+        mut self,
+        field: Field,
+        boost: f32,
+        weights: &[f32],
+        which: &[bool],
+    ) -> tantivy::Result<Self> {
+        if boost <= 0.0 {
+            return Ok(self);
+        }
+        let doc_count = self.stats.total_num_docs()?;
+        for (term, (text, _)) in self.terms.iter().enumerate() {
+            if !which.get(term).copied().unwrap_or(false) {
+                continue;
+            }
+            let boost = boost * weights.get(term).copied().unwrap_or(1.0);
+            let target = Term::from_field_text(field, text);
+            let doc_freq = self.stats.doc_freq(&target)?;
+            if doc_freq > 0 {
+                self.clauses.push(Clause {
+                    term,
+                    target,
+                    boost,
+                    most: boost * idf(doc_freq, doc_count),
+                });
+            }
+        }
+        self.clauses.sort_by_key(|c| c.term);
+        Ok(self)
+    }
+
+    /// Terms that spell another term otherwise (per term: `Some((root,
+    /// spelling))`, see [`QueryTerms::stands_for`]) add, in the second
+    /// stage, only what their spelling adds beyond the root's own score:
+    /// the root counts once, by the best of its spellings (`PVC` or
+    /// `persistent volume claim`), so a model that writes both is not
+    /// counted twice.
+    pub fn with_alternatives(mut self, alternatives: &[Option<(usize, usize)>]) -> Self {
+        self.alternatives = alternatives.to_vec();
+        self
     }
 
     /// The (term, field) clauses that score (`bench-search --stages`
@@ -866,6 +1329,7 @@ impl<'a> TermsSearch<'a> {
             self.tuning,
             self.stats,
             self.bm25f.as_ref(),
+            &self.alternatives,
             docs,
         )
     }
@@ -945,6 +1409,7 @@ fn score_candidates(
     tuning: &Tuning,
     stats: &dyn Bm25StatisticsProvider,
     bm25f: Option<&Bm25fSpec>,
+    alternatives: &[Option<(usize, usize)>],
     mut candidates: Vec<DocAddress>,
 ) -> tantivy::Result<Vec<Hit>> {
     candidates.sort();
@@ -995,6 +1460,10 @@ fn score_candidates(
         .map(|(address, row)| {
             let mut score = 0.0;
             let mut matched: Vec<(usize, f32)> = Vec::new();
+            // (root, spelling, sum) of the alternative spellings; the terms
+            // that count as themselves and what they add.
+            let mut spellings: Vec<(usize, usize, f32)> = Vec::new();
+            let (mut own, mut own_parts): (Vec<usize>, Vec<f32>) = (Vec::new(), Vec::new());
             let mut at = 0;
             for group in clauses.chunk_by(|a, b| a.term == b.term) {
                 let part = row.get(at..at + group.len()).unwrap_or_default();
@@ -1009,7 +1478,42 @@ fn score_candidates(
                 if sum > 0.0 {
                     matched.extend(group.first().map(|c| (c.term, part)));
                 }
-                score += part;
+                match group
+                    .first()
+                    .and_then(|c| alternatives.get(c.term).copied().flatten())
+                {
+                    Some((root, spelling)) => match spellings
+                        .iter_mut()
+                        .find(|(r, s, _)| *r == root && *s == spelling)
+                    {
+                        Some(entry) => entry.2 += part,
+                        None => spellings.push((root, spelling, part)),
+                    },
+                    None => {
+                        own.push(group.first().map_or(usize::MAX, |c| c.term));
+                        own_parts.push(part);
+                        score += part;
+                    }
+                }
+            }
+            // Each root counts by its best spelling.
+            let mut roots: Vec<usize> = spellings.iter().map(|s| s.0).collect();
+            roots.sort_unstable();
+            roots.dedup();
+            for root in roots {
+                let best = spellings
+                    .iter()
+                    .filter(|s| s.0 == root)
+                    .map(|s| s.2)
+                    .fold(0.0f32, f32::max);
+                let own_part = own
+                    .iter()
+                    .position(|&t| t == root)
+                    .and_then(|at| own_parts.get(at).copied())
+                    .unwrap_or(0.0);
+                if best > own_part {
+                    score += best - own_part;
+                }
             }
             // Most contributing first (ties in query order).
             matched.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -1031,6 +1535,9 @@ pub struct KindStatistics<'a> {
     pub searcher: &'a Searcher,
     /// Documents of the kind (deleted ones included, as tantivy counts).
     pub docs: u64,
+    /// Fields that only some documents of the kind have text in, with how
+    /// many have (see [`KindStatistics::having`]).
+    pub sparse: Vec<(Field, u64)>,
 }
 
 impl<'a> KindStatistics<'a> {
@@ -1040,13 +1547,34 @@ impl<'a> KindStatistics<'a> {
         Ok(KindStatistics {
             searcher,
             docs: searcher.doc_freq(kind)?,
+            sparse: Vec::new(),
         })
+    }
+
+    /// `field`'s average length (BM25's length normalisation) is over the
+    /// documents that hold `marker` (those with text in the field), not
+    /// over every document of the kind: a model's "seen as" text, present
+    /// for a few models, would otherwise look many times longer than the
+    /// average and its words count for little.
+    pub fn having(mut self, field: Field, marker: &Term) -> tantivy::Result<Self> {
+        let having = self.searcher.doc_freq(marker)?;
+        self.sparse.push((field, having));
+        Ok(self)
     }
 }
 
 impl Bm25StatisticsProvider for KindStatistics<'_> {
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
-        Bm25StatisticsProvider::total_num_tokens(self.searcher, field)
+        let tokens = Bm25StatisticsProvider::total_num_tokens(self.searcher, field)?;
+        // tantivy divides by `total_num_docs`: scale so the quotient is the
+        // average over the documents that have the field.
+        match self.sparse.iter().find(|(f, _)| *f == field) {
+            Some(&(_, having)) if having > 0 => {
+                let docs = self.docs.max(1);
+                Ok((tokens as u128 * docs as u128 / having as u128).min(u64::MAX as u128) as u64)
+            }
+            _ => Ok(tokens),
+        }
     }
 
     fn total_num_docs(&self) -> tantivy::Result<u64> {
@@ -1336,6 +1864,9 @@ pub struct IdentifierTokenizer {
     /// first word (so a phrase of its words still matches), then word by
     /// word: `virt-controller` gives `virtcontroller virt controller`.
     pub join: bool,
+    /// Only the parts of a word with several parts; nothing for other
+    /// words (see [`parts_analyzer`]).
+    pub only_parts: bool,
 }
 
 /// Token stream of [`IdentifierTokenizer`].
@@ -1367,6 +1898,9 @@ impl Tokenizer for IdentifierTokenizer {
             } else {
                 Vec::new()
             };
+            if self.only_parts && parts.len() <= 1 {
+                return;
+            }
             if parts.len() <= 1 || self.keep_compound {
                 push(tokens, position, from, to);
             }
@@ -1456,10 +1990,14 @@ mod tests {
     use super::*;
     use tantivy::schema::Value;
 
+    /// The terms of the text's own words (not the joined pairs).
     fn terms(text: &str) -> Vec<String> {
-        query_terms(text, &Tuning::default())
+        let q = analyze_query(text, &Tuning::default());
+        q.terms
             .into_iter()
-            .map(|(t, _)| t)
+            .zip(q.weights)
+            .filter(|(_, w)| *w == 1.0)
+            .map(|((t, _), _)| t)
             .collect()
     }
 
@@ -1487,6 +2025,91 @@ mod tests {
         assert_eq!(
             expand_identifiers("[x] CephOSDDown, ok_go"),
             "[x] CephOSDDown Ceph OSD Down, ok_go"
+        );
+    }
+
+    #[test]
+    fn abbreviations_the_text_defines() {
+        assert_eq!(
+            abbreviations(
+                "It imports the images into persistent volume claims (PVCs) or snapshots. \
+                 The Containerized Data Importer (CDI) and the HCO (HyperConverged Cluster \
+                 Operator) run; see (`virt-handler`) and (the docs)."
+            ),
+            [
+                ("PVCs".to_owned(), "persistent volume claims".to_owned()),
+                ("CDI".to_owned(), "containerized data importer".to_owned()),
+                (
+                    "HCO".to_owned(),
+                    "hyperconverged cluster operator".to_owned()
+                ),
+            ]
+        );
+        // The first letter must start a word of the long form.
+        assert!(abbreviations("a simple ring (IR) here").is_empty());
+        assert!(abbreviations("(X)").is_empty());
+        assert_eq!(abbreviation_key("PVCs").as_deref(), Some("pvc"));
+        assert_eq!(abbreviation_key("CDI").as_deref(), Some("cdi"));
+        assert_eq!(abbreviation_key("pods").as_deref(), Some("pods"));
+        assert_eq!(abbreviation_key("A"), None);
+        assert_eq!(
+            initials("a `DataVolume` and PersistentVolumeClaim, not CephOSDDown or pods"),
+            [
+                ("DV".to_owned(), "Data Volume".to_owned()),
+                ("PVC".to_owned(), "Persistent Volume Claim".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_model_document_holds_its_identifiers_parts_and_definitions() -> tantivy::Result<()> {
+        let (searcher, fields) = searcher_over(&[(
+            "k:a",
+            "VirtHandlerDaemonSetRolloutFailing",
+            "The persistent volume claim (PVC) of a `DataVolume` is pending.",
+        )])?;
+        let has = |field: Field, text: &str| -> tantivy::Result<bool> {
+            Ok(searcher.doc_freq(&Term::from_field_text(field, text))? > 0)
+        };
+        assert!(has(fields.parts, "rollout")?);
+        assert!(has(fields.parts, "volum")?);
+        assert!(!has(fields.parts, "pend")?);
+        assert!(!has(fields.all, "rollout")?);
+        let sep = DEFINES_SEP;
+        assert!(has(
+            fields.defines,
+            &format!("pvc{sep}persistent volume claim")
+        )?);
+        assert!(has(
+            fields.defines,
+            &format!("dv{sep}data volume{INITIALS_MARK}")
+        )?);
+        assert!(has(fields.has, "parts")?);
+        assert!(!has(fields.has, "seen_as")?);
+        Ok(())
+    }
+
+    #[test]
+    fn adjacent_words_are_also_searched_joined_with_less_weight() {
+        let tuning = Tuning::default();
+        let q = analyze_query("Some pods failed to roll out", &tuning);
+        let at = q.terms.iter().position(|(t, _)| t == "rollout");
+        let Some(at) = at else {
+            panic!("no joined term in {:?}", q.terms)
+        };
+        assert_eq!(q.words[at], "roll out");
+        assert_eq!(q.weights[at], tuning.join_pairs);
+        // The text's own words (`to` is a stop word) weigh 1.
+        assert_eq!(q.weights.iter().filter(|w| **w == 1.0).count(), 5);
+        let off = Tuning {
+            join_pairs: 0.0,
+            ..Tuning::default()
+        };
+        assert!(
+            !analyze_query("roll out", &off)
+                .terms
+                .iter()
+                .any(|(t, _)| t == "rollout")
         );
     }
 
@@ -1733,7 +2356,9 @@ mod tests {
             .iter()
             .map(|&at| terms[at].0.as_str())
             .collect();
-        assert_eq!(matched, ["storag", "util"]);
+        // `near` and `full` are parts of the model's title, which the
+        // identifier-parts field holds.
+        assert_eq!(matched, ["storag", "util", "near", "full"]);
         let big = "[FIRING:1] CephOSDDown osd=rook-ceph-osd-0 ".repeat(30_000);
         assert!(!search(&searcher, &fields, &big, &tuning).is_empty());
         assert!(search(&searcher, &fields, "!!!", &tuning).is_empty());

@@ -56,7 +56,7 @@ pub fn candidate_models(
     let f = &index.fields;
     let query = matcher::analyze_query(text, tuning);
     let searcher = index.reader.searcher();
-    let stats = model_statistics(index, &searcher)?;
+    let stats = model_statistics_with(index, &searcher, tuning)?;
     let search = model_search(index, &searcher, &stats, tuning, &query)?;
     let mut keys = Vec::new();
     for address in search.candidates(limit, None)? {
@@ -75,8 +75,164 @@ pub fn model_statistics<'s>(
     index: &SearchIndex,
     searcher: &'s tantivy::Searcher,
 ) -> Result<matcher::KindStatistics<'s>, SearchError> {
+    model_statistics_with(index, searcher, &Tuning::default())
+}
+
+/// [`model_statistics`] with another tuning: with
+/// [`Tuning::sparse_lengths`], the "seen as" and identifier-parts fields'
+/// average lengths are over the models that have them.
+pub fn model_statistics_with<'s>(
+    index: &SearchIndex,
+    searcher: &'s tantivy::Searcher,
+    tuning: &Tuning,
+) -> Result<matcher::KindStatistics<'s>, SearchError> {
+    let f = &index.fields.model;
     let kind = Term::from_field_text(index.fields.kind, "model");
-    Ok(matcher::KindStatistics::of(searcher, &kind)?)
+    let mut stats = matcher::KindStatistics::of(searcher, &kind)?;
+    if tuning.sparse_lengths {
+        for (field, marker) in [(f.seen_as, "seen_as"), (f.parts, "parts")] {
+            stats = stats.having(field, &Term::from_field_text(f.has, marker))?;
+        }
+    }
+    Ok(stats)
+}
+
+/// Most long forms one abbreviation adds to a query (the ones the most
+/// models define first).
+const LONG_FORMS_PER_ABBREVIATION: usize = 3;
+
+/// `query` with the long forms of the abbreviations in it that the models
+/// define (see [`matcher::abbreviations`], [`matcher::initials`]): each
+/// long form's words and the words joined (`PVCs` → `persistent`,
+/// `volume`, `claims`, `persistentvolumeclaims`), weighted
+/// [`Tuning::abbreviations`]. The table is the models' own
+/// ([`matcher::Fields::defines`]), so it follows model edits with the index.
+pub fn expanded(
+    index: &SearchIndex,
+    searcher: &tantivy::Searcher,
+    tuning: &Tuning,
+    query: &matcher::QueryTerms,
+) -> Result<matcher::QueryTerms, SearchError> {
+    let mut out = query.clone();
+    out.expanded = true;
+    if query.expanded || tuning.abbreviations <= 0.0 {
+        return Ok(out);
+    }
+    let field = index.fields.model.defines;
+    let mut analyzer = matcher::query_analyzer(tuning);
+    let mut analyze = |text: &str| -> Vec<String> {
+        let mut stream = analyzer.token_stream(text);
+        let mut terms = Vec::new();
+        while stream.advance() {
+            terms.push(stream.token().text.clone());
+        }
+        terms
+    };
+    for (at, (term, _)) in query.terms.iter().enumerate() {
+        if !query.acronyms.get(at).copied().unwrap_or(false) {
+            continue;
+        }
+        let word = query.words.get(at).map_or(term.as_str(), String::as_str);
+        let mut keys = vec![term.clone()];
+        if let Some(singular) = word.strip_suffix('s')
+            && singular.len() >= 2
+        {
+            keys.push(singular.to_owned());
+        }
+        for (n, key) in keys.iter().enumerate() {
+            let long_forms = defined_long_forms(searcher, field, key, tuning.initials)?;
+            if long_forms.is_empty() {
+                continue;
+            }
+            if n > 0 {
+                // `PVCs` where the models say `PVC`: the same word.
+                for t in analyze(key) {
+                    let before = out.terms.len();
+                    out.add(t, key.clone(), 1.0);
+                    if out.terms.len() > before
+                        && let Some(last) = out.stands_for.last_mut()
+                    {
+                        *last = Some((at, 0));
+                    }
+                }
+            }
+            for (n, long) in long_forms
+                .iter()
+                .take(LONG_FORMS_PER_ABBREVIATION)
+                .enumerate()
+            {
+                // The long form's words share the weight: together they
+                // stand for one word of the ticket.
+                let words = long.split(' ').count().max(1) as f32;
+                let add = |out: &mut matcher::QueryTerms, t: String, w: String, weight| {
+                    let before = out.terms.len();
+                    out.add(t, w, weight);
+                    if out.terms.len() > before
+                        && let Some(last) = out.stands_for.last_mut()
+                    {
+                        *last = Some((at, n + 1));
+                    }
+                };
+                for w in long.split(' ') {
+                    for t in analyze(w) {
+                        add(&mut out, t, w.to_owned(), tuning.abbreviations / words);
+                    }
+                }
+                let joined: String = long.split(' ').collect();
+                if let [t] = analyze(&joined).as_slice() {
+                    add(&mut out, t.clone(), long.clone(), tuning.abbreviations);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The long forms (lower-cased words) the models define for the
+/// abbreviation `key`, the one the most models define first; with
+/// `initials` off, those only an identifier's initials give are left out.
+pub fn defined_long_forms(
+    searcher: &tantivy::Searcher,
+    field: tantivy::schema::Field,
+    key: &str,
+    initials: bool,
+) -> Result<Vec<String>, SearchError> {
+    let sep = matcher::DEFINES_SEP;
+    let from = format!("{key}{sep}");
+    let to = format!("{key}{}", char::from_u32(sep as u32 + 1).unwrap_or(sep));
+    let mut found: Vec<(String, u32)> = Vec::new();
+    for reader in searcher.segment_readers() {
+        let inverted = reader.inverted_index(field)?;
+        let mut stream = inverted
+            .terms()
+            .range()
+            .ge(from.as_bytes())
+            .lt(to.as_bytes())
+            .into_stream()
+            .map_err(tantivy::TantivyError::from)?;
+        while stream.advance() {
+            let Ok(text) = std::str::from_utf8(stream.key()) else {
+                continue;
+            };
+            let Some(rest) = text.strip_prefix(&from) else {
+                continue;
+            };
+            let (long, by_initials) = match rest.strip_suffix(matcher::INITIALS_MARK) {
+                Some(long) => (long, true),
+                None => (rest, false),
+            };
+            if by_initials && !initials {
+                continue;
+            }
+            let docs = stream.value().doc_freq;
+            match found.iter_mut().find(|(l, _)| l == long) {
+                Some(entry) => entry.1 += docs,
+                None => found.push((long.to_owned(), docs)),
+            }
+        }
+    }
+    found.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    Ok(found.into_iter().map(|(long, _)| long).collect())
 }
 
 /// The triage search of `query` over the model fields.
@@ -88,13 +244,45 @@ pub fn model_search<'s>(
     query: &matcher::QueryTerms,
 ) -> Result<matcher::TermsSearch<'s>, SearchError> {
     let f = &index.fields;
-    let per_field = tuning.boosts.per_field(&f.model);
-    // A model's own words are all in `all`; the words it was seen as are not.
-    let pickers = [f.model.all, f.model.seen_as];
+    let expanded;
+    let query = if query.expanded {
+        query
+    } else {
+        expanded = self::expanded(index, searcher, tuning, query)?;
+        &expanded
+    };
+    let mut per_field = tuning.boosts.per_field(&f.model).to_vec();
+    let joined: Vec<bool> = (0..query.terms.len())
+        .map(|at| query.joined.get(at).copied().unwrap_or(false))
+        .collect();
+    if tuning.parts_joined_only {
+        per_field.retain(|(field, _)| *field != f.model.parts);
+    }
+    // A model's own words are all in `all`; the words it was seen as, and
+    // its identifiers' parts, are not.
+    let pickers = [f.model.all, f.model.seen_as, f.model.parts];
     let pick = tuning.pick_on_all && tuning.boosts.all > 0.0;
-    let search = matcher::TermsSearch::new(searcher, stats, tuning, &per_field, &query.terms)?
-        .with_names(f.model.title, tuning.boosts.name, &query.names)?
-        .picking_on(if pick { &pickers } else { &[] });
+    let search = matcher::TermsSearch::weighted(
+        searcher,
+        stats,
+        tuning,
+        &per_field,
+        &query.terms,
+        &query.weights,
+    )?
+    .with_names(f.model.title, tuning.boosts.name, &query.names)?
+    .with_alternatives(&query.stands_for)
+    .with_field_for(
+        f.model.parts,
+        if tuning.parts_joined_only {
+            tuning.boosts.parts
+        } else {
+            0.0
+        },
+        &query.weights,
+        &joined,
+    )?
+    .picking_on(if pick { &pickers } else { &[] });
     let search = match tuning.bm25f {
         Some(params) => search.bm25f_over(f.model.all, params.parts(&f.model), params),
         None => search,
@@ -111,8 +299,7 @@ pub fn suggest_models_with(
 ) -> Result<Vec<Suggestion>, SearchError> {
     let f = &index.fields;
     let query = matcher::analyze_query(text, tuning);
-    let (terms, words) = (&query.terms, &query.words);
-    if terms.is_empty() || limit == 0 {
+    if query.terms.is_empty() || limit == 0 {
         return Ok(Vec::new());
     }
     // Only model documents have text in the model fields, so the bare union
@@ -123,7 +310,9 @@ pub fn suggest_models_with(
     // only: a word in most models weighs little, however many tickets
     // there are.
     let searcher = index.reader.searcher();
-    let stats = model_statistics(index, &searcher)?;
+    let stats = model_statistics_with(index, &searcher, tuning)?;
+    let query = expanded(index, &searcher, tuning, &query)?;
+    let (terms, words) = (&query.terms, &query.words);
     let search = model_search(index, &searcher, &stats, tuning, &query)?;
     let mut wanted = limit;
     let hits = loop {
@@ -251,7 +440,8 @@ pub fn possible_duplicates(
 ) -> Result<Vec<Duplicate>, SearchError> {
     let f = &index.fields;
     let tuning = Tuning::default();
-    let terms = matcher::query_terms(text, &tuning);
+    let query = matcher::analyze_query(text, &tuning);
+    let terms = query.terms;
     if terms.is_empty() {
         return Ok(Vec::new());
     }
@@ -262,7 +452,14 @@ pub fn possible_duplicates(
     ];
     let searcher = index.reader.searcher();
     let stats = matcher::KindStatistics::of(&searcher, &Term::from_field_text(f.kind, "ticket"))?;
-    let search = matcher::TermsSearch::new(&searcher, &stats, &tuning, &fields, &terms)?;
+    let search = matcher::TermsSearch::weighted(
+        &searcher,
+        &stats,
+        &tuning,
+        &fields,
+        &terms,
+        &query.weights,
+    )?;
     let open = ["new", "triaged", "in_progress", "waiting_on_customer"];
     let any_open: Box<dyn Query> = Box::new(BooleanQuery::new(
         open.iter()
@@ -484,25 +681,152 @@ mod tests {
         }
     }
 
+    /// An index of `models` (key, title, statement) for the tests below.
+    fn index_over(models: &[(&str, &str, &str)]) -> SearchIndex {
+        let index = SearchIndex::in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let f = index.fields;
+        let mut writer = indexer::writer(&index).unwrap_or_else(|e| panic!("{e}"));
+        let steps = vec!["Check the logs.".to_owned()];
+        for (key, title, statement) in models {
+            let model = matcher::ModelText {
+                key,
+                title,
+                statement,
+                steps: &steps,
+                discussion: "",
+            };
+            let mut doc = matcher::document(&f.model, &model);
+            doc.add_text(f.kind, "model");
+            doc.add_text(f.status, "published");
+            writer.add_document(doc).unwrap_or_else(|e| panic!("{e}"));
+        }
+        writer.commit().unwrap_or_else(|e| panic!("{e}"));
+        index.reader.reload().unwrap_or_else(|e| panic!("{e}"));
+        index
+    }
+
+    #[test]
+    fn an_acronym_finds_the_long_form_the_models_define() {
+        let index = index_over(&[
+            (
+                "cron",
+                "Import cron outdated",
+                "Images are imported into persistent volume claims (PVCs).",
+            ),
+            (
+                "restarts",
+                "Restarts of the importer",
+                "The importer writes a disk on a persistent volume claim.",
+            ),
+            ("web", "Website slow", "Pages load slowly for users."),
+            ("ha", "High availability (HA) lost", "A replica is gone."),
+        ]);
+        let keys = |text: &str| -> Vec<String> {
+            suggest_models(&index, text, 5)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .into_iter()
+                .map(|s| s.key)
+                .collect()
+        };
+        // "PVCs" is only in the model that defines it; the long form finds
+        // the other one too.
+        let found = keys("PVCs stuck");
+        assert!(found.contains(&"restarts".to_owned()), "{found:?}");
+        let off = Tuning {
+            abbreviations: 0.0,
+            ..Tuning::default()
+        };
+        let found =
+            suggest_models_with(&index, "PVCs stuck", 5, &off).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!found.iter().any(|s| s.key == "restarts"), "{found:?}");
+        // Only words written as acronyms are looked up: "has" is not "HA".
+        let searcher = index.reader.searcher();
+        let q = matcher::analyze_query("the pod has restarted", &Tuning::default());
+        let x =
+            expanded(&index, &searcher, &Tuning::default(), &q).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(x.terms.len(), q.terms.len());
+        let q = matcher::analyze_query("PVCs pending", &Tuning::default());
+        let x =
+            expanded(&index, &searcher, &Tuning::default(), &q).unwrap_or_else(|e| panic!("{e}"));
+        let added: Vec<&str> = x.terms[q.terms.len()..]
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect();
+        assert_eq!(
+            added,
+            ["pvc", "persist", "volum", "claim", "persistentvolumeclaim"]
+        );
+        assert!(
+            x.stands_for[q.terms.len()..]
+                .iter()
+                .all(|s| s.is_some_and(|(root, _)| root == 0))
+        );
+    }
+
+    #[test]
+    fn a_sparse_fields_average_length_is_over_the_models_that_have_it() {
+        let index = SearchIndex::in_memory().unwrap_or_else(|e| panic!("{e}"));
+        let f = index.fields;
+        let mut writer = indexer::writer(&index).unwrap_or_else(|e| panic!("{e}"));
+        let steps = vec!["Restart.".to_owned()];
+        for n in 0..10 {
+            let key = format!("m{n}");
+            let model = matcher::ModelText {
+                key: &key,
+                title: "Title",
+                statement: "Words.",
+                steps: &steps,
+                discussion: "",
+            };
+            let mut doc = matcher::document(&f.model, &model);
+            let seen: Vec<&str> = if n == 0 {
+                vec!["one two three four"]
+            } else {
+                vec![]
+            };
+            matcher::add_seen_as(&f.model, &mut doc, &seen);
+            doc.add_text(f.kind, "model");
+            writer.add_document(doc).unwrap_or_else(|e| panic!("{e}"));
+        }
+        writer.commit().unwrap_or_else(|e| panic!("{e}"));
+        index.reader.reload().unwrap_or_else(|e| panic!("{e}"));
+        let searcher = index.reader.searcher();
+        use tantivy::query::Bm25StatisticsProvider;
+        let average = |tuning: &Tuning| {
+            let stats =
+                model_statistics_with(&index, &searcher, tuning).unwrap_or_else(|e| panic!("{e}"));
+            let tokens = stats
+                .total_num_tokens(f.model.seen_as)
+                .unwrap_or_else(|e| panic!("{e}"));
+            tokens as f64 / stats.total_num_docs().unwrap_or_else(|e| panic!("{e}")) as f64
+        };
+        // One model of ten has four words "seen as": their average is 4, not 0.4.
+        assert!((average(&Tuning::default()) - 4.0).abs() < 1e-9);
+        let all_models = Tuning {
+            sparse_lengths: false,
+            ..Tuning::default()
+        };
+        assert!((average(&all_models) - 0.4).abs() < 1e-9);
+    }
+
     /// The first stage must not drop the right model: measured on both dev
-    /// sets, full and hard. The issue's 0.99 is met on the full variants;
-    /// on the hard ones it cannot be, whatever the candidate stage: some
-    /// hard queries share no word with their gold model at all, which the
-    /// "reachable" share counts (gold among the models holding any query
-    /// word). Checked one by one: dev 1 of 162 ("There could be that are
-    /// not claimed or utilized…"), cnv 9 of 169 — 6 "CDI … population
-    /// workloads / PVC / DVs" (the run-book says "persistent volume claim"
-    /// and "data volume", no PVC, DV, population or workload), 2 "Some - to
-    /// roll out" (the run-book has "Rollout" only inside its CamelCase
-    /// title), 1 "detected on <host>" (the host name is rightly dropped).
-    /// Joining "roll out" and splitting document identifiers would reach
-    /// 2 more, and abbreviations learnt from the run-books ("persistent
-    /// volume claims (PVCs)") 2 more: cnv's ceiling stays below
-    /// 0.99 (at most 164 of 169). The reachable queries the stage drops
-    /// (dev 2, cnv 4) rank 21st to 60th even when every model is scored,
-    /// so no top-10 result is lost. The floors are today's figures,
-    /// rounded down, so a change that loses recall fails here; of the
-    /// reachable queries the stage must keep 97%.
+    /// sets, full and hard. The issue's 0.99 is met on the full variants
+    /// and on dev hard (161 of 162); on cnv hard it cannot be, whatever the
+    /// candidate stage: some hard queries share no term with their gold
+    /// model at all, which the "reachable" share counts (gold among the
+    /// models holding any query term). Before the query learnt the models'
+    /// abbreviations and joined words, dev 1 of 162 and cnv 9 of 169 were
+    /// out of reach; now dev 1 ("There could be that are not claimed or
+    /// utilized…") and cnv 3 (2 "Some population workloads have an …,
+    /// meaning they are probably failing": the run-book says "data
+    /// volume", no population or workload; 1 "detected on <host>": the host
+    /// name is rightly dropped). Reached now: "PVC" through "persistent
+    /// volume claims (PVCs)" that other run-books define, "DVs" through the
+    /// initials of `DataVolume`, "roll out" joined to the `Rollout` of the
+    /// title's identifier. cnv's ceiling is 166 of 169 (0.982); the stage
+    /// keeps 164 (0.970). The floors are today's figures, rounded down, so
+    /// a change that loses recall fails here; of the reachable queries the
+    /// stage must keep 97%.
     #[test]
     fn candidate_stage_recall_on_the_dev_sets() {
         let data = data_dir();
@@ -511,7 +835,7 @@ mod tests {
             return;
         }
         for (set, full_floor, hard_floor) in
-            [("triage-dev", 0.99, 0.98), ("triage-dev-cnv", 0.99, 0.92)]
+            [("triage-dev", 0.99, 0.99), ("triage-dev-cnv", 0.99, 0.97)]
         {
             let dir = data.join(set);
             let index = index_of(&dir);

@@ -132,8 +132,11 @@ impl Bm25 {
     }
 
     pub(super) fn top(&self, query: &str, limit: usize) -> tantivy::Result<Vec<String>> {
+        // The text's own words only: no joined pairs, no abbreviations.
         let tuning = Tuning {
             min_clause_share: 0.0,
+            join_pairs: 0.0,
+            abbreviations: 0.0,
             ..Tuning::default()
         };
         let terms = matcher::query_terms(query, &tuning);

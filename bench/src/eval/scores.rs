@@ -75,6 +75,12 @@ pub fn tune(tuning: &mut Tuning, setting: &str) -> Result<(), String> {
         "seen_as" => b.seen_as = number()?,
         "name" => b.name = number()?,
         "key_text" => b.key_text = number()?,
+        "parts" => b.parts = number()?,
+        "abbreviations" => tuning.abbreviations = number()?,
+        "initials" => tuning.initials = value == "true",
+        "join_pairs" => tuning.join_pairs = number()?,
+        "sparse_lengths" => tuning.sparse_lengths = value == "true",
+        "parts_joined_only" => tuning.parts_joined_only = value == "true",
         "min_clause_share" => tuning.min_clause_share = number()?,
         "candidates" => {
             tuning.candidates = value
