@@ -9,7 +9,9 @@
 //! `triage-dev-cnv`, with model titles as alert names and in words; `casebook eval-triage`):
 //! * documents: `key` (stored, raw) and the analyzed fields `title`, `statement`, `steps`,
 //!   `discussion`, and `all` (every text of the model as one field, the base of the score); plus
-//!   `key_text`, indexed for the search page;
+//!   `key_text`, indexed for the search page; `parts` (the parts of the model's CamelCase words
+//!   only), `defines` (the abbreviations its text defines, see [`abbreviations`], [`initials`])
+//!   and `has` (which optional fields it has text in);
 //! * analyzer: [`IdentifierTokenizer`] (alphanumeric runs like tantivy's `SimpleTokenizer`; `_`
 //!   and `-` split words, and a run of words joined by them is also given whole: `virt-controller`
 //!   gives `virtcontroller virt controller`, as PostgreSQL's parser does with hyphenated words —
@@ -24,9 +26,11 @@
 //!   term that is a whole alert name ([`QueryTerms::names`]). Each field's words are weighed by
 //!   the field's own statistics, so a title (short, every word rare among titles) gets a small
 //!   weight: a big one let other models' titles win whenever a ticket shared no word with the
-//!   right model's title;
+//!   right model's title. Adjacent words are also searched joined (`roll out` → `rollout`,
+//!   weight 0.5), and those joined words alone search `parts`; a word written as an acronym
+//!   adds the long forms the models define (`triage::expanded`), counted once with it;
 //! * search ([`TermsSearch::top`]): the `all` clauses that can add at least a tenth of what the
-//!   strongest can (their idf) pick 50 candidates, then every clause scores them.
+//!   strongest can (their idf) pick 60 candidates, then every clause scores them.
 
 use std::collections::HashMap;
 use std::ops::Range;
