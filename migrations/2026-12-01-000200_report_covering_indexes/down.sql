@@ -1,3 +1,4 @@
+DROP INDEX ticket_report_facts_gap_idx;
 DROP FUNCTION report_weeks(TIMESTAMPTZ, TIMESTAMPTZ, TEXT);
 DROP INDEX triage_search_facts_created_idx;
 CREATE INDEX triage_search_facts_created_idx ON triage_search_facts (created_at) WHERE NOT excluded;

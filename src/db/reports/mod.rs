@@ -200,6 +200,31 @@ pub async fn links(
             "GROUP BY 1",
         ),
     };
+    if by == LinkGroup::Triager {
+        // Counted per triager first, then named: one join per triager
+        // instead of one per ticket (two people may share a name, so the
+        // names are summed).
+        let sql = format!(
+            "WITH {r},
+             t AS (
+                SELECT rb.triaged_by, count(*) AS resolved,
+                       count(*) FILTER (WHERE best = 3) AS by_model,
+                       count(*) FILTER (WHERE best = 2) AS partly,
+                       count(*) FILTER (WHERE best = 1) AS no_fit,
+                       count(*) FILTER (WHERE best IS NULL) AS no_link
+                FROM rb GROUP BY rb.triaged_by
+             )
+             SELECT * FROM (
+                SELECT {group} AS grp, sum(resolved)::int8 AS resolved,
+                       sum(by_model)::int8 AS by_model, sum(partly)::int8 AS partly,
+                       sum(no_fit)::int8 AS no_fit, sum(no_link)::int8 AS no_link
+                FROM t LEFT JOIN users us ON us.id = t.triaged_by {tail}
+             ) x ORDER BY grp COLLATE \"C\"",
+            r = resolved_ctes(),
+        );
+        let rows = run!(conn, sql, q, LinkSql)?;
+        return Ok(rows.into_iter().map(LinkRow::from).collect());
+    }
     let sql = format!(
         "WITH {WEEKS}, {r}
          SELECT * FROM (
@@ -218,16 +243,17 @@ pub async fn links(
 
 pub async fn gaps(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Vec<GapRow>> {
     let sql = format!(
-        "WITH {r}
-         SELECT * FROM (
+        "SELECT * FROM (
             SELECT category, title_key AS title, count(*) AS tickets,
-                   count(*) FILTER (WHERE best = 1) AS no_fit,
-                   count(*) FILTER (WHERE best IS NULL) AS no_link,
-                   (array_agg(id ORDER BY id))[1:{examples}] AS examples
-            FROM rb WHERE best IS NULL OR best = 1
+                   count(*) FILTER (WHERE f.best_outcome = 1) AS no_fit,
+                   count(*) FILTER (WHERE f.best_outcome = 0) AS no_link,
+                   (array_agg(f.ticket_id ORDER BY f.ticket_id))[1:{examples}] AS examples
+            -- The resolved tickets with no link or \"no model fits\" (best
+            -- outcome 0 or 1), read from their own index.
+            FROM ticket_report_facts f
+            WHERE f.resolved_at >= $1 AND f.resolved_at < $2 AND f.best_outcome <= 1 AND {COUNTED}
             GROUP BY 1, 2
          ) x ORDER BY tickets DESC, category COLLATE \"C\", title COLLATE \"C\" LIMIT {GAP_ROWS}",
-        r = resolved_ctes(),
         examples = crate::domain::report::EXAMPLES,
     );
     let rows = run!(conn, sql, q, GapSql)?;
@@ -278,8 +304,9 @@ pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
     let sql = format!(
         "WITH {r},
          nolink AS (
-            SELECT rb.category, percentile_disc(0.5) WITHIN GROUP (ORDER BY rb.secs) AS med
-            FROM rb WHERE COALESCE(rb.best, 0) < 2 GROUP BY rb.category
+            SELECT rb.category COLLATE \"C\" AS category,
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY rb.secs) AS med
+            FROM rb WHERE COALESCE(rb.best, 0) < 2 GROUP BY 1
          ),
          per_model AS (
             SELECT f.model_id, count(*) AS uses_period,
@@ -389,10 +416,12 @@ pub async fn resolution(
                percentile_disc(0.9) WITHIN GROUP (ORDER BY secs) AS p90_secs";
     let sql = format!(
         "WITH {r},
-         f AS MATERIALIZED (
-            -- Only what the tables read, so the period is one index-only
-            -- scan, kept for the two groupings.
-            SELECT rb.category, rb.priority, rb.secs, COALESCE(rb.best, 0) >= 2 AS with_model,
+         f AS NOT MATERIALIZED (
+            -- Only what the tables read, so each grouping is an index-only
+            -- scan (two scans cost less than keeping the rows for both);
+            -- categories grouped by bytes, as they are ordered.
+            SELECT rb.category COLLATE \"C\" AS category, rb.priority, rb.secs,
+                   COALESCE(rb.best, 0) >= 2 AS with_model,
                    rb.escalations > 0 AS esc, rb.reopens > 0 AS back
             FROM rb
          )
@@ -463,7 +492,8 @@ pub async fn triage_by_rota(
          x AS (SELECT o.*, rw.triager_id AS holder FROM o
                LEFT JOIN rota_weeks rw ON rw.week_start = {wk})
          SELECT * FROM (
-            SELECT CASE WHEN x.holder IS NULL THEN '(no rota)' ELSE COALESCE(min(us.display_name), '') END AS triager,
+            SELECT CASE WHEN x.holder IS NULL THEN '(no rota)'
+                        ELSE COALESCE((SELECT us.display_name FROM users us WHERE us.id = x.holder), '') END AS triager,
                    x.holder AS triager_id, count(*) AS opened,
                    count(x.triage_secs) AS triaged,
                    count(*) FILTER (WHERE x.triaged_by = x.holder) AS by_holder,
@@ -472,8 +502,7 @@ pub async fn triage_by_rota(
                    count(x.reply_secs) AS replied,
                    percentile_disc(0.5) WITHIN GROUP (ORDER BY x.reply_secs) AS reply_median_secs,
                    percentile_disc(0.9) WITHIN GROUP (ORDER BY x.reply_secs) AS reply_p90_secs
-            FROM x LEFT JOIN users us ON us.id = x.holder
-            GROUP BY x.holder
+            FROM x GROUP BY x.holder
          ) y ORDER BY triager COLLATE \"C\", COALESCE(triager_id, 0)",
         o = opened_cte(),
         wk = week("o.opened_at"),
