@@ -68,8 +68,10 @@ BEGIN
 END $$;
 
 -- The gap report's rows (resolved with no link or "no model fits"), with
--- the title it groups by: a title is at most 200 characters (the tickets'
--- check), well within what a btree entry may hold.
+-- the title it groups by (a title is at most 200 characters, the tickets'
+-- check, well within what a btree entry may hold); model health reads the
+-- time to resolve of the same tickets.
 CREATE INDEX ticket_report_facts_gap_idx ON ticket_report_facts (resolved_at)
-    INCLUDE (ticket_id, category, title_key, priority, organization_id, assignee_id, best_outcome)
+    INCLUDE (ticket_id, category, title_key, priority, organization_id, assignee_id, best_outcome,
+             resolve_secs)
     WHERE NOT excluded AND resolved_at IS NOT NULL AND best_outcome <= 1;

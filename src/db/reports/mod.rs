@@ -302,11 +302,14 @@ fn model_history(q: &ReportQuery) -> String {
 pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Vec<ModelRow>> {
     let retire = RETIRE_AFTER_DAYS * 86_400;
     let sql = format!(
-        "WITH {r},
-         nolink AS (
-            SELECT rb.category COLLATE \"C\" AS category,
-                   percentile_disc(0.5) WITHIN GROUP (ORDER BY rb.secs) AS med
-            FROM rb WHERE COALESCE(rb.best, 0) < 2 GROUP BY 1
+        "WITH nolink AS (
+            -- Resolved without a model link (best outcome 0 or 1), from the
+            -- gap report's index.
+            SELECT f.category COLLATE \"C\" AS category,
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY f.resolve_secs) AS med
+            FROM ticket_report_facts f
+            WHERE f.resolved_at >= $1 AND f.resolved_at < $2 AND f.best_outcome <= 1 AND {COUNTED}
+            GROUP BY 1
          ),
          per_model AS (
             SELECT f.model_id, count(*) AS uses_period,
@@ -376,7 +379,6 @@ pub async fn models(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
                 partial_period + escalations_after + CASE WHEN stale THEN uses_period ELSE 0 END AS attention,
                 open_items
          FROM s ORDER BY attention DESC, uses_period DESC, key COLLATE \"C\"",
-        r = resolved_ctes(),
         hist = model_history(q),
     );
     let rows = run!(conn, sql, q, ModelSql)?;
