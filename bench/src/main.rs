@@ -247,14 +247,13 @@ enum Command {
     /// Generates a year of tickets with their transitions, links,
     /// escalations, replies and searches in SQL into a scratch database,
     /// starts the release `casebook` binary beside this one on it, and times
-    /// each page with the default period and with filters, then each
+    /// each page per variant (periods, zones, each filter), then each
     /// table's JSON and CSV. Build both first: `cargo build --release`.
     BenchReports {
         /// Tickets to generate.
         #[arg(long, default_value_t = 1_000_000)]
         tickets: usize,
-        /// Requests timed per page, for the default period and again for
-        /// the filters (after 5 to warm up).
+        /// Requests timed per page and variant (after 5 to warm up).
         #[arg(long, default_value_t = 100)]
         requests: usize,
         /// Requests timed per JSON or CSV table.

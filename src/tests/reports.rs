@@ -520,6 +520,47 @@ async fn reports_sql_agrees_with_the_reference_on_generated_data() {
             Headline::of(&plain),
             "headline differs for {q:?}"
         );
+        // The overview reads its tables and headline in one query, and the
+        // period before on the other connection (or after, on one).
+        let p = q.period;
+        let before = ReportQuery {
+            period: Period::days(
+                p.first_day - Duration::days(40),
+                p.first_day - Duration::days(1),
+                p.tz,
+            ),
+            ..q.clone()
+        };
+        let plain_before = reference::report(&facts, &before);
+        for second in [true, false] {
+            let ov = casebook::db::reports::overview(
+                &mut conn,
+                second.then_some(&mut other),
+                q,
+                &before,
+            )
+            .await
+            .unwrap();
+            assert_eq!(ov.report.volume, plain.volume, "overview volume for {q:?}");
+            assert_eq!(ov.report.mix, plain.mix, "overview mix for {q:?}");
+            assert_eq!(
+                ov.report.links_by_week, plain.links_by_week,
+                "overview links by week for {q:?}"
+            );
+            assert_eq!(ov.report.links_total, plain.links_total, "{q:?}");
+            assert_eq!(ov.report.searches, plain.searches, "{q:?}");
+            assert_eq!(
+                ov.headline,
+                Headline::of(&plain),
+                "overview headline for {q:?}"
+            );
+            assert_eq!(
+                ov.previous,
+                Headline::of(&plain_before),
+                "previous for {q:?}"
+            );
+            assert_eq!(ov.previous_searches, plain_before.searches, "{q:?}");
+        }
         macro_rules! same {
             ($($field:ident),*) => {$(
                 assert_eq!(sql.$field, plain.$field, "{} differs for {q:?}", stringify!($field));

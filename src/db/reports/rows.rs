@@ -250,3 +250,46 @@ pub(super) struct HeadlineSql {
     #[diesel(sql_type = Int8)]
     pub(super) searches: i64,
 }
+
+/// A row of the overview's tables read in one query (`tbl` says which:
+/// volume, mix, links by week, or the headline's one row); the columns a
+/// table does not use are NULL or 0.
+#[derive(QueryableByName)]
+pub(super) struct OverviewSql {
+    #[diesel(sql_type = Text)]
+    pub(super) tbl: String,
+    #[diesel(sql_type = Nullable<Date>)]
+    pub(super) week: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Int2>)]
+    pub(super) priority: Option<i16>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(super) category: Option<String>,
+    #[diesel(sql_type = Int8)]
+    pub(super) opened: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) resolved: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) by_model: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) partly: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) no_fit: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) no_link: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) with_tickets: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) with_escalated: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) with_reopened: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) without_tickets: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) without_escalated: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) without_reopened: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) duplicates: i64,
+    #[diesel(sql_type = Int8)]
+    pub(super) searches: i64,
+}

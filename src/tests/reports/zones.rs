@@ -275,3 +275,88 @@ async fn every_accepted_zone_name_is_known_to_the_database() {
     let unknown: Vec<String> = unknown.into_iter().map(|n| n.name).collect();
     assert!(unknown.is_empty(), "unknown to PostgreSQL: {unknown:?}");
 }
+
+/// The weekly tables find an instant's week by a binary search in the
+/// bounds `report_weeks` computes, not by converting each row: in zones
+/// with half-hour and 45-minute offsets, half-hour daylight saving, clock
+/// changes at midnight and changes twice a year for Ramadan, the bounds
+/// are vouched for and give every quarter hour of two years, and the
+/// microseconds either side of each bound, the week the definition gives.
+#[actix_web::test]
+async fn week_bounds_give_the_defined_week_in_odd_zones() {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        zone: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        vouched: bool,
+        #[diesel(sql_type = diesel::sql_types::Int8)]
+        weeks: i64,
+        #[diesel(sql_type = diesel::sql_types::Int8)]
+        checked: i64,
+        #[diesel(sql_type = diesel::sql_types::Int8)]
+        wrong: i64,
+    }
+    let app = crate::support::TestApp::new().await;
+    let mut conn = app.conn().await;
+    let zones = [
+        "America/New_York",
+        "Asia/Kolkata",
+        "Asia/Kathmandu",
+        "Australia/Lord_Howe",
+        "Pacific/Chatham",
+        "America/Santiago",
+        "America/Havana",
+        "America/Asuncion",
+        "Africa/Casablanca",
+        "Pacific/Kiritimati",
+        "UTC",
+    ];
+    let rows: Vec<Row> = diesel_async::RunQueryDsl::load(
+        diesel::sql_query(
+            "WITH p AS (
+                SELECT z, ('2025-01-01'::timestamp AT TIME ZONE z) AS lo,
+                       ('2027-01-01'::timestamp AT TIME ZONE z) AS hi
+                FROM unnest($1::text[]) z
+             ),
+             b AS (SELECT p.*, w.bounds, w.weeks FROM p, report_weeks(p.lo, p.hi, p.z) w),
+             t AS (
+                SELECT b.z, b.bounds, b.weeks, x.t FROM b, LATERAL (
+                    SELECT g AS t FROM generate_series(b.lo, b.hi - interval '1 microsecond',
+                                                       interval '15 minutes') g
+                    UNION ALL
+                    SELECT e + d FROM unnest(b.bounds[2:]) e,
+                                      unnest(ARRAY[interval '-1 microsecond', interval '0']) d
+                    UNION ALL SELECT b.hi - interval '1 microsecond'
+                ) x
+             )
+             SELECT b.z AS zone, b.bounds IS NOT NULL AS vouched,
+                    COALESCE(cardinality(b.weeks), 0)::int8 AS weeks,
+                    (SELECT count(*) FROM t WHERE t.z = b.z) AS checked,
+                    (SELECT count(*) FROM t WHERE t.z = b.z
+                       AND t.weeks[width_bucket(t.t, t.bounds)]
+                           IS DISTINCT FROM (date_trunc('week', t.t AT TIME ZONE t.z))::date) AS wrong
+             FROM b ORDER BY 1",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&zones[..]),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), zones.len());
+    for r in rows {
+        assert!(r.vouched, "{}: bounds not vouched for", r.zone);
+        assert!(r.weeks >= 105, "{}: only {} weeks", r.zone, r.weeks);
+        assert!(
+            r.checked > 70_000,
+            "{}: only {} instants",
+            r.zone,
+            r.checked
+        );
+        assert_eq!(
+            r.wrong, 0,
+            "{}: {} instants in the wrong week",
+            r.zone, r.wrong
+        );
+    }
+}
