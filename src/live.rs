@@ -52,6 +52,9 @@ pub struct Hub {
     pub deliveries: Arc<tokio::sync::Notify>,
     /// Woken when a ticket is queued for triage on arrival, on any instance.
     pub arrivals: Arc<tokio::sync::Notify>,
+    /// Woken when an alert delivery is accepted into the inbox, on any
+    /// instance.
+    pub inbox: Arc<tokio::sync::Notify>,
     /// Bumped whenever tickets may have changed (an outbox row or a journal
     /// entry committed, or the LISTEN connection came back): open ticket
     /// lists reload their rows.
@@ -81,6 +84,7 @@ impl Hub {
             outbox: Arc::new(tokio::sync::Notify::new()),
             deliveries: Arc::new(tokio::sync::Notify::new()),
             arrivals: Arc::new(tokio::sync::Notify::new()),
+            inbox: Arc::new(tokio::sync::Notify::new()),
             changes: Arc::new(tokio::sync::watch::Sender::new(0)),
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
@@ -155,6 +159,8 @@ impl Hub {
             self.deliveries.notify_one();
         } else if n.channel() == crate::db::arrival_triage::CHANNEL {
             self.arrivals.notify_one();
+        } else if n.channel() == crate::db::alert_inbox::CHANNEL {
+            self.inbox.notify_one();
         } else if n.channel() == ACCESS_CHANNEL {
             if let Ok(user) = n.payload().parse() {
                 let _ = self.access.send(user);
@@ -173,6 +179,7 @@ impl Hub {
         self.outbox.notify_one();
         self.deliveries.notify_one();
         self.arrivals.notify_one();
+        self.inbox.notify_one();
         self.changes.send_modify(|n| *n += 1);
     }
 
@@ -215,10 +222,11 @@ async fn listen_once(url: &str, hub: &Hub) -> Result<(), tokio_postgres::Error> 
     let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let statement = format!(
-        "LISTEN {CHANNEL}; LISTEN {}; LISTEN {ACCESS_CHANNEL}; LISTEN {}; LISTEN {}",
+        "LISTEN {CHANNEL}; LISTEN {}; LISTEN {ACCESS_CHANNEL}; LISTEN {}; LISTEN {}; LISTEN {}",
         crate::db::outbox::CHANNEL,
         crate::db::deliveries::CHANNEL,
-        crate::db::arrival_triage::CHANNEL
+        crate::db::arrival_triage::CHANNEL,
+        crate::db::alert_inbox::CHANNEL
     );
     let listen = client.batch_execute(&statement);
     tokio::pin!(listen);
