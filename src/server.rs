@@ -210,11 +210,8 @@ async fn run_http(
     // The alert applier has a connection of its own: a burst of requests
     // does not starve it (it is one writer at a time per cluster).
     let inbox_pool = db::pool(url, 1).map_err(StartupError::Pool)?;
-    let inbox_task = crate::tickets::inbox::spawn(
-        inbox_pool,
-        state.metrics.clone(),
-        state.hub.inbox.clone(),
-    );
+    let inbox_task =
+        crate::tickets::inbox::spawn(inbox_pool, state.metrics.clone(), state.hub.inbox.clone());
     let indexer_task = crate::search::indexer::spawn(search, pool, state.hub.outbox.clone());
     let delivery_task = crate::notify::worker::spawn(
         delivery_pool,

@@ -9,7 +9,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
-use casebook::db::schema::{alert_inbox, alerts, integrations, journal_entries, tickets, triage_searches};
+use casebook::db::schema::{
+    alert_inbox, alerts, integrations, journal_entries, tickets, triage_searches,
+};
 use casebook::db::users::User;
 use casebook::domain::account::Role;
 use casebook::tickets::inbox::apply_pending;

@@ -257,7 +257,9 @@ async fn a_delivery_status_is_read_with_its_own_integrations_token_only() {
     assert_eq!(doc["receipt"]["opened"], 1, "{doc}");
     assert_eq!(app.api_get(&theirs, &url).await.status, 404);
     assert_eq!(
-        app.api_get(&ours, "/api/v1/alerts/deliveries/999999").await.status,
+        app.api_get(&ours, "/api/v1/alerts/deliveries/999999")
+            .await
+            .status,
         404
     );
 }
@@ -323,7 +325,10 @@ async fn a_delivery_that_cannot_be_applied_is_parked_after_its_attempts_and_the_
     assert_eq!(status(app, &token, &first).await["state"], "applied");
     // The last attempt parks it, and the queue goes on.
     let drained = apply_pending(&mut conn, &app.state.metrics).await.unwrap();
-    assert_eq!((drained.parked, drained.applied, drained.retry), (1, 1, false));
+    assert_eq!(
+        (drained.parked, drained.applied, drained.retry),
+        (1, 1, false)
+    );
     let doc = status(app, &token, &broken_url).await;
     assert_eq!(doc["state"], "failed", "{doc}");
     assert_eq!(doc["attempts"], MAX_ATTEMPTS, "{doc}");
@@ -333,7 +338,10 @@ async fn a_delivery_that_cannot_be_applied_is_parked_after_its_attempts_and_the_
     assert_eq!(ticket_count(&mut conn).await, 2);
     // Nothing more to do, and the parked one is not tried again.
     let drained = apply_pending(&mut conn, &app.state.metrics).await.unwrap();
-    assert_eq!((drained.parked, drained.applied, drained.retry), (0, 0, false));
+    assert_eq!(
+        (drained.parked, drained.applied, drained.retry),
+        (0, 0, false)
+    );
 
     // Operators see it in /metrics, admins on the integration's page.
     let text = app

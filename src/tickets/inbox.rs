@@ -101,8 +101,9 @@ fn stored(alerts: &BTreeMap<String, Incoming>) -> serde_json::Value {
 }
 
 fn incoming(value: serde_json::Value) -> Result<BTreeMap<String, Incoming>, FieldError> {
-    let rows: Vec<Stored> = serde_json::from_value(value)
-        .map_err(|e| FieldError::new("alerts", format!("the stored delivery is unreadable: {e}")))?;
+    let rows: Vec<Stored> = serde_json::from_value(value).map_err(|e| {
+        FieldError::new("alerts", format!("the stored delivery is unreadable: {e}"))
+    })?;
     let mut out = BTreeMap::new();
     for s in rows {
         let alert = Incoming {
@@ -191,11 +192,14 @@ pub struct Pass {
     pub retry: bool,
     /// Another applier holds the lock.
     pub busy: bool,
+    /// A delivery met a deadlock or a serialization failure: the pass
+    /// stopped there and the next one tries it again at once.
+    pub again: bool,
 }
 
 impl Pass {
     fn did_something(&self) -> bool {
-        !self.applied.is_empty() || !self.parked.is_empty()
+        !self.applied.is_empty() || !self.parked.is_empty() || self.again
     }
 }
 
@@ -227,6 +231,13 @@ pub async fn apply_batch(conn: &mut AsyncPgConnection) -> Result<Pass, TicketErr
                     alert_inbox::applied(conn, id, &lines).await?;
                     pass.applied.push((id, receipt));
                 }
+                Err(e) if transient(&e) => {
+                    // Not the delivery's fault: tried again at once,
+                    // without counting an attempt.
+                    tracing::info!(delivery = id, error = %e, "an alert delivery will be applied again");
+                    pass.again = true;
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(delivery = id, error = %e, "an alert delivery failed to apply");
                     if alert_inbox::attempt_failed(conn, id, &e.to_string(), MAX_ATTEMPTS).await? {
@@ -244,6 +255,21 @@ pub async fn apply_batch(conn: &mut AsyncPgConnection) -> Result<Pass, TicketErr
         Ok::<_, TicketError>(pass)
     })
     .await
+}
+
+/// A failure that says nothing about the delivery: another transaction
+/// was in the way.
+fn transient(e: &TicketError) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        TicketError::Database(Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => {
+            true
+        }
+        TicketError::Database(Error::DatabaseError(_, info)) => {
+            info.message().contains("deadlock detected")
+        }
+        _ => false,
+    }
 }
 
 async fn apply_one(

@@ -1,6 +1,9 @@
 //! Alert intake: a delivery of alerts from an integration (Alertmanager's
 //! webhook or the generic JSON intake) opens, updates, resolves or reopens
-//! tickets, in one transaction per delivery.
+//! tickets. `check` refuses bad input before anything is written; `apply`
+//! does the work in the caller's transaction: the generic intake's request
+//! (`receive`), or the inbox's applier for Alertmanager's deliveries
+//! (`tickets::inbox`).
 //!
 //! Idempotence: each alert has one row in `alerts`, unique per
 //! (integration, fingerprint). The delivery inserts the rows it lacks

@@ -437,7 +437,10 @@ mod tests {
         let generic = &doc["paths"]["/api/v1/alerts/generic"]["post"]["responses"];
         assert!(generic["200"].is_object(), "{generic}");
         let status = &doc["paths"]["/api/v1/alerts/deliveries/{id}"]["get"]["responses"];
-        assert!(status["200"].is_object() && status["404"].is_object(), "{status}");
+        assert!(
+            status["200"].is_object() && status["404"].is_object(),
+            "{status}"
+        );
         let schemas = &doc["components"]["schemas"];
         for name in [
             "AlertmanagerPayload",
