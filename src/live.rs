@@ -52,8 +52,9 @@ pub struct Hub {
     pub deliveries: Arc<tokio::sync::Notify>,
     /// Woken when a ticket is queued for triage on arrival, on any instance.
     pub arrivals: Arc<tokio::sync::Notify>,
-    /// Woken when an alert delivery is accepted into the inbox, on any
-    /// instance.
+    /// Woken when this process accepts an alert delivery into the inbox
+    /// (no NOTIFY: see `db::alert_inbox::insert`), and when the LISTEN
+    /// connection comes back.
     pub inbox: Arc<tokio::sync::Notify>,
     /// Bumped whenever tickets may have changed (an outbox row or a journal
     /// entry committed, or the LISTEN connection came back): open ticket
@@ -159,8 +160,6 @@ impl Hub {
             self.deliveries.notify_one();
         } else if n.channel() == crate::db::arrival_triage::CHANNEL {
             self.arrivals.notify_one();
-        } else if n.channel() == crate::db::alert_inbox::CHANNEL {
-            self.inbox.notify_one();
         } else if n.channel() == ACCESS_CHANNEL {
             if let Ok(user) = n.payload().parse() {
                 let _ = self.access.send(user);
@@ -222,11 +221,10 @@ async fn listen_once(url: &str, hub: &Hub) -> Result<(), tokio_postgres::Error> 
     let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
     let statement = format!(
-        "LISTEN {CHANNEL}; LISTEN {}; LISTEN {ACCESS_CHANNEL}; LISTEN {}; LISTEN {}; LISTEN {}",
+        "LISTEN {CHANNEL}; LISTEN {}; LISTEN {ACCESS_CHANNEL}; LISTEN {}; LISTEN {}",
         crate::db::outbox::CHANNEL,
         crate::db::deliveries::CHANNEL,
-        crate::db::arrival_triage::CHANNEL,
-        crate::db::alert_inbox::CHANNEL
+        crate::db::arrival_triage::CHANNEL
     );
     let listen = client.batch_execute(&statement);
     tokio::pin!(listen);

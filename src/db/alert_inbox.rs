@@ -9,9 +9,6 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::schema::alert_inbox;
 
-/// Appliers LISTEN here to apply a delivery as soon as it commits.
-pub const CHANNEL: &str = "casebook_alert_inbox";
-
 /// The applier's advisory lock: one applier per cluster applies the inbox,
 /// so deliveries are applied in the order they were accepted and never
 /// wait on each other's locks.
@@ -48,8 +45,11 @@ pub struct Delivery {
     pub receipt: Option<serde_json::Value>,
 }
 
-/// Stores an accepted delivery and wakes the appliers when it commits;
-/// answers its id.
+/// Stores an accepted delivery (one statement, so one implicit
+/// transaction); answers its id. No NOTIFY: PostgreSQL serialises the
+/// commits of notifying transactions (each waits for the one before to
+/// flush), which would queue every receiver behind the others; the
+/// receiving process wakes its own applier instead.
 pub async fn insert(
     conn: &mut AsyncPgConnection,
     integration: i64,
@@ -57,25 +57,16 @@ pub async fn insert(
     alerts: &serde_json::Value,
     alert_count: i32,
 ) -> QueryResult<i64> {
-    // One statement, so the delivery is one implicit transaction: the
-    // NOTIFY is sent when the row commits.
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        id: i64,
-    }
-    let row: Id = diesel::sql_query(format!(
-        "WITH row AS (INSERT INTO alert_inbox (integration_id, external_url, alerts, alert_count) \
-         VALUES ($1, $2, $3, $4) RETURNING id) \
-         SELECT id, pg_notify('{CHANNEL}', '') IS NULL AS _n FROM row"
-    ))
-    .bind::<diesel::sql_types::BigInt, _>(integration)
-    .bind::<diesel::sql_types::Text, _>(external_url)
-    .bind::<diesel::sql_types::Jsonb, _>(alerts)
-    .bind::<diesel::sql_types::Integer, _>(alert_count)
-    .get_result(conn)
-    .await?;
-    Ok(row.id)
+    diesel::insert_into(alert_inbox::table)
+        .values((
+            alert_inbox::integration_id.eq(integration),
+            alert_inbox::external_url.eq(external_url),
+            alert_inbox::alerts.eq(alerts),
+            alert_inbox::alert_count.eq(alert_count),
+        ))
+        .returning(alert_inbox::id)
+        .get_result(conn)
+        .await
 }
 
 /// Takes the applier's lock for the caller's transaction; false when

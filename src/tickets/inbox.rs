@@ -5,7 +5,7 @@
 //! with nothing written), stores it in `alert_inbox` (one committed
 //! insert: an acknowledged delivery is never lost) and answers 202 with
 //! the row's id. One applier per cluster (`spawn`, a task in `serve`,
-//! woken through LISTEN; the advisory lock `alert_inbox::APPLIER_LOCK`
+//! woken by the receiving process; the advisory lock `alert_inbox::APPLIER_LOCK`
 //! keeps other instances' appliers out while it works) applies pending
 //! deliveries in the order they were accepted, several per transaction,
 //! each with the intake's own code (`intake::apply`) in a savepoint, and
@@ -46,8 +46,11 @@ const BATCH: i64 = 64;
 /// Alerts applied per transaction (a larger first delivery still goes
 /// alone): bounds how long one transaction holds its locks.
 const BATCH_ALERTS: i64 = 2_000;
-/// A look at the inbox even when no notification came.
+/// A look at the inbox even when this process accepted nothing (another
+/// instance's deliveries, whose applier stopped).
 const IDLE_LOOK: Duration = Duration::from_secs(5);
+/// The next look when another instance's applier held the inbox.
+const BUSY_LOOK: Duration = Duration::from_millis(50);
 /// Applied deliveries (and their receipts) are kept this long for their
 /// status URL.
 const KEEP_APPLIED_HOURS: i64 = 24;
@@ -303,6 +306,8 @@ pub struct Drained {
     pub parked: usize,
     /// A delivery failed and waits for its next attempt.
     pub retry: bool,
+    /// Another instance's applier held the inbox.
+    pub busy: bool,
 }
 
 /// Applies pending deliveries until none is left, one fails (it is tried
@@ -325,6 +330,7 @@ pub async fn apply_pending(
             return Ok(drained);
         }
         if pass.busy || !pass.did_something() {
+            drained.busy = pass.busy;
             return Ok(drained);
         }
     }
@@ -365,6 +371,12 @@ pub fn spawn(
                                 // A failing delivery: tried again soon, not
                                 // in a tight loop.
                                 pause = Duration::from_secs(1);
+                            } else if d.busy {
+                                // Another instance's applier is at work; it
+                                // may have looked before this process's
+                                // last delivery committed (there is no
+                                // NOTIFY), so look again shortly.
+                                pause = BUSY_LOOK;
                             }
                         }
                         // The rows stay pending; the next look tries again.

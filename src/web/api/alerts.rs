@@ -304,6 +304,7 @@ pub async fn alertmanager(
     let mut conn = state.pool.get().await?;
     let accepted = inbox::accept(&mut conn, &caller.0, &payload.external_url, alerts).await?;
     state.metrics.alerts_received(accepted.alerts as u64);
+    state.hub.inbox.notify_one();
     let status_url = format!("/api/v1/alerts/deliveries/{}", accepted.id);
     Ok(HttpResponse::Accepted()
         .insert_header((actix_web::http::header::LOCATION, status_url.clone()))
