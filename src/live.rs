@@ -52,6 +52,10 @@ pub struct Hub {
     pub deliveries: Arc<tokio::sync::Notify>,
     /// Woken when a ticket is queued for triage on arrival, on any instance.
     pub arrivals: Arc<tokio::sync::Notify>,
+    /// Woken when this process accepts an alert delivery into the inbox
+    /// (no NOTIFY: see `db::alert_inbox::insert`), and when the LISTEN
+    /// connection comes back.
+    pub inbox: Arc<tokio::sync::Notify>,
     /// Bumped whenever tickets may have changed (an outbox row or a journal
     /// entry committed, or the LISTEN connection came back): open ticket
     /// lists reload their rows.
@@ -81,6 +85,7 @@ impl Hub {
             outbox: Arc::new(tokio::sync::Notify::new()),
             deliveries: Arc::new(tokio::sync::Notify::new()),
             arrivals: Arc::new(tokio::sync::Notify::new()),
+            inbox: Arc::new(tokio::sync::Notify::new()),
             changes: Arc::new(tokio::sync::watch::Sender::new(0)),
             closing: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
@@ -173,6 +178,7 @@ impl Hub {
         self.outbox.notify_one();
         self.deliveries.notify_one();
         self.arrivals.notify_one();
+        self.inbox.notify_one();
         self.changes.send_modify(|n| *n += 1);
     }
 

@@ -63,6 +63,9 @@ pub struct Metrics {
     search_pending: Gauge,
     arrival_pending: Gauge,
     arrival_oldest: Gauge<f64, AtomicU64>,
+    inbox_pending: Gauge,
+    inbox_oldest: Gauge<f64, AtomicU64>,
+    inbox_failed: Gauge,
     live_viewers: Gauge,
     pool: Family<PoolLabels, Gauge>,
     /// Scrapes are serialised: each rewrites the scrape-time gauges.
@@ -155,6 +158,25 @@ impl Metrics {
             prometheus_client::registry::Unit::Seconds,
             arrival_oldest.clone(),
         );
+        let inbox_pending = Gauge::default();
+        registry.register(
+            "alert_inbox_pending",
+            "Alert deliveries accepted (202) and not yet applied",
+            inbox_pending.clone(),
+        );
+        let inbox_oldest = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "alert_inbox_oldest_age",
+            "Age of the oldest alert delivery not yet applied (0 when none waits)",
+            prometheus_client::registry::Unit::Seconds,
+            inbox_oldest.clone(),
+        );
+        let inbox_failed = Gauge::default();
+        registry.register(
+            "alert_inbox_failed",
+            "Alert deliveries parked as failed after their last attempt (shown to admins on the integration's page)",
+            inbox_failed.clone(),
+        );
         let live_viewers = Gauge::default();
         registry.register(
             "live_viewers",
@@ -180,6 +202,9 @@ impl Metrics {
             search_pending,
             arrival_pending,
             arrival_oldest,
+            inbox_pending,
+            inbox_oldest,
+            inbox_failed,
             live_viewers,
             pool,
             scrape: tokio::sync::Mutex::new(()),
@@ -245,6 +270,14 @@ impl Metrics {
                         self.arrival_oldest.set(age_of(oldest));
                     }
                     Err(e) => tracing::warn!("metrics: arrival triage queue not read: {e}"),
+                }
+                match crate::db::alert_inbox::pending(&mut conn).await {
+                    Ok((n, oldest, failed)) => {
+                        self.inbox_pending.set(n);
+                        self.inbox_oldest.set(age_of(oldest));
+                        self.inbox_failed.set(failed);
+                    }
+                    Err(e) => tracing::warn!("metrics: alert inbox not read: {e}"),
                 }
                 match crate::search::indexer::lag(sources.search, &mut conn).await {
                     Ok(n) => {

@@ -207,6 +207,11 @@ async fn run_http(
     let listener_task = crate::live::spawn_listener(url.to_owned(), state.hub.clone());
     let arrival_task =
         crate::tickets::arrival::spawn(pool.clone(), search.clone(), state.hub.arrivals.clone());
+    // The alert applier has a connection of its own: a burst of requests
+    // does not starve it (it is one writer at a time per cluster).
+    let inbox_pool = db::pool(url, 1).map_err(StartupError::Pool)?;
+    let inbox_task =
+        crate::tickets::inbox::spawn(inbox_pool, state.metrics.clone(), state.hub.inbox.clone());
     let indexer_task = crate::search::indexer::spawn(search, pool, state.hub.outbox.clone());
     let delivery_task = crate::notify::worker::spawn(
         delivery_pool,
@@ -265,6 +270,7 @@ async fn run_http(
     listener_task.abort();
     indexer_task.abort();
     arrival_task.abort();
+    inbox_task.abort();
     delivery_task.abort();
     tracing::info!("HTTP server stopped");
     // Give the pool's connections a moment to close before the server stops.

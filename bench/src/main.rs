@@ -186,7 +186,8 @@ enum Command {
         json: bool,
     },
     /// A burst of Alertmanager webhook deliveries through the alert intake
-    /// (see README, Benchmarks): alerts/s, the receiver's p50/p99, and a
+    /// (see README, Benchmarks): the receiver's p50/p99 (of its 202s),
+    /// alerts/s accepted and end to end (until the inbox is drained), and a
     /// check that no ticket is lost or duplicated.
     BenchIntake {
         /// Alerts to send in all.

@@ -13,7 +13,7 @@ use crate::db::schema::arrival_triage;
 pub const CHANNEL: &str = "casebook_arrival";
 
 /// A ticket waiting for its triage on arrival.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = arrival_triage)]
 pub struct Queued {
     pub ticket_id: i64,
@@ -52,17 +52,34 @@ pub async fn enqueue(conn: &mut AsyncPgConnection, rows: &[Queued]) -> QueryResu
     Ok(())
 }
 
-/// Takes up to `limit` queued rows, lowest ticket first, for the caller's
-/// transaction; rows another worker holds are skipped, not waited for.
-pub async fn claim(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<Queued>> {
+/// Up to `limit` queued rows, lowest ticket first, read without locks:
+/// the arrival worker searches for them before it locks anything.
+pub async fn peek(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<Queued>> {
     arrival_triage::table
         .order(arrival_triage::ticket_id.asc())
         .select(Queued::as_select())
         .limit(limit)
-        .for_update()
-        .skip_locked()
         .load(conn)
         .await
+}
+
+/// Takes those of `tickets` still queued, for the caller's transaction,
+/// with their tickets locked; rows another worker holds, and rows whose
+/// ticket another transaction holds (the alert applier, which locks
+/// tickets in delivery order), are skipped, not waited for. So this worker
+/// never waits on a ticket lock and cannot close a deadlock with a
+/// transaction that takes ticket locks out of id order; a skipped row is
+/// triaged on the next look.
+pub async fn claim(conn: &mut AsyncPgConnection, tickets: &[i64]) -> QueryResult<Vec<Queued>> {
+    diesel::sql_query(
+        "SELECT a.ticket_id, a.user_id, a.query, a.alertname, a.runbook_key \
+         FROM arrival_triage a JOIN tickets t ON t.id = a.ticket_id \
+         WHERE a.ticket_id = ANY($1) ORDER BY a.ticket_id \
+         FOR UPDATE OF a SKIP LOCKED FOR NO KEY UPDATE OF t SKIP LOCKED",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(tickets)
+    .load(conn)
+    .await
 }
 
 /// Removes rows whose triage is recorded (in the same transaction).

@@ -2,6 +2,7 @@
 //! (one file per table group) the queries. Query functions take
 //! `conn: &mut AsyncPgConnection` so that the caller owns the transaction.
 
+pub mod alert_inbox;
 pub mod api_tokens;
 pub mod arrival_triage;
 pub mod audit;

@@ -33,6 +33,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    alert_inbox (id) {
+        id -> Int8,
+        integration_id -> Int8,
+        external_url -> Text,
+        alerts -> Jsonb,
+        alert_count -> Int4,
+        received_at -> Timestamptz,
+        state -> Text,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        finished_at -> Nullable<Timestamptz>,
+        receipt -> Nullable<Jsonb>,
+    }
+}
+
+diesel::table! {
     arrival_triage (ticket_id) {
         ticket_id -> Int8,
         user_id -> Int8,
@@ -475,6 +491,7 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(alert_inbox -> integrations (integration_id));
 diesel::joinable!(alerts -> integrations (integration_id));
 diesel::joinable!(alerts -> tickets (ticket_id));
 diesel::joinable!(api_tokens -> users (user_id));
@@ -536,6 +553,7 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(
     alerts,
     api_tokens,
+    alert_inbox,
     arrival_triage,
     attachments,
     audit_log,

@@ -9,9 +9,12 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::{Value, json};
 
-use casebook::db::schema::{alerts, integrations, journal_entries, tickets, triage_searches};
+use casebook::db::schema::{
+    alert_inbox, alerts, integrations, journal_entries, tickets, triage_searches,
+};
 use casebook::db::users::User;
 use casebook::domain::account::Role;
+use casebook::tickets::inbox::apply_pending;
 
 use crate::support::fixtures;
 use crate::support::{Browser, TestApp, TestResponse};
@@ -109,7 +112,30 @@ pub(crate) fn payload(status: &str, alerts: Vec<Value>) -> String {
     .to_string()
 }
 
+/// Sends a delivery. An Alertmanager delivery accepted into the inbox
+/// (202) is then applied, as `serve`'s applier would (the test app runs no
+/// background tasks), and the answer is its status URL's receipt, read
+/// with the same token: what the delivery did.
 pub(crate) async fn post(app: &TestApp, token: &str, path: &str, body: &str) -> TestResponse {
+    let res = send(app, token, path, body).await;
+    if path != AM || res.status != 202 {
+        return res;
+    }
+    let accepted = json_of(&res);
+    let url = accepted["status_url"].as_str().unwrap().to_owned();
+    assert_eq!(res.header("location"), Some(url.as_str()));
+    assert_eq!(accepted["state"], "pending", "{}", res.body);
+    let status = applied(app, token, &url).await;
+    assert_eq!(status["state"], "applied", "{status}");
+    TestResponse {
+        status: 200,
+        headers: res.headers,
+        body: status["receipt"].to_string(),
+    }
+}
+
+/// Sends a body as it is, answer and all.
+pub(crate) async fn send(app: &TestApp, token: &str, path: &str, body: &str) -> TestResponse {
     app.call(
         TestRequest::post()
             .uri(path)
@@ -118,6 +144,24 @@ pub(crate) async fn post(app: &TestApp, token: &str, path: &str, body: &str) -> 
             .set_payload(body.to_owned()),
     )
     .await
+}
+
+/// Drives the applier until the delivery at `url` is no longer pending
+/// (another caller may hold the applier's lock meanwhile); answers its
+/// status document.
+pub(crate) async fn applied(app: &TestApp, token: &str, url: &str) -> Value {
+    for _ in 0..1000 {
+        let mut conn = app.conn().await;
+        apply_pending(&mut conn, &app.state.metrics).await.unwrap();
+        let res = app.api_get(token, url).await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        let status = json_of(&res);
+        if status["state"] != "pending" {
+            return status;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("the delivery at {url} stayed pending");
 }
 
 pub(crate) fn json_of(res: &TestResponse) -> Value {
@@ -594,6 +638,12 @@ async fn bad_deliveries_get_a_problem_and_change_nothing() {
     assert_eq!(ticket_count(&mut conn).await, 0);
     let rows: i64 = alerts::table.count().get_result(&mut conn).await.unwrap();
     assert_eq!(rows, 0);
+    let queued: i64 = alert_inbox::table
+        .count()
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "nothing was queued either");
     // And the good one still works.
     assert_eq!(post(app, &token, AM, &good).await.status, 200);
     assert_eq!(ticket_count(&mut conn).await, 1);

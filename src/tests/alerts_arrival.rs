@@ -13,7 +13,7 @@ use casebook::db::schema::{arrival_triage, integrations, journal_entries, triage
 use casebook::tickets::arrival::triage_pending;
 
 use crate::alerts::{AM, desk, disk_full, integration, json_of, payload, post};
-use crate::support::process::{Serve, api_post, data_dir};
+use crate::support::process::{Serve, api_get, api_post, data_dir};
 
 async fn queued(conn: &mut AsyncPgConnection) -> Vec<i64> {
     arrival_triage::table
@@ -179,8 +179,26 @@ async fn alerts_triage_queued_before_a_crash_is_done_by_the_next_serve_and_new_o
     ))
     .unwrap();
     let (status, answer) = api_post(serve.addr, &token, AM, &body);
-    assert_eq!(status, 200, "{answer}");
-    let second = ticket_ids(&serde_json::from_str(&answer).unwrap())[0];
+    assert_eq!(status, 202, "{answer}");
+    let accepted: Value = serde_json::from_str(&answer).unwrap();
+    let url = accepted["status_url"].as_str().unwrap();
+    // Applied by the process's applier, moments later.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let receipt = loop {
+        let (status, body) = api_get(serve.addr, &token, url);
+        assert_eq!(status, 200, "{body}");
+        let doc: Value = serde_json::from_str(&body).unwrap();
+        if doc["state"] == "applied" {
+            break doc["receipt"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not applied within 60 s: {doc}\n{}",
+            serve.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let second = ticket_ids(&receipt)[0];
     let results = recorded(&mut conn, &serve, second).await;
     assert_eq!(results[0]["key"], "storage-pressure", "{results}");
     assert_eq!(searches(&mut conn, first).await.len(), 1);

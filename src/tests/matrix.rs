@@ -140,6 +140,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     // no person, whatever their role or token.
     ("POST", "/api/v1/alerts/alertmanager", "integration"),
     ("POST", "/api/v1/alerts/generic", "integration"),
+    ("GET", "/api/v1/alerts/deliveries/{id}", "integration"),
     ("GET", "/api/v1/me", "signed-in"),
     ("GET", "/api/v1/models", "signed-in"),
     ("POST", "/api/v1/models", "staff"),

@@ -8,6 +8,7 @@
 mod accounts;
 mod alerts;
 mod alerts_arrival;
+mod alerts_inbox;
 mod browser;
 mod cli;
 mod drift;

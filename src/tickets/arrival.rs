@@ -7,8 +7,9 @@
 //! transaction), so a burst of alerts is not held up by up to a hundred
 //! searches per request. The arrival worker, one task per process, takes
 //! queued rows after the commit (`FOR UPDATE SKIP LOCKED`, so several
-//! instances share the queue), records each triage and deletes its row in
-//! one transaction: a crash before that commit leaves the row, and the
+//! instances share the queue; the searches run before the claim, so no
+//! ticket is locked while they run), records each triage and deletes its
+//! row in one transaction: a crash before that commit leaves the row, and the
 //! next start triages the ticket; a crash after it leaves nothing to do.
 
 use std::collections::HashMap;
@@ -37,52 +38,69 @@ const SUGGESTIONS: usize = 10;
 const IDLE_LOOK: Duration = Duration::from_secs(5);
 
 /// Triages up to `limit` queued tickets in one transaction; answers how
-/// many (0: nothing is queued that another worker does not hold).
+/// many (0: nothing is queued that another worker or transaction does not
+/// hold).
+///
+/// The searches (CPU work, tens of milliseconds for a batch) run before the
+/// transaction, on rows read without locks; the transaction then claims
+/// those rows and their tickets (skipping any held elsewhere) and records
+/// the results. So no ticket is locked while the searches run: the alert
+/// applier, firing again on a ticket just opened, does not wait for them.
 pub async fn triage_batch(
     conn: &mut AsyncPgConnection,
     index: &SearchIndex,
     limit: i64,
 ) -> Result<usize, TicketError> {
+    let peeked = arrival_triage::peek(conn, limit).await?;
+    if peeked.is_empty() {
+        return Ok(0);
+    }
+    let alertnames: Vec<String> = peeked
+        .iter()
+        .filter(|q| !q.alertname.is_empty())
+        .map(|q| q.alertname.clone())
+        .collect();
+    let keys: Vec<String> = peeked
+        .iter()
+        .filter_map(|q| q.runbook_key.clone())
+        .collect();
+    let declared = integrations::declared_models(conn, &alertnames, &keys).await?;
+    let queries: Vec<String> = peeked.iter().map(|q| q.query.clone()).collect();
     let index = index.clone();
+    // The search is CPU work: off the async workers.
+    let found = tokio::task::spawn_blocking(move || {
+        queries
+            .iter()
+            .map(|q| crate::search::triage::suggest_models(&index, q, SUGGESTIONS))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(|e| {
+        SearchError::Index(tantivy::TantivyError::SystemError(format!(
+            "the triage search task failed: {e}"
+        )))
+    })??;
+    let mut results: HashMap<i64, serde_json::Value> = peeked
+        .iter()
+        .zip(&found)
+        .map(|(q, suggestions)| (q.ticket_id, ranked(q, &declared, suggestions)))
+        .collect();
+    let ids: Vec<i64> = peeked.iter().map(|q| q.ticket_id).collect();
     conn.transaction(async move |conn| {
-        let queued = arrival_triage::claim(conn, limit).await?;
+        let queued = arrival_triage::claim(conn, &ids).await?;
         if queued.is_empty() {
             return Ok(0);
         }
-        let alertnames: Vec<String> = queued
-            .iter()
-            .filter(|q| !q.alertname.is_empty())
-            .map(|q| q.alertname.clone())
-            .collect();
-        let keys: Vec<String> = queued
-            .iter()
-            .filter_map(|q| q.runbook_key.clone())
-            .collect();
-        let declared = integrations::declared_models(conn, &alertnames, &keys).await?;
-        let queries: Vec<String> = queued.iter().map(|q| q.query.clone()).collect();
-        // The search is CPU work: off the async workers.
-        let found = tokio::task::spawn_blocking(move || {
-            queries
-                .iter()
-                .map(|q| crate::search::triage::suggest_models(&index, q, SUGGESTIONS))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| {
-            SearchError::Index(tantivy::TantivyError::SystemError(format!(
-                "the triage search task failed: {e}"
-            )))
-        })??;
         let records: Vec<(TicketId, UserId, &str, serde_json::Value)> = queued
             .iter()
-            .zip(&found)
-            .map(|(q, suggestions)| {
-                let results = ranked(q, &declared, suggestions);
+            .map(|q| {
                 (
                     TicketId(q.ticket_id),
                     UserId(q.user_id),
                     q.query.as_str(),
-                    results,
+                    results
+                        .remove(&q.ticket_id)
+                        .unwrap_or(serde_json::Value::Array(Vec::new())),
                 )
             })
             .collect();

@@ -1,6 +1,9 @@
 //! Alert intake: a delivery of alerts from an integration (Alertmanager's
 //! webhook or the generic JSON intake) opens, updates, resolves or reopens
-//! tickets, in one transaction per delivery.
+//! tickets. `check` refuses bad input before anything is written; `apply`
+//! does the work in the caller's transaction: the generic intake's request
+//! (`receive`), or the inbox's applier for Alertmanager's deliveries
+//! (`tickets::inbox`).
 //!
 //! Idempotence: each alert has one row in `alerts`, unique per
 //! (integration, fingerprint). The delivery inserts the rows it lacks
@@ -73,12 +76,32 @@ struct ToOpen<'a> {
     runbook_key: Option<String>,
 }
 
+/// Applies a delivery at once, in one transaction (the generic intake:
+/// its callers want the ticket id in the answer).
 pub async fn receive(
     conn: &mut AsyncPgConnection,
     integration: &Integration,
     external_url: &str,
     alerts: Vec<Incoming>,
 ) -> Result<Receipt, TicketError> {
+    let by_fp = check(integration, external_url, alerts)?;
+    if by_fp.is_empty() {
+        return Ok(Receipt::default());
+    }
+    conn.transaction(async |conn| apply(conn, integration, external_url, by_fp).await)
+        .await
+}
+
+/// Refuses a delivery that could not be applied, before anything is
+/// written: too many alerts, an alert that cannot be stored, a firing
+/// alert whose ticket could not be opened (its title, description,
+/// priority or category). Answers the alerts by fingerprint: one alert
+/// once per delivery, the last word on it counts.
+pub fn check(
+    integration: &Integration,
+    external_url: &str,
+    alerts: Vec<Incoming>,
+) -> Result<BTreeMap<String, Incoming>, TicketError> {
     if alerts.len() > MAX_ALERTS {
         return Err(FieldError::new(
             "alerts",
@@ -90,20 +113,29 @@ pub async fn receive(
         alert.check(n + 1)?;
     }
     super::no_nul("externalURL", external_url)?;
-    // One alert once per delivery: the last word on it counts.
+    let mapping = integration.mapping();
     let mut by_fp: BTreeMap<String, Incoming> = BTreeMap::new();
     for mut alert in alerts {
         alert.fingerprint = alert.fingerprint.trim().to_owned();
         by_fp.insert(alert.fingerprint.clone(), alert);
     }
-    if by_fp.is_empty() {
-        return Ok(Receipt::default());
+    // What an opening would check, checked now: a delivery accepted into
+    // the inbox does not fail later on its own input.
+    for alert in by_fp.values() {
+        if alert.status == AlertStatus::Firing {
+            edit::checked(
+                &alert.title(),
+                &alert.description(external_url),
+                &mapping.priority(alert).to_string(),
+                &mapping.category(alert),
+            )?;
+        }
     }
-    conn.transaction(async |conn| apply(conn, integration, external_url, by_fp).await)
-        .await
+    Ok(by_fp)
 }
 
-async fn apply(
+/// Applies checked alerts (`check`) in the caller's transaction.
+pub async fn apply(
     conn: &mut AsyncPgConnection,
     integration: &Integration,
     external_url: &str,

@@ -21,6 +21,7 @@ pub mod arrival;
 mod attach;
 mod checklist;
 pub mod edit;
+pub mod inbox;
 pub mod intake;
 
 pub use attach::{Upload, attach};

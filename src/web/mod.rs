@@ -447,6 +447,12 @@ fn table() -> Vec<Def> {
             Integration,
             api::alerts::generic,
         ),
+        def(
+            M::GET,
+            "/api/v1/alerts/deliveries/{id}",
+            Integration,
+            api::alerts::delivery,
+        ),
         def(M::GET, "/api/v1/models", SignedIn, api::models::list),
         def(M::POST, "/api/v1/models", Staff, api::models::create),
         def(

@@ -49,7 +49,12 @@ struct ShowPage {
     priorities: [Priority; 4],
     form: IntegrationForm,
     error: Option<FieldError>,
+    /// Its deliveries parked as failed by the alert inbox's applier.
+    parked: Vec<crate::db::alert_inbox::Delivery>,
 }
+
+/// Parked deliveries listed on an integration's page (newest first).
+const PARKED_SHOWN: i64 = 20;
 
 /// The create and edit form.
 #[derive(Deserialize, Clone)]
@@ -339,8 +344,9 @@ pub async fn show(
     state: web::Data<AppState>,
     path: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
     let mut conn = state.pool.get().await?;
-    let integration = integrations::find(&mut conn, path.into_inner())
+    let integration = integrations::find(&mut conn, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let page = ShowPage {
@@ -350,6 +356,7 @@ pub async fn show(
         organizations: organizations(&mut conn).await?,
         priorities: Priority::ALL,
         error: None,
+        parked: crate::db::alert_inbox::failed(&mut conn, id, PARKED_SHOWN).await?,
     };
     render_status(&page, StatusCode::OK)
 }
@@ -376,6 +383,7 @@ pub async fn update(
             priorities: Priority::ALL,
             form: form.clone(),
             error: Some(e),
+            parked: crate::db::alert_inbox::failed(conn, id, PARKED_SHOWN).await?,
         };
         render_status(&page, StatusCode::UNPROCESSABLE_ENTITY)
     };

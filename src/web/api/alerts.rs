@@ -2,6 +2,12 @@
 //! generic JSON alert, both authenticated by an integration token. The
 //! bodies are read here into `domain::alert::Incoming`; what they do to
 //! tickets is the intake service's (`tickets::intake`).
+//!
+//! Alertmanager's deliveries go through the durable inbox
+//! (`tickets::inbox`): checked, stored and answered `202 Accepted` with a
+//! status URL, applied moments later by the one applier. Alertmanager only
+//! needs a 2xx. The generic intake applies the alert in the request and
+//! answers its receipt, because scripts want the ticket id at once.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +19,7 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::domain::FieldError;
 use crate::domain::alert::{AlertStatus, Decision, Incoming};
+use crate::tickets::inbox::{self, ReceiptLine};
 use crate::tickets::intake::{self, Receipt};
 use crate::web::auth::IntegrationCaller;
 use crate::web::error::{ApiError, AppError};
@@ -147,11 +154,70 @@ impl From<Receipt> for IntakeReceipt {
     }
 }
 
-/// The intake counters of `/metrics`: every alert received; those that
-/// opened a ticket; those that opened none because their ticket exists (fired
-/// again, a retry, a repeat).
+impl From<Vec<ReceiptLine>> for IntakeReceipt {
+    fn from(lines: Vec<ReceiptLine>) -> Self {
+        let count = |outcome: Decision| {
+            lines
+                .iter()
+                .filter(|l| l.outcome == outcome.as_str())
+                .count()
+        };
+        IntakeReceipt {
+            received: lines.len(),
+            opened: count(Decision::Open),
+            fired_again: count(Decision::FiredAgain),
+            reopened: count(Decision::Reopen),
+            resolved: count(Decision::Resolved),
+            unchanged: count(Decision::Unchanged),
+            alerts: lines
+                .into_iter()
+                .map(|l| AlertOutcome {
+                    fingerprint: l.fingerprint,
+                    ticket_id: l.ticket_id,
+                    outcome: l.outcome,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A delivery taken into the inbox (`202 Accepted`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryAccepted {
+    pub id: i64,
+    /// Always "pending" here: the applier applies it moments later.
+    pub state: String,
+    /// Alerts in the delivery (after merging repeats of one fingerprint).
+    pub alerts: usize,
+    /// Where to read what it did (with the same integration token).
+    pub status_url: String,
+}
+
+/// An accepted delivery, as its status URL shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryStatus {
+    pub id: i64,
+    /// pending (not applied yet, or failed and to be tried again), applied,
+    /// or failed (parked after its last attempt; an admin sees it on the
+    /// integration's page).
+    pub state: String,
+    pub alerts: i32,
+    pub received_at: DateTime<Utc>,
+    /// Attempts to apply it so far.
+    pub attempts: i32,
+    /// The last attempt's error, if it failed.
+    pub error: Option<String>,
+    /// When it was applied or parked.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// What it did, once applied.
+    pub receipt: Option<IntakeReceipt>,
+}
+
+/// The intake counters of `/metrics` for an alert applied in the request:
+/// one that opened a ticket; one that opened none because its ticket
+/// exists (fired again, a retry, a repeat). The inbox's applier counts its
+/// own (`tickets::inbox`).
 fn count(metrics: &crate::metrics::Metrics, receipt: &Receipt) {
-    metrics.alerts_received(receipt.alerts.len() as u64);
     for alert in &receipt.alerts {
         match alert.decision {
             Decision::Open => metrics.alert_opened(),
@@ -178,7 +244,7 @@ fn read<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<(T, serde_json::V
     tag = "alerts",
     request_body(content = AlertmanagerPayload, content_type = "application/json"),
     responses(
-        (status = 200, description = "The delivery was applied (or was a harmless repeat)", body = IntakeReceipt),
+        (status = 202, description = "The delivery was checked and stored; it is applied moments later, in the order deliveries came (see its status URL, also in `Location`)", body = DeliveryAccepted),
         (status = 400, description = "The body is not JSON", body = crate::web::api::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No integration token, or an unknown or revoked one", body = crate::web::api::Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than 2 MiB", body = crate::web::api::Problem, content_type = "application/problem+json"),
@@ -236,9 +302,54 @@ pub async fn alertmanager(
         });
     }
     let mut conn = state.pool.get().await?;
-    let receipt = intake::receive(&mut conn, &caller.0, &payload.external_url, alerts).await?;
-    count(&state.metrics, &receipt);
-    Ok(HttpResponse::Ok().json(IntakeReceipt::from(receipt)))
+    let accepted = inbox::accept(&mut conn, &caller.0, &payload.external_url, alerts).await?;
+    state.metrics.alerts_received(accepted.alerts as u64);
+    state.hub.inbox.notify_one();
+    let status_url = format!("/api/v1/alerts/deliveries/{}", accepted.id);
+    Ok(HttpResponse::Accepted()
+        .insert_header((actix_web::http::header::LOCATION, status_url.clone()))
+        .json(DeliveryAccepted {
+            id: accepted.id,
+            state: "pending".to_owned(),
+            alerts: accepted.alerts,
+            status_url,
+        }))
+}
+
+/// What an accepted Alertmanager delivery did, or that it is still pending.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/deliveries/{id}",
+    tag = "alerts",
+    params(("id" = i64, Path, description = "The id answered with 202 Accepted")),
+    responses(
+        (status = 200, description = "The delivery: pending, applied (with its receipt) or failed", body = DeliveryStatus),
+        (status = 401, description = "No integration token, or an unknown or revoked one", body = crate::web::api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such delivery of this integration", body = crate::web::api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delivery(
+    state: web::Data<AppState>,
+    caller: IntegrationCaller,
+    path: web::Path<i64>,
+) -> Result<web::Json<DeliveryStatus>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let row = crate::db::alert_inbox::find(&mut conn, caller.0.id, path.into_inner())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(web::Json(DeliveryStatus {
+        id: row.id,
+        state: row.state,
+        alerts: row.alert_count,
+        received_at: row.received_at,
+        attempts: row.attempts,
+        error: row.last_error,
+        finished_at: row.finished_at,
+        receipt: row
+            .receipt
+            .as_ref()
+            .map(|r| IntakeReceipt::from(inbox::read_receipt(r))),
+    }))
 }
 
 /// Receives one alert in the generic format.
@@ -288,6 +399,7 @@ pub async fn generic(
     }
     let mut conn = state.pool.get().await?;
     let receipt = intake::receive(&mut conn, &caller.0, "", vec![incoming]).await?;
+    state.metrics.alerts_received(receipt.alerts.len() as u64);
     count(&state.metrics, &receipt);
     Ok(HttpResponse::Ok().json(IntakeReceipt::from(receipt)))
 }
@@ -299,7 +411,7 @@ mod tests {
     use super::*;
 
     #[derive(OpenApi)]
-    #[openapi(paths(alertmanager, generic))]
+    #[openapi(paths(alertmanager, generic, delivery))]
     struct AlertsDoc;
 
     /// The handlers' own annotations describe both routes with their
@@ -317,9 +429,19 @@ mod tests {
                 .as_str()
                 .unwrap();
             assert!(body.ends_with(schema), "{body}");
-            assert!(post["responses"]["200"].is_object(), "{post}");
             assert!(post["responses"]["401"].is_object(), "{post}");
         }
+        // Alertmanager's deliveries are accepted into the inbox; the
+        // generic alert is applied in the request.
+        let am = &doc["paths"]["/api/v1/alerts/alertmanager"]["post"]["responses"];
+        assert!(am["202"].is_object() && am["200"].is_null(), "{am}");
+        let generic = &doc["paths"]["/api/v1/alerts/generic"]["post"]["responses"];
+        assert!(generic["200"].is_object(), "{generic}");
+        let status = &doc["paths"]["/api/v1/alerts/deliveries/{id}"]["get"]["responses"];
+        assert!(
+            status["200"].is_object() && status["404"].is_object(),
+            "{status}"
+        );
         let schemas = &doc["components"]["schemas"];
         for name in [
             "AlertmanagerPayload",
@@ -327,6 +449,8 @@ mod tests {
             "GenericAlert",
             "IntakeReceipt",
             "AlertOutcome",
+            "DeliveryAccepted",
+            "DeliveryStatus",
         ] {
             assert!(schemas[name].is_object(), "{name} in {schemas}");
         }

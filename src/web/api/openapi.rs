@@ -42,6 +42,7 @@ use crate::web::render;
         crate::web::mail::receive,
         crate::web::api::alerts::alertmanager,
         crate::web::api::alerts::generic,
+        crate::web::api::alerts::delivery,
         crate::web::api::models::list,
         crate::web::api::models::create,
         crate::web::api::models::post_text,

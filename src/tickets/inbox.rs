@@ -1,0 +1,411 @@
+//! The durable inbox of Alertmanager deliveries: accepted at once, applied
+//! by one writer.
+//!
+//! The receiver checks a delivery (`intake::check`: bad input is refused
+//! with nothing written), stores it in `alert_inbox` (one committed
+//! insert: an acknowledged delivery is never lost) and answers 202 with
+//! the row's id. One applier per cluster (`spawn`, a task in `serve`,
+//! woken by the receiving process; the advisory lock `alert_inbox::APPLIER_LOCK`
+//! keeps other instances' appliers out while it works) applies pending
+//! deliveries in the order they were accepted, several per transaction,
+//! each with the intake's own code (`intake::apply`) in a savepoint, and
+//! stores each one's receipt in the same transaction. With one writer no
+//! delivery waits for another's alert-row or ticket locks, and a
+//! fingerprint's firing and resolution are applied in the order they came.
+//!
+//! A delivery that fails to apply rolls back to its savepoint; its attempt
+//! and error are counted and the applier stops there (later deliveries
+//! may concern the same alerts) and tries again after a pause. After
+//! `MAX_ATTEMPTS` it is parked as failed, with its error, and the queue
+//! moves on; `/metrics` and the admin's integration page show it. A crash
+//! before the commit leaves the rows pending for the next start; a
+//! delivery is marked applied only in the transaction that applied it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::{Deserialize, Serialize};
+
+use super::TicketError;
+use super::intake::{self, AlertResult, Receipt};
+use crate::db::DbPool;
+use crate::db::alert_inbox::{self, Pending};
+use crate::db::integrations::{self, Integration};
+use crate::domain::FieldError;
+use crate::domain::alert::{AlertStatus, Decision, Incoming};
+use crate::domain::ticket::Priority;
+use crate::metrics::Metrics;
+
+/// Attempts before a delivery that cannot be applied is parked as failed.
+pub const MAX_ATTEMPTS: i32 = 5;
+/// Deliveries looked at per transaction.
+const BATCH: i64 = 64;
+/// Alerts applied per transaction (a larger first delivery still goes
+/// alone): bounds how long one transaction holds its locks.
+const BATCH_ALERTS: i64 = 2_000;
+/// A look at the inbox even when this process accepted nothing (another
+/// instance's deliveries, whose applier stopped).
+const IDLE_LOOK: Duration = Duration::from_secs(5);
+/// The next look when another instance's applier held the inbox.
+const BUSY_LOOK: Duration = Duration::from_millis(50);
+/// Applied deliveries (and their receipts) are kept this long for their
+/// status URL.
+const KEEP_APPLIED_HOURS: i64 = 24;
+
+/// One alert as the inbox stores it (the checked `Incoming`).
+#[derive(Debug, Serialize, Deserialize)]
+struct Stored {
+    fingerprint: String,
+    #[serde(default)]
+    group_key: String,
+    status: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    starts_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    ends_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    generator_url: String,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    priority: Option<i16>,
+    #[serde(default)]
+    category: Option<String>,
+}
+
+fn stored(alerts: &BTreeMap<String, Incoming>) -> serde_json::Value {
+    let rows: Vec<Stored> = alerts
+        .values()
+        .map(|a| Stored {
+            fingerprint: a.fingerprint.clone(),
+            group_key: a.group_key.clone(),
+            status: a.status.as_str().to_owned(),
+            labels: a.labels.clone(),
+            annotations: a.annotations.clone(),
+            starts_at: a.starts_at,
+            ends_at: a.ends_at,
+            generator_url: a.generator_url.clone(),
+            title: a.title.clone(),
+            description: a.description.clone(),
+            priority: a.priority.map(Priority::level),
+            category: a.category.clone(),
+        })
+        .collect();
+    serde_json::to_value(rows).unwrap_or(serde_json::Value::Null)
+}
+
+fn incoming(value: serde_json::Value) -> Result<BTreeMap<String, Incoming>, FieldError> {
+    let rows: Vec<Stored> = serde_json::from_value(value).map_err(|e| {
+        FieldError::new("alerts", format!("the stored delivery is unreadable: {e}"))
+    })?;
+    let mut out = BTreeMap::new();
+    for s in rows {
+        let alert = Incoming {
+            fingerprint: s.fingerprint,
+            group_key: s.group_key,
+            status: AlertStatus::parse("alerts", &s.status)?,
+            labels: s.labels,
+            annotations: s.annotations,
+            starts_at: s.starts_at,
+            ends_at: s.ends_at,
+            generator_url: s.generator_url,
+            title: s.title,
+            description: s.description,
+            priority: s.priority.map(Priority::new).transpose()?,
+            category: s.category,
+        };
+        out.insert(alert.fingerprint.clone(), alert);
+    }
+    Ok(out)
+}
+
+/// One alert's line of a stored receipt.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReceiptLine {
+    pub fingerprint: String,
+    pub ticket_id: Option<i64>,
+    /// opened, fired_again, reopened, resolved or unchanged.
+    pub outcome: String,
+}
+
+/// A receipt as stored with its delivery.
+pub fn receipt_lines(receipt: &Receipt) -> Vec<ReceiptLine> {
+    receipt
+        .alerts
+        .iter()
+        .map(|a| ReceiptLine {
+            fingerprint: a.fingerprint.clone(),
+            ticket_id: a.ticket.map(|t| t.0),
+            outcome: a.decision.as_str().to_owned(),
+        })
+        .collect()
+}
+
+/// A stored receipt read back (a line that cannot be read is left out).
+pub fn read_receipt(value: &serde_json::Value) -> Vec<ReceiptLine> {
+    serde_json::from_value(value.clone()).unwrap_or_default()
+}
+
+/// A delivery taken into the inbox.
+#[derive(Debug, Clone, Copy)]
+pub struct Accepted {
+    pub id: i64,
+    /// Alerts in it, after merging repeats of one fingerprint.
+    pub alerts: usize,
+}
+
+/// Checks a delivery and stores it for the applier (one committed
+/// insert); bad input is refused and nothing is written.
+pub async fn accept(
+    conn: &mut AsyncPgConnection,
+    integration: &Integration,
+    external_url: &str,
+    alerts: Vec<Incoming>,
+) -> Result<Accepted, TicketError> {
+    let by_fp = intake::check(integration, external_url, alerts)?;
+    let n = by_fp.len();
+    let id = alert_inbox::insert(
+        conn,
+        integration.id,
+        external_url,
+        &stored(&by_fp),
+        i32::try_from(n).unwrap_or(i32::MAX),
+    )
+    .await?;
+    Ok(Accepted { id, alerts: n })
+}
+
+/// What one pass of the applier did.
+#[derive(Debug, Default)]
+pub struct Pass {
+    /// Deliveries applied, with their receipts.
+    pub applied: Vec<(i64, Receipt)>,
+    /// Deliveries parked as failed in this pass.
+    pub parked: Vec<i64>,
+    /// A delivery failed and will be tried again: the pass stopped there.
+    pub retry: bool,
+    /// Another applier holds the lock.
+    pub busy: bool,
+    /// A delivery met a deadlock or a serialization failure: the pass
+    /// stopped there and the next one tries it again at once.
+    pub again: bool,
+}
+
+impl Pass {
+    fn did_something(&self) -> bool {
+        !self.applied.is_empty() || !self.parked.is_empty() || self.again
+    }
+}
+
+/// Applies the oldest pending deliveries in one transaction (each in a
+/// savepoint), at most `BATCH` of them and about `BATCH_ALERTS` alerts.
+pub async fn apply_batch(conn: &mut AsyncPgConnection) -> Result<Pass, TicketError> {
+    conn.transaction(async |conn| {
+        let mut pass = Pass::default();
+        if !alert_inbox::lock_applier(conn).await? {
+            pass.busy = true;
+            return Ok(pass);
+        }
+        let rows = alert_inbox::next(conn, BATCH).await?;
+        let mut sources: HashMap<i64, Integration> = HashMap::new();
+        let mut alerts = 0i64;
+        for row in rows {
+            if alerts > 0 && alerts + i64::from(row.alert_count) > BATCH_ALERTS {
+                break;
+            }
+            alerts += i64::from(row.alert_count);
+            let id = row.id;
+            let applied = conn
+                .transaction(async |conn| apply_one(conn, row, &mut sources).await)
+                .await;
+            match applied {
+                Ok(receipt) => {
+                    let lines = serde_json::to_value(receipt_lines(&receipt))
+                        .unwrap_or(serde_json::Value::Null);
+                    alert_inbox::applied(conn, id, &lines).await?;
+                    pass.applied.push((id, receipt));
+                }
+                Err(e) if transient(&e) => {
+                    // Not the delivery's fault: tried again at once,
+                    // without counting an attempt.
+                    tracing::info!(delivery = id, error = %e, "an alert delivery will be applied again");
+                    pass.again = true;
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(delivery = id, error = %e, "an alert delivery failed to apply");
+                    if alert_inbox::attempt_failed(conn, id, &e.to_string(), MAX_ATTEMPTS).await? {
+                        tracing::error!(delivery = id, error = %e, "alert delivery {id} parked as failed after {MAX_ATTEMPTS} attempts");
+                        pass.parked.push(id);
+                    } else {
+                        // Later deliveries may concern the same alerts:
+                        // they wait for this one's next attempt.
+                        pass.retry = true;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok::<_, TicketError>(pass)
+    })
+    .await
+}
+
+/// A failure that says nothing about the delivery: another transaction
+/// was in the way.
+fn transient(e: &TicketError) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        TicketError::Database(Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => {
+            true
+        }
+        TicketError::Database(Error::DatabaseError(_, info)) => {
+            info.message().contains("deadlock detected")
+        }
+        _ => false,
+    }
+}
+
+async fn apply_one(
+    conn: &mut AsyncPgConnection,
+    row: Pending,
+    sources: &mut HashMap<i64, Integration>,
+) -> Result<Receipt, TicketError> {
+    let integration = match sources.get(&row.integration_id) {
+        Some(i) => i.clone(),
+        None => {
+            // A revoked integration's accepted deliveries are still
+            // applied: they were acknowledged.
+            let i = integrations::find(conn, row.integration_id)
+                .await?
+                .ok_or(TicketError::NotFound)?;
+            sources.insert(i.id, i.clone());
+            i
+        }
+    };
+    let by_fp = incoming(row.alerts)?;
+    if by_fp.is_empty() {
+        return Ok(Receipt::default());
+    }
+    intake::apply(conn, &integration, &row.external_url, by_fp).await
+}
+
+/// What `apply_pending` did.
+#[derive(Debug, Default)]
+pub struct Drained {
+    pub applied: usize,
+    pub parked: usize,
+    /// A delivery failed and waits for its next attempt.
+    pub retry: bool,
+    /// Another instance's applier held the inbox.
+    pub busy: bool,
+}
+
+/// Applies pending deliveries until none is left, one fails (it is tried
+/// again on the next call, or parked if that was its last attempt), or
+/// another applier holds the inbox; counts the alerts in `metrics`.
+pub async fn apply_pending(
+    conn: &mut AsyncPgConnection,
+    metrics: &Metrics,
+) -> Result<Drained, TicketError> {
+    let mut drained = Drained::default();
+    loop {
+        let pass = apply_batch(conn).await?;
+        for (_, receipt) in &pass.applied {
+            count(metrics, receipt);
+        }
+        drained.applied += pass.applied.len();
+        drained.parked += pass.parked.len();
+        if pass.retry {
+            drained.retry = true;
+            return Ok(drained);
+        }
+        if pass.busy || !pass.did_something() {
+            drained.busy = pass.busy;
+            return Ok(drained);
+        }
+    }
+}
+
+/// The intake counters of `/metrics` for an applied delivery: those that
+/// opened a ticket; those that opened none because their ticket exists
+/// (fired again, a retry, a repeat).
+fn count(metrics: &Metrics, receipt: &Receipt) {
+    for AlertResult { decision, .. } in &receipt.alerts {
+        match decision {
+            Decision::Open => metrics.alert_opened(),
+            Decision::FiredAgain | Decision::Unchanged => metrics.alert_deduplicated(),
+            Decision::Reopen | Decision::Resolved => {}
+        }
+    }
+}
+
+/// The applier: applies what is pending at start (what a crash or a stop
+/// left), then whenever a delivery is accepted, on any instance.
+pub fn spawn(
+    pool: DbPool,
+    metrics: Arc<Metrics>,
+    wake: Arc<tokio::sync::Notify>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut pruned_at: Option<std::time::Instant> = None;
+        loop {
+            let mut pause = IDLE_LOOK;
+            match pool.get().await {
+                Ok(mut conn) => {
+                    match apply_pending(&mut conn, &metrics).await {
+                        Ok(d) => {
+                            if d.applied > 0 {
+                                tracing::debug!("applied {} alert delivery(ies)", d.applied);
+                            }
+                            if d.retry {
+                                // A failing delivery: tried again soon, not
+                                // in a tight loop.
+                                pause = Duration::from_secs(1);
+                            } else if d.busy {
+                                // Another instance's applier is at work; it
+                                // may have looked before this process's
+                                // last delivery committed (there is no
+                                // NOTIFY), so look again shortly.
+                                pause = BUSY_LOOK;
+                            }
+                        }
+                        // The rows stay pending; the next look tries again.
+                        Err(e) => {
+                            tracing::warn!(error = %e, "applying the alert inbox failed");
+                            pause = Duration::from_secs(1);
+                        }
+                    }
+                    if pruned_at.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+                        pruned_at = Some(std::time::Instant::now());
+                        let before = Utc::now() - chrono::Duration::hours(KEEP_APPLIED_HOURS);
+                        if let Err(e) = alert_inbox::prune(&mut conn, before).await {
+                            tracing::warn!("alert inbox: old deliveries not pruned: {e}");
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("alert applier: no database connection: {e}");
+                    pause = Duration::from_secs(1);
+                }
+            }
+            if pause == IDLE_LOOK {
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(pause) => {}
+                }
+            } else {
+                tokio::time::sleep(pause).await;
+            }
+        }
+    })
+}
