@@ -217,8 +217,8 @@ impl Segment<'_, '_> {
                 .filter(|&d| is_alive(d) && !out(scores[d as usize] + self.after[rest], threshold))
                 .collect();
             live.sort_unstable();
-            for j in rest..order.len() {
-                self.seek(&order[j], &live)?;
+            for (j, clause) in order.iter().enumerate().skip(rest) {
+                self.seek(clause, &live)?;
                 let scores = &*self.scores;
                 let partial = live.iter().map(|&d| scores[d as usize]);
                 let from_found = found.iter().map(|f| f.0);
