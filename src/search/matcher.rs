@@ -35,6 +35,8 @@
 use std::collections::HashMap;
 use std::ops::Range;
 
+mod sum;
+
 use tantivy::collector::TopDocs;
 use tantivy::query::{
     Bm25StatisticsProvider, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery,
@@ -1262,8 +1264,8 @@ impl<'a> TermsSearch<'a> {
 
     /// The `wanted` documents with the highest sum of `clauses`' scores
     /// (ties: the lower address first), as tantivy's top-docs search of
-    /// their union finds them, but term at a time: each clause's postings
-    /// are read once, adding to a score per document.
+    /// their union finds them, but term at a time with exact MaxScore
+    /// pruning (see [`sum`]).
     ///
     /// Block-max WAND (what tantivy does for the union) skips the documents
     /// that cannot reach the top, which pays when few do. A triage query is
@@ -1273,56 +1275,7 @@ impl<'a> TermsSearch<'a> {
     /// spent its time re-sorting its clauses at every document (measured:
     /// 70% of a triage search's time at 100,000 models).
     fn top_by_sum(&self, clauses: &[&Clause], wanted: usize) -> tantivy::Result<Vec<DocAddress>> {
-        let scoring = EnableScoring::enabled_from_statistics_provider(self.stats, self.searcher);
-        let weights = clauses
-            .iter()
-            .map(|c| {
-                let query = TermQuery::new(c.target.clone(), IndexRecordOption::WithFreqs);
-                Ok((query.weight(scoring)?, c.boost))
-            })
-            .collect::<tantivy::Result<Vec<_>>>()?;
-        let mut found: Vec<(f32, DocAddress)> = Vec::new();
-        SCORES.with_borrow_mut(|scores| -> tantivy::Result<()> {
-            for (ord, reader) in self.searcher.segment_readers().iter().enumerate() {
-                let max_doc = reader.max_doc() as usize;
-                if scores.len() < max_doc {
-                    scores.resize(max_doc, 0.0);
-                }
-                let mut touched: Vec<u32> = Vec::new();
-                for (weight, boost) in &weights {
-                    let mut scorer = weight.scorer(reader, *boost)?;
-                    let mut doc = scorer.doc();
-                    while doc != tantivy::TERMINATED {
-                        if let Some(cell) = scores.get_mut(doc as usize) {
-                            // A BM25 score is positive: 0 is "not yet seen".
-                            if *cell == 0.0 {
-                                touched.push(doc);
-                            }
-                            *cell += scorer.score();
-                        }
-                        doc = scorer.advance();
-                    }
-                }
-                let alive = reader.alive_bitset();
-                for doc in touched {
-                    if let Some(cell) = scores.get_mut(doc as usize) {
-                        if alive.is_none_or(|a| a.is_alive(doc)) {
-                            found.push((*cell, DocAddress::new(ord as u32, doc)));
-                        }
-                        *cell = 0.0;
-                    }
-                }
-            }
-            Ok(())
-        })?;
-        let order =
-            |a: &(f32, DocAddress), b: &(f32, DocAddress)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-        if found.len() > wanted && wanted > 0 {
-            found.select_nth_unstable_by(wanted - 1, order);
-        }
-        found.truncate(wanted);
-        found.sort_by(order);
-        Ok(found.into_iter().map(|(_, address)| address).collect())
+        Ok(sum::top_by_sum(self.searcher, self.stats, clauses, wanted)?.0)
     }
 
     /// `docs` scored on every clause, in index order.
@@ -1337,13 +1290,6 @@ impl<'a> TermsSearch<'a> {
             docs,
         )
     }
-}
-
-thread_local! {
-    /// [`TermsSearch::top_by_sum`]'s score per document of a segment, kept
-    /// per thread between searches (all zero between them) so that a search
-    /// neither allocates nor clears a segment-sized array.
-    static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// BM25F scores of `clause` (a term of the whole-text field) for the sorted
@@ -2436,6 +2382,126 @@ mod tests {
             mine.sort_by(|a, b| b.total_cmp(a));
             for (a, (b, _)) in mine.iter().zip(&expected) {
                 assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The pruned sum (see `sum`) picks what tantivy's own top-docs search
+    /// of the union picks, when the rare words' partial sums are soon above
+    /// what the common words can add: over several segments, with the best
+    /// documents deleted, and with ties (equal documents) at the cut.
+    #[test]
+    fn pruned_candidates_are_the_top_documents_of_the_union() -> tantivy::Result<()> {
+        let (schema, fields) = schema();
+        let index = Index::create_in_ram(schema);
+        register_analyzers(&index);
+        let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 15_000_000)?;
+        writer.set_merge_policy(Box::new(tantivy::merge_policy::NoMergePolicy));
+        let rare = ["replication", "quorum", "certificate", "throttled"];
+        let common = ["service", "host", "error", "slow", "check", "restart"];
+        let steps = vec!["Look at the dashboards.".to_string()];
+        for n in 0..1500usize {
+            // Common words in most documents, some twice; rare words in a
+            // few, some in the same documents; every 10th document repeats
+            // the one before (a tie).
+            let m = if n % 10 == 9 { n - 1 } else { n };
+            let mut words: Vec<&str> = common
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (m * 7 + i * 3) % 10 < 8)
+                .map(|(_, w)| *w)
+                .collect();
+            if m % 5 == 0 {
+                words.push(common[m % 6]);
+            }
+            for (i, word) in rare.iter().enumerate() {
+                if (m / (i + 2)) % 37 == 0 {
+                    words.push(word);
+                }
+            }
+            let title = format!("{} {}", words.first().copied().unwrap_or("x"), m % 13);
+            let statement = words.join(" ");
+            let key = format!("m:{n}");
+            writer.add_document(document(
+                &fields,
+                &ModelText {
+                    key: &key,
+                    title: &title,
+                    statement: &statement,
+                    steps: &steps,
+                    discussion: "",
+                },
+            ))?;
+            if n % 500 == 499 {
+                writer.commit()?;
+            }
+        }
+        // Documents holding rare words: among the best.
+        for n in [0, 148, 1000] {
+            writer.delete_term(Term::from_field_text(fields.key, &format!("m:{n}")));
+        }
+        writer.commit()?;
+        let searcher = index.reader()?.searcher();
+        assert!(searcher.segment_readers().len() > 1);
+        assert!(searcher.segment_readers().iter().any(|r| r.has_deletes()));
+        let tuning = Tuning {
+            min_clause_share: 0.0,
+            ..Tuning::default()
+        };
+        let per_field = tuning.boosts.per_field(&fields);
+        for text in [
+            "replication quorum lost: service on host slow, error, check and restart",
+            "certificate throttled, the service host error slow",
+            "service host error slow check restart",
+            "quorum",
+        ] {
+            let terms = query_terms(text, &tuning);
+            let search = TermsSearch::new(&searcher, &searcher, &tuning, &per_field, &terms)?;
+            let clauses: Vec<&Clause> = search.clauses().iter().collect();
+            let query = terms_query(&per_field, &terms, &tuning, &searcher, 0.0)?;
+            let mut pruned = false;
+            for wanted in [1, 7, 50, 400] {
+                let (picked, counts) = sum::top_by_sum(&searcher, &searcher, &clauses, wanted)?;
+                pruned |= counts.sought > 0;
+                let expected =
+                    searcher.search(&*query, &TopDocs::with_limit(wanted).order_by_score())?;
+                assert_eq!(picked.len(), expected.len(), "{text}: {wanted}");
+                let hits = search.score(picked.clone())?;
+                let score_of = |a: &DocAddress| {
+                    hits.iter()
+                        .find(|h| h.address == *a)
+                        .map_or(f32::NAN, |h| h.score)
+                };
+                // Best first, ties by address.
+                for pair in picked.windows(2) {
+                    let (a, b) = (score_of(&pair[0]), score_of(&pair[1]));
+                    assert!(a > b || (a == b && pair[0] < pair[1]), "{text}: {a} {b}");
+                }
+                for (a, (b, _)) in picked.iter().zip(&expected) {
+                    let a = score_of(a);
+                    assert!((a - b).abs() < 1e-4, "{text}: {wanted}: {a} vs {b}");
+                }
+                // The same documents, but for ties at the cut.
+                let last = expected.last().map_or(0.0, |e| e.0);
+                let above = |list: Vec<DocAddress>| {
+                    let mut out: Vec<DocAddress> = list
+                        .into_iter()
+                        .filter(|a| score_of(a) > last + 1e-3)
+                        .collect();
+                    out.sort();
+                    out
+                };
+                let mut theirs: Vec<DocAddress> = expected
+                    .iter()
+                    .filter(|(s, _)| *s > last + 1e-3)
+                    .map(|(_, a)| *a)
+                    .collect();
+                theirs.sort();
+                assert_eq!(above(picked.clone()), theirs, "{text}: {wanted}");
+            }
+            if text != "quorum" && !text.starts_with("service") {
+                assert!(pruned, "{text}: no pruning");
             }
         }
         Ok(())

@@ -595,7 +595,19 @@ pub async fn triage(
     if q.is_empty() || q.len() > 1000 {
         return Err(FieldError::new("q", "search for 1 to 1000 characters of text").into());
     }
-    let found = crate::search::triage::suggest_models(index, &q, 10)?;
+    // The search is CPU work (milliseconds over 100,000 models): on a
+    // blocking thread, so that it does not hold up the other requests of
+    // this async worker.
+    let found = {
+        let (index, q) = (index.clone(), q.clone());
+        tokio::task::spawn_blocking(move || crate::search::triage::suggest_models(&index, &q, 10))
+            .await
+            .map_err(|e| {
+                crate::search::SearchError::Index(tantivy::TantivyError::SystemError(format!(
+                    "the triage search task failed: {e}"
+                )))
+            })??
+    };
     let results: Vec<serde_json::Value> = found
         .iter()
         .map(|s| json!({ "key": s.key, "title": s.title, "score": s.score }))
