@@ -213,6 +213,52 @@ pub async fn set_status(
     outbox::enqueue(conn, Entity::Ticket, ticket.id.0).await
 }
 
+/// `set_status` for several tickets in three statements (the tickets, their
+/// transitions, the search outbox), so per-statement triggers run once:
+/// the alert intake resolves and reopens many tickets per delivery. A
+/// ticket listed twice moves once, by its first change.
+pub async fn set_status_many(
+    conn: &mut AsyncPgConnection,
+    changes: &[(&Ticket, Status)],
+    by: Option<UserId>,
+) -> QueryResult<()> {
+    let mut seen = std::collections::HashSet::new();
+    let changes: Vec<&(&Ticket, Status)> = changes
+        .iter()
+        .filter(|(t, _)| seen.insert(t.id.0))
+        .collect();
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = changes.iter().map(|(t, _)| t.id.0).collect();
+    let to: Vec<&str> = changes.iter().map(|(_, s)| s.as_str()).collect();
+    diesel::sql_query(
+        "UPDATE tickets SET status = u.status, updated_at = CURRENT_TIMESTAMP \
+         FROM unnest($1::int8[], $2::text[]) AS u(id, status) WHERE tickets.id = u.id",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&to)
+    .execute(conn)
+    .await?;
+    let transitions: Vec<_> = changes
+        .iter()
+        .map(|(t, s)| {
+            (
+                ticket_transitions::ticket_id.eq(t.id.0),
+                ticket_transitions::from_status.eq(Some(t.status.as_str())),
+                ticket_transitions::to_status.eq(s.as_str()),
+                ticket_transitions::by_id.eq(by.map(|u| u.0)),
+            )
+        })
+        .collect();
+    diesel::insert_into(ticket_transitions::table)
+        .values(transitions)
+        .execute(conn)
+        .await?;
+    // Status is indexed (`status:` searches, possible duplicates).
+    outbox::enqueue_many(conn, Entity::Ticket, &ids).await
+}
+
 pub async fn set_assignee(
     conn: &mut AsyncPgConnection,
     ticket: TicketId,

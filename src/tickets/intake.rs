@@ -193,6 +193,8 @@ pub async fn apply(
     let mut entries: Vec<NewEntry> = Vec::new();
     let mut updates: Vec<AlertUpdate> = Vec::new();
     let mut spellings: HashMap<String, String> = HashMap::new();
+    // Reopened and resolved tickets, moved together after the loop.
+    let mut moves: Vec<(&tickets::Ticket, Status)> = Vec::new();
     for row in rows {
         let Some(alert) = by_fp.get(&row.fingerprint) else {
             continue;
@@ -251,7 +253,7 @@ pub async fn apply(
             (Decision::FiredAgain | Decision::Reopen, Some(ticket)) => {
                 update.fire_count = row.fire_count + 1;
                 if decision == Decision::Reopen {
-                    tickets::set_status(conn, ticket, Status::InProgress, Some(user)).await?;
+                    moves.push((ticket, Status::InProgress));
                     entries.push(new_status_entry(
                         ticket.id,
                         user,
@@ -278,7 +280,7 @@ pub async fn apply(
                     && from.is_open()
                     && from.transition(Status::Resolved, "x").is_ok()
                 {
-                    tickets::set_status(conn, ticket, Status::Resolved, Some(user)).await?;
+                    moves.push((ticket, Status::Resolved));
                     entries.push(new_status_entry(
                         ticket.id,
                         user,
@@ -308,6 +310,8 @@ pub async fn apply(
             decision,
         });
     }
+    tickets::set_status_many(conn, &moves, Some(user)).await?;
+    drop(moves);
     let news: Vec<NewTicket> = to_open
         .iter()
         .map(|o| NewTicket {
