@@ -640,7 +640,13 @@ pub async fn headline(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryRes
     Ok(rows
         .into_iter()
         .next()
-        .map(|r| Headline {
+        .map(Headline::from)
+        .unwrap_or_default())
+}
+
+impl From<HeadlineSql> for Headline {
+    fn from(r: HeadlineSql) -> Self {
+        Headline {
             links: LinkRow {
                 group: String::new(),
                 resolved: r.resolved,
@@ -662,8 +668,8 @@ pub async fn headline(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryRes
             opened: r.opened,
             duplicates: r.duplicates,
             searches: r.searches,
-        })
-        .unwrap_or_default())
+        }
+    }
 }
 
 /// What the overview reads of the current period — volume, mix, links by
@@ -747,51 +753,27 @@ pub async fn overview_tables(
         match r.tbl.as_str() {
             "volume" => volume.push(VolumeRow {
                 week: r.week.unwrap_or_default(),
-                opened: r.opened,
-                resolved: r.resolved,
+                opened: r.n.opened,
+                resolved: r.n.resolved,
             }),
             "mix" => mix.push(MixRow {
                 priority: r.priority.unwrap_or_default(),
                 category: r.category.unwrap_or_default(),
-                opened: r.opened,
-                resolved: r.resolved,
+                opened: r.n.opened,
+                resolved: r.n.resolved,
             }),
             "links" => by_week.push(LinkRow {
                 group: r
                     .week
                     .map(|w| w.format("%Y-%m-%d").to_string())
                     .unwrap_or_default(),
-                resolved: r.resolved,
-                by_model: r.by_model,
-                partly: r.partly,
-                no_fit: r.no_fit,
-                no_link: r.no_link,
+                resolved: r.n.resolved,
+                by_model: r.n.by_model,
+                partly: r.n.partly,
+                no_fit: r.n.no_fit,
+                no_link: r.n.no_link,
             }),
-            _ => {
-                head = Headline {
-                    links: LinkRow {
-                        group: String::new(),
-                        resolved: r.resolved,
-                        by_model: r.by_model,
-                        partly: r.partly,
-                        no_fit: r.no_fit,
-                        no_link: r.no_link,
-                    },
-                    with_model: Totals {
-                        tickets: r.with_tickets,
-                        escalated: r.with_escalated,
-                        reopened: r.with_reopened,
-                    },
-                    without_model: Totals {
-                        tickets: r.without_tickets,
-                        escalated: r.without_escalated,
-                        reopened: r.without_reopened,
-                    },
-                    opened: r.opened,
-                    duplicates: r.duplicates,
-                    searches: r.searches,
-                }
-            }
+            _ => head = Headline::from(r.n),
         }
     }
     Ok((volume, mix, by_week, head))

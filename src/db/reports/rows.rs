@@ -264,32 +264,7 @@ pub(super) struct OverviewSql {
     pub(super) priority: Option<i16>,
     #[diesel(sql_type = Nullable<Text>)]
     pub(super) category: Option<String>,
-    #[diesel(sql_type = Int8)]
-    pub(super) opened: i64,
-    #[diesel(sql_type = Int8)]
-    pub(super) resolved: i64,
-    #[diesel(sql_type = Int8)]
-    pub(super) by_model: i64,
-    #[diesel(sql_type = Int8)]
-    pub(super) partly: i64,
-    #[diesel(sql_type = Int8)]
-    pub(super) no_fit: i64,
-    #[diesel(sql_type = Int8)]
-    pub(super) no_link: i64,
-    #[diesel(sql_type = Int8)]
-    pub(super) with_tickets: i64,
-    #[diesel(sql_type = Int8)]
-    pub(super) with_escalated: i64,
-    #[diesel(sql_type = Int8)]
-    pub(super) with_reopened: i64,
-    #[diesel(sql_type = Int8)]
-    pub(super) without_tickets: i64,
-    #[diesel(sql_type = Int8)]
-    pub(super) without_escalated: i64,
-    #[diesel(sql_type = Int8)]
-    pub(super) without_reopened: i64,
-    #[diesel(sql_type = Int8)]
-    pub(super) duplicates: i64,
-    #[diesel(sql_type = Int8)]
-    pub(super) searches: i64,
+    /// The counts, named as the headline's (a table reads those it has).
+    #[diesel(embed)]
+    pub(super) n: HeadlineSql,
 }
