@@ -914,6 +914,28 @@ pub struct Clause {
     pub most: f32,
 }
 
+impl Clause {
+    /// The clause of query term `term` (`text`) over `field` with `boost`,
+    /// or `None` where no document's `field` holds the term.
+    fn over(
+        stats: &dyn Bm25StatisticsProvider,
+        doc_count: u64,
+        term: usize,
+        field: Field,
+        text: &str,
+        boost: f32,
+    ) -> tantivy::Result<Option<Clause>> {
+        let target = Term::from_field_text(field, text);
+        let doc_freq = stats.doc_freq(&target)?;
+        Ok((doc_freq > 0).then(|| Clause {
+            term,
+            target,
+            boost,
+            most: boost * idf(doc_freq, doc_count),
+        }))
+    }
+}
+
 /// The clauses of `terms` over `per_field` (field, boost) that can match:
 /// a field with boost 0 or a term the field does not hold gives none.
 pub fn clauses(
@@ -943,16 +965,14 @@ pub fn weighted_clauses(
             QueryTf::Log => 1.0 + (*count as f32).ln(),
         } * weights.get(at).copied().unwrap_or(1.0);
         for &(field, boost) in per_field.iter().filter(|(_, boost)| *boost > 0.0) {
-            let target = Term::from_field_text(field, text);
-            let doc_freq = stats.doc_freq(&target)?;
-            if doc_freq > 0 {
-                out.push(Clause {
-                    term: at,
-                    target,
-                    boost: boost * weight,
-                    most: boost * weight * idf(doc_freq, doc_count),
-                });
-            }
+            out.extend(Clause::over(
+                stats,
+                doc_count,
+                at,
+                field,
+                text,
+                boost * weight,
+            )?);
         }
     }
     Ok(out)
@@ -1114,16 +1134,8 @@ impl<'a> TermsSearch<'a> {
             .filter(|(_, (name, _))| **name)
             .map(|(at, (_, (text, _)))| (at, text))
         {
-            let target = Term::from_field_text(field, text);
-            let doc_freq = self.stats.doc_freq(&target)?;
-            if doc_freq > 0 {
-                self.clauses.push(Clause {
-                    term,
-                    target,
-                    boost,
-                    most: boost * idf(doc_freq, doc_count),
-                });
-            }
+            let clause = Clause::over(self.stats, doc_count, term, field, text, boost)?;
+            self.clauses.extend(clause);
         }
         // Clauses stay grouped by term (see `score_candidates`).
         self.clauses.sort_by_key(|c| c.term);
@@ -1149,16 +1161,8 @@ impl<'a> TermsSearch<'a> {
                 continue;
             }
             let boost = boost * weights.get(term).copied().unwrap_or(1.0);
-            let target = Term::from_field_text(field, text);
-            let doc_freq = self.stats.doc_freq(&target)?;
-            if doc_freq > 0 {
-                self.clauses.push(Clause {
-                    term,
-                    target,
-                    boost,
-                    most: boost * idf(doc_freq, doc_count),
-                });
-            }
+            let clause = Clause::over(self.stats, doc_count, term, field, text, boost)?;
+            self.clauses.extend(clause);
         }
         self.clauses.sort_by_key(|c| c.term);
         Ok(self)
