@@ -30,12 +30,12 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::{Deserialize, Serialize};
 
 use super::TicketError;
-use super::intake::{self, AlertResult, Receipt};
+use super::intake::{self, Receipt};
 use crate::db::DbPool;
 use crate::db::alert_inbox::{self, Pending};
 use crate::db::integrations::{self, Integration};
 use crate::domain::FieldError;
-use crate::domain::alert::{AlertStatus, Decision, Incoming};
+use crate::domain::alert::{AlertStatus, Incoming};
 use crate::domain::ticket::Priority;
 use crate::metrics::Metrics;
 
@@ -321,7 +321,7 @@ pub async fn apply_pending(
     loop {
         let pass = apply_batch(conn).await?;
         for (_, receipt) in &pass.applied {
-            count(metrics, receipt);
+            receipt.count_in(metrics);
         }
         drained.applied += pass.applied.len();
         drained.parked += pass.parked.len();
@@ -332,19 +332,6 @@ pub async fn apply_pending(
         if pass.busy || !pass.did_something() {
             drained.busy = pass.busy;
             return Ok(drained);
-        }
-    }
-}
-
-/// The intake counters of `/metrics` for an applied delivery: those that
-/// opened a ticket; those that opened none because their ticket exists
-/// (fired again, a retry, a repeat).
-fn count(metrics: &Metrics, receipt: &Receipt) {
-    for AlertResult { decision, .. } in &receipt.alerts {
-        match decision {
-            Decision::Open => metrics.alert_opened(),
-            Decision::FiredAgain | Decision::Unchanged => metrics.alert_deduplicated(),
-            Decision::Reopen | Decision::Resolved => {}
         }
     }
 }

@@ -60,6 +60,20 @@ impl Receipt {
             .filter(|a| a.decision == decision)
             .count()
     }
+
+    /// Counts the applied alerts in `/metrics`: those that opened a ticket;
+    /// those that opened none because their ticket exists (fired again, a
+    /// retry, a repeat). The request's intake and the inbox's applier both
+    /// count through here.
+    pub fn count_in(&self, metrics: &crate::metrics::Metrics) {
+        for alert in &self.alerts {
+            match alert.decision {
+                Decision::Open => metrics.alert_opened(),
+                Decision::FiredAgain | Decision::Unchanged => metrics.alert_deduplicated(),
+                Decision::Reopen | Decision::Resolved => {}
+            }
+        }
+    }
 }
 
 /// A ticket an alert of the delivery opens, checked, before the batch

@@ -213,20 +213,6 @@ pub struct DeliveryStatus {
     pub receipt: Option<IntakeReceipt>,
 }
 
-/// The intake counters of `/metrics` for an alert applied in the request:
-/// one that opened a ticket; one that opened none because its ticket
-/// exists (fired again, a retry, a repeat). The inbox's applier counts its
-/// own (`tickets::inbox`).
-fn count(metrics: &crate::metrics::Metrics, receipt: &Receipt) {
-    for alert in &receipt.alerts {
-        match alert.decision {
-            Decision::Open => metrics.alert_opened(),
-            Decision::FiredAgain | Decision::Unchanged => metrics.alert_deduplicated(),
-            Decision::Reopen | Decision::Resolved => {}
-        }
-    }
-}
-
 /// The body as JSON, or a problem saying why not: malformed JSON is 400,
 /// JSON of the wrong shape 422 naming what is wrong.
 fn read<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<(T, serde_json::Value), AppError> {
@@ -400,7 +386,7 @@ pub async fn generic(
     let mut conn = state.pool.get().await?;
     let receipt = intake::receive(&mut conn, &caller.0, "", vec![incoming]).await?;
     state.metrics.alerts_received(receipt.alerts.len() as u64);
-    count(&state.metrics, &receipt);
+    receipt.count_in(&state.metrics);
     Ok(HttpResponse::Ok().json(IntakeReceipt::from(receipt)))
 }
 
