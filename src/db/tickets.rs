@@ -187,36 +187,20 @@ pub(crate) async fn lock_many(
         .await
 }
 
+/// Moves one ticket to `to` (see [`set_status_many`]).
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
     ticket: &Ticket,
     to: Status,
     by: Option<UserId>,
 ) -> QueryResult<()> {
-    diesel::update(tickets::table.find(ticket.id.0))
-        .set((
-            tickets::status.eq(to.as_str()),
-            tickets::updated_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await?;
-    diesel::insert_into(ticket_transitions::table)
-        .values((
-            ticket_transitions::ticket_id.eq(ticket.id.0),
-            ticket_transitions::from_status.eq(Some(ticket.status.as_str())),
-            ticket_transitions::to_status.eq(to.as_str()),
-            ticket_transitions::by_id.eq(by.map(|u| u.0)),
-        ))
-        .execute(conn)
-        .await?;
-    // Status is indexed (`status:` searches, possible duplicates).
-    outbox::enqueue(conn, Entity::Ticket, ticket.id.0).await
+    set_status_many(conn, &[(ticket, to)], by).await
 }
 
-/// `set_status` for several tickets in three statements (the tickets, their
-/// transitions, the search outbox), so per-statement triggers run once:
-/// the alert intake resolves and reopens many tickets per delivery. A
-/// ticket listed twice moves once, by its first change.
+/// Moves tickets to new statuses in three statements (the tickets, their
+/// transitions, the search outbox) whatever their number, so per-statement
+/// triggers run once: the alert intake resolves and reopens many tickets
+/// per delivery. A ticket listed twice moves once, by its first change.
 pub async fn set_status_many(
     conn: &mut AsyncPgConnection,
     changes: &[(&Ticket, Status)],
