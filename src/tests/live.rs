@@ -283,27 +283,35 @@ async fn the_shared_stream_carries_each_named_ticket_through_the_viewers_scope()
     write_entry(&serve, &token, acme_a, "public reply on A", "public");
     write_entry(&serve, &token, acme_b, "public reply on B", "public");
 
-    // In commit order: a leak would come before the replies.
-    let mut heard = Vec::new();
-    for _ in 0..2 {
-        let (_, frame) = customer_stream.next_entry(Duration::from_secs(10));
+    // Each ticket's entries come in commit order, so a leak of the
+    // internal note would come before A's reply. The two tickets are
+    // fetched side by side: their order between them is not kept.
+    let heard_one = |stream: &EventStream| {
+        let (_, frame) = stream.next_entry(Duration::from_secs(10));
         let data = frame
             .lines()
             .find_map(|l| l.strip_prefix("data: "))
             .unwrap();
         let v: serde_json::Value = serde_json::from_str(data).unwrap();
-        heard.push((
+        (
             v["ticket"].as_i64().unwrap(),
             v["html"].as_str().unwrap().to_owned(),
-        ));
-    }
+        )
+    };
+    let mut heard = vec![heard_one(&customer_stream), heard_one(&customer_stream)];
+    heard.sort_by_key(|(ticket, _)| *ticket);
     assert_eq!(heard[0].0, acme_a);
     assert!(heard[0].1.contains("public reply on A"), "{heard:?}");
     assert_eq!(heard[1].0, acme_b);
     assert!(heard[1].1.contains("public reply on B"), "{heard:?}");
+    // Nothing else was on its way: the next frame is a later reply.
+    write_entry(&serve, &token, acme_b, "later reply on B", "public");
+    let next = heard_one(&customer_stream);
+    assert_eq!(next.0, acme_b, "{next:?}");
+    assert!(next.1.contains("later reply on B"), "{next:?}");
     // The engineer hears all four, the Globex one tagged with its ticket.
     let mut tickets = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..5 {
         let (_, frame) = engineer_stream.next_entry(Duration::from_secs(10));
         let data = frame
             .lines()
@@ -313,7 +321,7 @@ async fn the_shared_stream_carries_each_named_ticket_through_the_viewers_scope()
         tickets.push(v["ticket"].as_i64().unwrap());
     }
     tickets.sort_unstable();
-    let mut want = vec![theirs, acme_a, acme_a, acme_b];
+    let mut want = vec![theirs, acme_a, acme_a, acme_b, acme_b];
     want.sort_unstable();
     assert_eq!(tickets, want);
 
