@@ -191,7 +191,7 @@ async fn run_http(
             applied.join(", ")
         );
     }
-    let pool = db::pool(url, POOL_SIZE).map_err(StartupError::Pool)?;
+    let pool = request_pool(url).await?;
     let addr = listener.local_addr()?;
     crate::web::setup::announce(&pool, &format!("http://{addr}"))
         .await
@@ -276,6 +276,16 @@ async fn run_http(
     // Give the pool's connections a moment to close before the server stops.
     tokio::time::sleep(Duration::from_millis(50)).await;
     Ok(())
+}
+
+/// The pool the requests (and the search indexer and arrival worker)
+/// use, its connections opened before the first request (`db::warm`):
+/// `serve` and the benchmarks start the same way.
+pub async fn request_pool(url: &str) -> Result<db::DbPool, StartupError> {
+    let pool = db::pool(url, POOL_SIZE).map_err(StartupError::Pool)?;
+    let opened = db::warm(&pool).await;
+    tracing::debug!("{opened} database connection(s) open");
+    Ok(pool)
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM.

@@ -180,6 +180,14 @@ pub async fn find_by_token(
         .optional()
 }
 
+/// Whether a use was noted less than a minute before `now`: then
+/// [`touch`] would change nothing and need not be sent.
+pub fn used_lately(integration: &Integration, now: DateTime<Utc>) -> bool {
+    integration
+        .last_used_at
+        .is_some_and(|t| now - t < chrono::Duration::minutes(1))
+}
+
 /// Notes a use, at most once a minute: under a burst of deliveries the
 /// integration's row is not written (and locked) by every one of them.
 pub async fn touch(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {

@@ -118,6 +118,25 @@ pub fn pool(url: &str, max_size: usize) -> Result<DbPool, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Opens every connection of the pool before the server takes requests:
+/// otherwise the first requests of a burst each wait for a connection of
+/// their own to be made (the connect, the session's settings), on a server
+/// already busy with them. A connection that cannot be opened now is
+/// opened on first use, as without this; answers how many were opened.
+pub async fn warm(pool: &DbPool) -> usize {
+    let mut held = Vec::with_capacity(pool.status().max_size);
+    while held.len() < pool.status().max_size {
+        match pool.get().await {
+            Ok(conn) => held.push(conn),
+            Err(e) => {
+                tracing::warn!("the connection pool is not fully open yet: {e}");
+                break;
+            }
+        }
+    }
+    held.len()
+}
+
 /// A pooled connection if one is free right now, else `None` (never waits:
 /// a page that could use a second connection is computed on one when the
 /// server is busy, instead of holding one while waiting for another).

@@ -1013,9 +1013,90 @@ async fn kept_facts_follow_reopens_relinks_exclusions_and_corrections() {
     check(s.conn, "deletions").await;
 }
 
+/// The facts of a transaction's tickets are refreshed once, at its commit:
+/// several statements on the same tickets (one rolled back to a savepoint)
+/// leave the kept rows equal to a fresh computation once committed, and
+/// nothing noted for the refresh outlives the transaction.
+#[actix_web::test]
+async fn facts_are_refreshed_at_commit_after_several_statements() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let eng = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
+    let opened = |n: usize| {
+        format!(
+            "INSERT INTO tickets (title, requester_id, priority, category)
+             SELECT 'Disk full ' || g, {}, 2, 'storage' FROM generate_series(1, {n}) g",
+            eng.id
+        )
+    };
+    exec(&mut conn, "BEGIN").await;
+    exec(&mut conn, &opened(3)).await;
+    let first = one(&mut conn, "SELECT max(id) AS n FROM tickets").await;
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO ticket_transitions (ticket_id, to_status, by_id)
+             SELECT id, 'new', {} FROM tickets WHERE id > {first} - 3",
+            eng.id
+        ),
+    )
+    .await;
+    exec(&mut conn, "SAVEPOINT undone").await;
+    exec(&mut conn, &opened(1)).await;
+    exec(&mut conn, "ROLLBACK TO SAVEPOINT undone").await;
+    exec(
+        &mut conn,
+        &format!("UPDATE tickets SET status = 'triaged', title = 'Disk Full!' WHERE id = {first}"),
+    )
+    .await;
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO ticket_transitions (ticket_id, from_status, to_status, by_id)
+             VALUES ({first}, 'new', 'triaged', {})",
+            eng.id
+        ),
+    )
+    .await;
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO journal_entries (ticket_id, author_id, kind, visibility, body)
+             VALUES ({first}, {}, 'reply', 'public', 'Looking at it.')",
+            eng.id
+        ),
+    )
+    .await;
+    exec(&mut conn, "COMMIT").await;
+    assert_eq!(stale_facts(&mut conn).await, 0);
+    assert_eq!(
+        one(&mut conn, "SELECT count(*) AS n FROM ticket_report_facts").await,
+        3
+    );
+    let triaged_and_replied = one(
+        &mut conn,
+        &format!(
+            "SELECT count(*) AS n FROM ticket_report_facts WHERE ticket_id = {first}
+               AND title_key = 'disk full!' AND triaged_by = {} AND first_reply_at IS NOT NULL",
+            eng.id
+        ),
+    )
+    .await;
+    assert_eq!(triaged_and_replied, 1);
+    assert_eq!(
+        one(&mut conn, "SELECT count(*) AS n FROM report_facts_dirty").await,
+        0
+    );
+}
+
 /// Two transactions linking tickets to one model in one month at the same
-/// time: the second waits for the first (a lock per model and month) and
-/// counts its link too, instead of writing a count without it.
+/// time: the second's refresh waits for the first's (a lock per model and
+/// month, held to the commit) and counts its link too, instead of writing a
+/// count without it. The refresh runs at commit; `SET CONSTRAINTS ALL
+/// IMMEDIATE` runs the first's now, as if its commit were under way.
 #[actix_web::test]
 async fn monthly_model_counts_take_turns_between_concurrent_links() {
     let app = TestApp::new().await;
@@ -1041,6 +1122,7 @@ async fn monthly_model_counts_take_turns_between_concurrent_links() {
     let pid = one(&mut second, "SELECT pg_backend_pid()::int8 AS n").await;
     exec(&mut first, "BEGIN").await;
     exec(&mut first, &link(a)).await;
+    exec(&mut first, "SET CONSTRAINTS ALL IMMEDIATE").await;
     let done = std::cell::Cell::new(false);
     let linking = async {
         exec(&mut second, &link(b)).await;

@@ -69,6 +69,9 @@ pub struct IntakeReport {
     pub deliveries_applied: i64,
     pub deliveries_failed: i64,
     pub latency: Latency,
+    /// The slowest answers, slowest first: which payload (its send order)
+    /// and when it was sent, to tell a slow start from a slow middle.
+    pub slowest: Vec<Answer>,
     pub tickets: i64,
     pub alert_rows: i64,
     pub distinct_tickets: i64,
@@ -86,12 +89,35 @@ pub struct IntakeReport {
     pub target_met: bool,
 }
 
+/// One 202 answer: the payload's place in the send order, when it was
+/// sent (from the first send) and how long its answer took.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Answer {
+    pub order: usize,
+    pub sent_ms: f64,
+    pub took_ms: f64,
+}
+
+/// How many of the slowest answers the report lists.
+const SLOWEST: usize = 5;
+
 impl IntakeReport {
     pub fn summary(&self) -> String {
+        let slowest: Vec<String> = self
+            .slowest
+            .iter()
+            .map(|a| {
+                format!(
+                    "#{} sent at {:.0} ms took {:.1} ms",
+                    a.order, a.sent_ms, a.took_ms
+                )
+            })
+            .collect();
         format!(
             "sent {} alerts in {} Alertmanager payloads (1-100 alerts each) from {} senders in {:.2} s\n\
              accepted (202)                  {:.0} alerts/s ({:.0} payloads/s)\n\
              receiver latency per payload    {}\n\
+             slowest answers                 {}\n\
              end to end (inbox drained)      {:.0} alerts/s ({:.2} s; {} deliveries still pending at the last 202)\n\
              deliveries applied / failed     {} / {}\n\
              outcomes                        opened {}, fired again {}, reopened {}, resolved {}, unchanged {}\n\
@@ -107,6 +133,7 @@ impl IntakeReport {
             self.accepted_per_second,
             self.payloads as f64 / self.seconds.max(1e-9),
             self.latency.line(),
+            slowest.join("; "),
             self.alerts_per_second,
             self.end_to_end_seconds,
             self.inbox_pending_at_last_answer,
@@ -292,7 +319,9 @@ async fn run(
         burst.bodies.len(),
         opts.senders
     );
-    let pool = db::pool(url, 16).map_err(StartupError::Pool)?;
+    // The request pool as `serve` opens it (its connections open before
+    // the first request).
+    let pool = casebook::server::request_pool(url).await?;
     let state = AppState::new(pool, config.clone(), index.clone());
     // As `serve` runs it: the arrival worker triages the new tickets while
     // the burst goes on, woken through LISTEN.
@@ -328,7 +357,7 @@ async fn run(
                 let token = token.clone();
                 std::thread::spawn(move || {
                     let mut client = http::Client::new(addr);
-                    let mut times = Vec::new();
+                    let mut answers = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(body) = bodies.get(i) else {
@@ -346,7 +375,11 @@ async fn run(
                         };
                         let sent = Instant::now();
                         let (status, answer) = client.send(&request)?;
-                        times.push(sent.elapsed());
+                        answers.push(Answer {
+                            order: i,
+                            sent_ms: (sent - started).as_secs_f64() * 1000.0,
+                            took_ms: sent.elapsed().as_secs_f64() * 1000.0,
+                        });
                         if status != 202 {
                             return Err(std::io::Error::other(format!(
                                 "payload {i} answered {status}: {}",
@@ -354,18 +387,18 @@ async fn run(
                             )));
                         }
                     }
-                    Ok::<_, std::io::Error>(times)
+                    Ok::<_, std::io::Error>(answers)
                 })
             })
             .collect();
-        let mut times: Vec<Duration> = Vec::new();
+        let mut answers: Vec<Answer> = Vec::new();
         for thread in threads {
             let t = thread
                 .join()
                 .map_err(|_| std::io::Error::other("a sender panicked"))??;
-            times.extend(t);
+            answers.extend(t);
         }
-        Ok::<_, std::io::Error>((started.elapsed(), times))
+        Ok::<_, std::io::Error>((started.elapsed(), answers))
     });
     let serving = tokio::spawn(server);
     let measured = client.await.map_err(command_error)?.map_err(command_error);
@@ -383,7 +416,7 @@ async fn run(
     handle.stop(true).await;
     let _ = serving.await;
     applier.abort();
-    let (elapsed, times) = measured?;
+    let (elapsed, mut answers) = measured?;
     let deliveries_applied = count(
         &mut conn,
         "SELECT count(*) AS n FROM alert_inbox WHERE state = 'applied'",
@@ -469,7 +502,13 @@ async fn run(
     let accepted_per_second = opts.alerts as f64 / seconds.max(1e-9);
     let end_to_end_seconds = end_to_end.as_secs_f64();
     let alerts_per_second = opts.alerts as f64 / end_to_end_seconds.max(1e-9);
+    let times: Vec<Duration> = answers
+        .iter()
+        .map(|a| Duration::from_secs_f64(a.took_ms / 1000.0))
+        .collect();
     let latency = Latency::of(&times);
+    answers.sort_by(|a, b| b.took_ms.total_cmp(&a.took_ms));
+    answers.truncate(SLOWEST);
     Ok(IntakeReport {
         alerts: opts.alerts,
         payloads,
@@ -485,6 +524,7 @@ async fn run(
         target_met: alerts_per_second >= TARGET_ALERTS_PER_SECOND
             && latency.p99_ms <= TARGET_P99_MS,
         latency,
+        slowest: answers,
         tickets,
         alert_rows,
         distinct_tickets,
