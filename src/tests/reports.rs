@@ -614,6 +614,54 @@ async fn reports_sql_agrees_with_the_reference_on_generated_data() {
     assert!(all.empty_words.iter().any(|w| w.word == "printer"));
 }
 
+/// The weekly tables read each week as an index range when
+/// `report_weeks` vouches for the week bounds, and find each row's week by
+/// the definition when it cannot (no zone needs that in 2025–2026, so this
+/// test makes it answer NULLs): both ways equal the reference.
+#[actix_web::test]
+async fn weekly_tables_agree_with_the_reference_when_week_bounds_are_not_vouched() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    generate(&mut conn).await;
+    let facts = casebook::db::reports::facts(&mut conn).await.unwrap();
+    exec(
+        &mut conn,
+        "CREATE OR REPLACE FUNCTION report_weeks(from_at TIMESTAMPTZ, to_at TIMESTAMPTZ, zone TEXT,
+                                                 OUT bounds TIMESTAMPTZ[], OUT weeks DATE[])
+         LANGUAGE sql STABLE AS $$ SELECT NULL::timestamptz[], NULL::date[] $$",
+    )
+    .await;
+    let mut other = app.conn().await;
+    for q in [
+        query("2026-08-01", "2026-12-31", "UTC"),
+        query("2026-09-01", "2026-09-30", "Asia/Kolkata"),
+        query("2026-10-19", "2026-11-08", "Europe/Berlin"),
+        query("2026-08-01", "2026-12-31", "America/New_York"),
+    ] {
+        let plain = reference::report(&facts, &q);
+        assert!(
+            !plain.triage.is_empty() && !plain.triage_by_rota.is_empty(),
+            "{q:?}"
+        );
+        let sql = casebook::db::reports::report(&mut conn, &q).await.unwrap();
+        assert_eq!(sql.triage, plain.triage, "triage for {q:?}");
+        assert_eq!(sql.triage_by_rota, plain.triage_by_rota, "rota for {q:?}");
+        assert_eq!(sql.volume, plain.volume, "volume for {q:?}");
+        assert_eq!(sql.links_by_week, plain.links_by_week, "links for {q:?}");
+        let ov = casebook::db::reports::overview(&mut conn, Some(&mut other), &q, &q)
+            .await
+            .unwrap();
+        assert_eq!(ov.report.volume, plain.volume, "overview volume for {q:?}");
+        assert_eq!(ov.report.mix, plain.mix, "overview mix for {q:?}");
+        assert_eq!(ov.report.links_by_week, plain.links_by_week, "{q:?}");
+        assert_eq!(
+            ov.headline,
+            Headline::of(&plain),
+            "overview headline for {q:?}"
+        );
+    }
+}
+
 /// Hand-counted: reopened, linked twice, duplicate, excluded, retired
 /// model, period boundaries, and the viewer's zone.
 #[actix_web::test]

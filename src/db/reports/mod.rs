@@ -450,22 +450,58 @@ pub async fn resolution(
         .collect())
 }
 
+/// `rg`: the weeks of the period (after [`WEEKS`]) as ranges of time,
+/// `[lo, hi)` within `[$1, $2)`, so a query reads each week's rows as one
+/// index range and never computes the week of a row; none when
+/// `report_weeks` could not vouch for its bounds (the queries then group
+/// by [`week`] of each row, guarded by [`UNVOUCHED`]).
+const RANGES: &str = "rg AS (
+    SELECT w.week, greatest(w.lo, $1) AS lo, least(w.hi, $2) AS hi
+    FROM wk, unnest(wk.weeks, wk.bounds, wk.bounds[2:] || 'infinity'::timestamptz) AS w(week, lo, hi)
+    WHERE wk.bounds IS NOT NULL AND w.lo < $2 AND w.hi > $1
+)";
+
+/// True when the weeks must be found row by row (see [`RANGES`]): a
+/// one-time filter, so the other branch of a query is never run.
+const UNVOUCHED: &str = "(SELECT bounds FROM wk) IS NULL";
+
+/// The triage table's and the rota table's measures over `f`, the rows of
+/// one group.
+const TRIAGE_TIMES: &str = "count(f.triage_secs) AS triaged,
+    percentile_disc(0.5) WITHIN GROUP (ORDER BY f.triage_secs) AS triage_median_secs,
+    percentile_disc(0.9) WITHIN GROUP (ORDER BY f.triage_secs) AS triage_p90_secs,
+    count(f.reply_secs) AS replied,
+    percentile_disc(0.5) WITHIN GROUP (ORDER BY f.reply_secs) AS reply_median_secs,
+    percentile_disc(0.9) WITHIN GROUP (ORDER BY f.reply_secs) AS reply_p90_secs";
+
+/// Triage by the week a ticket was opened: each week is its own index
+/// range of the opened tickets, aggregated alone (no sort or hash of the
+/// period's rows by week; only each week's percentile sorts), in week
+/// order.
 pub async fn triage(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Vec<TriageRow>> {
+    let cols = "opened, triaged, triage_median_secs, triage_p90_secs, replied, reply_median_secs,
+                reply_p90_secs, duplicates, searches";
     let sql = format!(
-        "WITH {WEEKS}, {o},
-         x AS (SELECT o.*, {wk} AS week FROM o)
-         SELECT week, count(*) AS opened,
-                count(triage_secs) AS triaged,
-                percentile_disc(0.5) WITHIN GROUP (ORDER BY triage_secs) AS triage_median_secs,
-                percentile_disc(0.9) WITHIN GROUP (ORDER BY triage_secs) AS triage_p90_secs,
-                count(reply_secs) AS replied,
-                percentile_disc(0.5) WITHIN GROUP (ORDER BY reply_secs) AS reply_median_secs,
-                percentile_disc(0.9) WITHIN GROUP (ORDER BY reply_secs) AS reply_p90_secs,
-                count(*) FILTER (WHERE duplicate) AS duplicates,
-                sum(searches)::int8 AS searches
-         FROM x GROUP BY week ORDER BY week",
-        o = opened_cte(),
-        wk = week("o.opened_at"),
+        "WITH {WEEKS}, {RANGES}
+         SELECT week, {cols} FROM (
+            SELECT rg.week, a.* FROM rg CROSS JOIN LATERAL (
+                SELECT count(*) AS opened, {TRIAGE_TIMES},
+                       count(*) FILTER (WHERE f.duplicate) AS duplicates,
+                       COALESCE(sum(f.searches), 0)::int8 AS searches
+                FROM ticket_report_facts f
+                WHERE f.opened_at >= rg.lo AND f.opened_at < rg.hi AND {COUNTED}
+            ) a WHERE a.opened > 0
+            UNION ALL
+            SELECT week, {cols} FROM (
+                SELECT {wk} AS week, count(*) AS opened, {TRIAGE_TIMES},
+                       count(*) FILTER (WHERE f.duplicate) AS duplicates,
+                       COALESCE(sum(f.searches), 0)::int8 AS searches
+                FROM ticket_report_facts f
+                WHERE {UNVOUCHED} AND f.opened_at >= $1 AND f.opened_at < $2 AND {COUNTED}
+                GROUP BY 1
+            ) b
+         ) x ORDER BY week",
+        wk = week("f.opened_at"),
     );
     let rows = run!(conn, sql, q, TriageSql)?;
     Ok(rows
@@ -485,29 +521,53 @@ pub async fn triage(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResul
         .collect())
 }
 
+/// Triage by who held the rota in the week a ticket was opened: the
+/// weeks are grouped by holder first (a dozen rows), then each holder's
+/// weeks are read as index ranges and aggregated together, so no row is
+/// joined to the rota, hashed or sorted by holder.
 pub async fn triage_by_rota(
     conn: &mut AsyncPgConnection,
     q: &ReportQuery,
 ) -> QueryResult<Vec<TriageRotaRow>> {
+    let cols =
+        "triager, triager_id, opened, triaged, by_holder, triage_median_secs, triage_p90_secs,
+                replied, reply_median_secs, reply_p90_secs";
+    let name = |holder: &str| {
+        format!(
+            "CASE WHEN {holder} IS NULL THEN '(no rota)'
+                  ELSE COALESCE((SELECT us.display_name FROM users us WHERE us.id = {holder}), '') END"
+        )
+    };
     let sql = format!(
-        "WITH {WEEKS}, {o},
-         x AS (SELECT o.*, rw.triager_id AS holder FROM o
-               LEFT JOIN rota_weeks rw ON rw.week_start = {wk})
-         SELECT * FROM (
-            SELECT CASE WHEN x.holder IS NULL THEN '(no rota)'
-                        ELSE COALESCE((SELECT us.display_name FROM users us WHERE us.id = x.holder), '') END AS triager,
-                   x.holder AS triager_id, count(*) AS opened,
-                   count(x.triage_secs) AS triaged,
-                   count(*) FILTER (WHERE x.triaged_by = x.holder) AS by_holder,
-                   percentile_disc(0.5) WITHIN GROUP (ORDER BY x.triage_secs) AS triage_median_secs,
-                   percentile_disc(0.9) WITHIN GROUP (ORDER BY x.triage_secs) AS triage_p90_secs,
-                   count(x.reply_secs) AS replied,
-                   percentile_disc(0.5) WITHIN GROUP (ORDER BY x.reply_secs) AS reply_median_secs,
-                   percentile_disc(0.9) WITHIN GROUP (ORDER BY x.reply_secs) AS reply_p90_secs
-            FROM x GROUP BY x.holder
+        "WITH {WEEKS}, {RANGES},
+         hr AS (
+            SELECT rw.triager_id AS holder, array_agg(rg.lo) AS los, array_agg(rg.hi) AS his
+            FROM rg LEFT JOIN rota_weeks rw ON rw.week_start = rg.week
+            GROUP BY rw.triager_id
+         )
+         SELECT {cols} FROM (
+            SELECT {by_range} AS triager, hr.holder AS triager_id, a.* FROM hr CROSS JOIN LATERAL (
+                SELECT count(*) AS opened, {TRIAGE_TIMES},
+                       count(*) FILTER (WHERE f.triaged_by = hr.holder) AS by_holder
+                FROM unnest(hr.los, hr.his) AS r(lo, hi) CROSS JOIN LATERAL (
+                    SELECT f.triage_secs, f.reply_secs, f.triaged_by FROM ticket_report_facts f
+                    WHERE f.opened_at >= r.lo AND f.opened_at < r.hi AND {COUNTED}
+                ) f
+            ) a WHERE a.opened > 0
+            UNION ALL
+            SELECT {by_row} AS triager, f.holder AS triager_id, count(*) AS opened,
+                   {TRIAGE_TIMES},
+                   count(*) FILTER (WHERE f.triaged_by = f.holder) AS by_holder
+            FROM (
+                SELECT f.triage_secs, f.reply_secs, f.triaged_by, rw.triager_id AS holder
+                FROM ticket_report_facts f LEFT JOIN rota_weeks rw ON rw.week_start = {wk}
+                WHERE {UNVOUCHED} AND f.opened_at >= $1 AND f.opened_at < $2 AND {COUNTED}
+            ) f
+            GROUP BY f.holder
          ) y ORDER BY triager COLLATE \"C\", COALESCE(triager_id, 0)",
-        o = opened_cte(),
-        wk = week("o.opened_at"),
+        by_range = name("hr.holder"),
+        by_row = name("f.holder"),
+        wk = week("f.opened_at"),
     );
     let rows = run!(conn, sql, q, TriageRotaSql)?;
     Ok(rows
@@ -531,16 +591,23 @@ pub async fn triage_reviews(
     conn: &mut AsyncPgConnection,
     q: &ReportQuery,
 ) -> QueryResult<Vec<TriageReviewRow>> {
+    // Per review, its ticket's facts (a nested loop on the ticket: a few
+    // thousand reviews, instead of hashing every ticket opened in the
+    // period; OFFSET 0 keeps the planner from turning it around).
     let sql = format!(
-        "WITH {o}
-         SELECT * FROM (
+        "SELECT * FROM (
             SELECT tr.week_start AS week, COALESCE(us.display_name, '') AS triager, count(*) AS reviews,
                    (sum(tr.score) * 2 + count(tr.score)) / NULLIF(2 * count(tr.score), 0) AS score
-            FROM triage_reviews tr JOIN o ON o.ticket_id = tr.ticket_id
+            FROM triage_reviews tr
+            CROSS JOIN LATERAL (
+                SELECT 1 FROM ticket_report_facts f
+                WHERE f.ticket_id = tr.ticket_id AND f.opened_at >= $1 AND f.opened_at < $2
+                  AND {COUNTED}
+                OFFSET 0
+            ) o
             LEFT JOIN users us ON us.id = tr.triager_id
             GROUP BY 1, 2
-         ) y ORDER BY week, triager COLLATE \"C\"",
-        o = opened_cte(),
+         ) y ORDER BY week, triager COLLATE \"C\""
     );
     let rows = run!(conn, sql, q, TriageReviewSql)?;
     Ok(rows
@@ -672,111 +739,189 @@ impl From<HeadlineSql> for Headline {
     }
 }
 
-/// What the overview reads of the current period — volume, mix, links by
-/// week and the headline — in one pass over the resolved and the opened
-/// tickets: each is first counted per week, priority, category and what
-/// the tables tell apart (`rc`, `oc`: a few thousand rows however long the
-/// period), and every table is a sum over those counts, so the page reads
-/// the period twice instead of seven times. The same measures as
-/// [`volume`], [`mix`], [`links`] by week and [`headline`]; the tests hold
-/// both to the reference.
-pub async fn overview_tables(
-    conn: &mut AsyncPgConnection,
-    q: &ReportQuery,
-) -> QueryResult<(Vec<VolumeRow>, Vec<MixRow>, Vec<LinkRow>, Headline)> {
-    let sql = format!(
-        "WITH {WEEKS}, {r},
-         {o},
-         rc AS MATERIALIZED (
-            SELECT {wr} AS w, rb.priority, rb.category, rb.best,
-                   rb.escalations > 0 AS esc, rb.reopens > 0 AS back, count(*)::int8 AS n
-            FROM rb GROUP BY 1, 2, 3, 4, 5, 6
-         ),
-         oc AS MATERIALIZED (
-            SELECT {wo} AS w, o.priority, o.category, count(*)::int8 AS n,
-                   count(*) FILTER (WHERE o.duplicate)::int8 AS dups,
-                   COALESCE(sum(o.searches), 0)::int8 AS searches
-            FROM o GROUP BY 1, 2, 3
+/// Which tickets a part of the overview counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Resolved,
+    Opened,
+}
+
+/// One side of the overview's tables of the current period: each table
+/// as a sum over counts per week (a range), priority and category (`c`,
+/// about a thousand rows for 90 days) — by best outcome and escalated or
+/// reopened with or without a model for the resolved tickets, duplicates
+/// and searches for the opened ones — as filtered counts (hashing every
+/// row by six columns was most of the query). Rows of [`OverviewSql`]
+/// with the other side's columns 0.
+fn overview_side_sql(side: Side) -> String {
+    let (at, counts) = match side {
+        Side::Resolved => (
+            "resolved_at",
+            "count(*)::int8 AS n,
+             count(*) FILTER (WHERE f.best_outcome = 3)::int8 AS b3,
+             count(*) FILTER (WHERE f.best_outcome = 2)::int8 AS b2,
+             count(*) FILTER (WHERE f.best_outcome = 1)::int8 AS b1,
+             count(*) FILTER (WHERE f.best_outcome >= 2 AND f.escalations > 0)::int8 AS w_esc,
+             count(*) FILTER (WHERE f.best_outcome >= 2 AND f.reopens > 0)::int8 AS w_back,
+             count(*) FILTER (WHERE f.best_outcome < 2 AND f.escalations > 0)::int8 AS o_esc,
+             count(*) FILTER (WHERE f.best_outcome < 2 AND f.reopens > 0)::int8 AS o_back,
+             0::int8 AS dups, 0::int8 AS searches",
+        ),
+        Side::Opened => (
+            "opened_at",
+            "count(*)::int8 AS n, 0::int8 AS b3, 0::int8 AS b2, 0::int8 AS b1,
+             0::int8 AS w_esc, 0::int8 AS w_back, 0::int8 AS o_esc, 0::int8 AS o_back,
+             count(*) FILTER (WHERE f.duplicate)::int8 AS dups,
+             COALESCE(sum(f.searches), 0)::int8 AS searches",
+        ),
+    };
+    // The opened side's counts go to `opened`, the resolved side's to the
+    // resolved columns.
+    let (opened, resolved) = match side {
+        Side::Resolved => ("0::int8", "sum(n)::int8"),
+        Side::Opened => ("sum(n)::int8", "0::int8"),
+    };
+    format!(
+        "WITH {WEEKS}, {RANGES},
+         c AS MATERIALIZED (
+            SELECT rg.week AS w, a.* FROM rg CROSS JOIN LATERAL (
+                SELECT f.priority, f.category, {counts}
+                FROM ticket_report_facts f
+                WHERE f.{at} >= rg.lo AND f.{at} < rg.hi AND {COUNTED}
+                GROUP BY 1, 2
+            ) a
+            UNION ALL
+            SELECT {wk} AS w, f.priority, f.category, {counts}
+            FROM ticket_report_facts f
+            WHERE {UNVOUCHED} AND f.{at} >= $1 AND f.{at} < $2 AND {COUNTED}
+            GROUP BY 1, 2, 3
          )
          SELECT * FROM (
-            SELECT 'volume'::text AS tbl, COALESCE(ow.w, rw.w) AS week, NULL::int2 AS priority,
-                   NULL::text AS category, COALESCE(ow.n, 0)::int8 AS opened,
-                   COALESCE(rw.n, 0)::int8 AS resolved, {zeros4} AS by_model, {zeros4} AS partly,
-                   {zeros4} AS no_fit, {zeros4} AS no_link, {zeros4} AS with_tickets,
-                   {zeros4} AS with_escalated, {zeros4} AS with_reopened, {zeros4} AS without_tickets,
-                   {zeros4} AS without_escalated, {zeros4} AS without_reopened,
-                   {zeros4} AS duplicates, {zeros4} AS searches
-            FROM (SELECT w, sum(n) AS n FROM oc GROUP BY w) ow
-            FULL JOIN (SELECT w, sum(n) AS n FROM rc GROUP BY w) rw ON ow.w = rw.w
+            SELECT 'volume'::text AS tbl, w AS week, NULL::int2 AS priority, NULL::text AS category,
+                   {opened} AS opened, {resolved} AS resolved, 0::int8 AS by_model,
+                   0::int8 AS partly, 0::int8 AS no_fit, 0::int8 AS no_link, 0::int8 AS with_tickets,
+                   0::int8 AS with_escalated, 0::int8 AS with_reopened, 0::int8 AS without_tickets,
+                   0::int8 AS without_escalated, 0::int8 AS without_reopened,
+                   0::int8 AS duplicates, 0::int8 AS searches
+            FROM c GROUP BY w
             UNION ALL
-            SELECT 'mix', NULL, COALESCE(ow.priority, rw.priority), COALESCE(ow.category, rw.category),
-                   COALESCE(ow.n, 0)::int8, COALESCE(rw.n, 0)::int8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-            FROM (SELECT priority, category, sum(n) AS n FROM oc GROUP BY 1, 2) ow
-            FULL JOIN (SELECT priority, category, sum(n) AS n FROM rc GROUP BY 1, 2) rw
-              ON ow.priority = rw.priority AND ow.category = rw.category
+            SELECT 'mix', NULL, priority, category, {opened}, {resolved}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+            FROM c GROUP BY priority, category
             UNION ALL
-            SELECT 'links', w, NULL, NULL, 0, sum(n)::int8,
-                   COALESCE(sum(n) FILTER (WHERE best = 3), 0)::int8,
-                   COALESCE(sum(n) FILTER (WHERE best = 2), 0)::int8,
-                   COALESCE(sum(n) FILTER (WHERE best = 1), 0)::int8,
-                   COALESCE(sum(n) FILTER (WHERE best IS NULL), 0)::int8,
-                   0, 0, 0, 0, 0, 0, 0, 0
-            FROM rc GROUP BY w
+            SELECT 'links', w, NULL, NULL, 0, sum(n)::int8, sum(b3)::int8, sum(b2)::int8,
+                   sum(b1)::int8, sum(n - b3 - b2 - b1)::int8, 0, 0, 0, 0, 0, 0, 0, 0
+            FROM c WHERE {resolved_side} GROUP BY w
             UNION ALL
             SELECT 'headline', NULL, NULL, NULL,
-                   (SELECT COALESCE(sum(n), 0)::int8 FROM oc),
-                   COALESCE(sum(n), 0)::int8,
-                   COALESCE(sum(n) FILTER (WHERE best = 3), 0)::int8,
-                   COALESCE(sum(n) FILTER (WHERE best = 2), 0)::int8,
-                   COALESCE(sum(n) FILTER (WHERE best = 1), 0)::int8,
-                   COALESCE(sum(n) FILTER (WHERE best IS NULL), 0)::int8,
-                   COALESCE(sum(n) FILTER (WHERE COALESCE(best, 0) >= 2), 0)::int8,
-                   COALESCE(sum(n) FILTER (WHERE COALESCE(best, 0) >= 2 AND esc), 0)::int8,
-                   COALESCE(sum(n) FILTER (WHERE COALESCE(best, 0) >= 2 AND back), 0)::int8,
-                   COALESCE(sum(n) FILTER (WHERE COALESCE(best, 0) < 2), 0)::int8,
-                   COALESCE(sum(n) FILTER (WHERE COALESCE(best, 0) < 2 AND esc), 0)::int8,
-                   COALESCE(sum(n) FILTER (WHERE COALESCE(best, 0) < 2 AND back), 0)::int8,
-                   (SELECT COALESCE(sum(dups), 0)::int8 FROM oc),
-                   (SELECT COALESCE(sum(searches), 0)::int8 FROM oc)
-            FROM rc
+                   COALESCE({opened}, 0)::int8,
+                   COALESCE({resolved}, 0)::int8,
+                   COALESCE(sum(b3), 0)::int8,
+                   COALESCE(sum(b2), 0)::int8,
+                   COALESCE(sum(b1), 0)::int8,
+                   COALESCE(sum(n - b3 - b2 - b1), 0)::int8,
+                   COALESCE(sum(b3 + b2), 0)::int8,
+                   COALESCE(sum(w_esc), 0)::int8,
+                   COALESCE(sum(w_back), 0)::int8,
+                   COALESCE(sum(n - b3 - b2), 0)::int8,
+                   COALESCE(sum(o_esc), 0)::int8,
+                   COALESCE(sum(o_back), 0)::int8,
+                   COALESCE(sum(dups), 0)::int8,
+                   COALESCE(sum(searches), 0)::int8
+            FROM c
          ) x ORDER BY tbl, week, priority, category COLLATE \"C\"",
-        r = resolved_ctes(),
-        o = opened_cte(),
-        wo = week("o.opened_at"),
-        wr = week("rb.resolved_at"),
-        zeros4 = "0::int8",
-    );
-    let rows = run!(conn, sql, q, OverviewSql)?;
-    let (mut volume, mut mix, mut by_week, mut head) =
-        (Vec::new(), Vec::new(), Vec::new(), Headline::default());
-    for r in rows {
-        match r.tbl.as_str() {
-            "volume" => volume.push(VolumeRow {
-                week: r.week.unwrap_or_default(),
-                opened: r.n.opened,
-                resolved: r.n.resolved,
-            }),
-            "mix" => mix.push(MixRow {
-                priority: r.priority.unwrap_or_default(),
-                category: r.category.unwrap_or_default(),
-                opened: r.n.opened,
-                resolved: r.n.resolved,
-            }),
-            "links" => by_week.push(LinkRow {
-                group: r
-                    .week
-                    .map(|w| w.format("%Y-%m-%d").to_string())
-                    .unwrap_or_default(),
-                resolved: r.n.resolved,
-                by_model: r.n.by_model,
-                partly: r.n.partly,
-                no_fit: r.n.no_fit,
-                no_link: r.n.no_link,
-            }),
-            _ => head = Headline::from(r.n),
+        wk = week(&format!("f.{at}")),
+        resolved_side = side == Side::Resolved,
+    )
+}
+
+/// What the overview reads of the current period — volume, mix, links by
+/// week and the headline — summed as they are read from both sides (each
+/// side's query gives the other side's columns as 0): the same measures as
+/// [`volume`], [`mix`], [`links`] by week and [`headline`]; the tests hold
+/// both to the reference.
+#[derive(Default)]
+struct OverviewSum {
+    volume: std::collections::BTreeMap<chrono::NaiveDate, (i64, i64)>,
+    mix: std::collections::BTreeMap<(i16, String), (i64, i64)>,
+    links: Vec<LinkRow>,
+    head: Headline,
+}
+
+impl OverviewSum {
+    fn add(&mut self, rows: Vec<OverviewSql>, side: Side) {
+        for r in rows {
+            match r.tbl.as_str() {
+                "volume" => {
+                    let v = self.volume.entry(r.week.unwrap_or_default()).or_default();
+                    v.0 += r.n.opened;
+                    v.1 += r.n.resolved;
+                }
+                "mix" => {
+                    let key = (
+                        r.priority.unwrap_or_default(),
+                        r.category.unwrap_or_default(),
+                    );
+                    let v = self.mix.entry(key).or_default();
+                    v.0 += r.n.opened;
+                    v.1 += r.n.resolved;
+                }
+                "links" => self.links.push(LinkRow {
+                    group: r
+                        .week
+                        .map(|w| w.format("%Y-%m-%d").to_string())
+                        .unwrap_or_default(),
+                    resolved: r.n.resolved,
+                    by_model: r.n.by_model,
+                    partly: r.n.partly,
+                    no_fit: r.n.no_fit,
+                    no_link: r.n.no_link,
+                }),
+                _ => {
+                    let h = Headline::from(r.n);
+                    if side == Side::Resolved {
+                        self.head.links = h.links;
+                        self.head.with_model = h.with_model;
+                        self.head.without_model = h.without_model;
+                    } else {
+                        self.head.opened = h.opened;
+                        self.head.duplicates = h.duplicates;
+                        self.head.searches = h.searches;
+                    }
+                }
+            }
         }
     }
-    Ok((volume, mix, by_week, head))
+
+    fn tables(self) -> (Vec<VolumeRow>, Vec<MixRow>, Vec<LinkRow>, Headline) {
+        let volume = self
+            .volume
+            .into_iter()
+            .map(|(week, (opened, resolved))| VolumeRow {
+                week,
+                opened,
+                resolved,
+            })
+            .collect();
+        let mix = self
+            .mix
+            .into_iter()
+            .map(|((priority, category), (opened, resolved))| MixRow {
+                priority,
+                category,
+                opened,
+                resolved,
+            })
+            .collect();
+        (volume, mix, self.links, self.head)
+    }
+}
+
+async fn overview_side(
+    conn: &mut AsyncPgConnection,
+    q: &ReportQuery,
+    side: Side,
+) -> QueryResult<Vec<OverviewSql>> {
+    run!(conn, overview_side_sql(side), q, OverviewSql)
 }
 
 /// The settings of a report transaction: read-only, one snapshot (so a
@@ -816,37 +961,30 @@ struct SnapshotSql {
 /// What one connection of a page computes.
 enum Job<'a> {
     Parts(&'a ReportQuery, Vec<Part>),
-    /// The overview's tables and headline now.
-    Overview(&'a ReportQuery),
-    /// The searches now, and the headline and searches in the period
-    /// before.
+    /// The overview's counts of the tickets resolved now, and the
+    /// headline of the period before.
+    Overview(&'a ReportQuery, &'a ReportQuery),
+    /// The overview's counts of the tickets opened now, and the searches
+    /// now and in the period before.
     Trends(&'a ReportQuery, &'a ReportQuery),
 }
 
 enum Done {
-    Parts(Report),
-    Overview(Report, Headline),
-    Trends(SearchRow, Headline, SearchRow),
+    Parts(Box<Report>),
+    Overview(Vec<OverviewSql>, Headline),
+    Trends(Vec<OverviewSql>, SearchRow, SearchRow),
 }
 
 async fn run_job(conn: &mut AsyncPgConnection, job: Job<'_>) -> QueryResult<Done> {
     Ok(match job {
-        Job::Parts(q, parts) => Done::Parts(parts_in(conn, q, &parts).await?),
-        Job::Overview(q) => {
-            let (volume, mix, links_by_week, head) = overview_tables(conn, q).await?;
-            Done::Overview(
-                Report {
-                    volume,
-                    mix,
-                    links_by_week,
-                    ..Report::default()
-                },
-                head,
-            )
-        }
-        Job::Trends(q, before) => Done::Trends(
-            searches(conn, q).await?,
+        Job::Parts(q, parts) => Done::Parts(Box::new(parts_in(conn, q, &parts).await?)),
+        Job::Overview(q, before) => Done::Overview(
+            overview_side(conn, q, Side::Resolved).await?,
             headline(conn, before).await?,
+        ),
+        Job::Trends(q, before) => Done::Trends(
+            overview_side(conn, q, Side::Opened).await?,
+            searches(conn, q).await?,
             searches(conn, before).await?,
         ),
     })
@@ -955,7 +1093,7 @@ pub async fn report_parts_on(
     for part in &theirs {
         take(&mut r, &mut s, *part);
     }
-    Ok(r)
+    Ok(*r)
 }
 
 /// The parts of the report asked for (the others stay empty).
@@ -984,15 +1122,31 @@ pub async fn overview(
     q: &ReportQuery,
     before: &ReportQuery,
 ) -> QueryResult<Overview> {
-    let (Done::Overview(report, headline), Done::Trends(searches, previous, previous_searches)) =
-        in_one_snapshot(conn, other, Job::Overview(q), Job::Trends(q, before)).await?
+    // The resolved tickets' counts and the headline before on one
+    // connection, the opened tickets' counts and both periods' searches on
+    // the other: about half of the work each.
+    let (Done::Overview(resolved, previous), Done::Trends(opened, searches, previous_searches)) =
+        in_one_snapshot(
+            conn,
+            other,
+            Job::Overview(q, before),
+            Job::Trends(q, before),
+        )
+        .await?
     else {
         return Err(unexpected());
     };
+    let mut sum = OverviewSum::default();
+    sum.add(resolved, Side::Resolved);
+    sum.add(opened, Side::Opened);
+    let (volume, mix, links_by_week, headline) = sum.tables();
     let report = Report {
+        volume,
+        mix,
+        links_by_week,
         links_total: headline.links.clone(),
         searches,
-        ..report
+        ..Report::default()
     };
     Ok(Overview {
         report,
