@@ -290,17 +290,70 @@ pub fn model_search<'s>(
     Ok(search)
 }
 
-/// [`suggest_models`] with another tuning (the evaluation compares them).
-pub fn suggest_models_with(
+/// A model that fits a ticket's text, without what only the page shows
+/// (snippet, first line, matched words): what a recorded triage search
+/// keeps (see [`rank_models`]).
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    pub key: String,
+    pub title: String,
+    pub score: f32,
+}
+
+/// The models that best fit `text`, best first, as [`suggest_models`]
+/// ranks them, without building their snippets: the triage search a
+/// ticket records keeps only the keys, titles and scores.
+pub fn rank_models(
     index: &SearchIndex,
     text: &str,
     limit: usize,
+) -> Result<Vec<Ranked>, SearchError> {
+    let f = &index.fields;
+    let tuning = Tuning::default();
+    let searcher = index.reader.searcher();
+    let Some(best) = best_models(index, &searcher, text, limit, &tuning)? else {
+        return Ok(Vec::new());
+    };
+    Ok(best
+        .hits
+        .into_iter()
+        .map(|(hit, doc)| Ranked {
+            key: text_of(&doc, f.model.key),
+            title: text_of(&doc, f.model.title),
+            score: hit.score,
+        })
+        .collect())
+}
+
+/// The first text value of `field` in `doc` ("" when it has none).
+fn text_of(doc: &TantivyDocument, field: Field) -> String {
+    doc.get_first(field)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// What [`best_models`] found: the hits with their stored documents, the
+/// (expanded) query and the statistics it was scored with.
+struct Best<'s> {
+    hits: Vec<(matcher::Hit, TantivyDocument)>,
+    query: matcher::QueryTerms,
+    stats: matcher::KindStatistics<'s>,
+}
+
+/// The best `limit` models for `text` that are not retired, best first;
+/// `None` when the text has no searchable term.
+fn best_models<'s>(
+    index: &SearchIndex,
+    searcher: &'s tantivy::Searcher,
+    text: &str,
+    limit: usize,
     tuning: &Tuning,
-) -> Result<Vec<Suggestion>, SearchError> {
+) -> Result<Option<Best<'s>>, SearchError> {
     let f = &index.fields;
     let query = matcher::analyze_query(text, tuning);
     if query.terms.is_empty() || limit == 0 {
-        return Ok(Vec::new());
+        return Ok(None);
     }
     // Only model documents have text in the model fields, so the bare union
     // of the terms finds models only. Retired models are dropped from the
@@ -309,11 +362,9 @@ pub fn suggest_models_with(
     // `matcher::TermsSearch::candidates`). BM25 counts the models
     // only: a word in most models weighs little, however many tickets
     // there are.
-    let searcher = index.reader.searcher();
-    let stats = model_statistics_with(index, &searcher, tuning)?;
-    let query = expanded(index, &searcher, tuning, &query)?;
-    let (terms, words) = (&query.terms, &query.words);
-    let search = model_search(index, &searcher, &stats, tuning, &query)?;
+    let stats = model_statistics_with(index, searcher, tuning)?;
+    let query = expanded(index, searcher, tuning, &query)?;
+    let search = model_search(index, searcher, &stats, tuning, &query)?;
     let mut wanted = limit;
     let hits = loop {
         let top = search.top(wanted, None)?;
@@ -335,6 +386,23 @@ pub fn suggest_models_with(
         }
         wanted = wanted.saturating_mul(4);
     };
+    Ok(Some(Best { hits, query, stats }))
+}
+
+/// [`suggest_models`] with another tuning (the evaluation compares them).
+pub fn suggest_models_with(
+    index: &SearchIndex,
+    text: &str,
+    limit: usize,
+    tuning: &Tuning,
+) -> Result<Vec<Suggestion>, SearchError> {
+    let f = &index.fields;
+    let searcher = index.reader.searcher();
+    let Some(Best { hits, query, stats }) = best_models(index, &searcher, text, limit, tuning)?
+    else {
+        return Ok(Vec::new());
+    };
+    let (terms, words) = (&query.terms, &query.words);
     let statement_query =
         matcher::terms_query(&[(f.model.statement, 1.0)], terms, tuning, &stats, 0.0)?;
     let mut generator =
@@ -344,12 +412,7 @@ pub fn suggest_models_with(
     }
     let mut suggestions = Vec::with_capacity(hits.len());
     for (hit, doc) in hits {
-        let get = |field| {
-            doc.get_first(field)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned()
-        };
+        let get = |field| text_of(&doc, field);
         let snippet = match &generator {
             Some(g) => {
                 let s = g.snippet_from_doc(&doc);

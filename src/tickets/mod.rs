@@ -588,7 +588,7 @@ pub async fn triage(
     viewer: &Viewer,
     id: TicketId,
     q: &str,
-) -> Result<(i64, Vec<crate::search::triage::Suggestion>), TicketError> {
+) -> Result<(i64, Vec<crate::search::triage::Ranked>), TicketError> {
     staff_only(viewer)?;
     no_nul("q", q)?;
     let q = q.trim().to_owned();
@@ -597,48 +597,43 @@ pub async fn triage(
     }
     // The search is CPU work (milliseconds over 100,000 models): on a
     // blocking thread, so that it does not hold up the other requests of
-    // this async worker.
-    let found = {
+    // this async worker. It runs while the transaction starts and loads
+    // (locks) the ticket, and is awaited only for the rows that need its
+    // results. Only what is recorded is made (keys, titles and scores: no
+    // snippets, see `triage::rank_models`).
+    let search = {
         let (index, q) = (index.clone(), q.clone());
-        tokio::task::spawn_blocking(move || crate::search::triage::suggest_models(&index, &q, 10))
-            .await
-            .map_err(|e| {
-                crate::search::SearchError::Index(tantivy::TantivyError::SystemError(format!(
-                    "the triage search task failed: {e}"
-                )))
-            })??
+        tokio::task::spawn_blocking(move || crate::search::triage::rank_models(&index, &q, 10))
     };
-    let results: Vec<serde_json::Value> = found
-        .iter()
-        .map(|s| json!({ "key": s.key, "title": s.title, "score": s.score }))
-        .collect();
     let viewer = *viewer;
-    let search_id = conn
-        .transaction(async move |conn| {
-            load(conn, &viewer, id).await?;
-            let count = results.len();
-            let search_id = crate::db::triage::record(
-                conn,
-                id,
-                viewer.user,
-                &q,
-                serde_json::Value::Array(results),
-            )
-            .await?;
-            journal::add(
-                conn,
-                NewEntry {
-                    ticket: id,
-                    author: Some(viewer.user),
-                    kind: EntryKind::Triage,
-                    visibility: Visibility::Internal,
-                    body: "",
-                    data: json!({ "query": q, "results": count, "search_id": search_id }),
-                },
-            )
-            .await?;
-            Ok::<_, TicketError>(search_id)
-        })
+    conn.transaction(async move |conn| {
+        load(conn, &viewer, id).await?;
+        let found = search.await.map_err(|e| {
+            crate::search::SearchError::Index(tantivy::TantivyError::SystemError(format!(
+                "the triage search task failed: {e}"
+            )))
+        })??;
+        let results: Vec<serde_json::Value> = found
+            .iter()
+            .map(|s| json!({ "key": s.key, "title": s.title, "score": s.score }))
+            .collect();
+        let count = results.len();
+        let search_id =
+            crate::db::triage::record(conn, id, viewer.user, &q, serde_json::Value::Array(results))
+                .await?;
+        journal::add(
+            conn,
+            NewEntry {
+                ticket: id,
+                author: Some(viewer.user),
+                kind: EntryKind::Triage,
+                visibility: Visibility::Internal,
+                body: "",
+                data: json!({ "query": q, "results": count, "search_id": search_id }),
+            },
+        )
         .await?;
-    Ok((search_id, found))
+        Ok::<_, TicketError>((search_id, found))
+    })
+    .await
 }

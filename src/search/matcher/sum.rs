@@ -15,10 +15,23 @@
 //! plain sum gives: every document's sum adds the same clause scores in the
 //! same order, and a document is dropped only when even its upper bound is
 //! below the threshold.
+//!
+//! The most a clause can add is its exact maximum over the segment, not
+//! BM25's bound for an infinitely frequent word (boost × idf × (k1 + 1)):
+//! the common words of a long text hold in no model more than a few times
+//! in a long field, so their scores stay well below that bound, and the
+//! threshold passes the tight sum of the remaining clauses several clauses
+//! earlier. The maximum comes from the term's [`Frontier`] in the segment,
+//! which does not depend on the query or on the statistics (the average
+//! length changes with every model added): it is found once per segment
+//! and term, and kept ([`FRONTIERS`]) until the segment is gone.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use tantivy::fieldnorm::FieldNormReader;
+use tantivy::index::SegmentId;
 use tantivy::postings::{BlockSegmentPostings, Postings, SegmentPostings};
 use tantivy::query::{Bm25StatisticsProvider, Bm25Weight};
 use tantivy::schema::IndexRecordOption;
@@ -33,7 +46,8 @@ const SLACK: f32 = 1e-4;
 
 /// One clause ready to score: its BM25 weight with the boost, as tantivy's
 /// term scorer has it, so that a score here is bit for bit the one tantivy
-/// gives, and the most it can add to a document's score.
+/// gives, and the most it can add to a document's score whatever the
+/// document (BM25's bound, which orders the clauses).
 struct Scoring<'c> {
     term: &'c Term,
     weight: Bm25Weight,
@@ -48,6 +62,9 @@ pub(crate) struct SumCounts {
     /// Clause × segment pairs only looked up for the documents still in
     /// the running.
     pub sought: usize,
+    /// Clause × segment pairs whose [`Frontier`] had to be found (not yet
+    /// kept from an earlier search).
+    pub frontiers_found: usize,
 }
 
 thread_local! {
@@ -57,6 +74,129 @@ thread_local! {
     static SCORES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     /// Scratch for the threshold (the `wanted`-th best of a set of scores).
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The (field norm id, term frequency) pairs of a term's postings in one
+/// segment among which its highest BM25 score is, whatever the weight and
+/// the average length: per field norm (a document's length), the highest
+/// frequency, leaving out the pairs another pair beats at every average
+/// length (as short or shorter, as frequent or more). A BM25 score grows
+/// with the frequency and falls with the length, so the best of these
+/// pairs is the term's maximum in the segment, deleted documents included
+/// (a bound for the living ones).
+type Frontier = Arc<[(u8, u32)]>;
+
+/// The kept frontiers: per segment (with when a search last used it), per
+/// term. Segments are immutable (deletes only hide documents), so a
+/// frontier stays true as long as its segment exists.
+struct Frontiers {
+    segments: HashMap<SegmentId, (u64, HashMap<Term, Frontier>)>,
+    /// Counts the searches, for the least recently used segment.
+    tick: u64,
+}
+
+/// More segments than this, and the least recently used are dropped (those
+/// merged away or of a searcher gone are never used again).
+const MOST_SEGMENTS_KEPT: usize = 32;
+
+/// More terms than this in one segment, and the segment's frontiers are
+/// found anew (a bound on the memory; the models' vocabulary is far below).
+const MOST_TERMS_KEPT: usize = 400_000;
+
+static FRONTIERS: LazyLock<Mutex<Frontiers>> = LazyLock::new(|| {
+    Mutex::new(Frontiers {
+        segments: HashMap::new(),
+        tick: 0,
+    })
+});
+
+/// The frontiers of `terms` in `reader`'s segment, found where not kept.
+fn frontiers_of(
+    reader: &SegmentReader,
+    terms: &[&Term],
+    counts: &mut SumCounts,
+) -> tantivy::Result<Vec<Frontier>> {
+    let id = reader.segment_id();
+    let mut out: Vec<Option<Frontier>> = {
+        let mut kept = FRONTIERS.lock().unwrap_or_else(|e| e.into_inner());
+        kept.tick += 1;
+        let tick = kept.tick;
+        let entry = kept
+            .segments
+            .entry(id)
+            .or_insert_with(|| (tick, HashMap::new()));
+        entry.0 = tick;
+        terms.iter().map(|t| entry.1.get(*t).cloned()).collect()
+    };
+    let mut found = Vec::new();
+    for (term, slot) in terms.iter().zip(out.iter_mut()) {
+        if slot.is_none() {
+            let frontier = frontier(reader, term)?;
+            counts.frontiers_found += 1;
+            found.push(((*term).clone(), frontier.clone()));
+            *slot = Some(frontier);
+        }
+    }
+    if !found.is_empty() {
+        let mut kept = FRONTIERS.lock().unwrap_or_else(|e| e.into_inner());
+        let tick = kept.tick;
+        let entry = kept
+            .segments
+            .entry(id)
+            .or_insert_with(|| (tick, HashMap::new()));
+        if entry.1.len() + found.len() > MOST_TERMS_KEPT {
+            entry.1.clear();
+        }
+        entry.1.extend(found);
+        if kept.segments.len() > MOST_SEGMENTS_KEPT {
+            let mut ticks: Vec<u64> = kept.segments.values().map(|(t, _)| *t).collect();
+            ticks.sort_unstable_by(|a, b| b.cmp(a));
+            let oldest_kept = ticks[MOST_SEGMENTS_KEPT / 2 - 1];
+            kept.segments.retain(|_, (t, _)| *t >= oldest_kept);
+        }
+    }
+    Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+}
+
+/// `term`'s [`Frontier`] in `reader`'s segment: one pass over its postings.
+fn frontier(reader: &SegmentReader, term: &Term) -> tantivy::Result<Frontier> {
+    let inverted = reader.inverted_index(term.field())?;
+    let Some(mut block) = inverted.read_block_postings(term, IndexRecordOption::WithFreqs)? else {
+        return Ok(Arc::from([]));
+    };
+    let norms = norms(reader, term)?;
+    let mut most = [0u32; 256];
+    loop {
+        let docs = block.docs();
+        if docs.is_empty() {
+            break;
+        }
+        for (&doc, &tf) in docs.iter().zip(block.freqs()) {
+            let cell = &mut most[norms.fieldnorm_id(doc) as usize];
+            *cell = (*cell).max(tf);
+        }
+        block.advance();
+    }
+    // Shortest first; a longer field norm only where its frequency is
+    // higher than every shorter one's.
+    let mut out = Vec::new();
+    let mut best = 0;
+    for (id, &tf) in most.iter().enumerate() {
+        if tf > best {
+            out.push((id as u8, tf));
+            best = tf;
+        }
+    }
+    Ok(Arc::from(out))
+}
+
+/// The most `weight` can give a document of a segment where its term's
+/// frontier is `frontier` (0 for a term the segment does not hold).
+fn most_in(weight: &Bm25Weight, frontier: &[(u8, u32)]) -> Score {
+    frontier
+        .iter()
+        .map(|&(id, tf)| weight.score(id, tf))
+        .fold(0.0, Score::max)
 }
 
 /// The `wanted` documents with the highest sum of `clauses`' BM25 scores
@@ -83,18 +223,26 @@ pub(crate) fn top_by_sum(
             most,
         });
     }
-    // Strongest first; equal ones in the order given.
+    // Strongest first; equal ones in the order given. (The order stays
+    // BM25's bound, not the segment's maxima: every document's sum adds the
+    // same scores in the same order whatever the segment.)
     order.sort_by(|a, b| b.most.total_cmp(&a.most));
-    // after[j]: the most the clauses from j on can add together.
-    let mut after = vec![0.0f32; order.len() + 1];
-    for j in (0..order.len()).rev() {
-        after[j] = after[j + 1] + order[j].most;
-    }
+    let terms: Vec<&Term> = order.iter().map(|s| s.term).collect();
     // The best `wanted` of the segments done so far (final scores).
     let mut found: Vec<(f32, DocAddress)> = Vec::new();
     SCORES.with_borrow_mut(|scores| {
         SCRATCH.with_borrow_mut(|scratch| {
             for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+                let frontiers = frontiers_of(reader, &terms, &mut counts)?;
+                // after[j]: the most the clauses from j on can add together
+                // to a document of this segment.
+                let mut after = vec![0.0f32; order.len() + 1];
+                for j in (0..order.len()).rev() {
+                    let most = frontiers
+                        .get(j)
+                        .map_or(order[j].most, |f| most_in(&order[j].weight, f));
+                    after[j] = after[j + 1] + most;
+                }
                 let mut segment = Segment {
                     reader,
                     ord: ord as u32,
@@ -196,7 +344,8 @@ impl Segment<'_, '_> {
                 }
             }
             self.scan(clause, &mut touched)?;
-            threshold_most += clause.most;
+            // What this clause can add in this segment (as `after` has it).
+            threshold_most += self.after[j] - self.after[j + 1];
         }
         if rest == self.order.len() {
             // Every clause was read whole: every document touched has its
@@ -324,5 +473,69 @@ fn scan_blocks(
             }
         }
         block.advance();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tantivy::schema::{IndexRecordOption, Schema, TEXT};
+    use tantivy::{Index, TantivyDocument};
+
+    use super::*;
+
+    /// A term's frontier gives its highest score over the segment exactly,
+    /// whatever the average length, and is kept for the next search.
+    #[test]
+    fn a_terms_frontier_gives_its_highest_score_at_any_average_length() -> tantivy::Result<()> {
+        let mut builder = Schema::builder();
+        let body = builder.add_text_field("body", TEXT);
+        let index = Index::create_in_ram(builder.build());
+        let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 15_000_000)?;
+        // "disk" once in a short text, twice in a longer one, four times in
+        // a long one; "full" everywhere once.
+        for n in 0..300usize {
+            let filler = "word ".repeat(n % 40);
+            let disk = "disk ".repeat([1, 2, 4][n % 3]);
+            let mut doc = TantivyDocument::default();
+            doc.add_text(body, format!("{disk} full {filler}"));
+            writer.add_document(doc)?;
+        }
+        writer.commit()?;
+        let searcher = index.reader()?.searcher();
+        let reader = searcher.segment_reader(0);
+        for word in ["disk", "full", "absent"] {
+            let term = Term::from_field_text(body, word);
+            let mut counts = SumCounts::default();
+            let frontier = frontiers_of(reader, &[&term], &mut counts)?.remove(0);
+            assert_eq!(counts.frontiers_found, 1, "{word}");
+            // Shorter first, each more frequent than the one before.
+            assert!(
+                frontier
+                    .windows(2)
+                    .all(|p| p[0].0 < p[1].0 && p[0].1 < p[1].1)
+            );
+            for average in [1.0, 5.0, 20.0, 200.0] {
+                let weight = Bm25Weight::for_one_term(30, 300, average).boost_by(0.7);
+                let mut exact: Score = 0.0;
+                let inverted = reader.inverted_index(body)?;
+                if let Some(mut postings) =
+                    inverted.read_postings(&term, IndexRecordOption::WithFreqs)?
+                {
+                    let norms = norms(reader, &term)?;
+                    while postings.doc() != TERMINATED {
+                        let doc = postings.doc();
+                        exact =
+                            exact.max(weight.score(norms.fieldnorm_id(doc), postings.term_freq()));
+                        postings.advance();
+                    }
+                }
+                assert_eq!(most_in(&weight, &frontier), exact, "{word} at {average}");
+                assert!(exact <= weight.score(0, u32::MAX));
+            }
+            let mut again = SumCounts::default();
+            frontiers_of(reader, &[&term], &mut again)?;
+            assert_eq!(again.frontiers_found, 0, "{word}: kept");
+        }
+        Ok(())
     }
 }
