@@ -597,22 +597,22 @@ pub async fn triage(
     }
     // The search is CPU work (milliseconds over 100,000 models): on a
     // blocking thread, so that it does not hold up the other requests of
-    // this async worker. It runs while the transaction starts and loads
-    // (locks) the ticket, and is awaited only for the rows that need its
-    // results. Only what is recorded is made (keys, titles and scores: no
-    // snippets, see `triage::rank_models`).
-    let search = {
+    // this async worker, and before the transaction, so that the ticket is
+    // not locked while it runs. Only what is recorded is made (keys, titles
+    // and scores: no snippets, see `triage::rank_models`).
+    let found = {
         let (index, q) = (index.clone(), q.clone());
         tokio::task::spawn_blocking(move || crate::search::triage::rank_models(&index, &q, 10))
+            .await
+            .map_err(|e| {
+                crate::search::SearchError::Index(tantivy::TantivyError::SystemError(format!(
+                    "the triage search task failed: {e}"
+                )))
+            })??
     };
     let viewer = *viewer;
     conn.transaction(async move |conn| {
         load(conn, &viewer, id).await?;
-        let found = search.await.map_err(|e| {
-            crate::search::SearchError::Index(tantivy::TantivyError::SystemError(format!(
-                "the triage search task failed: {e}"
-            )))
-        })??;
         let results: Vec<serde_json::Value> = found
             .iter()
             .map(|s| json!({ "key": s.key, "title": s.title, "score": s.score }))
