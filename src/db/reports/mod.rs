@@ -481,21 +481,23 @@ const TRIAGE_TIMES: &str = "count(f.triage_secs) AS triaged,
 pub async fn triage(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Vec<TriageRow>> {
     let cols = "opened, triaged, triage_median_secs, triage_p90_secs, replied, reply_median_secs,
                 reply_p90_secs, duplicates, searches";
+    // The measures of one week's rows, read by range or grouped by row.
+    let measures = format!(
+        "count(*) AS opened, {TRIAGE_TIMES},
+         count(*) FILTER (WHERE f.duplicate) AS duplicates,
+         COALESCE(sum(f.searches), 0)::int8 AS searches"
+    );
     let sql = format!(
         "WITH {WEEKS}, {RANGES}
          SELECT week, {cols} FROM (
             SELECT rg.week, a.* FROM rg CROSS JOIN LATERAL (
-                SELECT count(*) AS opened, {TRIAGE_TIMES},
-                       count(*) FILTER (WHERE f.duplicate) AS duplicates,
-                       COALESCE(sum(f.searches), 0)::int8 AS searches
+                SELECT {measures}
                 FROM ticket_report_facts f
                 WHERE f.opened_at >= rg.lo AND f.opened_at < rg.hi AND {COUNTED}
             ) a WHERE a.opened > 0
             UNION ALL
             SELECT week, {cols} FROM (
-                SELECT {wk} AS week, count(*) AS opened, {TRIAGE_TIMES},
-                       count(*) FILTER (WHERE f.duplicate) AS duplicates,
-                       COALESCE(sum(f.searches), 0)::int8 AS searches
+                SELECT {wk} AS week, {measures}
                 FROM ticket_report_facts f
                 WHERE {UNVOUCHED} AND f.opened_at >= $1 AND f.opened_at < $2 AND {COUNTED}
                 GROUP BY 1
