@@ -180,12 +180,15 @@ pub async fn find_by_token(
         .optional()
 }
 
-/// Whether a use was noted less than a minute before `now`: then
-/// [`touch`] would change nothing and need not be sent.
+/// How often a use is noted at most, in seconds (see [`touch`]).
+const NOTE_USE_EVERY_SECS: i64 = 60;
+
+/// Whether a use was noted less than [`NOTE_USE_EVERY_SECS`] before `now`:
+/// then [`touch`] would change nothing and need not be sent.
 pub fn used_lately(integration: &Integration, now: DateTime<Utc>) -> bool {
     integration
         .last_used_at
-        .is_some_and(|t| now - t < chrono::Duration::minutes(1))
+        .is_some_and(|t| now - t < chrono::Duration::seconds(NOTE_USE_EVERY_SECS))
 }
 
 /// Notes a use, at most once a minute: under a burst of deliveries the
@@ -193,9 +196,10 @@ pub fn used_lately(integration: &Integration, now: DateTime<Utc>) -> bool {
 pub async fn touch(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
     diesel::sql_query(
         "UPDATE integrations SET last_used_at = now() WHERE id = $1 \
-         AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+         AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))",
     )
     .bind::<diesel::sql_types::BigInt, _>(id)
+    .bind::<diesel::sql_types::Double, _>(NOTE_USE_EVERY_SECS as f64)
     .execute(conn)
     .await?;
     Ok(())

@@ -325,7 +325,6 @@ pub async fn apply(
         });
     }
     tickets::set_status_many(conn, &moves, Some(user)).await?;
-    drop(moves);
     let news: Vec<NewTicket> = to_open
         .iter()
         .map(|o| NewTicket {
