@@ -26,16 +26,18 @@
 //! length changes with every model added): it is found once per segment
 //! and term, and kept ([`FRONTIERS`]) until the segment is gone.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::index::SegmentId;
-use tantivy::postings::{BlockSegmentPostings, Postings, SegmentPostings};
+use tantivy::postings::{BlockSegmentPostings, Postings, SegmentPostings, TermInfo};
 use tantivy::query::{Bm25StatisticsProvider, Bm25Weight};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, Term};
+use tantivy::{
+    DocAddress, DocId, DocSet, InvertedIndexReader, Score, Searcher, SegmentReader, TERMINATED, Term,
+};
 
 use super::Clause;
 
@@ -67,14 +69,38 @@ pub(crate) struct SumCounts {
     pub frontiers_found: usize,
 }
 
-thread_local! {
-    /// The score per document of a segment, kept per thread between
-    /// searches (all zero between them) so that a search neither allocates
-    /// nor clears a segment-sized array.
-    static SCORES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-    /// Scratch for the threshold (the `wanted`-th best of a set of scores).
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+/// The working arrays of one range's sum: the score per document of a
+/// segment (all zero between searches, so that a search neither allocates
+/// nor clears a segment-sized array) and scratch for the threshold (the
+/// `wanted`-th best of a set of scores). Kept between searches in
+/// [`BUFFERS`], one set per range summed at the same time.
+#[derive(Default)]
+struct Buffers {
+    scores: Vec<f32>,
+    scratch: Vec<f32>,
 }
+
+static BUFFERS: Mutex<Vec<Buffers>> = Mutex::new(Vec::new());
+
+/// A set of [`Buffers`] (a kept one when there is one).
+fn take_buffers() -> Buffers {
+    let mut kept = BUFFERS.lock().unwrap_or_else(|e| e.into_inner());
+    kept.pop().unwrap_or_default()
+}
+
+/// Gives `buffers` back (its scores all zero again) for the next search.
+fn give_back(buffers: Buffers) {
+    let mut kept = BUFFERS.lock().unwrap_or_else(|e| e.into_inner());
+    // At most one set per range summed at once, and a few searches at once.
+    if kept.len() < 8 {
+        kept.push(buffers);
+    }
+}
+
+/// A segment whose clauses hold more postings than this is summed in two
+/// document ranges at once, one on another thread (see [`top_by_sum`]);
+/// below, starting a thread costs more than it saves.
+const SPLIT_ABOVE_POSTINGS: u64 = 20_000;
 
 /// The (field norm id, term frequency) pairs of a term's postings in one
 /// segment among which its highest BM25 score is, whatever the weight and
@@ -201,11 +227,29 @@ fn most_in(weight: &Bm25Weight, frontier: &[(u8, u32)]) -> Score {
 
 /// The `wanted` documents with the highest sum of `clauses`' BM25 scores
 /// (ties: the lower address first), deleted documents never, best first.
+///
+/// A segment whose clauses hold many postings is summed as two document
+/// ranges at once, the second on another thread: each range's best
+/// `wanted` (with exact sums: a document's score does not depend on the
+/// other documents) hold the segment's best `wanted`, so the merged result
+/// is the one a single pass gives.
 pub(crate) fn top_by_sum(
     searcher: &Searcher,
     stats: &dyn Bm25StatisticsProvider,
     clauses: &[&Clause],
     wanted: usize,
+) -> tantivy::Result<(Vec<DocAddress>, SumCounts)> {
+    top_by_sum_split(searcher, stats, clauses, wanted, SPLIT_ABOVE_POSTINGS)
+}
+
+/// [`top_by_sum`], splitting a segment in two ranges when its clauses hold
+/// more than `split_above` postings (tests split every segment).
+pub(crate) fn top_by_sum_split(
+    searcher: &Searcher,
+    stats: &dyn Bm25StatisticsProvider,
+    clauses: &[&Clause],
+    wanted: usize,
+    split_above: u64,
 ) -> tantivy::Result<(Vec<DocAddress>, SumCounts)> {
     let mut counts = SumCounts::default();
     if wanted == 0 || clauses.is_empty() {
@@ -230,35 +274,67 @@ pub(crate) fn top_by_sum(
     let terms: Vec<&Term> = order.iter().map(|s| s.term).collect();
     // The best `wanted` of the segments done so far (final scores).
     let mut found: Vec<(f32, DocAddress)> = Vec::new();
-    SCORES.with_borrow_mut(|scores| {
-        SCRATCH.with_borrow_mut(|scratch| {
-            for (ord, reader) in searcher.segment_readers().iter().enumerate() {
-                let frontiers = frontiers_of(reader, &terms, &mut counts)?;
-                // after[j]: the most the clauses from j on can add together
-                // to a document of this segment.
-                let mut after = vec![0.0f32; order.len() + 1];
-                for j in (0..order.len()).rev() {
-                    let most = frontiers
-                        .get(j)
-                        .map_or(order[j].most, |f| most_in(&order[j].weight, f));
-                    after[j] = after[j + 1] + most;
-                }
-                let mut segment = Segment {
-                    reader,
-                    ord: ord as u32,
-                    scores,
-                    scratch,
-                    order: &order,
-                    after: &after,
-                    wanted,
-                    counts: &mut counts,
-                };
-                segment.sum_into(&mut found)?;
-                keep_best(&mut found, wanted);
+    for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+        let frontiers = frontiers_of(reader, &terms, &mut counts)?;
+        // after[j]: the most the clauses from j on can add together to a
+        // document of this segment.
+        let mut after = vec![0.0f32; order.len() + 1];
+        for j in (0..order.len()).rev() {
+            let most = frontiers
+                .get(j)
+                .map_or(order[j].most, |f| most_in(&order[j].weight, f));
+            after[j] = after[j + 1] + most;
+        }
+        // Each clause's postings in this segment, looked up once.
+        let mut postings = Vec::with_capacity(order.len());
+        for scoring in &order {
+            let inverted = reader.inverted_index(scoring.term.field())?;
+            let info = inverted.get_term_info(scoring.term)?;
+            postings.push(match info {
+                Some(info) => Some((inverted, info, norms(reader, scoring.term)?)),
+                None => None,
+            });
+        }
+        let segment = Segment {
+            reader,
+            ord: ord as u32,
+            order: &order,
+            postings: &postings,
+            after: &after,
+            wanted,
+        };
+        let total: u64 = postings
+            .iter()
+            .flatten()
+            .map(|(_, info, _)| u64::from(info.doc_freq))
+            .sum();
+        let max_doc = reader.max_doc();
+        let split = if total > split_above {
+            segment.middle()?.filter(|&m| m > 0 && m < max_doc)
+        } else {
+            None
+        };
+        let before = &found;
+        let new = match split {
+            None => segment.sum(before, 0..max_doc, &mut counts)?,
+            Some(middle) => {
+                let mut other = SumCounts::default();
+                let (first, second) = std::thread::scope(|scope| {
+                    let second = scope.spawn(|| segment.sum(before, middle..max_doc, &mut other));
+                    let first = segment.sum(before, 0..middle, &mut counts);
+                    let second = second.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                    (first, second)
+                });
+                counts.scanned += other.scanned;
+                counts.sought += other.sought;
+                let mut first = first?;
+                first.extend(second?);
+                first
             }
-            Ok::<_, tantivy::TantivyError>(())
-        })
-    })?;
+        };
+        found.extend(new);
+        keep_best(&mut found, wanted);
+    }
     found.sort_by(order_of);
     Ok((found.into_iter().map(|(_, a)| a).collect(), counts))
 }
@@ -279,13 +355,22 @@ fn keep_best(found: &mut Vec<(f32, DocAddress)>, wanted: usize) {
 /// The `k`-th highest of `values` (0 when there are fewer), using
 /// `scratch` for the selection.
 fn kth_highest(scratch: &mut Vec<f32>, values: impl Iterator<Item = f32>, k: usize) -> f32 {
+    risen(scratch, 0.0, values, k)
+}
+
+/// The higher of `floor` and the `k`-th highest of `values`, using
+/// `scratch` for the selection. Only the values at `floor` or above are
+/// selected from: when there are `k` of them, the `k`-th highest is among
+/// them; when there are fewer, it is below `floor`. (A threshold that has
+/// risen to `floor` leaves most of a long list of partial sums below it.)
+fn risen(scratch: &mut Vec<f32>, floor: f32, values: impl Iterator<Item = f32>, k: usize) -> f32 {
     scratch.clear();
-    scratch.extend(values);
+    scratch.extend(values.filter(|&v| v >= floor));
     if k == 0 || scratch.len() < k {
-        return 0.0;
+        return floor;
     }
     let (_, kth, _) = scratch.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
-    *kth
+    kth.max(floor)
 }
 
 /// Whether a document whose score can reach at most `upper` is out of a
@@ -294,33 +379,86 @@ fn out(upper: f32, threshold: f32) -> bool {
     upper * (1.0 + SLACK) < threshold
 }
 
+/// One clause's postings in a segment: its field's inverted index, the
+/// term's place in it and the field norms.
+type Held = (Arc<InvertedIndexReader>, TermInfo, FieldNormReader);
+
 struct Segment<'s, 'c> {
     reader: &'s SegmentReader,
     ord: u32,
-    scores: &'s mut Vec<f32>,
-    scratch: &'s mut Vec<f32>,
     order: &'s [Scoring<'c>],
+    /// Per clause of `order`: its postings here, none where the segment
+    /// does not hold the term.
+    postings: &'s [Option<Held>],
     after: &'s [f32],
     wanted: usize,
-    counts: &'s mut SumCounts,
 }
 
 impl Segment<'_, '_> {
-    /// Adds this segment's documents that may be among the best `wanted`
-    /// to `found`, with their final scores.
-    fn sum_into(&mut self, found: &mut Vec<(f32, DocAddress)>) -> tantivy::Result<()> {
-        let max_doc = self.reader.max_doc() as usize;
-        if self.scores.len() < max_doc {
-            self.scores.resize(max_doc, 0.0);
+    /// The document that splits the segment in two ranges holding about as
+    /// many postings each: the middle one of the clause with the most.
+    fn middle(&self) -> tantivy::Result<Option<DocId>> {
+        let Some((inverted, info, _)) = self
+            .postings
+            .iter()
+            .flatten()
+            .max_by_key(|(_, info, _)| info.doc_freq)
+        else {
+            return Ok(None);
+        };
+        let mut block = inverted.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+        let half = (info.doc_freq / 2) as usize;
+        let mut seen = 0;
+        loop {
+            let docs = block.docs();
+            if docs.is_empty() {
+                return Ok(None);
+            }
+            if let Some(&doc) = docs.get(half.saturating_sub(seen)) {
+                return Ok(Some(doc));
+            }
+            seen += docs.len();
+            block.advance();
         }
+    }
+
+    /// The documents of `range` that may be among the best `wanted`, with
+    /// their final scores, given the best found so far in other segments
+    /// (`before`).
+    fn sum(
+        &self,
+        before: &[(f32, DocAddress)],
+        range: Range<DocId>,
+        counts: &mut SumCounts,
+    ) -> tantivy::Result<Vec<(f32, DocAddress)>> {
+        let mut buffers = take_buffers();
+        let found = self.sum_with(&mut buffers, before, range, counts)?;
+        // (On an error the scores may not be all zero: not kept.)
+        give_back(buffers);
+        Ok(found)
+    }
+
+    fn sum_with(
+        &self,
+        buffers: &mut Buffers,
+        before: &[(f32, DocAddress)],
+        range: Range<DocId>,
+        counts: &mut SumCounts,
+    ) -> tantivy::Result<Vec<(f32, DocAddress)>> {
+        let Buffers { scores, scratch } = buffers;
+        let max_doc = self.reader.max_doc() as usize;
+        if scores.len() < max_doc {
+            scores.resize(max_doc, 0.0);
+        }
+        let mut found = Vec::new();
         let alive = self.reader.alive_bitset();
         let is_alive = |doc: DocId| alive.is_none_or(|a| a.is_alive(doc));
         let mut touched: Vec<DocId> = Vec::new();
         // Phase 1: whole postings, strongest clause first, until the
         // threshold (the `wanted`-th best score so far, partial sums of
-        // this segment included) is above what the remaining clauses can
+        // this range included) is above what the remaining clauses can
         // add.
-        let mut threshold = kth_highest(self.scratch, found.iter().map(|f| f.0), self.wanted);
+        let mut threshold = kth_highest(scratch, before.iter().map(|f| f.0), self.wanted);
         // The most the threshold can have risen to since it was computed:
         // no document gains more than the clauses read since then can add.
         let mut threshold_most = threshold;
@@ -329,13 +467,15 @@ impl Segment<'_, '_> {
         for (j, clause) in order.iter().enumerate() {
             if out(self.after[j], threshold_most) {
                 if j > 0 {
-                    let scores = &*self.scores;
+                    let scores = &*scores;
                     let partial = touched
                         .iter()
                         .filter(|&&d| is_alive(d))
                         .map(|&d| scores[d as usize]);
-                    let from_found = found.iter().map(|f| f.0);
-                    threshold = kth_highest(self.scratch, partial.chain(from_found), self.wanted);
+                    let from_before = before.iter().map(|f| f.0);
+                    // (The partial sums only grow: the threshold only rises.)
+                    threshold =
+                        risen(scratch, threshold, partial.chain(from_before), self.wanted);
                     threshold_most = threshold;
                 }
                 if out(self.after[j], threshold) {
@@ -343,7 +483,10 @@ impl Segment<'_, '_> {
                     break;
                 }
             }
-            self.scan(clause, &mut touched)?;
+            if let Some(held) = &self.postings[j] {
+                counts.scanned += 1;
+                scan(held, clause, &range, scores, &mut touched)?;
+            }
             // What this clause can add in this segment (as `after` has it).
             threshold_most += self.after[j] - self.after[j + 1];
         }
@@ -351,7 +494,7 @@ impl Segment<'_, '_> {
             // Every clause was read whole: every document touched has its
             // final score.
             for &doc in &touched {
-                let score = self.scores[doc as usize];
+                let score = scores[doc as usize];
                 if is_alive(doc) && !out(score, threshold) {
                     found.push((score, DocAddress::new(self.ord, doc)));
                 }
@@ -359,7 +502,6 @@ impl Segment<'_, '_> {
         } else {
             // Phase 2: the documents still in the running, and the rest of
             // the clauses looked up for them alone.
-            let scores = &*self.scores;
             let mut live: Vec<DocId> = touched
                 .iter()
                 .copied()
@@ -367,77 +509,76 @@ impl Segment<'_, '_> {
                 .collect();
             live.sort_unstable();
             for (j, clause) in order.iter().enumerate().skip(rest) {
-                self.seek(clause, &live)?;
-                let scores = &*self.scores;
+                if let Some(held) = &self.postings[j]
+                    && !live.is_empty()
+                {
+                    counts.sought += 1;
+                    seek(held, clause, &live, scores)?;
+                }
+                let scores = &*scores;
                 let partial = live.iter().map(|&d| scores[d as usize]);
-                let from_found = found.iter().map(|f| f.0);
-                threshold = threshold.max(kth_highest(
-                    self.scratch,
-                    partial.chain(from_found),
-                    self.wanted,
-                ));
+                let from_before = before.iter().map(|f| f.0);
+                threshold = risen(scratch, threshold, partial.chain(from_before), self.wanted);
                 let left = self.after[j + 1];
                 live.retain(|&d| !out(scores[d as usize] + left, threshold));
             }
             for &doc in &live {
-                found.push((self.scores[doc as usize], DocAddress::new(self.ord, doc)));
+                found.push((scores[doc as usize], DocAddress::new(self.ord, doc)));
             }
         }
         for doc in touched {
-            if let Some(cell) = self.scores.get_mut(doc as usize) {
+            if let Some(cell) = scores.get_mut(doc as usize) {
                 *cell = 0.0;
             }
         }
-        Ok(())
+        Ok(found)
     }
+}
 
-    /// Adds `clause`'s score to every document of its postings, block by
-    /// block.
-    fn scan(&mut self, clause: &Scoring<'_>, touched: &mut Vec<DocId>) -> tantivy::Result<()> {
-        let inverted = self.reader.inverted_index(clause.term.field())?;
-        let Some(mut block) =
-            inverted.read_block_postings(clause.term, IndexRecordOption::WithFreqs)?
-        else {
-            return Ok(());
-        };
-        self.counts.scanned += 1;
-        let norms = norms(self.reader, clause.term)?;
-        scan_blocks(&mut block, &norms, &clause.weight, self.scores, touched);
-        Ok(())
-    }
+/// Adds `clause`'s score to every document of `range` in its postings
+/// (`held`), block by block.
+fn scan(
+    held: &Held,
+    clause: &Scoring<'_>,
+    range: &Range<DocId>,
+    scores: &mut [f32],
+    touched: &mut Vec<DocId>,
+) -> tantivy::Result<()> {
+    let (inverted, info, norms) = held;
+    let mut block = inverted.read_block_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
+    scan_blocks(&mut block, norms, &clause.weight, range, scores, touched);
+    Ok(())
+}
 
-    /// Adds `clause`'s score to the documents of `live` (sorted) that hold it.
-    fn seek(&mut self, clause: &Scoring<'_>, live: &[DocId]) -> tantivy::Result<()> {
-        if live.is_empty() {
-            return Ok(());
-        }
-        let inverted = self.reader.inverted_index(clause.term.field())?;
-        let Some(mut postings): Option<SegmentPostings> =
-            inverted.read_postings(clause.term, IndexRecordOption::WithFreqs)?
-        else {
-            return Ok(());
+/// Adds `clause`'s score to the documents of `live` (sorted) that hold it
+/// (its postings: `held`).
+fn seek(
+    held: &Held,
+    clause: &Scoring<'_>,
+    live: &[DocId],
+    scores: &mut [f32],
+) -> tantivy::Result<()> {
+    let (inverted, info, norms) = held;
+    let mut postings: SegmentPostings =
+        inverted.read_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
+    for &doc in live {
+        let at = if postings.doc() < doc {
+            postings.seek(doc)
+        } else {
+            postings.doc()
         };
-        self.counts.sought += 1;
-        let norms = norms(self.reader, clause.term)?;
-        for &doc in live {
-            let at = if postings.doc() < doc {
-                postings.seek(doc)
-            } else {
-                postings.doc()
-            };
-            if at == TERMINATED {
-                break;
-            }
-            if at == doc
-                && let Some(cell) = self.scores.get_mut(doc as usize)
-            {
-                *cell += clause
-                    .weight
-                    .score(norms.fieldnorm_id(doc), postings.term_freq());
-            }
+        if at == TERMINATED {
+            break;
         }
-        Ok(())
+        if at == doc
+            && let Some(cell) = scores.get_mut(doc as usize)
+        {
+            *cell += clause
+                .weight
+                .score(norms.fieldnorm_id(doc), postings.term_freq());
+        }
     }
+    Ok(())
 }
 
 /// The field norms of `term`'s field, as tantivy's term scorer reads them
@@ -449,21 +590,34 @@ fn norms(reader: &SegmentReader, term: &Term) -> tantivy::Result<FieldNormReader
         .unwrap_or_else(|| FieldNormReader::constant(reader.max_doc(), 1)))
 }
 
-/// Adds the score of every posting of `block` to `scores`, noting the
-/// documents seen for the first time in `touched`.
+/// Adds the score of every posting of `block` in `range` to `scores`,
+/// noting the documents seen for the first time in `touched`.
 fn scan_blocks(
     block: &mut BlockSegmentPostings,
     norms: &FieldNormReader,
     weight: &Bm25Weight,
+    range: &Range<DocId>,
     scores: &mut [f32],
     touched: &mut Vec<DocId>,
 ) {
+    // Where the range starts in the first block it is in.
+    let mut from = if range.start > 0 {
+        block.seek(range.start)
+    } else {
+        0
+    };
     loop {
         let docs = block.docs();
-        if docs.is_empty() {
+        let Some(&last) = docs.last() else {
             break;
-        }
-        for (&doc, &tf) in docs.iter().zip(block.freqs()) {
+        };
+        let to = if last < range.end {
+            docs.len()
+        } else {
+            docs.partition_point(|&d| d < range.end)
+        };
+        let freqs = block.freqs();
+        for (&doc, &tf) in docs.iter().zip(freqs).take(to).skip(from) {
             if let Some(cell) = scores.get_mut(doc as usize) {
                 // A BM25 score is positive: 0 is "not yet seen".
                 if *cell == 0.0 {
@@ -472,6 +626,10 @@ fn scan_blocks(
                 *cell += weight.score(norms.fieldnorm_id(doc), tf);
             }
         }
+        if to < docs.len() {
+            break;
+        }
+        from = 0;
         block.advance();
     }
 }
