@@ -77,6 +77,10 @@ pub(crate) struct SumCounts {
 #[derive(Default)]
 struct Buffers {
     scores: Vec<f32>,
+    /// One bit per document of the segment: set once a clause has scored
+    /// it (all clear between searches), so that the documents still in
+    /// the running are listed in index order without a sort.
+    seen: Vec<u64>,
     scratch: Vec<f32>,
 }
 
@@ -445,10 +449,17 @@ impl Segment<'_, '_> {
         range: Range<DocId>,
         counts: &mut SumCounts,
     ) -> tantivy::Result<Vec<(f32, DocAddress)>> {
-        let Buffers { scores, scratch } = buffers;
+        let Buffers {
+            scores,
+            seen,
+            scratch,
+        } = buffers;
         let max_doc = self.reader.max_doc() as usize;
         if scores.len() < max_doc {
             scores.resize(max_doc, 0.0);
+        }
+        if seen.len() < max_doc.div_ceil(64) {
+            seen.resize(max_doc.div_ceil(64), 0);
         }
         let mut found = Vec::new();
         let alive = self.reader.alive_bitset();
@@ -485,7 +496,7 @@ impl Segment<'_, '_> {
             }
             if let Some(held) = &self.postings[j] {
                 counts.scanned += 1;
-                scan(held, clause, &range, scores, &mut touched)?;
+                scan(held, clause, &range, scores, seen, &mut touched)?;
             }
             // What this clause can add in this segment (as `after` has it).
             threshold_most += self.after[j] - self.after[j + 1];
@@ -500,35 +511,46 @@ impl Segment<'_, '_> {
                 }
             }
         } else {
-            // Phase 2: the documents still in the running, and the rest of
-            // the clauses looked up for them alone.
-            let mut live: Vec<DocId> = touched
-                .iter()
-                .copied()
-                .filter(|&d| is_alive(d) && !out(scores[d as usize] + self.after[rest], threshold))
-                .collect();
-            live.sort_unstable();
+            // Phase 2: the documents still in the running (in index order,
+            // with their partial sums), and the rest of the clauses looked
+            // up for them alone.
+            let first = range.start as usize / 64;
+            let last = (range.end as usize).div_ceil(64).min(seen.len());
+            let mut live: Vec<(DocId, f32)> = Vec::new();
+            for (at, &word) in seen.iter().enumerate().take(last).skip(first) {
+                let mut word = word;
+                while word != 0 {
+                    let doc = (at * 64) as DocId + word.trailing_zeros();
+                    word &= word - 1;
+                    let score = scores[doc as usize];
+                    if is_alive(doc) && !out(score + self.after[rest], threshold) {
+                        live.push((doc, score));
+                    }
+                }
+            }
             for (j, clause) in order.iter().enumerate().skip(rest) {
                 if let Some(held) = &self.postings[j]
                     && !live.is_empty()
                 {
                     counts.sought += 1;
-                    seek(held, clause, &live, scores)?;
+                    seek(held, clause, &mut live)?;
                 }
-                let scores = &*scores;
-                let partial = live.iter().map(|&d| scores[d as usize]);
+                let partial = live.iter().map(|l| l.1);
                 let from_before = before.iter().map(|f| f.0);
                 threshold = risen(scratch, threshold, partial.chain(from_before), self.wanted);
                 let left = self.after[j + 1];
-                live.retain(|&d| !out(scores[d as usize] + left, threshold));
+                live.retain(|l| !out(l.1 + left, threshold));
             }
-            for &doc in &live {
-                found.push((scores[doc as usize], DocAddress::new(self.ord, doc)));
+            for (doc, score) in live {
+                found.push((score, DocAddress::new(self.ord, doc)));
             }
         }
         for doc in touched {
             if let Some(cell) = scores.get_mut(doc as usize) {
                 *cell = 0.0;
+            }
+            if let Some(word) = seen.get_mut(doc as usize / 64) {
+                *word = 0;
             }
         }
         Ok(found)
@@ -542,26 +564,23 @@ fn scan(
     clause: &Scoring<'_>,
     range: &Range<DocId>,
     scores: &mut [f32],
+    seen: &mut [u64],
     touched: &mut Vec<DocId>,
 ) -> tantivy::Result<()> {
     let (inverted, info, norms) = held;
     let mut block = inverted.read_block_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
-    scan_blocks(&mut block, norms, &clause.weight, range, scores, touched);
+    scan_blocks(&mut block, norms, &clause.weight, range, scores, seen, touched);
     Ok(())
 }
 
-/// Adds `clause`'s score to the documents of `live` (sorted) that hold it
-/// (its postings: `held`).
-fn seek(
-    held: &Held,
-    clause: &Scoring<'_>,
-    live: &[DocId],
-    scores: &mut [f32],
-) -> tantivy::Result<()> {
+/// Adds `clause`'s score to the documents of `live` (sorted, with their
+/// sums) that hold it (its postings: `held`).
+fn seek(held: &Held, clause: &Scoring<'_>, live: &mut [(DocId, f32)]) -> tantivy::Result<()> {
     let (inverted, info, norms) = held;
     let mut postings: SegmentPostings =
         inverted.read_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
-    for &doc in live {
+    for (doc, sum) in live {
+        let doc = *doc;
         let at = if postings.doc() < doc {
             postings.seek(doc)
         } else {
@@ -570,10 +589,8 @@ fn seek(
         if at == TERMINATED {
             break;
         }
-        if at == doc
-            && let Some(cell) = scores.get_mut(doc as usize)
-        {
-            *cell += clause
+        if at == doc {
+            *sum += clause
                 .weight
                 .score(norms.fieldnorm_id(doc), postings.term_freq());
         }
@@ -591,13 +608,14 @@ fn norms(reader: &SegmentReader, term: &Term) -> tantivy::Result<FieldNormReader
 }
 
 /// Adds the score of every posting of `block` in `range` to `scores`,
-/// noting the documents seen for the first time in `touched`.
+/// noting the documents seen for the first time in `touched` and `seen`.
 fn scan_blocks(
     block: &mut BlockSegmentPostings,
     norms: &FieldNormReader,
     weight: &Bm25Weight,
     range: &Range<DocId>,
     scores: &mut [f32],
+    seen: &mut [u64],
     touched: &mut Vec<DocId>,
 ) {
     // Where the range starts in the first block it is in.
@@ -622,6 +640,9 @@ fn scan_blocks(
                 // A BM25 score is positive: 0 is "not yet seen".
                 if *cell == 0.0 {
                     touched.push(doc);
+                    if let Some(word) = seen.get_mut(doc as usize / 64) {
+                        *word |= 1 << (doc % 64);
+                    }
                 }
                 *cell += weight.score(norms.fieldnorm_id(doc), tf);
             }
