@@ -36,7 +36,8 @@ use tantivy::postings::{BlockSegmentPostings, Postings, SegmentPostings, TermInf
 use tantivy::query::{Bm25StatisticsProvider, Bm25Weight};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{
-    DocAddress, DocId, DocSet, InvertedIndexReader, Score, Searcher, SegmentReader, TERMINATED, Term,
+    DocAddress, DocId, DocSet, InvertedIndexReader, Score, Searcher, SegmentReader, TERMINATED,
+    Term,
 };
 
 use super::Clause;
@@ -326,7 +327,9 @@ pub(crate) fn top_by_sum_split(
                 let (first, second) = std::thread::scope(|scope| {
                     let second = scope.spawn(|| segment.sum(before, middle..max_doc, &mut other));
                     let first = segment.sum(before, 0..middle, &mut counts);
-                    let second = second.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+                    let second = second
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e));
                     (first, second)
                 });
                 counts.scanned += other.scanned;
@@ -410,7 +413,8 @@ impl Segment<'_, '_> {
         else {
             return Ok(None);
         };
-        let mut block = inverted.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+        let mut block =
+            inverted.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
         let half = (info.doc_freq / 2) as usize;
         let mut seen = 0;
         loop {
@@ -485,8 +489,7 @@ impl Segment<'_, '_> {
                         .map(|&d| scores[d as usize]);
                     let from_before = before.iter().map(|f| f.0);
                     // (The partial sums only grow: the threshold only rises.)
-                    threshold =
-                        risen(scratch, threshold, partial.chain(from_before), self.wanted);
+                    threshold = risen(scratch, threshold, partial.chain(from_before), self.wanted);
                     threshold_most = threshold;
                 }
                 if out(self.after[j], threshold) {
@@ -568,8 +571,17 @@ fn scan(
     touched: &mut Vec<DocId>,
 ) -> tantivy::Result<()> {
     let (inverted, info, norms) = held;
-    let mut block = inverted.read_block_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
-    scan_blocks(&mut block, norms, &clause.weight, range, scores, seen, touched);
+    let mut block =
+        inverted.read_block_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
+    scan_blocks(
+        &mut block,
+        norms,
+        &clause.weight,
+        range,
+        scores,
+        seen,
+        touched,
+    );
     Ok(())
 }
 
