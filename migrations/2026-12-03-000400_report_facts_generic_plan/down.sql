@@ -1,0 +1,1 @@
+ALTER FUNCTION report_facts_refresh(BIGINT[]) RESET plan_cache_mode;
