@@ -1253,6 +1253,8 @@ pub async fn report_parts_on(
             mine.push(piece);
         }
     }
+    // A single piece needs no second transaction.
+    let other = if theirs.is_empty() { None } else { other };
     let (Done::Parts(mut r), Done::Parts(mut s)) = in_one_snapshot(
         conn,
         other,
