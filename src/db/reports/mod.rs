@@ -654,8 +654,14 @@ pub async fn triage_by_rota(
                 SELECT count(*) AS opened, {TRIAGE_TIMES},
                        count(*) FILTER (WHERE f.triaged_by = hr.holder) AS by_holder
                 FROM unnest(hr.los, hr.his) AS r(lo, hi) CROSS JOIN LATERAL (
+                    -- OFFSET 0: each week one index range. Pulled up, the
+                    -- ranges became a join filter, and with a selective
+                    -- filter the planner read the whole facts table once
+                    -- instead (7 days, a category and a priority: 208 ms
+                    -- against 3 ms; 90 days, no filter: 220 against 97 ms).
                     SELECT f.triage_secs, f.reply_secs, f.triaged_by FROM ticket_report_facts f
                     WHERE f.opened_at >= r.lo AND f.opened_at < r.hi AND {COUNTED}
+                    OFFSET 0
                 ) f
             ) a WHERE a.opened > 0
             UNION ALL
