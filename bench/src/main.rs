@@ -275,6 +275,10 @@ enum Command {
         /// The scratch database on the server (dropped and created).
         #[arg(long, default_value = "casebook_bench_reports")]
         db_name: String,
+        /// Time only the pages and exports whose label contains this text
+        /// (repeatable; e.g. `--only /reports/models`).
+        #[arg(long)]
+        only: Vec<String>,
         /// Print the report as JSON instead of the summary.
         #[arg(long)]
         json: bool,
@@ -502,6 +506,7 @@ fn main() -> ExitCode {
                 casebook,
                 db_name,
                 json,
+                only,
             } => {
                 let options = bench::reports_pages::ReportsOptions {
                     tickets,
@@ -512,6 +517,7 @@ fn main() -> ExitCode {
                     keep,
                     skip_load,
                     casebook,
+                    only,
                 };
                 let report = bench::reports_pages::bench_reports(&config, &options).await?;
                 print_report(&report, json, || report.summary())

@@ -47,6 +47,9 @@ pub struct ReportsOptions {
     /// The `casebook` binary to serve with; by default the one beside this
     /// benchmark's binary.
     pub casebook: Option<PathBuf>,
+    /// Time only the pages and exports whose label contains one of these
+    /// (all when empty), to time a few while working on them.
+    pub only: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -387,6 +390,11 @@ async fn run(
         }
     }
 
+    if !opts.only.is_empty() {
+        let wanted = |label: &String| opts.only.iter().any(|o| label.contains(o.as_str()));
+        pages.retain(|(label, _)| wanted(label));
+        exports.retain(|(label, _)| wanted(label));
+    }
     let served = serve(config, opts, url).await?;
     let addr = served.addr;
     let measured = tokio::task::spawn_blocking(move || {

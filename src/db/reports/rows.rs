@@ -95,10 +95,6 @@ pub(super) struct ModelSql {
     pub(super) partial_period: i64,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub(super) last_used: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Int8>)]
-    pub(super) median_secs: Option<i64>,
-    #[diesel(sql_type = Nullable<Int8>)]
-    pub(super) category_median_secs: Option<i64>,
     #[diesel(sql_type = Int8)]
     pub(super) escalations_after: i64,
     #[diesel(sql_type = Nullable<Int8>)]
@@ -111,6 +107,18 @@ pub(super) struct ModelSql {
     pub(super) attention: i64,
     #[diesel(sql_type = Int8)]
     pub(super) open_items: i64,
+}
+
+/// A median of model health: `kind` "model" (`name` its key) or
+/// "category" (`name` the category).
+#[derive(QueryableByName)]
+pub(super) struct MedianSql {
+    #[diesel(sql_type = Text)]
+    pub(super) kind: String,
+    #[diesel(sql_type = Text)]
+    pub(super) name: String,
+    #[diesel(sql_type = Nullable<Int8>)]
+    pub(super) med: Option<i64>,
 }
 
 #[derive(QueryableByName)]

@@ -57,8 +57,18 @@ async fn load_part(
     query: &ReportQuery,
     part: Part,
 ) -> Result<crate::domain::report::Report, AppError> {
+    // A second connection when the pool has one free: model health and
+    // resolution are read in two halves at the same time.
     let mut conn = state.pool.get().await?;
-    Ok(crate::reports::report(&mut conn, &who.0.user.viewer(), query, &[part]).await?)
+    let mut other = crate::db::spare(&state.pool).await;
+    Ok(crate::reports::report_on(
+        &mut conn,
+        other.as_deref_mut(),
+        &who.0.user.viewer(),
+        query,
+        &[part],
+    )
+    .await?)
 }
 
 fn csv_response(part: Part, query: &ReportQuery, body: String) -> HttpResponse {
