@@ -109,6 +109,30 @@ pub async fn applied(
     Ok(())
 }
 
+/// Records several deliveries as applied, each with what it did, in one
+/// statement.
+pub async fn applied_many(
+    conn: &mut AsyncPgConnection,
+    done: &[(i64, serde_json::Value)],
+) -> QueryResult<()> {
+    use diesel::sql_types::{Array, BigInt, Jsonb};
+    if done.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = done.iter().map(|(id, _)| *id).collect();
+    let receipts: Vec<&serde_json::Value> = done.iter().map(|(_, r)| r).collect();
+    diesel::sql_query(format!(
+        "UPDATE alert_inbox AS i SET state = '{APPLIED}', attempts = i.attempts + 1, \
+            finished_at = now(), receipt = u.receipt, last_error = NULL \
+         FROM unnest($1, $2) AS u(id, receipt) WHERE i.id = u.id"
+    ))
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Array<Jsonb>, _>(receipts)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Counts a failed attempt; parks the delivery as failed once it has had
 /// `max_attempts`. Answers whether it was parked.
 pub async fn attempt_failed(
