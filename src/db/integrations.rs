@@ -193,10 +193,16 @@ pub fn used_lately(integration: &Integration, now: DateTime<Utc>) -> bool {
 
 /// Notes a use, at most once a minute: under a burst of deliveries the
 /// integration's row is not written (and locked) by every one of them.
+/// A delivery that finds the row locked by another one noting the same use
+/// skips it (`SKIP LOCKED`) instead of queueing behind that commit: the
+/// first deliveries of a burst would otherwise wait on each other, one
+/// commit after the other.
 pub async fn touch(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
     diesel::sql_query(
-        "UPDATE integrations SET last_used_at = now() WHERE id = $1 \
-         AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))",
+        "UPDATE integrations SET last_used_at = now() WHERE id = ( \
+            SELECT id FROM integrations WHERE id = $1 \
+            AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2)) \
+            FOR NO KEY UPDATE SKIP LOCKED)",
     )
     .bind::<diesel::sql_types::BigInt, _>(id)
     .bind::<diesel::sql_types::Double, _>(NOTE_USE_EVERY_SECS as f64)
