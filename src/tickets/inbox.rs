@@ -82,25 +82,45 @@ struct Stored {
     category: Option<String>,
 }
 
-fn stored(alerts: &BTreeMap<String, Incoming>) -> serde_json::Value {
-    let rows: Vec<Stored> = alerts
+/// One alert as the receiver writes it: a `Stored`, borrowed from the
+/// checked alert, serialised straight to the JSON text the row keeps (no
+/// copy of the alert and no `serde_json::Value` in between).
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    fingerprint: &'a str,
+    group_key: &'a str,
+    status: &'static str,
+    labels: &'a BTreeMap<String, String>,
+    annotations: &'a BTreeMap<String, String>,
+    starts_at: Option<DateTime<Utc>>,
+    ends_at: Option<DateTime<Utc>>,
+    generator_url: &'a str,
+    title: Option<&'a str>,
+    description: Option<&'a str>,
+    priority: Option<i16>,
+    category: Option<&'a str>,
+}
+
+fn stored(alerts: &BTreeMap<String, Incoming>) -> Result<String, FieldError> {
+    let rows: Vec<StoredRef> = alerts
         .values()
-        .map(|a| Stored {
-            fingerprint: a.fingerprint.clone(),
-            group_key: a.group_key.clone(),
-            status: a.status.as_str().to_owned(),
-            labels: a.labels.clone(),
-            annotations: a.annotations.clone(),
+        .map(|a| StoredRef {
+            fingerprint: &a.fingerprint,
+            group_key: &a.group_key,
+            status: a.status.as_str(),
+            labels: &a.labels,
+            annotations: &a.annotations,
             starts_at: a.starts_at,
             ends_at: a.ends_at,
-            generator_url: a.generator_url.clone(),
-            title: a.title.clone(),
-            description: a.description.clone(),
+            generator_url: &a.generator_url,
+            title: a.title.as_deref(),
+            description: a.description.as_deref(),
             priority: a.priority.map(Priority::level),
-            category: a.category.clone(),
+            category: a.category.as_deref(),
         })
         .collect();
-    serde_json::to_value(rows).unwrap_or(serde_json::Value::Null)
+    serde_json::to_string(&rows)
+        .map_err(|e| FieldError::new("alerts", format!("the delivery cannot be stored: {e}")))
 }
 
 fn incoming(value: &serde_json::Value) -> Result<BTreeMap<String, Incoming>, FieldError> {
@@ -177,7 +197,7 @@ pub async fn accept(
         conn,
         integration.id,
         external_url,
-        &stored(&by_fp),
+        &stored(&by_fp)?,
         i32::try_from(n).unwrap_or(i32::MAX),
     )
     .await?;
