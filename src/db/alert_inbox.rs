@@ -45,8 +45,8 @@ pub struct Delivery {
     pub receipt: Option<serde_json::Value>,
 }
 
-/// Stores an accepted delivery (one statement, so one implicit
-/// transaction); answers its id. No NOTIFY: PostgreSQL serialises the
+/// Stores an accepted delivery, its alerts as JSON text (one statement,
+/// so one implicit transaction); answers its id. No NOTIFY: PostgreSQL serialises the
 /// commits of notifying transactions (each waits for the one before to
 /// flush), which would queue every receiver behind the others; the
 /// receiving process wakes its own applier instead.
@@ -54,19 +54,27 @@ pub async fn insert(
     conn: &mut AsyncPgConnection,
     integration: i64,
     external_url: &str,
-    alerts: &serde_json::Value,
+    alerts: &str,
     alert_count: i32,
 ) -> QueryResult<i64> {
-    diesel::insert_into(alert_inbox::table)
-        .values((
-            alert_inbox::integration_id.eq(integration),
-            alert_inbox::external_url.eq(external_url),
-            alert_inbox::alerts.eq(alerts),
-            alert_inbox::alert_count.eq(alert_count),
-        ))
-        .returning(alert_inbox::id)
-        .get_result(conn)
-        .await
+    use diesel::sql_types::{BigInt, Integer, Text};
+    #[derive(QueryableByName)]
+    struct Inserted {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    // The alerts arrive as JSON text, read into `jsonb` by the server.
+    Ok(diesel::sql_query(
+        "INSERT INTO alert_inbox (integration_id, external_url, alerts, alert_count) \
+         VALUES ($1, $2, $3::jsonb, $4) RETURNING id",
+    )
+    .bind::<BigInt, _>(integration)
+    .bind::<Text, _>(external_url)
+    .bind::<Text, _>(alerts)
+    .bind::<Integer, _>(alert_count)
+    .get_result::<Inserted>(conn)
+    .await?
+    .id)
 }
 
 /// Takes the applier's lock for the caller's transaction; false when
@@ -106,6 +114,30 @@ pub async fn applied(
         ))
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Records several deliveries as applied, each with what it did, in one
+/// statement.
+pub async fn applied_many(
+    conn: &mut AsyncPgConnection,
+    done: &[(i64, serde_json::Value)],
+) -> QueryResult<()> {
+    use diesel::sql_types::{Array, BigInt, Jsonb};
+    if done.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = done.iter().map(|(id, _)| *id).collect();
+    let receipts: Vec<&serde_json::Value> = done.iter().map(|(_, r)| r).collect();
+    diesel::sql_query(format!(
+        "UPDATE alert_inbox AS i SET state = '{APPLIED}', attempts = i.attempts + 1, \
+            finished_at = now(), receipt = u.receipt, last_error = NULL \
+         FROM unnest($1, $2) AS u(id, receipt) WHERE i.id = u.id"
+    ))
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Array<Jsonb>, _>(receipts)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -193,10 +193,16 @@ pub fn used_lately(integration: &Integration, now: DateTime<Utc>) -> bool {
 
 /// Notes a use, at most once a minute: under a burst of deliveries the
 /// integration's row is not written (and locked) by every one of them.
+/// A delivery that finds the row locked by another one noting the same use
+/// skips it (`SKIP LOCKED`) instead of queueing behind that commit: the
+/// first deliveries of a burst would otherwise wait on each other, one
+/// commit after the other.
 pub async fn touch(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
     diesel::sql_query(
-        "UPDATE integrations SET last_used_at = now() WHERE id = $1 \
-         AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))",
+        "UPDATE integrations SET last_used_at = now() WHERE id = ( \
+            SELECT id FROM integrations WHERE id = $1 \
+            AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2)) \
+            FOR NO KEY UPDATE SKIP LOCKED)",
     )
     .bind::<diesel::sql_types::BigInt, _>(id)
     .bind::<diesel::sql_types::Double, _>(NOTE_USE_EVERY_SECS as f64)
@@ -304,6 +310,8 @@ pub struct AlertUpdate<'a> {
     pub ends_at: Option<DateTime<Utc>>,
     pub group_key: &'a str,
     pub alertname: &'a str,
+    /// Notifications that changed it since the last save.
+    pub received: i64,
 }
 
 pub async fn save(conn: &mut AsyncPgConnection, u: AlertUpdate<'_>) -> QueryResult<()> {
@@ -316,7 +324,7 @@ pub async fn save(conn: &mut AsyncPgConnection, u: AlertUpdate<'_>) -> QueryResu
             alerts::ends_at.eq(u.ends_at),
             alerts::group_key.eq(u.group_key),
             alerts::alertname.eq(u.alertname),
-            alerts::received.eq(alerts::received + 1),
+            alerts::received.eq(alerts::received + u.received),
             alerts::updated_at.eq(diesel::dsl::now),
         ))
         .execute(conn)
@@ -341,13 +349,14 @@ pub async fn save_many(
     let ends: Vec<Option<DateTime<Utc>>> = updates.iter().map(|u| u.ends_at).collect();
     let groups: Vec<&str> = updates.iter().map(|u| u.group_key).collect();
     let names: Vec<&str> = updates.iter().map(|u| u.alertname).collect();
+    let received: Vec<i64> = updates.iter().map(|u| u.received).collect();
     diesel::sql_query(
         "UPDATE alerts AS a SET ticket_id = u.ticket, status = u.status, \
             fire_count = u.fire_count, starts_at = u.starts_at, ends_at = u.ends_at, \
             group_key = u.group_key, alertname = u.alertname, \
-            received = a.received + 1, updated_at = now() \
-         FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) \
-            AS u(id, ticket, status, fire_count, starts_at, ends_at, group_key, alertname) \
+            received = a.received + u.received, updated_at = now() \
+         FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+            AS u(id, ticket, status, fire_count, starts_at, ends_at, group_key, alertname, received) \
          WHERE a.id = u.id",
     )
     .bind::<Array<BigInt>, _>(ids)
@@ -358,6 +367,7 @@ pub async fn save_many(
     .bind::<Array<Nullable<Timestamptz>>, _>(ends)
     .bind::<Array<Text>, _>(groups)
     .bind::<Array<Text>, _>(names)
+    .bind::<Array<BigInt>, _>(received)
     .execute(conn)
     .await?;
     Ok(())

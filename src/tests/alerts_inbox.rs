@@ -382,3 +382,165 @@ async fn a_delivery_that_cannot_be_applied_is_parked_after_its_attempts_and_the_
     );
     assert!(page.body.contains("unreadable"), "{}", page.body);
 }
+
+/// What an integration's alerts did, in words that do not depend on ids:
+/// per fingerprint, the alert row (status, fire count, notifications
+/// counted), its ticket's status, the ticket's journal (kind and data,
+/// oldest first; the integration's name left out) and its transitions.
+async fn what_alerts_did(conn: &mut AsyncPgConnection, integration: i64) -> Vec<Value> {
+    use casebook::db::schema::ticket_transitions;
+    let rows: Vec<(String, Option<i64>, String, i32, i64)> = alerts::table
+        .filter(alerts::integration_id.eq(integration))
+        .order(alerts::fingerprint.asc())
+        .select((
+            alerts::fingerprint,
+            alerts::ticket_id,
+            alerts::status,
+            alerts::fire_count,
+            alerts::received,
+        ))
+        .load(conn)
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for (fp, ticket, status, fire_count, received) in rows {
+        let ticket = ticket.unwrap();
+        let mut journal: Vec<(String, String, Value)> = journal_entries::table
+            .filter(journal_entries::ticket_id.eq(ticket))
+            .order(journal_entries::id.asc())
+            .select((
+                journal_entries::kind,
+                journal_entries::body,
+                journal_entries::data,
+            ))
+            .load(conn)
+            .await
+            .unwrap();
+        for (_, _, data) in &mut journal {
+            if let Some(d) = data.as_object_mut() {
+                d.remove("integration");
+            }
+        }
+        let moves: Vec<(Option<String>, String)> = ticket_transitions::table
+            .filter(ticket_transitions::ticket_id.eq(ticket))
+            .order(ticket_transitions::id.asc())
+            .select((
+                ticket_transitions::from_status,
+                ticket_transitions::to_status,
+            ))
+            .load(conn)
+            .await
+            .unwrap();
+        let ticket_status: String = tickets::table
+            .find(ticket)
+            .select(tickets::status)
+            .first(conn)
+            .await
+            .unwrap();
+        out.push(serde_json::json!({
+            "fingerprint": fp, "status": status, "fire_count": fire_count,
+            "received": received, "ticket": ticket_status,
+            "journal": journal, "transitions": moves,
+        }));
+    }
+    out
+}
+
+/// Deliveries queued together are applied as one run (`intake::apply_many`,
+/// a few statements for all of them): each fingerprint's notifications are
+/// decided in order on what the ones before did, so the run does exactly
+/// what the same deliveries do applied one by one — repeats, fired again,
+/// resolved, reopened within the window, a resolution never seen firing,
+/// and its later firing.
+#[actix_web::test]
+async fn a_run_of_queued_deliveries_does_what_they_do_one_by_one() {
+    let desk = desk().await;
+    let app = &desk.app;
+    let mut conn = app.conn().await;
+    let one_by_one = integration(&desk, &[("name", "One by one")]).await;
+    let together = integration(&desk, &[("name", "Together")]).await;
+    let at = |h: u32| format!("2026-11-29T{h:02}:00:00Z");
+    let bodies = [
+        payload(
+            "firing",
+            vec![
+                disk_full("r1", "firing", &at(10)),
+                disk_full("r2", "firing", &at(10)),
+            ],
+        ),
+        payload("firing", vec![disk_full("r1", "firing", &at(10))]),
+        payload("firing", vec![disk_full("r1", "firing", &at(11))]),
+        payload(
+            "resolved",
+            vec![
+                disk_full("r1", "resolved", &at(11)),
+                disk_full("r3", "resolved", &at(10)),
+            ],
+        ),
+        payload(
+            "firing",
+            vec![
+                disk_full("r1", "firing", &at(12)),
+                disk_full("r3", "firing", &at(10)),
+            ],
+        ),
+        payload("resolved", vec![disk_full("r2", "resolved", &at(10))]),
+        payload("resolved", vec![disk_full("r2", "resolved", &at(10))]),
+        payload("firing", vec![disk_full("r2", "firing", &at(13))]),
+    ];
+    let mut expected = Vec::new();
+    for body in &bodies {
+        let url = accepted(app, &one_by_one, body).await;
+        expected.push(applied(app, &one_by_one, &url).await["receipt"].clone());
+    }
+    let mut urls = Vec::new();
+    for body in &bodies {
+        urls.push(accepted(app, &together, body).await);
+    }
+    let drained = apply_pending(&mut conn, &app.state.metrics).await.unwrap();
+    assert_eq!(drained.applied, bodies.len());
+    assert_eq!(drained.together, bodies.len(), "applied as one run");
+    let outcomes = |receipt: &Value| -> Vec<(String, String)> {
+        receipt["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["fingerprint"].as_str().unwrap().to_owned(),
+                    a["outcome"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    for (url, expected) in urls.iter().zip(&expected) {
+        let got = status(app, &together, url).await;
+        assert_eq!(got["state"], "applied", "{got}");
+        assert_eq!(outcomes(&got["receipt"]), outcomes(expected), "{url}");
+    }
+    // Both integrations' ids, in the order they were made.
+    let ids: Vec<i64> = integrations::table
+        .order(integrations::id.asc())
+        .select(integrations::id)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let (first, second) = (
+        what_alerts_did(&mut conn, ids[0]).await,
+        what_alerts_did(&mut conn, ids[1]).await,
+    );
+    assert_eq!(first.len(), 3, "{first:#?}");
+    assert_eq!(first, second);
+    // The run's own decisions, spelled out: r1 fired again, resolved and
+    // reopened; r3's resolution came first and changed nothing.
+    let r1 = &second[0];
+    assert_eq!(r1["fire_count"], 3, "{r1}");
+    assert_eq!(r1["ticket"], "in_progress", "{r1}");
+    assert_eq!(
+        outcomes(&status(app, &together, &urls[4]).await["receipt"]),
+        [
+            ("r1".to_owned(), "reopened".to_owned()),
+            ("r3".to_owned(), "opened".to_owned())
+        ]
+    );
+}

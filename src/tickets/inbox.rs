@@ -82,29 +82,49 @@ struct Stored {
     category: Option<String>,
 }
 
-fn stored(alerts: &BTreeMap<String, Incoming>) -> serde_json::Value {
-    let rows: Vec<Stored> = alerts
-        .values()
-        .map(|a| Stored {
-            fingerprint: a.fingerprint.clone(),
-            group_key: a.group_key.clone(),
-            status: a.status.as_str().to_owned(),
-            labels: a.labels.clone(),
-            annotations: a.annotations.clone(),
-            starts_at: a.starts_at,
-            ends_at: a.ends_at,
-            generator_url: a.generator_url.clone(),
-            title: a.title.clone(),
-            description: a.description.clone(),
-            priority: a.priority.map(Priority::level),
-            category: a.category.clone(),
-        })
-        .collect();
-    serde_json::to_value(rows).unwrap_or(serde_json::Value::Null)
+/// One alert as the receiver writes it: a `Stored`, borrowed from the
+/// checked alert, serialised straight to the JSON text the row keeps (no
+/// copy of the alert and no `serde_json::Value` in between).
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    fingerprint: &'a str,
+    group_key: &'a str,
+    status: &'static str,
+    labels: &'a BTreeMap<String, String>,
+    annotations: &'a BTreeMap<String, String>,
+    starts_at: Option<DateTime<Utc>>,
+    ends_at: Option<DateTime<Utc>>,
+    generator_url: &'a str,
+    title: Option<&'a str>,
+    description: Option<&'a str>,
+    priority: Option<i16>,
+    category: Option<&'a str>,
 }
 
-fn incoming(value: serde_json::Value) -> Result<BTreeMap<String, Incoming>, FieldError> {
-    let rows: Vec<Stored> = serde_json::from_value(value).map_err(|e| {
+fn stored(alerts: &BTreeMap<String, Incoming>) -> Result<String, FieldError> {
+    let rows: Vec<StoredRef> = alerts
+        .values()
+        .map(|a| StoredRef {
+            fingerprint: &a.fingerprint,
+            group_key: &a.group_key,
+            status: a.status.as_str(),
+            labels: &a.labels,
+            annotations: &a.annotations,
+            starts_at: a.starts_at,
+            ends_at: a.ends_at,
+            generator_url: &a.generator_url,
+            title: a.title.as_deref(),
+            description: a.description.as_deref(),
+            priority: a.priority.map(Priority::level),
+            category: a.category.as_deref(),
+        })
+        .collect();
+    serde_json::to_string(&rows)
+        .map_err(|e| FieldError::new("alerts", format!("the delivery cannot be stored: {e}")))
+}
+
+fn incoming(value: &serde_json::Value) -> Result<BTreeMap<String, Incoming>, FieldError> {
+    let rows = Vec::<Stored>::deserialize(value).map_err(|e| {
         FieldError::new("alerts", format!("the stored delivery is unreadable: {e}"))
     })?;
     let mut out = BTreeMap::new();
@@ -177,7 +197,7 @@ pub async fn accept(
         conn,
         integration.id,
         external_url,
-        &stored(&by_fp),
+        &stored(&by_fp)?,
         i32::try_from(n).unwrap_or(i32::MAX),
     )
     .await?;
@@ -189,6 +209,8 @@ pub async fn accept(
 pub struct Pass {
     /// Deliveries applied, with their receipts.
     pub applied: Vec<(i64, Receipt)>,
+    /// How many of them were applied in runs of several at once.
+    pub together: usize,
     /// Deliveries parked as failed in this pass.
     pub parked: Vec<i64>,
     /// A delivery failed and will be tried again: the pass stopped there.
@@ -215,49 +237,112 @@ pub async fn apply_batch(conn: &mut AsyncPgConnection) -> Result<Pass, TicketErr
             pass.busy = true;
             return Ok(pass);
         }
-        let rows = alert_inbox::next(conn, BATCH).await?;
-        let mut sources: HashMap<i64, Integration> = HashMap::new();
+        let mut rows = alert_inbox::next(conn, BATCH).await?;
         let mut alerts = 0i64;
-        for row in rows {
+        let mut take = 0;
+        for row in &rows {
             if alerts > 0 && alerts + i64::from(row.alert_count) > BATCH_ALERTS {
                 break;
             }
             alerts += i64::from(row.alert_count);
-            let id = row.id;
-            let applied = conn
-                .transaction(async |conn| apply_one(conn, row, &mut sources).await)
-                .await;
-            match applied {
-                Ok(receipt) => {
-                    let lines = serde_json::to_value(receipt_lines(&receipt))
-                        .unwrap_or(serde_json::Value::Null);
-                    alert_inbox::applied(conn, id, &lines).await?;
-                    pass.applied.push((id, receipt));
-                }
-                Err(e) if transient(&e) => {
-                    // Not the delivery's fault: tried again at once,
-                    // without counting an attempt.
-                    tracing::info!(delivery = id, error = %e, "an alert delivery will be applied again");
-                    pass.again = true;
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(delivery = id, error = %e, "an alert delivery failed to apply");
-                    if alert_inbox::attempt_failed(conn, id, &e.to_string(), MAX_ATTEMPTS).await? {
-                        tracing::error!(delivery = id, error = %e, "alert delivery {id} parked as failed after {MAX_ATTEMPTS} attempts");
-                        pass.parked.push(id);
-                    } else {
-                        // Later deliveries may concern the same alerts:
-                        // they wait for this one's next attempt.
-                        pass.retry = true;
+            take += 1;
+        }
+        rows.truncate(take);
+        let mut sources: HashMap<i64, Integration> = HashMap::new();
+        let mut rows = rows.into_iter().peekable();
+        while let Some(first) = rows.next() {
+            // A run of deliveries of one integration (and Alertmanager) is
+            // applied at once; if that fails, one by one, so that only the
+            // failing delivery counts an attempt.
+            let mut run = vec![first];
+            while let Some(next) = rows.next_if(|r| {
+                r.integration_id == run[0].integration_id && r.external_url == run[0].external_url
+            }) {
+                run.push(next);
+            }
+            if run.len() > 1 {
+                let together = conn
+                    .transaction(async |conn| apply_run(conn, &run, &mut sources).await)
+                    .await;
+                match together {
+                    Ok(receipts) => {
+                        let done: Vec<(i64, serde_json::Value)> = run
+                            .iter()
+                            .zip(&receipts)
+                            .map(|(row, receipt)| {
+                                let lines = serde_json::to_value(receipt_lines(receipt))
+                                    .unwrap_or(serde_json::Value::Null);
+                                (row.id, lines)
+                            })
+                            .collect();
+                        alert_inbox::applied_many(conn, &done).await?;
+                        pass.together += run.len();
+                        pass.applied
+                            .extend(run.iter().map(|row| row.id).zip(receipts));
+                        continue;
+                    }
+                    Err(e) if transient(&e) => {
+                        tracing::info!(error = %e, "a run of alert deliveries will be applied again");
+                        pass.again = true;
                         break;
                     }
+                    Err(e) => {
+                        tracing::info!(error = %e, "a run of alert deliveries failed; applying them one by one");
+                    }
                 }
+            }
+            if !apply_each(conn, run, &mut sources, &mut pass).await? {
+                break;
             }
         }
         Ok::<_, TicketError>(pass)
     })
     .await
+}
+
+/// Applies deliveries one by one, each in a savepoint; answers whether
+/// the pass may go on (false when one failed and waits for its next
+/// attempt, or met a transient failure).
+async fn apply_each(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<Pending>,
+    sources: &mut HashMap<i64, Integration>,
+    pass: &mut Pass,
+) -> Result<bool, TicketError> {
+    for row in rows {
+        let id = row.id;
+        let applied = conn
+            .transaction(async |conn| apply_one(conn, row, sources).await)
+            .await;
+        match applied {
+            Ok(receipt) => {
+                let lines = serde_json::to_value(receipt_lines(&receipt))
+                    .unwrap_or(serde_json::Value::Null);
+                alert_inbox::applied(conn, id, &lines).await?;
+                pass.applied.push((id, receipt));
+            }
+            Err(e) if transient(&e) => {
+                // Not the delivery's fault: tried again at once,
+                // without counting an attempt.
+                tracing::info!(delivery = id, error = %e, "an alert delivery will be applied again");
+                pass.again = true;
+                return Ok(false);
+            }
+            Err(e) => {
+                tracing::warn!(delivery = id, error = %e, "an alert delivery failed to apply");
+                if alert_inbox::attempt_failed(conn, id, &e.to_string(), MAX_ATTEMPTS).await? {
+                    tracing::error!(delivery = id, error = %e, "alert delivery {id} parked as failed after {MAX_ATTEMPTS} attempts");
+                    pass.parked.push(id);
+                } else {
+                    // Later deliveries may concern the same alerts: they
+                    // wait for this one's next attempt.
+                    pass.retry = true;
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// A failure that says nothing about the delivery: another transaction
@@ -275,34 +360,62 @@ fn transient(e: &TicketError) -> bool {
     }
 }
 
+/// The integration of a delivery, looked up once per pass.
+async fn source(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    sources: &mut HashMap<i64, Integration>,
+) -> Result<Integration, TicketError> {
+    if let Some(i) = sources.get(&id) {
+        return Ok(i.clone());
+    }
+    // A revoked integration's accepted deliveries are still applied: they
+    // were acknowledged.
+    let i = integrations::find(conn, id)
+        .await?
+        .ok_or(TicketError::NotFound)?;
+    sources.insert(i.id, i.clone());
+    Ok(i)
+}
+
 async fn apply_one(
     conn: &mut AsyncPgConnection,
     row: Pending,
     sources: &mut HashMap<i64, Integration>,
 ) -> Result<Receipt, TicketError> {
-    let integration = match sources.get(&row.integration_id) {
-        Some(i) => i.clone(),
-        None => {
-            // A revoked integration's accepted deliveries are still
-            // applied: they were acknowledged.
-            let i = integrations::find(conn, row.integration_id)
-                .await?
-                .ok_or(TicketError::NotFound)?;
-            sources.insert(i.id, i.clone());
-            i
-        }
-    };
-    let by_fp = incoming(row.alerts)?;
+    let integration = source(conn, row.integration_id, sources).await?;
+    let by_fp = incoming(&row.alerts)?;
     if by_fp.is_empty() {
         return Ok(Receipt::default());
     }
     intake::apply(conn, &integration, &row.external_url, by_fp).await
 }
 
+/// Applies a run of deliveries of one integration and Alertmanager at
+/// once (`intake::apply_many`): what applying them one after the other
+/// would do, in far fewer statements.
+async fn apply_run(
+    conn: &mut AsyncPgConnection,
+    run: &[Pending],
+    sources: &mut HashMap<i64, Integration>,
+) -> Result<Vec<Receipt>, TicketError> {
+    let Some(first) = run.first() else {
+        return Ok(Vec::new());
+    };
+    let integration = source(conn, first.integration_id, sources).await?;
+    let deliveries = run
+        .iter()
+        .map(|row| incoming(&row.alerts))
+        .collect::<Result<Vec<_>, _>>()?;
+    intake::apply_many(conn, &integration, &first.external_url, &deliveries).await
+}
+
 /// What `apply_pending` did.
 #[derive(Debug, Default)]
 pub struct Drained {
     pub applied: usize,
+    /// Of those, applied in runs of several deliveries at once.
+    pub together: usize,
     pub parked: usize,
     /// A delivery failed and waits for its next attempt.
     pub retry: bool,
@@ -324,6 +437,7 @@ pub async fn apply_pending(
             receipt.count_in(metrics);
         }
         drained.applied += pass.applied.len();
+        drained.together += pass.together;
         drained.parked += pass.parked.len();
         if pass.retry {
             drained.retry = true;

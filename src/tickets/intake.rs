@@ -78,9 +78,7 @@ impl Receipt {
 
 /// A ticket an alert of the delivery opens, checked, before the batch
 /// insert.
-struct ToOpen<'a> {
-    update: AlertUpdate<'a>,
-    fingerprint: String,
+struct ToOpen {
     title: String,
     description: String,
     priority: Priority,
@@ -153,87 +151,185 @@ pub async fn apply(
     conn: &mut AsyncPgConnection,
     integration: &Integration,
     external_url: &str,
-    mut by_fp: BTreeMap<String, Incoming>,
+    by_fp: BTreeMap<String, Incoming>,
 ) -> Result<Receipt, TicketError> {
-    let mut receipt = Receipt::default();
+    let mut receipts = apply_many(
+        conn,
+        integration,
+        external_url,
+        std::slice::from_ref(&by_fp),
+    )
+    .await?;
+    Ok(receipts.pop().unwrap_or_default())
+}
+
+/// A ticket of the deliveries: one that exists, or the `n`th they open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum TicketRef {
+    Known(i64),
+    Opened(usize),
+}
+
+/// Where an alert row stands while the deliveries are gone through in
+/// order: what the next notification of its fingerprint is decided on.
+struct AlertState<'a> {
+    id: i64,
+    status: AlertStatus,
+    starts_at: Option<chrono::DateTime<Utc>>,
+    fire_count: i32,
+    ticket: Option<TicketRef>,
+    /// The last notification that changed it (written at the end) and how
+    /// many did.
+    last: Option<&'a Incoming>,
+    received: i64,
+}
+
+/// A journal entry of a ticket that may not have its id yet.
+enum Noted {
+    Alert(TicketRef, serde_json::Value),
+    Status(TicketRef, Status, Status, &'static str),
+}
+
+/// Applies several checked deliveries of one integration (`check`), in the
+/// order given, in the caller's transaction; answers each one's receipt.
+/// The result is what applying them one after the other would do — each
+/// fingerprint's notifications are decided in delivery order on what the
+/// ones before did — with the look-ups and writes of all of them made
+/// together: a few statements per call, not per delivery.
+pub async fn apply_many(
+    conn: &mut AsyncPgConnection,
+    integration: &Integration,
+    external_url: &str,
+    deliveries: &[BTreeMap<String, Incoming>],
+) -> Result<Vec<Receipt>, TicketError> {
+    let mut lines: Vec<Vec<(String, Option<TicketRef>, Decision)>> =
+        deliveries.iter().map(|_| Vec::new()).collect();
     // A first look, without locks: a notification that repeats what is
     // known (most of a burst: retries, groups re-sent) is answered from it
-    // and neither waits for nor holds a lock.
+    // and neither waits for nor holds a lock. Once a fingerprint has a
+    // notification that is not a repeat, its later ones are decided below,
+    // on the locked row.
+    let mut work: Vec<(usize, &Incoming)> = Vec::new();
     {
-        let wanted: Vec<&str> = by_fp.keys().map(String::as_str).collect();
-        for row in integrations::peek(conn, integration.id, &wanted).await? {
-            let repeat = by_fp
-                .get(&row.fingerprint)
-                .is_some_and(|alert| is_repeat(row.status(), row.starts_at, alert));
-            if repeat {
-                by_fp.remove(&row.fingerprint);
-                receipt.alerts.push(AlertResult {
-                    fingerprint: row.fingerprint,
-                    ticket: row.ticket_id.map(TicketId),
-                    decision: Decision::Unchanged,
-                });
+        let all: std::collections::BTreeSet<&str> = deliveries
+            .iter()
+            .flat_map(|d| d.keys().map(String::as_str))
+            .collect();
+        let all: Vec<&str> = all.into_iter().collect();
+        let peeked: HashMap<String, integrations::AlertRow> =
+            integrations::peek(conn, integration.id, &all)
+                .await?
+                .into_iter()
+                .map(|row| (row.fingerprint.clone(), row))
+                .collect();
+        let mut changing: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for (d, delivery) in deliveries.iter().enumerate() {
+            for (fp, alert) in delivery {
+                let row = peeked.get(fp);
+                let repeat = !changing.contains(fp.as_str())
+                    && row.is_some_and(|row| is_repeat(row.status(), row.starts_at, alert));
+                match row {
+                    Some(row) if repeat => lines[d].push((
+                        fp.clone(),
+                        row.ticket_id.map(TicketRef::Known),
+                        Decision::Unchanged,
+                    )),
+                    _ => {
+                        changing.insert(fp.as_str());
+                        work.push((d, alert));
+                    }
+                }
             }
         }
     }
-    if by_fp.is_empty() {
-        receipt
-            .alerts
-            .sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
-        return Ok(receipt);
+    if work.is_empty() {
+        return Ok(receipts(lines, &[]));
     }
-    let firing: Vec<&str> = by_fp
-        .values()
-        .filter(|a| a.status == AlertStatus::Firing)
-        .map(|a| a.fingerprint.as_str())
+    let mut firing: Vec<&str> = work
+        .iter()
+        .filter(|(_, a)| a.status == AlertStatus::Firing)
+        .map(|(_, a)| a.fingerprint.as_str())
         .collect();
-    let wanted: Vec<&str> = by_fp.keys().map(String::as_str).collect();
+    firing.sort_unstable();
+    firing.dedup();
+    let mut wanted: Vec<&str> = work.iter().map(|(_, a)| a.fingerprint.as_str()).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
     let rows = integrations::lock(conn, integration.id, &firing, &wanted).await?;
     let ticket_ids: Vec<i64> = rows.iter().filter_map(|r| r.ticket_id).collect();
-    let statuses: HashMap<i64, tickets::Ticket> = tickets::lock_many(conn, &ticket_ids)
+    let locked: HashMap<i64, tickets::Ticket> = tickets::lock_many(conn, &ticket_ids)
         .await?
         .into_iter()
         .map(|t| (t.id.0, t))
         .collect();
-    let resolved_at: HashMap<i64, _> = integrations::resolved_at(conn, &ticket_ids)
+    // Only a resolved ticket's resolution time matters (the reopen window).
+    let resolved: Vec<i64> = locked
+        .values()
+        .filter(|t| t.status() == Status::Resolved)
+        .map(|t| t.id.0)
+        .collect();
+    let resolved_at: HashMap<i64, _> = integrations::resolved_at(conn, &resolved)
         .await?
         .into_iter()
+        .collect();
+    // Each ticket's status (and last resolution) as the deliveries move it.
+    let mut ticket_state: HashMap<TicketRef, (Status, Option<chrono::DateTime<Utc>>)> = locked
+        .values()
+        .map(|t| {
+            (
+                TicketRef::Known(t.id.0),
+                (t.status(), resolved_at.get(&t.id.0).copied().flatten()),
+            )
+        })
+        .collect();
+    let mut alerts: HashMap<&str, AlertState> = rows
+        .iter()
+        .map(|row| {
+            (
+                row.fingerprint.as_str(),
+                AlertState {
+                    id: row.id,
+                    status: row.status(),
+                    starts_at: row.starts_at,
+                    fire_count: row.fire_count,
+                    ticket: row
+                        .ticket_id
+                        .filter(|id| locked.contains_key(id))
+                        .map(TicketRef::Known),
+                    last: None,
+                    received: 0,
+                },
+            )
+        })
         .collect();
     let mapping = integration.mapping();
     let user = UserId(integration.user_id);
     let window = Duration::minutes(i64::from(integration.reopen_window_minutes));
     let now = Utc::now();
-    // What the delivery writes, gathered and written in batches below.
+    // What the deliveries write, gathered and written in batches below.
     let mut to_open: Vec<ToOpen> = Vec::new();
-    let mut entries: Vec<NewEntry> = Vec::new();
-    let mut updates: Vec<AlertUpdate> = Vec::new();
+    let mut noted: Vec<Noted> = Vec::new();
     let mut spellings: HashMap<String, String> = HashMap::new();
-    // Reopened and resolved tickets, moved together after the loop.
-    let mut moves: Vec<(&tickets::Ticket, Status)> = Vec::new();
-    for row in rows {
-        let Some(alert) = by_fp.get(&row.fingerprint) else {
+    // Status moves, in order: (ticket, from, to).
+    let mut moves: Vec<(TicketRef, Status, Status)> = Vec::new();
+    for (d, alert) in work {
+        let fp = alert.fingerprint.as_str();
+        // A resolution of an alert never seen firing has no row.
+        let Some(state) = alerts.get_mut(fp) else {
+            lines[d].push((fp.to_owned(), None, Decision::Unchanged));
             continue;
         };
-        let ticket = row.ticket_id.and_then(|id| statuses.get(&id));
-        let known = ticket.map(|t| Known {
-            status: row.status(),
-            starts_at: row.starts_at,
-            ticket: t.status(),
-            resolved_at: resolved_at.get(&t.id.0).copied().flatten(),
+        let known = state.ticket.map(|t| {
+            let (ticket, resolved_at) = ticket_state[&t];
+            Known {
+                status: state.status,
+                starts_at: state.starts_at,
+                ticket,
+                resolved_at,
+            }
         });
         let decision = decide(known, alert, now, window);
-        let mut update = AlertUpdate {
-            id: row.id,
-            ticket: 0,
-            status: alert.status,
-            fire_count: row.fire_count,
-            starts_at: alert.starts_at.or(row.starts_at),
-            ends_at: alert
-                .ends_at
-                .filter(|_| alert.status == AlertStatus::Resolved),
-            group_key: &alert.group_key,
-            alertname: alert.alertname(),
-        };
-        let ticket_id = match (decision, ticket) {
+        let ticket = match (decision, state.ticket) {
             (Decision::Open, _) => {
                 let (title, description, priority, category) = edit::checked(
                     &alert.title(),
@@ -249,10 +345,8 @@ pub async fn apply(
                         listed
                     }
                 };
-                update.fire_count = 1;
+                let opened = TicketRef::Opened(to_open.len());
                 to_open.push(ToOpen {
-                    update,
-                    fingerprint: row.fingerprint.clone(),
                     title,
                     description,
                     priority,
@@ -261,70 +355,68 @@ pub async fn apply(
                     alertname: alert.alertname().to_owned(),
                     runbook_key: alert.runbook_key(),
                 });
-                // Its receipt line follows once the ticket has its id.
-                continue;
+                ticket_state.insert(opened, (Status::New, None));
+                noted.push(Noted::Alert(
+                    opened,
+                    json!({ "alert": "opened", "integration": integration.name, "fingerprint": alert.fingerprint }),
+                ));
+                state.fire_count = 1;
+                opened
             }
             (Decision::FiredAgain | Decision::Reopen, Some(ticket)) => {
-                update.fire_count = row.fire_count + 1;
+                state.fire_count += 1;
                 if decision == Decision::Reopen {
-                    moves.push((ticket, Status::InProgress));
-                    entries.push(new_status_entry(
-                        ticket.id,
-                        user,
-                        ticket.status(),
+                    let from = ticket_state[&ticket].0;
+                    moves.push((ticket, from, Status::InProgress));
+                    noted.push(Noted::Status(
+                        ticket,
+                        from,
                         Status::InProgress,
                         "Reopened: the alert fired again.",
                     ));
+                    if let Some(s) = ticket_state.get_mut(&ticket) {
+                        s.0 = Status::InProgress;
+                    }
                 }
-                entries.push(alert_entry(
-                    ticket.id,
-                    user,
-                    json!({ "alert": "fired_again", "count": update.fire_count, "fingerprint": alert.fingerprint }),
+                noted.push(Noted::Alert(
+                    ticket,
+                    json!({ "alert": "fired_again", "count": state.fire_count, "fingerprint": alert.fingerprint }),
                 ));
-                Some(ticket.id)
+                ticket
             }
             (Decision::Resolved, Some(ticket)) => {
-                entries.push(alert_entry(
-                    ticket.id,
-                    user,
+                noted.push(Noted::Alert(
+                    ticket,
                     json!({ "alert": "resolved", "ends_at": alert.ends_at.map(|t| t.to_rfc3339()), "fingerprint": alert.fingerprint }),
                 ));
-                let from = ticket.status();
+                let from = ticket_state[&ticket].0;
                 if integration.resolve_on_resolved
                     && from.is_open()
                     && from.transition(Status::Resolved, "x").is_ok()
                 {
-                    moves.push((ticket, Status::Resolved));
-                    entries.push(new_status_entry(
-                        ticket.id,
-                        user,
+                    moves.push((ticket, from, Status::Resolved));
+                    noted.push(Noted::Status(
+                        ticket,
                         from,
                         Status::Resolved,
                         "Resolved automatically: the alert resolved.",
                     ));
+                    ticket_state.insert(ticket, (Status::Resolved, Some(now)));
                 }
-                Some(ticket.id)
+                ticket
             }
             (_, ticket) => {
-                receipt.alerts.push(AlertResult {
-                    fingerprint: row.fingerprint.clone(),
-                    ticket: ticket.map(|t| t.id),
-                    decision: Decision::Unchanged,
-                });
+                lines[d].push((fp.to_owned(), ticket, Decision::Unchanged));
                 continue;
             }
         };
-        if let Some(id) = ticket_id {
-            update.ticket = id.0;
-            updates.push(update);
-        }
-        receipt.alerts.push(AlertResult {
-            fingerprint: row.fingerprint.clone(),
-            ticket: ticket_id,
-            decision,
-        });
+        state.ticket = Some(ticket);
+        state.status = alert.status;
+        state.starts_at = alert.starts_at.or(state.starts_at);
+        state.last = Some(alert);
+        state.received += 1;
+        lines[d].push((fp.to_owned(), Some(ticket), decision));
     }
-    tickets::set_status_many(conn, &moves, Some(user)).await?;
     let news: Vec<NewTicket> = to_open
         .iter()
         .map(|o| NewTicket {
@@ -337,47 +429,109 @@ pub async fn apply(
         })
         .collect();
     let created = tickets::create_many(conn, user, &news).await?;
-    drop(news);
-    let mut queued = Vec::with_capacity(created.len());
-    for (o, ticket) in to_open.into_iter().zip(created) {
-        entries.push(alert_entry(
-            ticket.id,
-            user,
-            json!({ "alert": "opened", "integration": integration.name, "fingerprint": o.fingerprint }),
-        ));
-        queued.push(Queued {
+    let id_of = |t: TicketRef| match t {
+        TicketRef::Known(id) => Some(id),
+        TicketRef::Opened(n) => created.get(n).map(|c| c.id.0),
+    };
+    // A ticket moved twice (resolved, then reopened) moves in two rounds,
+    // each from where the one before left it.
+    let mut rounds: Vec<Vec<(tickets::Ticket, Status)>> = Vec::new();
+    let mut moved: HashMap<TicketRef, usize> = HashMap::new();
+    for (t, from, to) in moves {
+        let row = match t {
+            TicketRef::Known(id) => locked.get(&id),
+            TicketRef::Opened(n) => created.get(n),
+        };
+        let Some(row) = row else { continue };
+        let mut row = row.clone();
+        row.status = from;
+        let round = moved.entry(t).or_insert(0);
+        if rounds.len() <= *round {
+            rounds.push(Vec::new());
+        }
+        rounds[*round].push((row, to));
+        *round += 1;
+    }
+    for round in &rounds {
+        let changes: Vec<(&tickets::Ticket, Status)> = round.iter().map(|(t, s)| (t, *s)).collect();
+        tickets::set_status_many(conn, &changes, Some(user)).await?;
+    }
+    let entries: Vec<NewEntry> = noted
+        .into_iter()
+        .filter_map(|n| match n {
+            Noted::Alert(t, data) => Some(alert_entry(TicketId(id_of(t)?), user, data)),
+            Noted::Status(t, from, to, reason) => Some(new_status_entry(
+                TicketId(id_of(t)?),
+                user,
+                from,
+                to,
+                reason,
+            )),
+        })
+        .collect();
+    journal::add_many(conn, entries).await?;
+    let updates: Vec<AlertUpdate> = alerts
+        .values()
+        .filter_map(|s| {
+            let alert = s.last?;
+            Some(AlertUpdate {
+                id: s.id,
+                ticket: id_of(s.ticket?)?,
+                status: s.status,
+                fire_count: s.fire_count,
+                starts_at: s.starts_at,
+                ends_at: alert
+                    .ends_at
+                    .filter(|_| alert.status == AlertStatus::Resolved),
+                group_key: &alert.group_key,
+                alertname: alert.alertname(),
+                received: s.received,
+            })
+        })
+        .collect();
+    integrations::save_many(conn, &updates).await?;
+    let queued: Vec<Queued> = to_open
+        .into_iter()
+        .zip(&created)
+        .map(|(o, ticket)| Queued {
             ticket_id: ticket.id.0,
             user_id: user.0,
             query: o.query,
             alertname: o.alertname,
             runbook_key: o.runbook_key,
-        });
-        let mut update = o.update;
-        update.ticket = ticket.id.0;
-        updates.push(update);
-        receipt.alerts.push(AlertResult {
-            fingerprint: o.fingerprint,
-            ticket: Some(ticket.id),
-            decision: Decision::Open,
-        });
-    }
-    journal::add_many(conn, entries).await?;
-    integrations::save_many(conn, &updates).await?;
+        })
+        .collect();
     arrival_triage::enqueue(conn, &queued).await?;
-    // Resolutions of alerts never seen: nothing to do, said so.
-    for fp in by_fp.keys() {
-        if !receipt.alerts.iter().any(|a| &a.fingerprint == fp) {
-            receipt.alerts.push(AlertResult {
-                fingerprint: fp.clone(),
-                ticket: None,
-                decision: Decision::Unchanged,
-            });
-        }
-    }
-    receipt
-        .alerts
-        .sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
-    Ok(receipt)
+    let ids: Vec<i64> = created.iter().map(|c| c.id.0).collect();
+    Ok(receipts(lines, &ids))
+}
+
+/// The receipts of `apply_many`, each in fingerprint order, with the
+/// opened tickets' ids (`opened`, in opening order).
+fn receipts(
+    lines: Vec<Vec<(String, Option<TicketRef>, Decision)>>,
+    opened: &[i64],
+) -> Vec<Receipt> {
+    lines
+        .into_iter()
+        .map(|lines| {
+            let mut alerts: Vec<AlertResult> = lines
+                .into_iter()
+                .map(|(fingerprint, ticket, decision)| AlertResult {
+                    fingerprint,
+                    ticket: ticket
+                        .and_then(|t| match t {
+                            TicketRef::Known(id) => Some(id),
+                            TicketRef::Opened(n) => opened.get(n).copied(),
+                        })
+                        .map(TicketId),
+                    decision,
+                })
+                .collect();
+            alerts.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+            Receipt { alerts }
+        })
+        .collect()
 }
 
 /// An internal entry saying what the alert did; the page words it from

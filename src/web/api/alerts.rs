@@ -223,6 +223,34 @@ fn read<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<(T, serde_json::V
     Ok((typed, value))
 }
 
+/// Why an Alertmanager body did not read as a payload: it is not JSON
+/// (400), it has no version or another one than "4", or it is of the wrong
+/// shape (422).
+fn refusal(body: &[u8], typed: serde_json::Error) -> ApiError {
+    let value: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(value) => value,
+        Err(e) => return AppError::BadRequest(format!("the body is not valid JSON: {e}")).into(),
+    };
+    match value.get("version") {
+        Some(serde_json::Value::String(v)) if v == "4" => {
+            AppError::Invalid(FieldError::new("body", typed.to_string())).into()
+        }
+        Some(v) => unsupported_version(v).into(),
+        None => FieldError::new(
+            "version",
+            "the payload has no version; Alertmanager's webhook sends version \"4\"",
+        )
+        .into(),
+    }
+}
+
+fn unsupported_version(v: &serde_json::Value) -> FieldError {
+    FieldError::new(
+        "version",
+        format!("unsupported webhook payload version {v}; this receiver reads version \"4\""),
+    )
+}
+
 /// Receives an Alertmanager webhook notification.
 #[utoipa::path(
     post,
@@ -242,29 +270,14 @@ pub async fn alertmanager(
     caller: IntegrationCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| AppError::BadRequest(format!("the body is not valid JSON: {e}")))?;
-    match value.get("version") {
-        Some(serde_json::Value::String(v)) if v == "4" => {}
-        Some(v) => {
-            return Err(FieldError::new(
-                "version",
-                format!(
-                    "unsupported webhook payload version {v}; this receiver reads version \"4\""
-                ),
-            )
-            .into());
-        }
-        None => {
-            return Err(FieldError::new(
-                "version",
-                "the payload has no version; Alertmanager's webhook sends version \"4\"",
-            )
-            .into());
-        }
+    // Read once, straight into the payload; only a body that does not
+    // read is looked at again, to say why (not JSON, no or another
+    // version, or the wrong shape).
+    let payload: AlertmanagerPayload =
+        serde_json::from_slice(&body).map_err(|e| refusal(&body, e))?;
+    if payload.version != "4" {
+        return Err(unsupported_version(&serde_json::Value::String(payload.version)).into());
     }
-    let payload: AlertmanagerPayload = serde_json::from_value(value)
-        .map_err(|e| AppError::Invalid(FieldError::new("body", e.to_string())))?;
     AlertStatus::parse("status", &payload.status)?;
     let mut alerts = Vec::with_capacity(payload.alerts.len());
     for (n, a) in payload.alerts.into_iter().enumerate() {
