@@ -785,40 +785,78 @@ pub async fn empty_words(
 }
 
 /// The overview's headline numbers ([`Headline::of`] the link, resolution
-/// and triage tables) in one pass over the resolved and the opened tickets.
+/// and triage tables): one pass over the resolved tickets and one over the
+/// opened ones ([`headline_side`]).
 pub async fn headline(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<Headline> {
-    let sql = format!(
-        "WITH {r},
-         {o},
-         a AS (
-            SELECT count(*) AS resolved,
-                   count(*) FILTER (WHERE best = 3) AS by_model,
-                   count(*) FILTER (WHERE best = 2) AS partly,
-                   count(*) FILTER (WHERE best = 1) AS no_fit,
-                   count(*) FILTER (WHERE best IS NULL) AS no_link,
-                   count(*) FILTER (WHERE COALESCE(best, 0) >= 2) AS with_tickets,
-                   count(*) FILTER (WHERE COALESCE(best, 0) >= 2 AND escalations > 0) AS with_escalated,
-                   count(*) FILTER (WHERE COALESCE(best, 0) >= 2 AND reopens > 0) AS with_reopened,
-                   count(*) FILTER (WHERE COALESCE(best, 0) < 2) AS without_tickets,
-                   count(*) FILTER (WHERE COALESCE(best, 0) < 2 AND escalations > 0) AS without_escalated,
-                   count(*) FILTER (WHERE COALESCE(best, 0) < 2 AND reopens > 0) AS without_reopened
-            FROM rb
-         ),
-         b AS (
-            SELECT count(*) AS opened, count(*) FILTER (WHERE duplicate) AS duplicates,
-                   COALESCE(sum(searches), 0)::int8 AS searches
-            FROM o
-         )
-         SELECT * FROM a, b",
-        r = resolved_ctes(),
-        o = opened_cte(),
-    );
+    let mut head = headline_side(conn, q, Side::Resolved).await?;
+    head.add_side(headline_side(conn, q, Side::Opened).await?, Side::Opened);
+    Ok(head)
+}
+
+/// One side of [`headline`]: the link, resolution and escalation counts of
+/// the tickets resolved in the period, or the opened, duplicate and search
+/// counts of those opened in it (the other side's numbers 0). The overview
+/// reads the period before's two sides on its two connections.
+async fn headline_side(
+    conn: &mut AsyncPgConnection,
+    q: &ReportQuery,
+    side: Side,
+) -> QueryResult<Headline> {
+    let sql = match side {
+        Side::Resolved => format!(
+            "WITH {r}
+             SELECT count(*) AS resolved,
+                    count(*) FILTER (WHERE best = 3) AS by_model,
+                    count(*) FILTER (WHERE best = 2) AS partly,
+                    count(*) FILTER (WHERE best = 1) AS no_fit,
+                    count(*) FILTER (WHERE best IS NULL) AS no_link,
+                    count(*) FILTER (WHERE COALESCE(best, 0) >= 2) AS with_tickets,
+                    count(*) FILTER (WHERE COALESCE(best, 0) >= 2 AND escalations > 0) AS with_escalated,
+                    count(*) FILTER (WHERE COALESCE(best, 0) >= 2 AND reopens > 0) AS with_reopened,
+                    count(*) FILTER (WHERE COALESCE(best, 0) < 2) AS without_tickets,
+                    count(*) FILTER (WHERE COALESCE(best, 0) < 2 AND escalations > 0) AS without_escalated,
+                    count(*) FILTER (WHERE COALESCE(best, 0) < 2 AND reopens > 0) AS without_reopened,
+                    0::int8 AS opened, 0::int8 AS duplicates, 0::int8 AS searches
+             FROM rb",
+            r = resolved_ctes(),
+        ),
+        Side::Opened => format!(
+            "WITH {o}
+             SELECT 0::int8 AS resolved, 0::int8 AS by_model, 0::int8 AS partly,
+                    0::int8 AS no_fit, 0::int8 AS no_link, 0::int8 AS with_tickets,
+                    0::int8 AS with_escalated, 0::int8 AS with_reopened,
+                    0::int8 AS without_tickets, 0::int8 AS without_escalated,
+                    0::int8 AS without_reopened,
+                    count(*) AS opened, count(*) FILTER (WHERE duplicate) AS duplicates,
+                    COALESCE(sum(searches), 0)::int8 AS searches
+             FROM o",
+            o = opened_cte(),
+        ),
+    };
     let rows = run!(conn, sql, q, HeadlineSql)?;
     Ok(rows
         .into_iter()
         .next()
         .map(Headline::from)
         .unwrap_or_default())
+}
+
+impl Headline {
+    /// Takes `side`'s numbers from `other` (see [`headline_side`]).
+    fn add_side(&mut self, other: Headline, side: Side) {
+        match side {
+            Side::Resolved => {
+                self.links = other.links;
+                self.with_model = other.with_model;
+                self.without_model = other.without_model;
+            }
+            Side::Opened => {
+                self.opened = other.opened;
+                self.duplicates = other.duplicates;
+                self.searches = other.searches;
+            }
+        }
+    }
 }
 
 impl From<HeadlineSql> for Headline {
@@ -986,18 +1024,7 @@ impl OverviewSum {
                     no_fit: r.n.no_fit,
                     no_link: r.n.no_link,
                 }),
-                _ => {
-                    let h = Headline::from(r.n);
-                    if side == Side::Resolved {
-                        self.head.links = h.links;
-                        self.head.with_model = h.with_model;
-                        self.head.without_model = h.without_model;
-                    } else {
-                        self.head.opened = h.opened;
-                        self.head.duplicates = h.duplicates;
-                        self.head.searches = h.searches;
-                    }
-                }
+                _ => self.head.add_side(Headline::from(r.n), side),
             }
         }
     }
@@ -1072,17 +1099,17 @@ struct SnapshotSql {
 enum Job<'a> {
     Parts(&'a ReportQuery, Vec<Piece>),
     /// The overview's counts of the tickets resolved now, and the
-    /// headline of the period before.
+    /// resolved side of the headline of the period before.
     Overview(&'a ReportQuery, &'a ReportQuery),
-    /// The overview's counts of the tickets opened now, and the searches
-    /// now and in the period before.
+    /// The overview's counts of the tickets opened now, the opened side of
+    /// the headline before, and the searches now and in the period before.
     Trends(&'a ReportQuery, &'a ReportQuery),
 }
 
 enum Done {
     Parts(Box<Read>),
     Overview(Vec<OverviewSql>, Headline),
-    Trends(Vec<OverviewSql>, SearchRow, SearchRow),
+    Trends(Vec<OverviewSql>, Headline, SearchRow, SearchRow),
 }
 
 async fn run_job(conn: &mut AsyncPgConnection, job: Job<'_>) -> QueryResult<Done> {
@@ -1090,10 +1117,11 @@ async fn run_job(conn: &mut AsyncPgConnection, job: Job<'_>) -> QueryResult<Done
         Job::Parts(q, pieces) => Done::Parts(Box::new(pieces_in(conn, q, &pieces).await?)),
         Job::Overview(q, before) => Done::Overview(
             overview_side(conn, q, Side::Resolved).await?,
-            headline(conn, before).await?,
+            headline_side(conn, before, Side::Resolved).await?,
         ),
         Job::Trends(q, before) => Done::Trends(
             overview_side(conn, q, Side::Opened).await?,
+            headline_side(conn, before, Side::Opened).await?,
             searches(conn, q).await?,
             searches(conn, before).await?,
         ),
@@ -1303,20 +1331,23 @@ pub async fn overview(
     q: &ReportQuery,
     before: &ReportQuery,
 ) -> QueryResult<Overview> {
-    // The resolved tickets' counts and the headline before on one
-    // connection, the opened tickets' counts and both periods' searches on
-    // the other: about half of the work each.
-    let (Done::Overview(resolved, previous), Done::Trends(opened, searches, previous_searches)) =
-        in_one_snapshot(
-            conn,
-            other,
-            Job::Overview(q, before),
-            Job::Trends(q, before),
-        )
-        .await?
+    // The resolved tickets' counts, now and before, on one connection;
+    // the opened tickets' counts, now and before, and both periods'
+    // searches on the other: about half of the work each.
+    let (
+        Done::Overview(resolved, mut previous),
+        Done::Trends(opened, previous_opened, searches, previous_searches),
+    ) = in_one_snapshot(
+        conn,
+        other,
+        Job::Overview(q, before),
+        Job::Trends(q, before),
+    )
+    .await?
     else {
         return Err(unexpected());
     };
+    previous.add_side(previous_opened, Side::Opened);
     let mut sum = OverviewSum::default();
     sum.add(resolved, Side::Resolved);
     sum.add(opened, Side::Opened);
