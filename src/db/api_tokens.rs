@@ -92,23 +92,44 @@ pub async fn find_user_and_kind(
     conn: &mut AsyncPgConnection,
     token_hash: &str,
 ) -> QueryResult<Option<(User, String)>> {
-    let found: Option<(i64, String, User)> = api_tokens::table
+    type Found = (i64, String, Option<DateTime<Utc>>, User);
+    let found: Option<Found> = api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::token_hash.eq(token_hash))
         .filter(api_tokens::revoked_at.is_null())
         .filter(users::disabled.eq(false))
-        .select((api_tokens::id, api_tokens::kind, User::as_select()))
+        .select((
+            api_tokens::id,
+            api_tokens::kind,
+            api_tokens::last_used_at,
+            User::as_select(),
+        ))
         .first(conn)
         .await
         .optional()?;
-    let Some((token_id, kind, user)) = found else {
+    let Some((token_id, kind, last_used, user)) = found else {
         return Ok(None);
     };
-    diesel::update(api_tokens::table.find(token_id))
-        .set(api_tokens::last_used_at.eq(diesel::dsl::now))
-        .execute(conn)
-        .await?;
+    if !crate::db::used_lately(last_used, Utc::now()) {
+        note_use(conn, token_id).await?;
+    }
     Ok(Some((user, kind)))
+}
+
+/// Notes a use of a token, at most once every
+/// [`crate::db::NOTE_USE_EVERY_SECS`]: a script calling the API many times
+/// a second does not write (and wait for the disk to flush) the token's row
+/// on every call, only to change its "last used" by a few milliseconds.
+async fn note_use(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE api_tokens SET last_used_at = now() WHERE id = $1 \
+         AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(id)
+    .bind::<diesel::sql_types::Double, _>(crate::db::NOTE_USE_EVERY_SECS as f64)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A mail gateway token for `user` (staff): shown once, stored hashed.

@@ -180,15 +180,10 @@ pub async fn find_by_token(
         .optional()
 }
 
-/// How often a use is noted at most, in seconds (see [`touch`]).
-const NOTE_USE_EVERY_SECS: i64 = 60;
-
-/// Whether a use was noted less than [`NOTE_USE_EVERY_SECS`] before `now`:
+/// Whether a use was noted less than [`crate::db::NOTE_USE_EVERY_SECS`] before `now`:
 /// then [`touch`] would change nothing and need not be sent.
 pub fn used_lately(integration: &Integration, now: DateTime<Utc>) -> bool {
-    integration
-        .last_used_at
-        .is_some_and(|t| now - t < chrono::Duration::seconds(NOTE_USE_EVERY_SECS))
+    crate::db::used_lately(integration.last_used_at, now)
 }
 
 /// Notes a use, at most once a minute: under a burst of deliveries the
@@ -205,7 +200,7 @@ pub async fn touch(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<()> {
             FOR NO KEY UPDATE SKIP LOCKED)",
     )
     .bind::<diesel::sql_types::BigInt, _>(id)
-    .bind::<diesel::sql_types::Double, _>(NOTE_USE_EVERY_SECS as f64)
+    .bind::<diesel::sql_types::Double, _>(crate::db::NOTE_USE_EVERY_SECS as f64)
     .execute(conn)
     .await?;
     Ok(())

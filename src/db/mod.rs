@@ -46,6 +46,20 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+/// How often the use of a credential (an API token, an integration's token)
+/// is noted at most, in seconds: its "last used" is shown to the minute, and
+/// a burst of calls would otherwise write (and flush) its row on each.
+pub const NOTE_USE_EVERY_SECS: i64 = 60;
+
+/// Whether a use noted at `last` is less than [`NOTE_USE_EVERY_SECS`] before
+/// `now`: noting this one would change nothing that is shown.
+pub fn used_lately(
+    last: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    last.is_some_and(|t| now - t < chrono::Duration::seconds(NOTE_USE_EVERY_SECS))
+}
+
 pub type DbPool = Pool<AsyncPgConnection>;
 pub type PooledConn = Object<AsyncPgConnection>;
 

@@ -919,3 +919,51 @@ async fn a_person_chooses_their_time_zone_and_a_bad_name_changes_nothing() {
         .await;
     assert_eq!(stored_zone(&app, user.id).await, None);
 }
+
+#[actix_web::test]
+async fn a_tokens_use_is_noted_at_most_once_a_minute() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let user = fixtures::user().create(&mut conn).await;
+    let browser = app.sign_in(&user).await;
+    let created = app
+        .post_as(&browser, "/account/tokens", &[("name", "script")])
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let start = created.body.find("cb_").unwrap();
+    let token = created.body[start..start + 67].to_owned();
+    assert_eq!(last_used(&mut conn).await.unwrap(), None);
+
+    assert_eq!(app.api_get(&token, "/api/v1/me").await.status, 200);
+    let first = last_used(&mut conn)
+        .await
+        .unwrap()
+        .expect("the first use is noted");
+    // Used again within the minute: the row is not written again.
+    assert_eq!(app.api_get(&token, "/api/v1/me").await.status, 200);
+    assert_eq!(last_used(&mut conn).await.unwrap(), Some(first));
+
+    // A use more than a minute after the last noted one is noted.
+    let earlier = first - chrono::Duration::seconds(90);
+    diesel::update(api_tokens::table)
+        .set(api_tokens::last_used_at.eq(earlier))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(app.api_get(&token, "/api/v1/me").await.status, 200);
+    let noted = last_used(&mut conn).await.unwrap().unwrap();
+    assert!(
+        noted > earlier + chrono::Duration::seconds(60),
+        "{noted} vs {earlier}"
+    );
+}
+
+/// The "last used" noted on the (only) API token.
+async fn last_used(
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> QueryResult<Option<chrono::DateTime<chrono::Utc>>> {
+    api_tokens::table
+        .select(api_tokens::last_used_at)
+        .first(conn)
+        .await
+}
