@@ -681,12 +681,7 @@ async fn api_tokens_are_shown_once_stored_hashed_and_revocable() {
     let user = fixtures::user().create(&mut conn).await;
     let browser = app.sign_in(&user).await;
 
-    let created = app
-        .post_as(&browser, "/account/tokens", &[("name", "alertmanager")])
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let start = created.body.find("cb_").unwrap();
-    let token = created.body[start..start + 67].to_owned();
+    let token = create_token(&app, &browser, "alertmanager").await;
     assert!(token[3..].bytes().all(|b| b.is_ascii_hexdigit()), "{token}");
     let stored: String = api_tokens::table
         .select(api_tokens::token_hash)
@@ -926,12 +921,7 @@ async fn a_tokens_use_is_noted_at_most_once_a_minute() {
     let mut conn = app.conn().await;
     let user = fixtures::user().create(&mut conn).await;
     let browser = app.sign_in(&user).await;
-    let created = app
-        .post_as(&browser, "/account/tokens", &[("name", "script")])
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    let start = created.body.find("cb_").unwrap();
-    let token = created.body[start..start + 67].to_owned();
+    let token = create_token(&app, &browser, "script").await;
     assert_eq!(last_used(&mut conn).await.unwrap(), None);
 
     assert_eq!(app.api_get(&token, "/api/v1/me").await.status, 200);
@@ -966,4 +956,15 @@ async fn last_used(
         .select(api_tokens::last_used_at)
         .first(conn)
         .await
+}
+
+/// Creates an API token named `name` from the account page and reads it
+/// off the page (the only time it is shown).
+async fn create_token(app: &TestApp, browser: &Browser, name: &str) -> String {
+    let created = app
+        .post_as(browser, "/account/tokens", &[("name", name)])
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let start = created.body.find("cb_").unwrap();
+    created.body[start..start + 67].to_owned()
 }
