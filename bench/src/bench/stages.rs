@@ -15,7 +15,8 @@ use super::{LIMIT, Latency, command_error};
 /// The stages of `triage::suggest_models`, each timed over every query.
 #[derive(Debug, Clone, Serialize)]
 pub struct Stages {
-    /// Cleaning and analysing the text into terms.
+    /// Cleaning and analysing the text into terms, and adding the long
+    /// forms of its abbreviations (`triage::expanded`).
     pub analyze: Latency,
     /// The clauses: a dictionary look-up per term and field.
     pub clauses: Latency,
@@ -38,7 +39,10 @@ pub struct Stages {
 impl Stages {
     pub fn lines(&self) -> Vec<(String, String)> {
         let mut out = vec![
-            ("  stage: analyze the text".to_owned(), self.analyze.line()),
+            (
+                "  stage: analyze the text, expand abbreviations".to_owned(),
+                self.analyze.line(),
+            ),
             (
                 "  stage: clauses (term look-ups)".to_owned(),
                 self.clauses.line(),
@@ -92,10 +96,13 @@ pub fn measure(
         (vec![], vec![], vec![], vec![], vec![], Some(vec![]));
     let (mut terms, mut clause_count, mut candidate_count) = (0usize, 0usize, 0usize);
     for q in queries {
-        let started = Instant::now();
-        let query = matcher::analyze_query(&q.text, &tuning);
-        analyze.push(started.elapsed());
         let searcher = index.reader.searcher();
+        let started = Instant::now();
+        // As `suggest_models` does: the terms, then the long forms of the
+        // abbreviations in them that the models define.
+        let query = matcher::analyze_query(&q.text, &tuning);
+        let query = triage::expanded(index, &searcher, &tuning, &query).map_err(command_error)?;
+        analyze.push(started.elapsed());
         let started = Instant::now();
         let stats = triage::model_statistics(index, &searcher).map_err(command_error)?;
         let search = triage::model_search(index, &searcher, &stats, &tuning, &query)
