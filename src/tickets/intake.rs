@@ -170,6 +170,17 @@ enum TicketRef {
     Opened(usize),
 }
 
+impl TicketRef {
+    /// The ticket's id, given the ids of the tickets opened (in opening
+    /// order); none for one that was not opened.
+    fn id(self, opened: &[i64]) -> Option<i64> {
+        match self {
+            TicketRef::Known(id) => Some(id),
+            TicketRef::Opened(n) => opened.get(n).copied(),
+        }
+    }
+}
+
 /// Where an alert row stands while the deliveries are gone through in
 /// order: what the next notification of its fingerprint is decided on.
 struct AlertState<'a> {
@@ -429,10 +440,8 @@ pub async fn apply_many(
         })
         .collect();
     let created = tickets::create_many(conn, user, &news).await?;
-    let id_of = |t: TicketRef| match t {
-        TicketRef::Known(id) => Some(id),
-        TicketRef::Opened(n) => created.get(n).map(|c| c.id.0),
-    };
+    let opened: Vec<i64> = created.iter().map(|c| c.id.0).collect();
+    let id_of = |t: TicketRef| t.id(&opened);
     // A ticket moved twice (resolved, then reopened) moves in two rounds,
     // each from where the one before left it.
     let mut rounds: Vec<Vec<(tickets::Ticket, Status)>> = Vec::new();
@@ -502,8 +511,7 @@ pub async fn apply_many(
         })
         .collect();
     arrival_triage::enqueue(conn, &queued).await?;
-    let ids: Vec<i64> = created.iter().map(|c| c.id.0).collect();
-    Ok(receipts(lines, &ids))
+    Ok(receipts(lines, &opened))
 }
 
 /// The receipts of `apply_many`, each in fingerprint order, with the
@@ -519,12 +527,7 @@ fn receipts(
                 .into_iter()
                 .map(|(fingerprint, ticket, decision)| AlertResult {
                     fingerprint,
-                    ticket: ticket
-                        .and_then(|t| match t {
-                            TicketRef::Known(id) => Some(id),
-                            TicketRef::Opened(n) => opened.get(n).copied(),
-                        })
-                        .map(TicketId),
+                    ticket: ticket.and_then(|t| t.id(opened)).map(TicketId),
                     decision,
                 })
                 .collect();
