@@ -21,6 +21,7 @@
 //! before the commit leaves the rows pending for the next start; a
 //! delivery is marked applied only in the transaction that applied it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,68 +56,52 @@ const BUSY_LOOK: Duration = Duration::from_millis(50);
 /// status URL.
 const KEEP_APPLIED_HOURS: i64 = 24;
 
-/// One alert as the inbox stores it (the checked `Incoming`).
+/// One alert as the inbox stores it (the checked `Incoming`). Written
+/// borrowed from the checked alert, serialised straight to the JSON text
+/// the row keeps (no copy of the alert and no `serde_json::Value` in
+/// between); read back owned.
 #[derive(Debug, Serialize, Deserialize)]
-struct Stored {
-    fingerprint: String,
+struct Stored<'a> {
+    fingerprint: Cow<'a, str>,
     #[serde(default)]
-    group_key: String,
-    status: String,
+    group_key: Cow<'a, str>,
+    status: Cow<'a, str>,
     #[serde(default)]
-    labels: BTreeMap<String, String>,
+    labels: Cow<'a, BTreeMap<String, String>>,
     #[serde(default)]
-    annotations: BTreeMap<String, String>,
+    annotations: Cow<'a, BTreeMap<String, String>>,
     #[serde(default)]
     starts_at: Option<DateTime<Utc>>,
     #[serde(default)]
     ends_at: Option<DateTime<Utc>>,
     #[serde(default)]
-    generator_url: String,
+    generator_url: Cow<'a, str>,
     #[serde(default)]
-    title: Option<String>,
+    title: Option<Cow<'a, str>>,
     #[serde(default)]
-    description: Option<String>,
+    description: Option<Cow<'a, str>>,
     #[serde(default)]
     priority: Option<i16>,
     #[serde(default)]
-    category: Option<String>,
-}
-
-/// One alert as the receiver writes it: a `Stored`, borrowed from the
-/// checked alert, serialised straight to the JSON text the row keeps (no
-/// copy of the alert and no `serde_json::Value` in between).
-#[derive(Serialize)]
-struct StoredRef<'a> {
-    fingerprint: &'a str,
-    group_key: &'a str,
-    status: &'static str,
-    labels: &'a BTreeMap<String, String>,
-    annotations: &'a BTreeMap<String, String>,
-    starts_at: Option<DateTime<Utc>>,
-    ends_at: Option<DateTime<Utc>>,
-    generator_url: &'a str,
-    title: Option<&'a str>,
-    description: Option<&'a str>,
-    priority: Option<i16>,
-    category: Option<&'a str>,
+    category: Option<Cow<'a, str>>,
 }
 
 fn stored(alerts: &BTreeMap<String, Incoming>) -> Result<String, FieldError> {
-    let rows: Vec<StoredRef> = alerts
+    let rows: Vec<Stored> = alerts
         .values()
-        .map(|a| StoredRef {
-            fingerprint: &a.fingerprint,
-            group_key: &a.group_key,
-            status: a.status.as_str(),
-            labels: &a.labels,
-            annotations: &a.annotations,
+        .map(|a| Stored {
+            fingerprint: Cow::Borrowed(&a.fingerprint),
+            group_key: Cow::Borrowed(&a.group_key),
+            status: Cow::Borrowed(a.status.as_str()),
+            labels: Cow::Borrowed(&a.labels),
+            annotations: Cow::Borrowed(&a.annotations),
             starts_at: a.starts_at,
             ends_at: a.ends_at,
-            generator_url: &a.generator_url,
-            title: a.title.as_deref(),
-            description: a.description.as_deref(),
+            generator_url: Cow::Borrowed(&a.generator_url),
+            title: a.title.as_deref().map(Cow::Borrowed),
+            description: a.description.as_deref().map(Cow::Borrowed),
             priority: a.priority.map(Priority::level),
-            category: a.category.as_deref(),
+            category: a.category.as_deref().map(Cow::Borrowed),
         })
         .collect();
     serde_json::to_string(&rows)
@@ -130,18 +115,18 @@ fn incoming(value: &serde_json::Value) -> Result<BTreeMap<String, Incoming>, Fie
     let mut out = BTreeMap::new();
     for s in rows {
         let alert = Incoming {
-            fingerprint: s.fingerprint,
-            group_key: s.group_key,
+            fingerprint: s.fingerprint.into_owned(),
+            group_key: s.group_key.into_owned(),
             status: AlertStatus::parse("alerts", &s.status)?,
-            labels: s.labels,
-            annotations: s.annotations,
+            labels: s.labels.into_owned(),
+            annotations: s.annotations.into_owned(),
             starts_at: s.starts_at,
             ends_at: s.ends_at,
-            generator_url: s.generator_url,
-            title: s.title,
-            description: s.description,
+            generator_url: s.generator_url.into_owned(),
+            title: s.title.map(Cow::into_owned),
+            description: s.description.map(Cow::into_owned),
             priority: s.priority.map(Priority::new).transpose()?,
-            category: s.category,
+            category: s.category.map(Cow::into_owned),
         };
         out.insert(alert.fingerprint.clone(), alert);
     }
