@@ -731,20 +731,38 @@ pub async fn triage_reviews(
         .collect())
 }
 
-/// Recorded searches of counted tickets made in the period, from the
-/// search facts (alias `f`, so [`COUNTED`] applies as it is).
-const SEARCHES: &str =
-    "FROM triage_search_facts f WHERE f.created_at >= $1 AND f.created_at < $2 AND ";
-
+/// Recorded searches of counted tickets made in the period: the search
+/// facts (alias `f`, so [`COUNTED`] applies as it is) at the edges of the
+/// period's whole UTC days, the day counts (`report_day_searches`) for
+/// those days ([`PIECES`]).
 pub async fn searches(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<SearchRow> {
     let sql = format!(
-        "SELECT count(*) AS searches, count(*) FILTER (WHERE f.empty) AS empty,
-                count(*) FILTER (WHERE f.picked) AS picked,
-                count(*) FILTER (WHERE f.rank = 1) AS rank_1,
-                count(*) FILTER (WHERE f.rank BETWEEN 2 AND 3) AS rank_2_3,
-                count(*) FILTER (WHERE f.rank >= 4) AS rank_4_plus,
-                count(*) FILTER (WHERE f.picked AND f.rank IS NULL) AS not_listed
-         {SEARCHES}{COUNTED}"
+        "WITH rg AS (SELECT NULL::date AS week, $1::timestamptz AS lo, $2::timestamptz AS hi),
+         {PIECES},
+         s AS (
+            SELECT a.* FROM pc CROSS JOIN LATERAL (
+                SELECT count(*) AS searches, count(*) FILTER (WHERE f.empty) AS empty,
+                       count(*) FILTER (WHERE f.picked) AS picked,
+                       count(*) FILTER (WHERE f.rank = 1) AS rank_1,
+                       count(*) FILTER (WHERE f.rank BETWEEN 2 AND 3) AS rank_2_3,
+                       count(*) FILTER (WHERE f.rank >= 4) AS rank_4_plus,
+                       count(*) FILTER (WHERE f.picked AND f.rank IS NULL) AS not_listed
+                FROM triage_search_facts f
+                WHERE f.created_at >= pc.lo AND f.created_at < pc.hi AND {COUNTED}
+            ) a
+            WHERE NOT pc.daily
+            UNION ALL
+            SELECT sum(d.searches), sum(d.empty), sum(d.picked), sum(d.rank_1), sum(d.rank_2_3),
+                   sum(d.rank_4_plus), sum(d.not_listed)
+            FROM pc JOIN report_day_searches d ON d.day >= pc.lo AND d.day < pc.hi
+            WHERE pc.daily AND {DAY_FILTERS}
+         )
+         SELECT COALESCE(sum(searches), 0)::int8 AS searches, COALESCE(sum(empty), 0)::int8 AS empty,
+                COALESCE(sum(picked), 0)::int8 AS picked, COALESCE(sum(rank_1), 0)::int8 AS rank_1,
+                COALESCE(sum(rank_2_3), 0)::int8 AS rank_2_3,
+                COALESCE(sum(rank_4_plus), 0)::int8 AS rank_4_plus,
+                COALESCE(sum(not_listed), 0)::int8 AS not_listed
+         FROM s"
     );
     let rows = run!(conn, sql, q, SearchSql)?;
     Ok(rows
@@ -802,37 +820,11 @@ async fn headline_side(
     q: &ReportQuery,
     side: Side,
 ) -> QueryResult<Headline> {
-    let sql = match side {
-        Side::Resolved => format!(
-            "WITH {r}
-             SELECT count(*) AS resolved,
-                    count(*) FILTER (WHERE best = 3) AS by_model,
-                    count(*) FILTER (WHERE best = 2) AS partly,
-                    count(*) FILTER (WHERE best = 1) AS no_fit,
-                    count(*) FILTER (WHERE best IS NULL) AS no_link,
-                    count(*) FILTER (WHERE COALESCE(best, 0) >= 2) AS with_tickets,
-                    count(*) FILTER (WHERE COALESCE(best, 0) >= 2 AND escalations > 0) AS with_escalated,
-                    count(*) FILTER (WHERE COALESCE(best, 0) >= 2 AND reopens > 0) AS with_reopened,
-                    count(*) FILTER (WHERE COALESCE(best, 0) < 2) AS without_tickets,
-                    count(*) FILTER (WHERE COALESCE(best, 0) < 2 AND escalations > 0) AS without_escalated,
-                    count(*) FILTER (WHERE COALESCE(best, 0) < 2 AND reopens > 0) AS without_reopened,
-                    0::int8 AS opened, 0::int8 AS duplicates, 0::int8 AS searches
-             FROM rb",
-            r = resolved_ctes(),
-        ),
-        Side::Opened => format!(
-            "WITH {o}
-             SELECT 0::int8 AS resolved, 0::int8 AS by_model, 0::int8 AS partly,
-                    0::int8 AS no_fit, 0::int8 AS no_link, 0::int8 AS with_tickets,
-                    0::int8 AS with_escalated, 0::int8 AS with_reopened,
-                    0::int8 AS without_tickets, 0::int8 AS without_escalated,
-                    0::int8 AS without_reopened,
-                    count(*) AS opened, count(*) FILTER (WHERE duplicate) AS duplicates,
-                    COALESCE(sum(searches), 0)::int8 AS searches
-             FROM o",
-            o = opened_cte(),
-        ),
-    };
+    let sql = format!(
+        "WITH {c} SELECT {head} FROM c",
+        c = side_counts(side, Span::Whole),
+        head = headline_of_c(side),
+    );
     let rows = run!(conn, sql, q, HeadlineSql)?;
     Ok(rows
         .into_iter()
@@ -894,17 +886,55 @@ enum Side {
     Opened,
 }
 
-/// One side of the overview's tables of the current period: each table
-/// as a sum over counts per week (a range), priority and category (`c`,
-/// about a thousand rows for 90 days) — by best outcome and escalated or
-/// reopened with or without a model for the resolved tickets, duplicates
-/// and searches for the opened ones — as filtered counts (hashing every
-/// row by six columns was most of the query). Rows of [`OverviewSql`]
-/// with the other side's columns 0.
-fn overview_side_sql(side: Side) -> String {
-    let (at, counts) = match side {
+/// What the counts of a side are read over: the weeks of the period
+/// (each week's range, [`RANGES`]) or the whole period as one range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Span {
+    Weeks,
+    Whole,
+}
+
+/// `pc`: the ranges of `rg` cut into pieces: whole UTC days (`daily`),
+/// read from the day counts, and the edges before and after them (less
+/// than a day each), read from the facts; one piece of facts when the
+/// range holds no whole UTC day or a filter the day counts do not carry
+/// (an organization or an assignee) is set.
+const PIECES: &str = "pc AS (
+    SELECT rg.week, p.lo, p.hi, p.daily
+    FROM rg
+    CROSS JOIN LATERAL (
+        SELECT date_trunc('day', rg.lo - interval '1 microsecond', 'UTC') + interval '24 hours' AS lo,
+               date_trunc('day', rg.hi, 'UTC') AS hi
+    ) d
+    CROSS JOIN LATERAL (
+        SELECT rg.lo, rg.hi, false
+        WHERE NOT ($6::int8 IS NULL AND $7::int8 IS NULL AND d.lo < d.hi)
+        UNION ALL
+        SELECT v.* FROM (VALUES (rg.lo, d.lo, false), (d.lo, d.hi, true), (d.hi, rg.hi, false)) v
+        WHERE $6::int8 IS NULL AND $7::int8 IS NULL AND d.lo < d.hi
+    ) p(lo, hi, daily)
+    WHERE p.lo < p.hi
+)";
+
+/// The day counts' rows (alias `d`) that match the category and priority
+/// filters (the only ones they carry, see [`PIECES`]).
+const DAY_FILTERS: &str =
+    "($4::text IS NULL OR d.category = $4) AND ($5::int2 IS NULL OR d.priority = $5)";
+
+/// `c`, after the `WITH` of a query: one side's counts per week (a range;
+/// NULL for [`Span::Whole`]), priority and category (about a thousand
+/// rows for 90 days) — by best outcome and escalated or reopened with or
+/// without a model for the resolved tickets, duplicates and searches for
+/// the opened ones — as filtered counts of the facts at the pieces' edges
+/// (hashing every row by six columns was most of the query) plus sums of
+/// the day counts (`report_day_tickets`, kept in the writers'
+/// transactions) for their whole UTC days. Rows of [`OverviewSql`] with
+/// the other side's columns 0.
+fn side_counts(side: Side, span: Span) -> String {
+    let (at, number, counts) = match side {
         Side::Resolved => (
             "resolved_at",
+            1,
             "count(*)::int8 AS n,
              count(*) FILTER (WHERE f.best_outcome = 3)::int8 AS b3,
              count(*) FILTER (WHERE f.best_outcome = 2)::int8 AS b2,
@@ -917,33 +947,94 @@ fn overview_side_sql(side: Side) -> String {
         ),
         Side::Opened => (
             "opened_at",
+            0,
             "count(*)::int8 AS n, 0::int8 AS b3, 0::int8 AS b2, 0::int8 AS b1,
              0::int8 AS w_esc, 0::int8 AS w_back, 0::int8 AS o_esc, 0::int8 AS o_back,
              count(*) FILTER (WHERE f.duplicate)::int8 AS dups,
              COALESCE(sum(f.searches), 0)::int8 AS searches",
         ),
     };
-    // The opened side's counts go to `opened`, the resolved side's to the
-    // resolved columns.
-    let (opened, resolved) = match side {
-        Side::Resolved => ("0::int8", "sum(n)::int8"),
-        Side::Opened => ("sum(n)::int8", "0::int8"),
+    let (ranges, unvouched) = match span {
+        Span::Weeks => (
+            format!("{WEEKS}, {RANGES}"),
+            format!(
+                "UNION ALL
+                 SELECT {wk} AS w, f.priority, f.category, {counts}
+                 FROM ticket_report_facts f
+                 WHERE {UNVOUCHED} AND f.{at} >= $1 AND f.{at} < $2 AND {COUNTED}
+                 GROUP BY 1, 2, 3",
+                wk = week(&format!("f.{at}")),
+            ),
+        ),
+        Span::Whole => (
+            "rg AS (SELECT NULL::date AS week, $1::timestamptz AS lo, $2::timestamptz AS hi)"
+                .to_string(),
+            String::new(),
+        ),
     };
     format!(
-        "WITH {WEEKS}, {RANGES},
+        "{ranges}, {PIECES},
          c AS MATERIALIZED (
-            SELECT rg.week AS w, a.* FROM rg CROSS JOIN LATERAL (
+            SELECT pc.week AS w, a.* FROM pc CROSS JOIN LATERAL (
                 SELECT f.priority, f.category, {counts}
                 FROM ticket_report_facts f
-                WHERE f.{at} >= rg.lo AND f.{at} < rg.hi AND {COUNTED}
+                WHERE f.{at} >= pc.lo AND f.{at} < pc.hi AND {COUNTED}
                 GROUP BY 1, 2
             ) a
+            WHERE NOT pc.daily
             UNION ALL
-            SELECT {wk} AS w, f.priority, f.category, {counts}
-            FROM ticket_report_facts f
-            WHERE {UNVOUCHED} AND f.{at} >= $1 AND f.{at} < $2 AND {COUNTED}
+            SELECT pc.week, d.priority, d.category, sum(d.n)::int8, sum(d.b3)::int8,
+                   sum(d.b2)::int8, sum(d.b1)::int8, sum(d.w_esc)::int8, sum(d.w_back)::int8,
+                   sum(d.o_esc)::int8, sum(d.o_back)::int8, sum(d.dups)::int8,
+                   sum(d.searches)::int8
+            FROM pc JOIN report_day_tickets d
+                 ON d.side = {number} AND d.day >= pc.lo AND d.day < pc.hi
+            -- A row that fell to zero is no group (as no ticket is).
+            WHERE pc.daily AND d.n <> 0 AND {DAY_FILTERS}
             GROUP BY 1, 2, 3
-         )
+            {unvouched}
+         )"
+    )
+}
+
+/// The opened and resolved counts of a side's rows of `c` (the other
+/// side's 0).
+fn side_sums(side: Side) -> (&'static str, &'static str) {
+    match side {
+        Side::Resolved => ("0::int8", "sum(n)::int8"),
+        Side::Opened => ("sum(n)::int8", "0::int8"),
+    }
+}
+
+/// The headline's columns ([`HeadlineSql`]) summed over all of `c`, in
+/// the order of the overview's other tables' columns (a `UNION` matches
+/// them by position).
+fn headline_of_c(side: Side) -> String {
+    let (opened, resolved) = side_sums(side);
+    format!(
+        "COALESCE({opened}, 0)::int8 AS opened,
+         COALESCE({resolved}, 0)::int8 AS resolved,
+         COALESCE(sum(b3), 0)::int8 AS by_model,
+         COALESCE(sum(b2), 0)::int8 AS partly,
+         COALESCE(sum(b1), 0)::int8 AS no_fit,
+         COALESCE(sum(n - b3 - b2 - b1), 0)::int8 AS no_link,
+         COALESCE(sum(b3 + b2), 0)::int8 AS with_tickets,
+         COALESCE(sum(w_esc), 0)::int8 AS with_escalated,
+         COALESCE(sum(w_back), 0)::int8 AS with_reopened,
+         COALESCE(sum(n - b3 - b2), 0)::int8 AS without_tickets,
+         COALESCE(sum(o_esc), 0)::int8 AS without_escalated,
+         COALESCE(sum(o_back), 0)::int8 AS without_reopened,
+         COALESCE(sum(dups), 0)::int8 AS duplicates,
+         COALESCE(sum(searches), 0)::int8 AS searches"
+    )
+}
+
+/// One side of the overview's tables of the current period, from the
+/// week's counts of [`side_counts`].
+fn overview_side_sql(side: Side) -> String {
+    let (opened, resolved) = side_sums(side);
+    format!(
+        "WITH {c}
          SELECT * FROM (
             SELECT 'volume'::text AS tbl, w AS week, NULL::int2 AS priority, NULL::text AS category,
                    {opened} AS opened, {resolved} AS resolved, 0::int8 AS by_model,
@@ -960,24 +1051,10 @@ fn overview_side_sql(side: Side) -> String {
                    sum(b1)::int8, sum(n - b3 - b2 - b1)::int8, 0, 0, 0, 0, 0, 0, 0, 0
             FROM c WHERE {resolved_side} GROUP BY w
             UNION ALL
-            SELECT 'headline', NULL, NULL, NULL,
-                   COALESCE({opened}, 0)::int8,
-                   COALESCE({resolved}, 0)::int8,
-                   COALESCE(sum(b3), 0)::int8,
-                   COALESCE(sum(b2), 0)::int8,
-                   COALESCE(sum(b1), 0)::int8,
-                   COALESCE(sum(n - b3 - b2 - b1), 0)::int8,
-                   COALESCE(sum(b3 + b2), 0)::int8,
-                   COALESCE(sum(w_esc), 0)::int8,
-                   COALESCE(sum(w_back), 0)::int8,
-                   COALESCE(sum(n - b3 - b2), 0)::int8,
-                   COALESCE(sum(o_esc), 0)::int8,
-                   COALESCE(sum(o_back), 0)::int8,
-                   COALESCE(sum(dups), 0)::int8,
-                   COALESCE(sum(searches), 0)::int8
-            FROM c
+            SELECT 'headline', NULL, NULL, NULL, {head} FROM c
          ) x ORDER BY tbl, week, priority, category COLLATE \"C\"",
-        wk = week(&format!("f.{at}")),
+        c = side_counts(side, Span::Weeks),
+        head = headline_of_c(side),
         resolved_side = side == Side::Resolved,
     )
 }
