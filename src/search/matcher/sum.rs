@@ -92,6 +92,13 @@ struct Buffers {
     /// the running are listed in index order without a sort.
     seen: Vec<u64>,
     scratch: Vec<f32>,
+    /// The documents scored so far, in the order first seen, and those
+    /// still in the running with their sums (emptied after each search,
+    /// their room kept: a search touches up to a segment's documents, and
+    /// a list that large, allocated anew, is fresh pages from the system
+    /// every time).
+    touched: Vec<DocId>,
+    live: Vec<(DocId, f32)>,
 }
 
 static BUFFERS: Mutex<Vec<Buffers>> = Mutex::new(Vec::new());
@@ -466,7 +473,11 @@ impl Segment<'_, '_> {
             scores,
             seen,
             scratch,
+            touched,
+            live,
         } = buffers;
+        touched.clear();
+        live.clear();
         let max_doc = self.reader.max_doc() as usize;
         if scores.len() < max_doc {
             scores.resize(max_doc, 0.0);
@@ -477,7 +488,6 @@ impl Segment<'_, '_> {
         let mut found = Vec::new();
         let alive = self.reader.alive_bitset();
         let is_alive = |doc: DocId| alive.is_none_or(|a| a.is_alive(doc));
-        let mut touched: Vec<DocId> = Vec::new();
         // Phase 1: whole postings, strongest clause first, until the
         // threshold (the `wanted`-th best score so far, partial sums of
         // this range included) is above what the remaining clauses can
@@ -508,7 +518,7 @@ impl Segment<'_, '_> {
             }
             if let Some(held) = &self.postings[j] {
                 counts.scanned += 1;
-                scan(held, clause, &range, scores, seen, &mut touched)?;
+                scan(held, clause, &range, scores, seen, touched)?;
             }
             // What this clause can add in this segment (as `after` has it).
             threshold_most += self.after[j] - self.after[j + 1];
@@ -516,7 +526,7 @@ impl Segment<'_, '_> {
         if rest == self.order.len() {
             // Every clause was read whole: every document touched has its
             // final score.
-            for &doc in &touched {
+            for &doc in touched.iter() {
                 let score = scores[doc as usize];
                 if is_alive(doc) && !out(score, threshold) {
                     found.push((score, DocAddress::new(self.ord, doc)));
@@ -528,7 +538,6 @@ impl Segment<'_, '_> {
             // up for them alone.
             let first = range.start as usize / 64;
             let last = (range.end as usize).div_ceil(64).min(seen.len());
-            let mut live: Vec<(DocId, f32)> = Vec::new();
             for (at, &word) in seen.iter().enumerate().take(last).skip(first) {
                 let mut word = word;
                 while word != 0 {
@@ -545,7 +554,7 @@ impl Segment<'_, '_> {
                     && !live.is_empty()
                 {
                     counts.sought += 1;
-                    seek(held, clause, &mut live)?;
+                    seek(held, clause, live)?;
                 }
                 let partial = live.iter().map(|l| l.1);
                 let from_before = before.iter().map(|f| f.0);
@@ -553,11 +562,11 @@ impl Segment<'_, '_> {
                 let left = self.after[j + 1];
                 live.retain(|l| !out(l.1 + left, threshold));
             }
-            for (doc, score) in live {
+            for &(doc, score) in live.iter() {
                 found.push((score, DocAddress::new(self.ord, doc)));
             }
         }
-        for doc in touched {
+        for &doc in touched.iter() {
             if let Some(cell) = scores.get_mut(doc as usize) {
                 *cell = 0.0;
             }
