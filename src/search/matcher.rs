@@ -2416,6 +2416,64 @@ mod tests {
     /// The candidate stage's term-at-a-time sum picks what tantivy's own
     /// top-docs search of the clauses' union picks (compared by score, as
     /// equal models tie), over several segments, and never a deleted model.
+    /// `top_kept` gives what taking ever larger tops until enough pass the
+    /// filter gave (the triage search's retired models), whatever the limit
+    /// and however many are filtered out, candidates past the stage's
+    /// count included.
+    #[test]
+    fn top_kept_is_the_first_kept_of_ever_larger_tops() -> tantivy::Result<()> {
+        let words = ["replication", "lag", "disk", "full", "primary", "host"];
+        let models: Vec<(String, String, String)> = (0..200usize)
+            .map(|n| {
+                (
+                    format!("m:{n}"),
+                    format!("{} {} {n}", words[n % 6], words[(n / 6) % 6]),
+                    format!("The {} is {}.", words[(n / 3) % 6], words[n % 5]),
+                )
+            })
+            .collect();
+        let refs: Vec<(&str, &str, &str)> = models
+            .iter()
+            .map(|(k, t, s)| (k.as_str(), t.as_str(), s.as_str()))
+            .collect();
+        let (searcher, fields) = searcher_over(&refs)?;
+        let tuning = Tuning {
+            candidates: 20,
+            ..Tuning::default()
+        };
+        let terms = query_terms("replication lag on the primary disk", &tuning);
+        let per_field = tuning.boosts.per_field(&fields);
+        let search = TermsSearch::new(&searcher, &searcher, &tuning, &per_field, &terms)?;
+        for every in [1, 2, 3, 7, 50] {
+            // Every `every`-th document passes (1: all of them).
+            let pass = |a: DocAddress| a.doc_id % every == 0;
+            for limit in [1, 5, 10] {
+                let mut wanted = limit;
+                let expected: Vec<DocAddress> = loop {
+                    let top = search.top(wanted, None)?;
+                    let exhausted = top.len() < wanted;
+                    let kept: Vec<DocAddress> = top
+                        .iter()
+                        .map(|h| h.address)
+                        .filter(|&a| pass(a))
+                        .take(limit)
+                        .collect();
+                    if kept.len() == limit || exhausted {
+                        break kept;
+                    }
+                    wanted *= 4;
+                };
+                let got: Vec<DocAddress> = search
+                    .top_kept(limit, |a| Ok(pass(a)))?
+                    .iter()
+                    .map(|h| h.address)
+                    .collect();
+                assert_eq!(got, expected, "every {every}, limit {limit}");
+            }
+        }
+        Ok(())
+    }
+
     #[test]
     fn candidates_are_the_top_documents_of_the_union() -> tantivy::Result<()> {
         let (schema, fields) = schema();
