@@ -1207,9 +1207,65 @@ impl<'a> TermsSearch<'a> {
     pub fn top(&self, limit: usize, filter: Option<&dyn Query>) -> tantivy::Result<Vec<Hit>> {
         let candidates = self.candidates(limit, filter)?;
         let mut hits = self.score(candidates)?;
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.address.cmp(&b.address)));
+        hits.sort_by(by_score);
         hits.truncate(limit);
         Ok(hits)
+    }
+
+    /// The best `limit` documents that `keep` lets through, best first:
+    /// what taking [`TermsSearch::top`] of `limit`, then 4, 16… times as
+    /// many documents until `limit` of them pass `keep` (or fewer are
+    /// found than asked for) gives, but a set of candidates is picked and
+    /// scored only once when a larger top picks the same ones (as it does
+    /// unless the top outgrows [`Tuning::candidates`]). For the triage
+    /// search, which leaves out retired models: a retired model among the
+    /// first `limit` no longer means a second search.
+    pub fn top_kept(
+        &self,
+        limit: usize,
+        mut keep: impl FnMut(DocAddress) -> tantivy::Result<bool>,
+    ) -> tantivy::Result<Vec<Hit>> {
+        let mut picked = Picked::default();
+        // The candidates last scored, and their hits, best first.
+        let mut scored: Option<(Vec<DocAddress>, Vec<Hit>)> = None;
+        // `keep`'s answer per document, asked once.
+        let mut kept_at: HashMap<DocAddress, bool> = HashMap::new();
+        let mut wanted = limit;
+        loop {
+            let candidates = self.candidates_picked(wanted, None, &mut picked)?;
+            let hits = match scored.take() {
+                Some((before, hits)) if before == candidates => (before, hits),
+                _ => {
+                    let mut hits = self.score(candidates.clone())?;
+                    hits.sort_by(by_score);
+                    (candidates, hits)
+                }
+            };
+            let top = hits.1.get(..wanted.min(hits.1.len())).unwrap_or_default();
+            let exhausted = top.len() < wanted;
+            let mut kept = Vec::with_capacity(limit);
+            for hit in top {
+                let pass = match kept_at.get(&hit.address) {
+                    Some(&pass) => pass,
+                    None => {
+                        let pass = keep(hit.address)?;
+                        kept_at.insert(hit.address, pass);
+                        pass
+                    }
+                };
+                if pass {
+                    kept.push(hit.clone());
+                    if kept.len() == limit {
+                        break;
+                    }
+                }
+            }
+            if kept.len() == limit || exhausted || limit == 0 {
+                return Ok(kept);
+            }
+            scored = Some(hits);
+            wanted = wanted.saturating_mul(4);
+        }
     }
 
     /// The first stage of [`TermsSearch::top`]: the documents the strong
@@ -1220,6 +1276,18 @@ impl<'a> TermsSearch<'a> {
         &self,
         limit: usize,
         filter: Option<&dyn Query>,
+    ) -> tantivy::Result<Vec<DocAddress>> {
+        self.candidates_picked(limit, filter, &mut Picked::default())
+    }
+
+    /// [`TermsSearch::candidates`], remembering in `picked` what each
+    /// search of the clauses found, so that asking again with another
+    /// `limit` that comes to the same search does not search again.
+    fn candidates_picked(
+        &self,
+        limit: usize,
+        filter: Option<&dyn Query>,
+        picked: &mut Picked,
     ) -> tantivy::Result<Vec<DocAddress>> {
         let all = &self.clauses;
         if limit == 0 || all.is_empty() {
@@ -1236,32 +1304,47 @@ impl<'a> TermsSearch<'a> {
         // The second stage may order the candidates otherwise than the
         // first (other fields, BM25F): it always gets some to choose from.
         let wanted = limit.max(self.tuning.candidates);
-        let search = |clauses: &[&Clause], wanted: usize| -> tantivy::Result<Vec<DocAddress>> {
-            if filter.is_none() && self.tuning.combine == Combine::Sum {
-                return self.top_by_sum(clauses, wanted);
+        let mut search = |every: bool, wanted: usize| -> tantivy::Result<Vec<DocAddress>> {
+            if let Some((_, found)) = picked.0.iter().find(|(k, _)| *k == (every, wanted)) {
+                return Ok(found.clone());
             }
-            let terms = query_of(clauses, self.tuning);
-            let query: Box<dyn Query> = match filter {
-                None => terms,
-                Some(filter) => Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, terms),
-                    (
-                        Occur::Must,
-                        Box::new(ConstScoreQuery::new(filter.box_clone(), 0.0)),
-                    ),
-                ])),
+            let all_clauses: Vec<&Clause>;
+            let clauses: &[&Clause] = if every {
+                all_clauses = all.iter().collect();
+                &all_clauses
+            } else {
+                &strong
             };
-            let top = TopDocs::with_limit(wanted).order_by_score();
-            let found = self
-                .searcher
-                .search_with_statistics_provider(&*query, &top, self.stats)?;
-            Ok(found.into_iter().map(|(_, address)| address).collect())
+            let found = if filter.is_none() && self.tuning.combine == Combine::Sum {
+                self.top_by_sum(clauses, wanted)?
+            } else {
+                let terms = query_of(clauses, self.tuning);
+                let query: Box<dyn Query> = match filter {
+                    None => terms,
+                    Some(filter) => Box::new(BooleanQuery::new(vec![
+                        (Occur::Must, terms),
+                        (
+                            Occur::Must,
+                            Box::new(ConstScoreQuery::new(filter.box_clone(), 0.0)),
+                        ),
+                    ])),
+                };
+                let top = TopDocs::with_limit(wanted).order_by_score();
+                let found = self
+                    .searcher
+                    .search_with_statistics_provider(&*query, &top, self.stats)?;
+                found.into_iter().map(|(_, address)| address).collect()
+            };
+            if filter.is_none() {
+                picked.0.push(((every, wanted), found.clone()));
+            }
+            Ok(found)
         };
-        let mut candidates = search(&strong, wanted)?;
+        let mut candidates = search(false, wanted)?;
         if candidates.len() < limit && strong.len() < all.len() {
             // Too few documents hold a strong word (a small index, or rare
             // words only): every clause picks, as a one-stage search would.
-            candidates = search(&all.iter().collect::<Vec<_>>(), limit)?;
+            candidates = search(true, limit)?;
         }
         Ok(candidates)
     }
@@ -1294,6 +1377,17 @@ impl<'a> TermsSearch<'a> {
             docs,
         )
     }
+}
+
+/// What the searches of [`TermsSearch::candidates_picked`] found, per
+/// (every clause or the strong ones, how many wanted).
+#[derive(Default)]
+struct Picked(Vec<((bool, usize), Vec<DocAddress>)>);
+
+/// Best score first, then the lower address (the order of
+/// [`TermsSearch::top`]).
+fn by_score(a: &Hit, b: &Hit) -> std::cmp::Ordering {
+    b.score.total_cmp(&a.score).then(a.address.cmp(&b.address))
 }
 
 /// BM25F scores of `clause` (a term of the whole-text field) for the sorted
@@ -2322,6 +2416,64 @@ mod tests {
     /// The candidate stage's term-at-a-time sum picks what tantivy's own
     /// top-docs search of the clauses' union picks (compared by score, as
     /// equal models tie), over several segments, and never a deleted model.
+    /// `top_kept` gives what taking ever larger tops until enough pass the
+    /// filter gave (the triage search's retired models), whatever the limit
+    /// and however many are filtered out, candidates past the stage's
+    /// count included.
+    #[test]
+    fn top_kept_is_the_first_kept_of_ever_larger_tops() -> tantivy::Result<()> {
+        let words = ["replication", "lag", "disk", "full", "primary", "host"];
+        let models: Vec<(String, String, String)> = (0..200usize)
+            .map(|n| {
+                (
+                    format!("m:{n}"),
+                    format!("{} {} {n}", words[n % 6], words[(n / 6) % 6]),
+                    format!("The {} is {}.", words[(n / 3) % 6], words[n % 5]),
+                )
+            })
+            .collect();
+        let refs: Vec<(&str, &str, &str)> = models
+            .iter()
+            .map(|(k, t, s)| (k.as_str(), t.as_str(), s.as_str()))
+            .collect();
+        let (searcher, fields) = searcher_over(&refs)?;
+        let tuning = Tuning {
+            candidates: 20,
+            ..Tuning::default()
+        };
+        let terms = query_terms("replication lag on the primary disk", &tuning);
+        let per_field = tuning.boosts.per_field(&fields);
+        let search = TermsSearch::new(&searcher, &searcher, &tuning, &per_field, &terms)?;
+        for every in [1, 2, 3, 7, 50] {
+            // Every `every`-th document passes (1: all of them).
+            let pass = |a: DocAddress| a.doc_id % every == 0;
+            for limit in [1, 5, 10] {
+                let mut wanted = limit;
+                let expected: Vec<DocAddress> = loop {
+                    let top = search.top(wanted, None)?;
+                    let exhausted = top.len() < wanted;
+                    let kept: Vec<DocAddress> = top
+                        .iter()
+                        .map(|h| h.address)
+                        .filter(|&a| pass(a))
+                        .take(limit)
+                        .collect();
+                    if kept.len() == limit || exhausted {
+                        break kept;
+                    }
+                    wanted *= 4;
+                };
+                let got: Vec<DocAddress> = search
+                    .top_kept(limit, |a| Ok(pass(a)))?
+                    .iter()
+                    .map(|h| h.address)
+                    .collect();
+                assert_eq!(got, expected, "every {every}, limit {limit}");
+            }
+        }
+        Ok(())
+    }
+
     #[test]
     fn candidates_are_the_top_documents_of_the_union() -> tantivy::Result<()> {
         let (schema, fields) = schema();

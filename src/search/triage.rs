@@ -365,28 +365,44 @@ fn best_models<'s>(
     let stats = model_statistics_with(index, searcher, tuning)?;
     let query = expanded(index, searcher, tuning, &query)?;
     let search = model_search(index, searcher, &stats, tuning, &query)?;
-    let mut wanted = limit;
-    let hits = loop {
-        let top = search.top(wanted, None)?;
-        let exhausted = top.len() < wanted;
-        let mut kept = Vec::with_capacity(limit);
-        for hit in top {
-            let doc: TantivyDocument = searcher.doc(hit.address)?;
-            let is =
-                |field, value: &str| doc.get_first(field).and_then(|v| v.as_str()) == Some(value);
-            if is(f.kind, "model") && !is(f.status, "retired") {
-                kept.push((hit, doc));
-                if kept.len() == limit {
-                    break;
-                }
-            }
-        }
-        if kept.len() == limit || exhausted {
-            break kept;
-        }
-        wanted = wanted.saturating_mul(4);
-    };
+    let kind = Term::from_field_text(f.kind, "model");
+    let retired = Term::from_field_text(f.status, "retired");
+    // Looked up in the postings of the two terms, not in the stored
+    // documents: only the hits returned are read.
+    let hits = search.top_kept(limit, |address| {
+        Ok(holds(searcher, &kind, address)? && !holds(searcher, &retired, address)?)
+    })?;
+    let mut read = Vec::with_capacity(hits.len());
+    for hit in hits {
+        let doc: TantivyDocument = searcher.doc(hit.address)?;
+        read.push((hit, doc));
+    }
+    let hits = read;
     Ok(Some(Best { hits, query, stats }))
+}
+
+/// Whether the document at `address` holds `term` (an untokenized field's
+/// value such as `status:retired`), from the term's postings.
+fn holds(
+    searcher: &tantivy::Searcher,
+    term: &Term,
+    address: tantivy::DocAddress,
+) -> tantivy::Result<bool> {
+    use tantivy::DocSet;
+    let reader = searcher.segment_reader(address.segment_ord);
+    let Some(mut postings) = reader
+        .inverted_index(term.field())?
+        .read_postings(term, IndexRecordOption::Basic)?
+    else {
+        return Ok(false);
+    };
+    let doc = address.doc_id;
+    let at = if postings.doc() < doc {
+        postings.seek(doc)
+    } else {
+        postings.doc()
+    };
+    Ok(at == doc)
 }
 
 /// [`suggest_models`] with another tuning (the evaluation compares them).
@@ -887,7 +903,11 @@ mod tests {
     /// volume claims (PVCs)" that other run-books define, "DVs" through the
     /// initials of `DataVolume`, "roll out" joined to the `Rollout` of the
     /// title's identifier. cnv's ceiling is 166 of 169 (0.982); the stage
-    /// keeps 164 (0.970). The floors are today's figures, rounded down, so
+    /// keeps 164 (0.970). The 2 reachable ones it drops are one alert ("is
+    /// deployed by CNAO CR but pod is .", `KubemacpoolDown`), whose model
+    /// holds only `pod` and the support boilerplate's "Customer" of it: not
+    /// among the best 60 of 87 even with every clause picking, only with
+    /// every model scored, and below 10th then. The floors are today's figures, rounded down, so
     /// a change that loses recall fails here; of the reachable queries the
     /// stage must keep 97%.
     #[test]

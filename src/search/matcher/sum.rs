@@ -92,6 +92,13 @@ struct Buffers {
     /// the running are listed in index order without a sort.
     seen: Vec<u64>,
     scratch: Vec<f32>,
+    /// The documents scored so far, in the order first seen, and those
+    /// still in the running with their sums (emptied after each search,
+    /// their room kept: a search touches up to a segment's documents, and
+    /// a list that large, allocated anew, is fresh pages from the system
+    /// every time).
+    touched: Vec<DocId>,
+    live: Vec<(DocId, f32)>,
 }
 
 static BUFFERS: Mutex<Vec<Buffers>> = Mutex::new(Vec::new());
@@ -382,6 +389,12 @@ fn kth_highest(scratch: &mut Vec<f32>, values: impl Iterator<Item = f32>, k: usi
 fn risen(scratch: &mut Vec<f32>, floor: f32, values: impl Iterator<Item = f32>, k: usize) -> f32 {
     scratch.clear();
     scratch.extend(values.filter(|&v| v >= floor));
+    kth_of_gathered(scratch, floor, k)
+}
+
+/// [`risen`] of the values gathered in `scratch` (those at `floor` or
+/// above).
+fn kth_of_gathered(scratch: &mut [f32], floor: f32, k: usize) -> f32 {
     if k == 0 || scratch.len() < k {
         return floor;
     }
@@ -466,7 +479,11 @@ impl Segment<'_, '_> {
             scores,
             seen,
             scratch,
+            touched,
+            live,
         } = buffers;
+        touched.clear();
+        live.clear();
         let max_doc = self.reader.max_doc() as usize;
         if scores.len() < max_doc {
             scores.resize(max_doc, 0.0);
@@ -477,7 +494,6 @@ impl Segment<'_, '_> {
         let mut found = Vec::new();
         let alive = self.reader.alive_bitset();
         let is_alive = |doc: DocId| alive.is_none_or(|a| a.is_alive(doc));
-        let mut touched: Vec<DocId> = Vec::new();
         // Phase 1: whole postings, strongest clause first, until the
         // threshold (the `wanted`-th best score so far, partial sums of
         // this range included) is above what the remaining clauses can
@@ -508,7 +524,7 @@ impl Segment<'_, '_> {
             }
             if let Some(held) = &self.postings[j] {
                 counts.scanned += 1;
-                scan(held, clause, &range, scores, seen, &mut touched)?;
+                scan(held, clause, &range, scores, seen, touched)?;
             }
             // What this clause can add in this segment (as `after` has it).
             threshold_most += self.after[j] - self.after[j + 1];
@@ -516,7 +532,7 @@ impl Segment<'_, '_> {
         if rest == self.order.len() {
             // Every clause was read whole: every document touched has its
             // final score.
-            for &doc in &touched {
+            for &doc in touched.iter() {
                 let score = scores[doc as usize];
                 if is_alive(doc) && !out(score, threshold) {
                     found.push((score, DocAddress::new(self.ord, doc)));
@@ -528,7 +544,10 @@ impl Segment<'_, '_> {
             // up for them alone.
             let first = range.start as usize / 64;
             let last = (range.end as usize).div_ceil(64).min(seen.len());
-            let mut live: Vec<(DocId, f32)> = Vec::new();
+            // The lowest partial sum in `live` (or below it: sums only
+            // grow), so that a clause after which none can be out leaves
+            // the list as it is without a pass over it.
+            let mut lowest = f32::INFINITY;
             for (at, &word) in seen.iter().enumerate().take(last).skip(first) {
                 let mut word = word;
                 while word != 0 {
@@ -537,27 +556,40 @@ impl Segment<'_, '_> {
                     let score = scores[doc as usize];
                     if is_alive(doc) && !out(score + self.after[rest], threshold) {
                         live.push((doc, score));
+                        lowest = lowest.min(score);
                     }
                 }
             }
             for (j, clause) in order.iter().enumerate().skip(rest) {
-                if let Some(held) = &self.postings[j]
-                    && !live.is_empty()
-                {
-                    counts.sought += 1;
-                    seek(held, clause, &mut live)?;
+                // The sums at the threshold or above, for the new one (see
+                // `risen`), gathered in the same pass as the look-ups.
+                scratch.clear();
+                match &self.postings[j] {
+                    Some(held) if !live.is_empty() => {
+                        counts.sought += 1;
+                        seek(held, clause, live, threshold, scratch)?;
+                    }
+                    _ => scratch.extend(live.iter().map(|l| l.1).filter(|&v| v >= threshold)),
                 }
-                let partial = live.iter().map(|l| l.1);
-                let from_before = before.iter().map(|f| f.0);
-                threshold = risen(scratch, threshold, partial.chain(from_before), self.wanted);
+                scratch.extend(before.iter().map(|f| f.0).filter(|&v| v >= threshold));
+                threshold = kth_of_gathered(scratch, threshold, self.wanted);
                 let left = self.after[j + 1];
-                live.retain(|l| !out(l.1 + left, threshold));
+                if out(lowest + left, threshold) {
+                    lowest = f32::INFINITY;
+                    live.retain(|l| {
+                        let keep = !out(l.1 + left, threshold);
+                        if keep {
+                            lowest = lowest.min(l.1);
+                        }
+                        keep
+                    });
+                }
             }
-            for (doc, score) in live {
+            for &(doc, score) in live.iter() {
                 found.push((score, DocAddress::new(self.ord, doc)));
             }
         }
-        for doc in touched {
+        for &doc in touched.iter() {
             if let Some(cell) = scores.get_mut(doc as usize) {
                 *cell = 0.0;
             }
@@ -595,25 +627,37 @@ fn scan(
 }
 
 /// Adds `clause`'s score to the documents of `live` (sorted, with their
-/// sums) that hold it (its postings: `held`).
-fn seek(held: &Held, clause: &Scoring<'_>, live: &mut [(DocId, f32)]) -> tantivy::Result<()> {
+/// sums) that hold it (its postings: `held`), and gathers in `gathered` the
+/// sums, new or not, at `floor` or above.
+fn seek(
+    held: &Held,
+    clause: &Scoring<'_>,
+    live: &mut [(DocId, f32)],
+    floor: f32,
+    gathered: &mut Vec<f32>,
+) -> tantivy::Result<()> {
     let (inverted, info, norms) = held;
     let mut postings: SegmentPostings =
         inverted.read_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
+    let mut done = false;
     for (doc, sum) in live {
         let doc = *doc;
-        let at = if postings.doc() < doc {
-            postings.seek(doc)
-        } else {
-            postings.doc()
-        };
-        if at == TERMINATED {
-            break;
+        if !done {
+            let at = if postings.doc() < doc {
+                postings.seek(doc)
+            } else {
+                postings.doc()
+            };
+            if at == TERMINATED {
+                done = true;
+            } else if at == doc {
+                *sum += clause
+                    .weight
+                    .score(norms.fieldnorm_id(doc), postings.term_freq());
+            }
         }
-        if at == doc {
-            *sum += clause
-                .weight
-                .score(norms.fieldnorm_id(doc), postings.term_freq());
+        if *sum >= floor {
+            gathered.push(*sum);
         }
     }
     Ok(())
