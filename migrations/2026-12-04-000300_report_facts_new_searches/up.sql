@@ -68,10 +68,14 @@ BEGIN
           FROM unnest(ids) AS i) c
     WHERE f.ticket_id = c.ticket_id AND f.searches <> c.n
       AND NOT (f.ticket_id = ANY (COALESCE(missing, '{}')));
+    -- The kept rows are looked up by ticket (on the generic plan, an anti
+    -- join by search id estimated thousands of rows and read the whole
+    -- table); `search_id` is never NULL, so NOT IN is NOT EXISTS here.
     INSERT INTO triage_search_facts
     SELECT * FROM triage_search_facts_source src
     WHERE src.ticket_id = ANY (ids) AND NOT (src.ticket_id = ANY (COALESCE(missing, '{}')))
-      AND NOT EXISTS (SELECT 1 FROM triage_search_facts k WHERE k.search_id = src.search_id);
+      AND src.search_id NOT IN (
+          SELECT k.search_id FROM triage_search_facts k WHERE k.ticket_id = ANY (ids));
 END $$;
 ALTER FUNCTION report_facts_refresh_searches(BIGINT[]) SET plan_cache_mode = force_generic_plan;
 
