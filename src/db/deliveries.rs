@@ -134,6 +134,25 @@ pub async fn for_entry(conn: &mut AsyncPgConnection, entry: &Entry) -> QueryResu
     entry_deliveries(conn, entry, &facts, &mut Subscribers::default()).await
 }
 
+/// [`for_entry`] with the entry's ticket as the caller read it (locked, in
+/// this transaction): no second read of it.
+pub async fn for_entry_on(
+    conn: &mut AsyncPgConnection,
+    entry: &Entry,
+    ticket: &crate::db::tickets::Ticket,
+) -> QueryResult<()> {
+    let facts: TicketFacts = (
+        ticket.requester_id.0,
+        ticket.assignee_id,
+        ticket.organization_id,
+        ticket.title.clone(),
+        ticket.status.as_str().to_owned(),
+        ticket.priority.level(),
+        ticket.category.clone(),
+    );
+    entry_deliveries(conn, entry, &facts, &mut Subscribers::default()).await
+}
+
 /// Queues what several entries cause (`journal::add_many`), with one look
 /// at their tickets and at the subscriptions.
 pub async fn for_entries(conn: &mut AsyncPgConnection, entries: &[Entry]) -> QueryResult<()> {

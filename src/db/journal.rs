@@ -16,6 +16,12 @@ use crate::domain::ticket::{EntryKind, TicketId};
 /// The channel live pages listen on; the payload is `ticket_id:entry_id`.
 pub const CHANNEL: &str = "casebook_journal";
 
+diesel::define_sql_function! {
+    /// PostgreSQL's `pg_notify`. It answers `void`, which has no SQL type
+    /// here: only ever executed, its answer is never read.
+    fn pg_notify(channel: diesel::sql_types::Text, payload: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = journal_entries)]
 pub struct Entry {
@@ -62,6 +68,26 @@ pub fn visibility_str(v: Visibility) -> &'static str {
 }
 
 pub async fn add(conn: &mut AsyncPgConnection, new: NewEntry<'_>) -> QueryResult<Entry> {
+    add_to(conn, None, new).await
+}
+
+/// [`add`] on a ticket the caller has locked in this transaction and holds
+/// as read after the lock: its notifications and webhook calls are made
+/// from that row instead of reading the ticket again.
+pub async fn add_on(
+    conn: &mut AsyncPgConnection,
+    ticket: &crate::db::tickets::Ticket,
+    new: NewEntry<'_>,
+) -> QueryResult<Entry> {
+    debug_assert_eq!(ticket.id, new.ticket);
+    add_to(conn, Some(ticket), new).await
+}
+
+async fn add_to(
+    conn: &mut AsyncPgConnection,
+    ticket: Option<&crate::db::tickets::Ticket>,
+    new: NewEntry<'_>,
+) -> QueryResult<Entry> {
     let entry: Entry = diesel::insert_into(journal_entries::table)
         .values((
             journal_entries::ticket_id.eq(new.ticket.0),
@@ -74,16 +100,22 @@ pub async fn add(conn: &mut AsyncPgConnection, new: NewEntry<'_>) -> QueryResult
         .returning(Entry::as_returning())
         .get_result(conn)
         .await?;
-    diesel::sql_query("SELECT pg_notify($1, $2)")
-        .bind::<diesel::sql_types::Text, _>(CHANNEL)
-        .bind::<diesel::sql_types::Text, _>(format!("{}:{}", entry.ticket_id, entry.id))
-        .execute(conn)
-        .await?;
+    // A typed statement, so it is prepared once per connection (a raw SQL
+    // query is prepared on every call: a round trip more).
+    diesel::select(pg_notify(
+        CHANNEL,
+        format!("{}:{}", entry.ticket_id, entry.id),
+    ))
+    .execute(conn)
+    .await?;
     if !entry.body.is_empty() {
         outbox::enqueue(conn, Entity::Ticket, entry.ticket_id).await?;
     }
     // Notifications and webhook events, committed with the entry or not at all.
-    crate::db::deliveries::for_entry(conn, &entry).await?;
+    match ticket {
+        Some(ticket) => crate::db::deliveries::for_entry_on(conn, &entry, ticket).await?,
+        None => crate::db::deliveries::for_entry(conn, &entry).await?,
+    }
     Ok(entry)
 }
 

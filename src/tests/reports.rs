@@ -1196,6 +1196,208 @@ async fn facts_are_refreshed_at_commit_after_several_statements() {
     );
 }
 
+/// A transaction whose only change to a ticket is new recorded searches
+/// refreshes just the search facts (the `searches` count and the new
+/// searches' rows), and that leaves exactly the rows the whole refresh
+/// leaves: after searches alone (one, several in one statement, on several
+/// tickets, with and without results and picks), after a search together
+/// with another change to the same ticket or another ticket, and after a
+/// search picked in the same transaction, the kept facts equal a fresh
+/// computation, and a whole refresh of every ticket changes nothing.
+#[actix_web::test]
+async fn new_searches_alone_refresh_only_the_search_facts_and_stay_exact() {
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let world = generate(&mut conn).await;
+    assert_eq!(
+        stale_facts(&mut conn).await,
+        0,
+        "facts stale after generating"
+    );
+    let eng = world.engineers[0].id;
+    let ids: Vec<i64> = {
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Int8)]
+            ticket_id: i64,
+        }
+        let rows: Vec<Id> = diesel::sql_query(
+            "SELECT ticket_id FROM ticket_report_facts ORDER BY ticket_id LIMIT 6",
+        )
+        .load(&mut conn)
+        .await
+        .unwrap();
+        rows.into_iter().map(|r| r.ticket_id).collect()
+    };
+    let results = r#"[{"key":"vpn-down","title":"VPN down","score":3.5},{"key":"dns","title":"DNS","score":1.5}]"#;
+    let search = |ticket: i64, q: &str, results: &str, picked: &str| {
+        format!(
+            "INSERT INTO triage_searches (ticket_id, user_id, query, results, picked)
+             VALUES ({ticket}, {eng}, '{q}', '{results}'::jsonb, {picked})"
+        )
+    };
+
+    // The search path is the one taken: a wrong fact it does not read
+    // stays wrong (the whole refresh would mend it), the count is right.
+    let a = ids[0];
+    exec(
+        &mut conn,
+        &format!(
+            "UPDATE ticket_report_facts SET escalations = escalations + 7 WHERE ticket_id = {a}"
+        ),
+    )
+    .await;
+    exec(&mut conn, &search(a, "vpn down again", results, "NULL")).await;
+    let kept = one(
+        &mut conn,
+        &format!(
+            "SELECT count(*) AS n FROM ticket_report_facts f JOIN ticket_report_facts_source s
+               USING (ticket_id)
+             WHERE ticket_id = {a} AND f.escalations = s.escalations + 7
+               AND f.searches = s.searches"
+        ),
+    )
+    .await;
+    assert_eq!(kept, 1, "a new search alone took the whole refresh");
+    exec(
+        &mut conn,
+        &format!("SELECT report_facts_refresh(ARRAY[{a}]::int8[])"),
+    )
+    .await;
+    assert_eq!(stale_facts(&mut conn).await, 0, "facts stale after mending");
+
+    // One search, no results (its words are kept), picked nothing.
+    exec(
+        &mut conn,
+        &search(ids[1], "Printer on fire 42", "[]", "NULL"),
+    )
+    .await;
+    assert_eq!(stale_facts(&mut conn).await, 0, "after one empty search");
+    // Several searches of several tickets in one statement, one with a
+    // pick already (as a recorded search never is, but the facts must
+    // follow whatever is written).
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO triage_searches (ticket_id, user_id, query, results, picked)
+             VALUES ({t1}, {eng}, 'vpn', '{results}'::jsonb, NULL),
+                    ({t1}, {eng}, 'vpn tunnel', '{results}'::jsonb, 'dns'),
+                    ({t2}, {eng}, 'nothing at all', '[]'::jsonb, NULL),
+                    ({t3}, {eng}, 'not an array', '{{}}'::jsonb, NULL)",
+            t1 = ids[1],
+            t2 = ids[2],
+            t3 = ids[3],
+        ),
+    )
+    .await;
+    assert_eq!(stale_facts(&mut conn).await, 0, "after several searches");
+    // A search and another change to the same ticket, and a search of a
+    // second ticket, in one transaction: the first takes the whole
+    // refresh, the second the search refresh.
+    exec(&mut conn, "BEGIN").await;
+    exec(&mut conn, &search(ids[4], "vpn", results, "NULL")).await;
+    exec(
+        &mut conn,
+        &format!(
+            "UPDATE tickets SET category = 'network', priority = 1 WHERE id = {}",
+            ids[4]
+        ),
+    )
+    .await;
+    exec(&mut conn, &search(ids[5], "dns", results, "NULL")).await;
+    exec(&mut conn, "COMMIT").await;
+    assert_eq!(
+        stale_facts(&mut conn).await,
+        0,
+        "after a search and a correction"
+    );
+    // The change first, then the search.
+    exec(&mut conn, "BEGIN").await;
+    exec(
+        &mut conn,
+        &format!(
+            "UPDATE tickets SET category = 'storage' WHERE id = {}",
+            ids[5]
+        ),
+    )
+    .await;
+    exec(&mut conn, &search(ids[5], "disk", results, "NULL")).await;
+    exec(&mut conn, "COMMIT").await;
+    assert_eq!(
+        stale_facts(&mut conn).await,
+        0,
+        "after a correction and a search"
+    );
+    // A search picked in its own transaction (a link from it).
+    exec(&mut conn, "BEGIN").await;
+    exec(&mut conn, &search(ids[2], "vpn", results, "NULL")).await;
+    exec(
+        &mut conn,
+        &format!(
+            "UPDATE triage_searches SET picked = 'vpn-down'
+             WHERE id = (SELECT max(id) FROM triage_searches WHERE ticket_id = {})",
+            ids[2]
+        ),
+    )
+    .await;
+    exec(&mut conn, "COMMIT").await;
+    assert_eq!(
+        stale_facts(&mut conn).await,
+        0,
+        "after a search picked at once"
+    );
+    // A search rolled back to a savepoint, then one kept.
+    exec(&mut conn, "BEGIN").await;
+    exec(&mut conn, "SAVEPOINT undone").await;
+    exec(&mut conn, &search(ids[3], "gone", results, "NULL")).await;
+    exec(&mut conn, "ROLLBACK TO SAVEPOINT undone").await;
+    exec(&mut conn, &search(ids[3], "kept", results, "NULL")).await;
+    exec(&mut conn, "COMMIT").await;
+    assert_eq!(
+        stale_facts(&mut conn).await,
+        0,
+        "after a search rolled back"
+    );
+
+    // The whole refresh of every ticket finds nothing to change.
+    exec(
+        &mut conn,
+        "CREATE TEMP TABLE before_facts AS SELECT * FROM ticket_report_facts",
+    )
+    .await;
+    exec(
+        &mut conn,
+        "CREATE TEMP TABLE before_searches AS SELECT * FROM triage_search_facts",
+    )
+    .await;
+    exec(
+        &mut conn,
+        "SELECT report_facts_refresh(ARRAY(SELECT id FROM tickets ORDER BY id))",
+    )
+    .await;
+    let changed = one(
+        &mut conn,
+        "SELECT count(*) AS n FROM (
+            (SELECT * FROM ticket_report_facts EXCEPT SELECT * FROM before_facts)
+            UNION ALL (SELECT * FROM before_facts EXCEPT SELECT * FROM ticket_report_facts)
+         ) d",
+    )
+    .await
+        + one(
+            &mut conn,
+            "SELECT count(*) AS n FROM (
+                (SELECT * FROM triage_search_facts EXCEPT SELECT * FROM before_searches)
+                UNION ALL (SELECT * FROM before_searches EXCEPT SELECT * FROM triage_search_facts)
+             ) d",
+        )
+        .await;
+    assert_eq!(changed, 0);
+    assert_eq!(
+        one(&mut conn, "SELECT count(*) AS n FROM report_facts_dirty").await,
+        0
+    );
+}
+
 /// Two transactions linking tickets to one model in one month at the same
 /// time: the second's refresh waits for the first's (a lock per model and
 /// month, held to the commit) and counts its link too, instead of writing a

@@ -537,3 +537,96 @@ async fn the_search_page_ranks_by_any_word_when_few_results_hold_every_word() {
     let page = app.get_as(&browser, "/search?q=pods").await;
     assert!(!page.body.contains("Few results hold every word"));
 }
+
+/// A triage search's internal entry is announced to the team's webhook
+/// subscriptions with the ticket as it is (read once, under the action's
+/// lock): the same ticket part as an internal note's, which reads the
+/// ticket again.
+#[actix_web::test]
+async fn a_triage_search_is_announced_with_the_ticket_as_a_note_is() {
+    use casebook::db::schema::deliveries;
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let acme = fixtures::organization(&mut conn, "Acme").await;
+    let customer = fixtures::user()
+        .role(Role::Customer)
+        .org(&acme)
+        .create(&mut conn)
+        .await;
+    let engineer = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
+    casebook::db::webhooks::create(
+        &mut conn,
+        casebook::db::webhooks::NewSubscription {
+            url: "https://hooks.example.com/team",
+            events: vec!["entry.internal".to_owned()],
+            secret: "s3cret",
+            customer_visible_only: false,
+            format: "json",
+            organization: None,
+            created_by: engineer.id,
+        },
+    )
+    .await
+    .unwrap();
+    let ticket = ticket_actions::open(
+        &mut conn,
+        &customer.viewer(),
+        OpenTicket {
+            title: "Checkout is down",
+            description: "since noon",
+            priority: "2",
+            category: "",
+            organization: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let staff = engineer.viewer();
+    ticket_actions::assign(&mut conn, &staff, ticket, Some(engineer.id))
+        .await
+        .unwrap();
+    let (search_id, _) = ticket_actions::triage(
+        &mut conn,
+        &app.state.search,
+        &staff,
+        ticket,
+        "checkout down",
+    )
+    .await
+    .unwrap();
+    ticket_actions::write(&mut conn, &staff, ticket, "a note", Visibility::Internal)
+        .await
+        .unwrap();
+    let payloads: Vec<serde_json::Value> = deliveries::table
+        .filter(deliveries::event.eq("entry.internal"))
+        .filter(deliveries::ticket_id.eq(ticket.0))
+        .order(deliveries::id.asc())
+        .select(deliveries::payload)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    // Each delivery carries the request body it will send.
+    let bodies: Vec<serde_json::Value> = payloads
+        .iter()
+        .map(|p| serde_json::from_str(p["body"].as_str().unwrap()).unwrap())
+        .collect();
+    let of = |kind: &str| {
+        bodies
+            .iter()
+            .find(|b| b["data"]["entry"]["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} delivery in {bodies:?}"))
+            .clone()
+    };
+    let (triage, note) = (of("triage"), of("note"));
+    let ticket_part = |b: &serde_json::Value| b["data"]["ticket"].clone();
+    assert_eq!(ticket_part(&triage), ticket_part(&note));
+    let t = ticket_part(&triage);
+    assert_eq!(t["title"], "Checkout is down");
+    assert_eq!(t["assignee_id"], engineer.id);
+    assert_eq!(t["organization_id"], acme.id);
+    assert_eq!(triage["data"]["entry"]["data"]["search_id"], search_id);
+}

@@ -597,22 +597,23 @@ pub async fn triage(
     }
     // The search is CPU work (milliseconds over 100,000 models): on a
     // blocking thread, so that it does not hold up the other requests of
-    // this async worker, and before the transaction, so that the ticket is
-    // not locked while it runs. Only what is recorded is made (keys, titles
-    // and scores: no snippets, see `triage::rank_models`).
-    let found = {
+    // this async worker. It runs while the transaction begins and reads the
+    // ticket (the viewer's scope, and the lock every action on the ticket
+    // takes), so those round trips cost no time of their own; the ticket
+    // stays locked for the rest of the search. Only what is recorded is made
+    // (keys, titles and scores: no snippets, see `triage::rank_models`).
+    let search = {
         let (index, q) = (index.clone(), q.clone());
         tokio::task::spawn_blocking(move || crate::search::triage::rank_models(&index, &q, 10))
-            .await
-            .map_err(|e| {
-                crate::search::SearchError::Index(tantivy::TantivyError::SystemError(format!(
-                    "the triage search task failed: {e}"
-                )))
-            })??
     };
     let viewer = *viewer;
     conn.transaction(async move |conn| {
-        load(conn, &viewer, id).await?;
+        let ticket = load(conn, &viewer, id).await?;
+        let found = search.await.map_err(|e| {
+            crate::search::SearchError::Index(tantivy::TantivyError::SystemError(format!(
+                "the triage search task failed: {e}"
+            )))
+        })??;
         let results: Vec<serde_json::Value> = found
             .iter()
             .map(|s| json!({ "key": s.key, "title": s.title, "score": s.score }))
@@ -621,8 +622,9 @@ pub async fn triage(
         let search_id =
             crate::db::triage::record(conn, id, viewer.user, &q, serde_json::Value::Array(results))
                 .await?;
-        journal::add(
+        journal::add_on(
             conn,
+            &ticket,
             NewEntry {
                 ticket: id,
                 author: Some(viewer.user),
