@@ -1384,6 +1384,17 @@ impl<'a> TermsSearch<'a> {
 #[derive(Default)]
 struct Picked(Vec<((bool, usize), Vec<DocAddress>)>);
 
+/// Moves `docs` to `doc` or the first document after it, unless it is
+/// there or past it already (a doc set never goes back), and answers where
+/// it stands: `doc` when it holds it.
+pub(crate) fn advance_to<D: DocSet + ?Sized>(docs: &mut D, doc: tantivy::DocId) -> tantivy::DocId {
+    if docs.doc() < doc {
+        docs.seek(doc)
+    } else {
+        docs.doc()
+    }
+}
+
 /// Best score first, then the lower address (the order of
 /// [`TermsSearch::top`]).
 fn by_score(a: &Hit, b: &Hit) -> std::cmp::Ordering {
@@ -1430,10 +1441,7 @@ fn bm25f_scores(
             let Some((_, Some(postings), norms)) = segment.as_mut() else {
                 continue;
             };
-            let found = postings.doc() == address.doc_id
-                || (postings.doc() < address.doc_id
-                    && postings.seek(address.doc_id) == address.doc_id);
-            if found {
+            if advance_to(postings, address.doc_id) == address.doc_id {
                 use tantivy::postings::Postings;
                 let length = norms.fieldnorm(address.doc_id) as f32;
                 let norm = 1.0 - params.b + params.b * length / average;
@@ -1495,9 +1503,9 @@ fn score_candidates(
                     &mut segment.insert((address.segment_ord, scorer)).1
                 }
             };
-            let found = scorer.doc() == address.doc_id
-                || (scorer.doc() < address.doc_id && scorer.seek(address.doc_id) == address.doc_id);
-            if found && let Some(cell) = scores.get_mut(row).and_then(|r| r.get_mut(at)) {
+            if advance_to(scorer.as_mut(), address.doc_id) == address.doc_id
+                && let Some(cell) = scores.get_mut(row).and_then(|r| r.get_mut(at))
+            {
                 *cell = scorer.score();
             }
         }
@@ -2413,9 +2421,6 @@ mod tests {
         Ok(())
     }
 
-    /// The candidate stage's term-at-a-time sum picks what tantivy's own
-    /// top-docs search of the clauses' union picks (compared by score, as
-    /// equal models tie), over several segments, and never a deleted model.
     /// `top_kept` gives what taking ever larger tops until enough pass the
     /// filter gave (the triage search's retired models), whatever the limit
     /// and however many are filtered out, candidates past the stage's
@@ -2474,6 +2479,9 @@ mod tests {
         Ok(())
     }
 
+    /// The candidate stage's term-at-a-time sum picks what tantivy's own
+    /// top-docs search of the clauses' union picks (compared by score, as
+    /// equal models tie), over several segments, and never a deleted model.
     #[test]
     fn candidates_are_the_top_documents_of_the_union() -> tantivy::Result<()> {
         let (schema, fields) = schema();

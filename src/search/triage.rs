@@ -372,12 +372,13 @@ fn best_models<'s>(
     let hits = search.top_kept(limit, |address| {
         Ok(holds(searcher, &kind, address)? && !holds(searcher, &retired, address)?)
     })?;
-    let mut read = Vec::with_capacity(hits.len());
-    for hit in hits {
-        let doc: TantivyDocument = searcher.doc(hit.address)?;
-        read.push((hit, doc));
-    }
-    let hits = read;
+    let hits = hits
+        .into_iter()
+        .map(|hit| {
+            let doc: TantivyDocument = searcher.doc(hit.address)?;
+            Ok((hit, doc))
+        })
+        .collect::<tantivy::Result<Vec<_>>>()?;
     Ok(Some(Best { hits, query, stats }))
 }
 
@@ -388,7 +389,6 @@ fn holds(
     term: &Term,
     address: tantivy::DocAddress,
 ) -> tantivy::Result<bool> {
-    use tantivy::DocSet;
     let reader = searcher.segment_reader(address.segment_ord);
     let Some(mut postings) = reader
         .inverted_index(term.field())?
@@ -396,13 +396,7 @@ fn holds(
     else {
         return Ok(false);
     };
-    let doc = address.doc_id;
-    let at = if postings.doc() < doc {
-        postings.seek(doc)
-    } else {
-        postings.doc()
-    };
-    Ok(at == doc)
+    Ok(matcher::advance_to(&mut postings, address.doc_id) == address.doc_id)
 }
 
 /// [`suggest_models`] with another tuning (the evaluation compares them).

@@ -737,8 +737,7 @@ pub async fn triage_reviews(
 /// those days ([`PIECES`]).
 pub async fn searches(conn: &mut AsyncPgConnection, q: &ReportQuery) -> QueryResult<SearchRow> {
     let sql = format!(
-        "WITH rg AS (SELECT NULL::date AS week, $1::timestamptz AS lo, $2::timestamptz AS hi),
-         {PIECES},
+        "WITH {WHOLE}, {PIECES},
          s AS (
             SELECT a.* FROM pc CROSS JOIN LATERAL (
                 SELECT count(*) AS searches, count(*) FILTER (WHERE f.empty) AS empty,
@@ -894,6 +893,10 @@ enum Span {
     Whole,
 }
 
+/// `rg` of [`Span::Whole`]: the period as one range, of no week.
+const WHOLE: &str =
+    "rg AS (SELECT NULL::date AS week, $1::timestamptz AS lo, $2::timestamptz AS hi)";
+
 /// `pc`: the ranges of `rg` cut into pieces: whole UTC days (`daily`),
 /// read from the day counts, and the edges before and after them (less
 /// than a day each), read from the facts; one piece of facts when the
@@ -966,11 +969,7 @@ fn side_counts(side: Side, span: Span) -> String {
                 wk = week(&format!("f.{at}")),
             ),
         ),
-        Span::Whole => (
-            "rg AS (SELECT NULL::date AS week, $1::timestamptz AS lo, $2::timestamptz AS hi)"
-                .to_string(),
-            String::new(),
-        ),
+        Span::Whole => (WHOLE.to_string(), String::new()),
     };
     format!(
         "{ranges}, {PIECES},

@@ -45,8 +45,7 @@ use tantivy::postings::{BlockSegmentPostings, Postings, SegmentPostings, TermInf
 use tantivy::query::{Bm25StatisticsProvider, Bm25Weight};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{
-    DocAddress, DocId, DocSet, InvertedIndexReader, Score, Searcher, SegmentReader, TERMINATED,
-    Term,
+    DocAddress, DocId, InvertedIndexReader, Score, Searcher, SegmentReader, TERMINATED, Term,
 };
 
 use super::Clause;
@@ -643,11 +642,7 @@ fn seek(
     for (doc, sum) in live {
         let doc = *doc;
         if !done {
-            let at = if postings.doc() < doc {
-                postings.seek(doc)
-            } else {
-                postings.doc()
-            };
+            let at = super::advance_to(&mut postings, doc);
             if at == TERMINATED {
                 done = true;
             } else if at == doc {
@@ -723,7 +718,7 @@ fn scan_blocks(
 #[cfg(test)]
 mod tests {
     use tantivy::schema::{IndexRecordOption, Schema, TEXT};
-    use tantivy::{Index, TantivyDocument};
+    use tantivy::{DocSet, Index, TantivyDocument};
 
     use super::*;
 
