@@ -199,6 +199,7 @@ async fn run_http(
     let index_dir = config.data_dir.join("index");
     let search = crate::search::SearchIndex::open(&index_dir)
         .map_err(|e| StartupError::Command(e.to_string()))?;
+    crate::search::triage::warm_in_background(&search);
     // The delivery worker has connections of its own: a slow relay holds
     // these, never the requests'.
     let delivery_pool = db::pool(url, 5).map_err(StartupError::Pool)?;

@@ -126,6 +126,11 @@ enum Command {
         /// time per query.
         #[arg(long)]
         stages: bool,
+        /// Leave out the warm-up the server runs at start and after every
+        /// commit of the index (`triage::warm`): each query's first run then
+        /// finds what it needs itself, as before a warm-up.
+        #[arg(long)]
+        no_warm: bool,
         /// Keep the scratch database and index for a later --skip-load.
         #[arg(long)]
         keep: bool,
@@ -380,6 +385,7 @@ fn main() -> ExitCode {
                 skip_load,
                 skip_index,
                 stages,
+                no_warm,
                 keep,
                 db_name,
                 json,
@@ -395,6 +401,7 @@ fn main() -> ExitCode {
                     skip_load,
                     skip_index,
                     stages,
+                    warm: !no_warm,
                     keep,
                     database: db_name,
                 };

@@ -181,6 +181,7 @@ fn commit(
     prepared.set_payload(&position.to_string());
     prepared.commit()?;
     index.reader.reload()?;
+    super::triage::warm_in_background(index);
     Ok(())
 }
 

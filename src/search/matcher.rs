@@ -37,6 +37,8 @@ use std::ops::Range;
 
 mod sum;
 
+pub use sum::Warmed;
+
 use tantivy::collector::TopDocs;
 use tantivy::query::{
     Bm25StatisticsProvider, BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery,
@@ -1041,6 +1043,18 @@ pub struct Hit {
     pub matched: Vec<usize>,
     /// What each of `matched` adds to the score.
     pub contributions: Vec<f32>,
+}
+
+/// Readies the candidate stage for `searcher`: finds and keeps the most
+/// each common word of the picking fields (`all`, "seen as", identifier
+/// parts) can add in each of its segments not readied before, which a
+/// search would otherwise find on the word's first use (see `sum::warm`).
+pub fn warm(searcher: &Searcher, fields: &Fields) -> tantivy::Result<Warmed> {
+    sum::warm(
+        searcher,
+        &[fields.all, fields.seen_as, fields.parts],
+        sum::WARM_FROM_DOC_FREQ,
+    )
 }
 
 /// The terms of a text over boosted fields (field, boost), scored with
@@ -2551,7 +2565,7 @@ mod tests {
         Ok(())
     }
 
-    /// The pruned sum (see `sum`) picks what tantivy's own top-docs search
+    /// The pruned sum (see `sum`), its threshold seeded or not, picks what tantivy's own top-docs search
     /// of the union picks, when the rare words' partial sums are soon above
     /// what the common words can add: over several segments, with the best
     /// documents deleted, and with ties (equal documents) at the cut.
@@ -2625,9 +2639,11 @@ mod tests {
             let clauses: Vec<&Clause> = search.clauses().iter().collect();
             let query = terms_query(&per_field, &terms, &tuning, &searcher, 0.0)?;
             let mut pruned = false;
+            let mut seeded = false;
             for wanted in [1, 7, 50, 400] {
                 let (picked, counts) = sum::top_by_sum(&searcher, &searcher, &clauses, wanted)?;
                 pruned |= counts.sought > 0;
+                seeded |= counts.seeded > 0;
                 // Every segment summed as two ranges at once, or as one:
                 // the same documents in the same order.
                 for split_above in [0, u64::MAX] {
@@ -2673,6 +2689,11 @@ mod tests {
             }
             if text != "quorum" && !text.starts_with("service") {
                 assert!(pruned, "{text}: no pruning");
+            }
+            // The whole scores of the first clause's best raised the
+            // threshold (and the picks above are still the exact top).
+            if text != "quorum" {
+                assert!(seeded, "{text}: no seeded threshold");
             }
         }
         Ok(())

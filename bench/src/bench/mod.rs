@@ -60,6 +60,9 @@ pub struct Options {
     pub skip_index: bool,
     /// Also time the stages of the search module's triage (see `stages`).
     pub stages: bool,
+    /// Warm the triage search before timing it, as the server does at start
+    /// (`triage::warm`).
+    pub warm: bool,
     pub keep: bool,
     pub database: String,
 }
@@ -154,6 +157,10 @@ pub struct Report {
     pub index_merge_seconds: f64,
     pub index_segments: usize,
     pub index_bytes: u64,
+    /// The warm-up the server runs at start (`None`: left out, `--no-warm`):
+    /// seconds, and the words whose bounds it found.
+    pub warm_seconds: Option<f64>,
+    pub warm_words: usize,
     pub module: Latency,
     /// Each query's fastest of [`BEST_OF`] runs: the figure on a busy
     /// machine that comes nearest to an idle one's.
@@ -253,6 +260,13 @@ impl Report {
                 self.index_segments,
                 self.index_bytes as f64 / (1024.0 * 1024.0)
             ),
+        );
+        line(
+            "triage warm-up before timing",
+            match self.warm_seconds {
+                Some(seconds) => format!("{seconds:.1} s, {} words", self.warm_words),
+                None => "left out (--no-warm)".to_owned(),
+            },
         );
         line(
             &format!("triage, search module (top {LIMIT})"),
@@ -492,6 +506,16 @@ async fn run(
         .map_err(command_error)?
         .len();
 
+    // What the server does at start (on a thread of its own there: here it
+    // is done before anything is timed).
+    let (warm_seconds, warm_words) = if opts.warm {
+        let started = Instant::now();
+        let warmed = triage::warm(&index).map_err(command_error)?;
+        (Some(started.elapsed().as_secs_f64()), warmed.frontiers)
+    } else {
+        (None, 0)
+    };
+
     let queries: Vec<Query> = (0..opts.queries)
         .map(|n| data::query(meta.seed, 3, n, &specs, &bases))
         .collect();
@@ -563,6 +587,8 @@ async fn run(
             / (index_seconds - models_seconds).max(1e-9),
         index_merge_seconds,
         index_segments,
+        warm_seconds,
+        warm_words,
         index_bytes: dir_size(index_dir),
         module,
         module_best_of,

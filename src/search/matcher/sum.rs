@@ -35,7 +35,7 @@
 //! seen, and a threshold is selected only from the sums at or above the
 //! last one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -76,6 +76,9 @@ pub(crate) struct SumCounts {
     /// Clause × segment pairs whose [`Frontier`] had to be found (not yet
     /// kept from an earlier search).
     pub frontiers_found: usize,
+    /// Ranges whose threshold was raised by whole scores of the first
+    /// clause's best documents (see `Segment::seeded`).
+    pub seeded: usize,
 }
 
 /// The working arrays of one range's sum: the score per document of a
@@ -137,6 +140,8 @@ type Frontier = Arc<[(u8, u32)]>;
 /// frontier stays true as long as its segment exists.
 struct Frontiers {
     segments: HashMap<SegmentId, (u64, HashMap<Term, Frontier>)>,
+    /// The segments [`warm`] has been through (or is going through).
+    warm: HashSet<SegmentId>,
     /// Counts the searches, for the least recently used segment.
     tick: u64,
 }
@@ -152,6 +157,7 @@ const MOST_TERMS_KEPT: usize = 400_000;
 static FRONTIERS: LazyLock<Mutex<Frontiers>> = LazyLock::new(|| {
     Mutex::new(Frontiers {
         segments: HashMap::new(),
+        warm: HashSet::new(),
         tick: 0,
     })
 });
@@ -194,12 +200,7 @@ fn frontiers_of(
             entry.1.clear();
         }
         entry.1.extend(found);
-        if kept.segments.len() > MOST_SEGMENTS_KEPT {
-            let mut ticks: Vec<u64> = kept.segments.values().map(|(t, _)| *t).collect();
-            ticks.sort_unstable_by(|a, b| b.cmp(a));
-            let oldest_kept = ticks[MOST_SEGMENTS_KEPT / 2 - 1];
-            kept.segments.retain(|_, (t, _)| *t >= oldest_kept);
-        }
+        forget_oldest(&mut kept);
     }
     Ok(out.into_iter().map(Option::unwrap_or_default).collect())
 }
@@ -207,10 +208,21 @@ fn frontiers_of(
 /// `term`'s [`Frontier`] in `reader`'s segment: one pass over its postings.
 fn frontier(reader: &SegmentReader, term: &Term) -> tantivy::Result<Frontier> {
     let inverted = reader.inverted_index(term.field())?;
-    let Some(mut block) = inverted.read_block_postings(term, IndexRecordOption::WithFreqs)? else {
+    let Some(info) = inverted.get_term_info(term)? else {
         return Ok(Arc::from([]));
     };
-    let norms = norms(reader, term)?;
+    frontier_at(&inverted, &info, &norms(reader, term)?)
+}
+
+/// The [`Frontier`] of the term whose postings `info` places in `inverted`,
+/// with its field's `norms`.
+fn frontier_at(
+    inverted: &InvertedIndexReader,
+    info: &TermInfo,
+    norms: &FieldNormReader,
+) -> tantivy::Result<Frontier> {
+    let mut block =
+        inverted.read_block_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
     let mut most = [0u32; 256];
     loop {
         let docs = block.docs();
@@ -234,6 +246,104 @@ fn frontier(reader: &SegmentReader, term: &Term) -> tantivy::Result<Frontier> {
         }
     }
     Ok(Arc::from(out))
+}
+
+/// Terms held by fewer documents of a segment than this are left to the
+/// first search that needs them by [`warm`]: their frontier takes
+/// microseconds to find, and there are many of them.
+pub(crate) const WARM_FROM_DOC_FREQ: u32 = 256;
+
+/// What a [`warm`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Warmed {
+    /// Segments whose terms were looked at (not kept from an earlier warm).
+    pub segments: usize,
+    /// Frontiers found and kept.
+    pub frontiers: usize,
+}
+
+/// Finds and keeps ([`FRONTIERS`]) the frontier of every term of `fields`
+/// that at least `from_doc_freq` documents of a segment hold, in every
+/// segment of `searcher` not warmed before, so that a search's first use of
+/// a common word does not pay for a pass over its postings (a long alert
+/// text meets a few such words the index had not been asked before, and
+/// each one is a pass over up to every model). A warmed segment stays
+/// warm while it is kept (see [`MOST_SEGMENTS_KEPT`]); at most
+/// [`MOST_TERMS_KEPT`] terms per segment.
+pub(crate) fn warm(
+    searcher: &Searcher,
+    fields: &[tantivy::schema::Field],
+    from_doc_freq: u32,
+) -> tantivy::Result<Warmed> {
+    let mut warmed = Warmed::default();
+    for reader in searcher.segment_readers() {
+        let id = reader.segment_id();
+        {
+            let mut kept = FRONTIERS.lock().unwrap_or_else(|e| e.into_inner());
+            kept.tick += 1;
+            let tick = kept.tick;
+            let entry = kept
+                .segments
+                .entry(id)
+                .or_insert_with(|| (tick, HashMap::new()));
+            entry.0 = tick;
+            if !kept.warm.insert(id) {
+                continue;
+            }
+        }
+        warmed.segments += 1;
+        let mut found: Vec<(Term, Frontier)> = Vec::new();
+        for &field in fields {
+            let inverted = reader.inverted_index(field)?;
+            let norms = reader
+                .fieldnorms_readers()
+                .get_field(field)?
+                .unwrap_or_else(|| FieldNormReader::constant(reader.max_doc(), 1));
+            let mut terms = inverted.terms().stream()?;
+            while terms.advance() {
+                if found.len() >= MOST_TERMS_KEPT {
+                    break;
+                }
+                let info = terms.value();
+                if info.doc_freq < from_doc_freq {
+                    continue;
+                }
+                // Text fields' terms are UTF-8; a term that is not is never
+                // a query's.
+                let Ok(text) = std::str::from_utf8(terms.key()) else {
+                    continue;
+                };
+                let frontier = frontier_at(&inverted, info, &norms)?;
+                found.push((Term::from_field_text(field, text), frontier));
+            }
+        }
+        warmed.frontiers += found.len();
+        let mut kept = FRONTIERS.lock().unwrap_or_else(|e| e.into_inner());
+        let tick = kept.tick;
+        let entry = kept
+            .segments
+            .entry(id)
+            .or_insert_with(|| (tick, HashMap::new()));
+        if entry.1.len() + found.len() > MOST_TERMS_KEPT {
+            entry.1.clear();
+        }
+        entry.1.extend(found);
+        forget_oldest(&mut kept);
+    }
+    Ok(warmed)
+}
+
+/// Drops the least recently used segments once more than
+/// [`MOST_SEGMENTS_KEPT`] are kept.
+fn forget_oldest(kept: &mut Frontiers) {
+    if kept.segments.len() > MOST_SEGMENTS_KEPT {
+        let mut ticks: Vec<u64> = kept.segments.values().map(|(t, _)| *t).collect();
+        ticks.sort_unstable_by(|a, b| b.cmp(a));
+        let oldest_kept = ticks[MOST_SEGMENTS_KEPT / 2 - 1];
+        kept.segments.retain(|_, (t, _)| *t >= oldest_kept);
+        let Frontiers { segments, warm, .. } = kept;
+        warm.retain(|id| segments.contains_key(id));
+    }
 }
 
 /// The most `weight` can give a document of a segment where its term's
@@ -349,6 +459,7 @@ pub(crate) fn top_by_sum_split(
                 });
                 counts.scanned += other.scanned;
                 counts.sought += other.sought;
+                counts.seeded += other.seeded;
                 let mut first = first?;
                 first.extend(second?);
                 first
@@ -527,6 +638,14 @@ impl Segment<'_, '_> {
             }
             // What this clause can add in this segment (as `after` has it).
             threshold_most += self.after[j] - self.after[j + 1];
+            if j == 0 {
+                let seeded = self.seeded(scores, touched, &is_alive, before, live, scratch)?;
+                if seeded > threshold {
+                    counts.seeded += 1;
+                    threshold = seeded;
+                    threshold_most = threshold_most.max(seeded);
+                }
+            }
         }
         if rest == self.order.len() {
             // Every clause was read whole: every document touched has its
@@ -597,6 +716,69 @@ impl Segment<'_, '_> {
             }
         }
         Ok(found)
+    }
+}
+
+/// How many documents, per document wanted, [`Segment::seeded`] scores
+/// whole.
+const SEEDS_PER_WANTED: usize = 2;
+
+impl Segment<'_, '_> {
+    /// A threshold the top of this range and `before` surely reaches, from
+    /// whole scores: the documents of `touched` with the best partial sums
+    /// after the first (strongest) clause, at most [`SEEDS_PER_WANTED`] ×
+    /// `wanted` of them, are looked up in every other clause, and the
+    /// `wanted`-th best of their final sums and `before`'s is the
+    /// threshold (0 when there are too few).
+    ///
+    /// The partial sums alone give a threshold that rises slowly over a
+    /// long text's clauses of similar weight, so every clause was read
+    /// whole until its rise passed what the rest could add; with the best
+    /// documents' whole scores the threshold starts near where it ends, and
+    /// the rest are looked up for the documents that can still reach it.
+    /// The sums are the ones the search itself makes (the same scores added
+    /// in the same order), so nothing the plain sum would keep is dropped.
+    /// `seeds` and `scratch` are working room (left empty).
+    fn seeded(
+        &self,
+        scores: &[f32],
+        touched: &[DocId],
+        is_alive: &impl Fn(DocId) -> bool,
+        before: &[(f32, DocAddress)],
+        seeds: &mut Vec<(DocId, f32)>,
+        scratch: &mut Vec<f32>,
+    ) -> tantivy::Result<f32> {
+        if self.order.len() < 3 || touched.len() < self.wanted {
+            return Ok(0.0);
+        }
+        let most = self.wanted.saturating_mul(SEEDS_PER_WANTED);
+        let partial = |d: &DocId| scores[*d as usize];
+        let cut = kth_highest(
+            scratch,
+            touched.iter().filter(|&&d| is_alive(d)).map(partial),
+            most,
+        );
+        seeds.clear();
+        seeds.extend(
+            touched
+                .iter()
+                .filter(|&&d| is_alive(d) && partial(&d) >= cut)
+                .map(|&d| (d, partial(&d)))
+                .take(most),
+        );
+        seeds.sort_unstable_by_key(|s| s.0);
+        for (j, clause) in self.order.iter().enumerate().skip(1) {
+            if let Some(held) = &self.postings[j] {
+                seek(held, clause, seeds, f32::INFINITY, scratch)?;
+            }
+        }
+        let threshold = kth_highest(
+            scratch,
+            seeds.iter().map(|s| s.1).chain(before.iter().map(|f| f.0)),
+            self.wanted,
+        );
+        seeds.clear();
+        Ok(threshold)
     }
 }
 
@@ -721,6 +903,52 @@ mod tests {
     use tantivy::{DocSet, Index, TantivyDocument};
 
     use super::*;
+
+    /// A warm-up keeps the frontier of every term held by at least the
+    /// given number of documents, equal to the one a search would find, so
+    /// the search finds none itself; rarer terms are left to the search;
+    /// a segment is warmed once.
+    #[test]
+    fn a_warm_up_keeps_the_common_terms_frontiers_once() -> tantivy::Result<()> {
+        let mut builder = Schema::builder();
+        let body = builder.add_text_field("body", TEXT);
+        let other = builder.add_text_field("other", TEXT);
+        let index = Index::create_in_ram(builder.build());
+        let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 15_000_000)?;
+        for n in 0..300usize {
+            let mut doc = TantivyDocument::default();
+            // "common" in every document, up to three times; "rare" in 1 of 30.
+            let rare = if n % 30 == 0 { "rare" } else { "" };
+            doc.add_text(body, format!("{} {rare}", "common ".repeat(1 + n % 3)));
+            doc.add_text(other, "elsewhere");
+            writer.add_document(doc)?;
+        }
+        writer.commit()?;
+        let searcher = index.reader()?.searcher();
+        let warmed = warm(&searcher, &[body], 100)?;
+        assert_eq!(
+            warmed,
+            Warmed {
+                segments: 1,
+                frontiers: 1
+            }
+        );
+        let reader = searcher.segment_reader(0);
+        let common = Term::from_field_text(body, "common");
+        let mut counts = SumCounts::default();
+        let kept = frontiers_of(reader, &[&common], &mut counts)?.remove(0);
+        assert_eq!(counts.frontiers_found, 0, "kept by the warm-up");
+        assert_eq!(kept, frontier(reader, &common)?);
+        assert!(!kept.is_empty());
+        // Below the doc frequency, and in a field not warmed: found by the
+        // search.
+        let rare = Term::from_field_text(body, "rare");
+        let elsewhere = Term::from_field_text(other, "elsewhere");
+        frontiers_of(reader, &[&rare, &elsewhere], &mut counts)?;
+        assert_eq!(counts.frontiers_found, 2);
+        assert_eq!(warm(&searcher, &[body], 100)?, Warmed::default());
+        Ok(())
+    }
 
     /// A term's frontier gives its highest score over the segment exactly,
     /// whatever the average length, and is kept for the next search.
