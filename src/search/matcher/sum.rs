@@ -76,9 +76,6 @@ pub(crate) struct SumCounts {
     /// Clause × segment pairs whose [`Frontier`] had to be found (not yet
     /// kept from an earlier search).
     pub frontiers_found: usize,
-    /// Ranges whose threshold was raised by whole scores of the first
-    /// clause's best documents (see `Segment::seeded`).
-    pub seeded: usize,
 }
 
 /// The working arrays of one range's sum: the score per document of a
@@ -459,7 +456,6 @@ pub(crate) fn top_by_sum_split(
                 });
                 counts.scanned += other.scanned;
                 counts.sought += other.sought;
-                counts.seeded += other.seeded;
                 let mut first = first?;
                 first.extend(second?);
                 first
@@ -638,14 +634,6 @@ impl Segment<'_, '_> {
             }
             // What this clause can add in this segment (as `after` has it).
             threshold_most += self.after[j] - self.after[j + 1];
-            if j == 0 {
-                let seeded = self.seeded(scores, touched, &is_alive, before, live, scratch)?;
-                if seeded > threshold {
-                    counts.seeded += 1;
-                    threshold = seeded;
-                    threshold_most = threshold_most.max(seeded);
-                }
-            }
         }
         if rest == self.order.len() {
             // Every clause was read whole: every document touched has its
@@ -716,69 +704,6 @@ impl Segment<'_, '_> {
             }
         }
         Ok(found)
-    }
-}
-
-/// How many documents, per document wanted, [`Segment::seeded`] scores
-/// whole.
-const SEEDS_PER_WANTED: usize = 2;
-
-impl Segment<'_, '_> {
-    /// A threshold the top of this range and `before` surely reaches, from
-    /// whole scores: the documents of `touched` with the best partial sums
-    /// after the first (strongest) clause, at most [`SEEDS_PER_WANTED`] ×
-    /// `wanted` of them, are looked up in every other clause, and the
-    /// `wanted`-th best of their final sums and `before`'s is the
-    /// threshold (0 when there are too few).
-    ///
-    /// The partial sums alone give a threshold that rises slowly over a
-    /// long text's clauses of similar weight, so every clause was read
-    /// whole until its rise passed what the rest could add; with the best
-    /// documents' whole scores the threshold starts near where it ends, and
-    /// the rest are looked up for the documents that can still reach it.
-    /// The sums are the ones the search itself makes (the same scores added
-    /// in the same order), so nothing the plain sum would keep is dropped.
-    /// `seeds` and `scratch` are working room (left empty).
-    fn seeded(
-        &self,
-        scores: &[f32],
-        touched: &[DocId],
-        is_alive: &impl Fn(DocId) -> bool,
-        before: &[(f32, DocAddress)],
-        seeds: &mut Vec<(DocId, f32)>,
-        scratch: &mut Vec<f32>,
-    ) -> tantivy::Result<f32> {
-        if self.order.len() < 3 || touched.len() < self.wanted {
-            return Ok(0.0);
-        }
-        let most = self.wanted.saturating_mul(SEEDS_PER_WANTED);
-        let partial = |d: &DocId| scores[*d as usize];
-        let cut = kth_highest(
-            scratch,
-            touched.iter().filter(|&&d| is_alive(d)).map(partial),
-            most,
-        );
-        seeds.clear();
-        seeds.extend(
-            touched
-                .iter()
-                .filter(|&&d| is_alive(d) && partial(&d) >= cut)
-                .map(|&d| (d, partial(&d)))
-                .take(most),
-        );
-        seeds.sort_unstable_by_key(|s| s.0);
-        for (j, clause) in self.order.iter().enumerate().skip(1) {
-            if let Some(held) = &self.postings[j] {
-                seek(held, clause, seeds, f32::INFINITY, scratch)?;
-            }
-        }
-        let threshold = kth_highest(
-            scratch,
-            seeds.iter().map(|s| s.1).chain(before.iter().map(|f| f.0)),
-            self.wanted,
-        );
-        seeds.clear();
-        Ok(threshold)
     }
 }
 
