@@ -1,92 +1,14 @@
 //! The matchers a run compares with Casebook's triage: plain BM25 and
-//! PostgreSQL full-text search on the same models; and Casebook's triage
-//! learning from links, leave-one-out.
-
-use std::collections::BTreeMap;
+//! PostgreSQL full-text search on the same models.
 
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tantivy::schema::{IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value};
-use tantivy::{Index, Searcher, TantivyDocument, Term};
+use tantivy::{Index, Searcher, TantivyDocument};
 
 use super::{ModelRow, QueryRow, slug};
 use casebook::commands::search::fts_query_sql;
 use casebook::search::matcher::{self, Tuning};
-use casebook::search::{SearchError, SearchIndex, indexer, triage};
 use casebook::server::StartupError;
-
-/// Learning from links, leave-one-out: every model is indexed with the
-/// texts of the queries whose gold it is as its "seen as" field (as if
-/// each had been a ticket linked to it as resolved), except the query
-/// being asked, which is never indexed: before each query its gold model
-/// is re-indexed without it. Same search and tuning as the ticket page.
-pub(super) fn loo_ranks(
-    rows: &[ModelRow],
-    queries: &[QueryRow],
-    tuning: &Tuning,
-) -> Result<Vec<Option<usize>>, SearchError> {
-    let index = SearchIndex::in_memory()?;
-    let f = index.fields;
-    let mut writer = indexer::writer(&index)?;
-    let mut seen: BTreeMap<String, Vec<&QueryRow>> = BTreeMap::new();
-    for q in queries {
-        seen.entry(slug(&q.gold)).or_default().push(q);
-    }
-    let uid = |key: &str| Term::from_field_text(f.uid, &format!("model:{key}"));
-    let document = |row: &ModelRow, leave_out: Option<&str>| {
-        let key = slug(&row.key);
-        let mut doc = matcher::document(
-            &f.model,
-            &matcher::ModelText {
-                key: &key,
-                title: &row.title,
-                statement: &row.statement,
-                steps: &row.steps,
-                discussion: &row.discussion,
-            },
-        );
-        let texts: Vec<&str> = seen
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .filter(|q| leave_out != Some(q.id.as_str()))
-            .map(|q| q.text.as_str())
-            .collect();
-        matcher::add_seen_as(&f.model, &mut doc, &texts);
-        doc.add_text(f.uid, format!("model:{key}"));
-        doc.add_text(f.kind, "model");
-        doc.add_text(f.status, "published");
-        doc
-    };
-    for row in rows {
-        writer.add_document(document(row, None))?;
-    }
-    writer.commit()?;
-    let by_key: BTreeMap<String, &ModelRow> = rows.iter().map(|r| (slug(&r.key), r)).collect();
-    let mut ranks = Vec::with_capacity(queries.len());
-    // The model indexed without one of its queries, to restore before the
-    // next query of another gold.
-    let mut short: Option<&ModelRow> = None;
-    for q in queries {
-        let gold = slug(&q.gold);
-        let row = by_key.get(&gold).copied();
-        if let Some(before) = short.take()
-            && row.is_none_or(|r| !std::ptr::eq(r, before))
-        {
-            writer.delete_term(uid(&slug(&before.key)));
-            writer.add_document(document(before, None))?;
-        }
-        if let Some(row) = row {
-            writer.delete_term(uid(&gold));
-            writer.add_document(document(row, Some(&q.id)))?;
-            short = Some(row);
-        }
-        writer.commit()?;
-        index.reader.reload()?;
-        let found = triage::suggest_models_with(&index, &q.text, 10, tuning)?;
-        ranks.push(found.iter().position(|s| s.key == gold).map(|p| p + 1));
-    }
-    Ok(ranks)
-}
 
 /// Plain BM25 over each model's whole text as one field: Casebook's
 /// analyzer and query terms, no field weights, every term scores.

@@ -13,8 +13,9 @@
 //! - `pg-ts_rank_cd`, `pg-ts_rank`: PostgreSQL full-text search over the
 //!   weighted tsvector (see [`casebook::commands::search::fts_table_sql`]);
 //! - with `--links`, `casebook+links`: learning from links, leave-one-out
-//!   (see [`matchers`]).
+//!   (see [`links`]).
 
+mod links;
 mod matchers;
 mod scores;
 
@@ -84,7 +85,7 @@ pub struct EvalOptions {
     /// Print to stderr every query whose gold is not among the candidates
     /// or not first.
     pub show_misses: bool,
-    /// Also measure learning from links, leave-one-out (see [`loo_ranks`]).
+    /// Also measure learning from links, leave-one-out (see [`links`]).
     pub links: bool,
 }
 
@@ -115,8 +116,6 @@ struct ModelRow {
 
 #[derive(Deserialize)]
 struct QueryRow {
-    #[serde(default)]
-    id: String,
     text: String,
     gold: String,
 }
@@ -329,7 +328,7 @@ async fn eval_set(
             let recall = recalled as f64 / queries.len().max(1) as f64;
             lines.push(line("casebook", Scores::of(&ranks), Some(recall)));
             if options.links {
-                let ranks = matchers::loo_ranks(&set.rows, queries, tuning).map_err(command_error)?;
+                let ranks = links::loo_ranks(&set.rows, queries, tuning).map_err(command_error)?;
                 lines.push(line("casebook+links", Scores::of(&ranks), None));
             }
             let ranks = queries
