@@ -109,9 +109,39 @@ async fn facts_of(
 /// The subscriptions of each (event, organization), looked up once per
 /// action however many entries or tickets it writes.
 #[derive(Default)]
-struct Subscribers(HashMap<(Event, Option<i64>), Vec<Subscription>>);
+pub struct Subscribers(HashMap<(Event, Option<i64>), Vec<Subscription>>);
 
 impl Subscribers {
+    /// The subscriptions an entry of this kind and visibility on `ticket`
+    /// is delivered to, looked up ahead: for an action with a round trip to
+    /// spare before it writes the entry (the triage search, while the
+    /// search runs), so that [`for_entry_on_with`] looks nothing up. The
+    /// events depend on the kind and visibility only; one it does not hold
+    /// is still looked up when the entry is written.
+    pub async fn ahead(
+        conn: &mut AsyncPgConnection,
+        kind: EntryKind,
+        visibility: Visibility,
+        ticket: &crate::db::tickets::Ticket,
+    ) -> QueryResult<Self> {
+        let (_, events) = notice::for_entry(
+            kind,
+            visibility,
+            None,
+            None,
+            Parties {
+                author: None,
+                requester: ticket.requester_id.0,
+                assignee: ticket.assignee_id,
+            },
+        );
+        let mut subscribers = Self::default();
+        for event in events {
+            subscribers.of(conn, event, ticket.organization_id).await?;
+        }
+        Ok(subscribers)
+    }
+
     async fn of(
         &mut self,
         conn: &mut AsyncPgConnection,
@@ -141,6 +171,17 @@ pub async fn for_entry_on(
     entry: &Entry,
     ticket: &crate::db::tickets::Ticket,
 ) -> QueryResult<()> {
+    for_entry_on_with(conn, entry, ticket, &mut Subscribers::default()).await
+}
+
+/// [`for_entry_on`] with subscriptions looked up ahead
+/// ([`Subscribers::ahead`]).
+pub async fn for_entry_on_with(
+    conn: &mut AsyncPgConnection,
+    entry: &Entry,
+    ticket: &crate::db::tickets::Ticket,
+    subscribers: &mut Subscribers,
+) -> QueryResult<()> {
     let facts: TicketFacts = (
         ticket.requester_id.0,
         ticket.assignee_id,
@@ -150,7 +191,7 @@ pub async fn for_entry_on(
         ticket.priority.level(),
         ticket.category.clone(),
     );
-    entry_deliveries(conn, entry, &facts, &mut Subscribers::default()).await
+    entry_deliveries(conn, entry, &facts, subscribers).await
 }
 
 /// Queues what several entries cause (`journal::add_many`), with one look

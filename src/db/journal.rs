@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use crate::db::deliveries::Subscribers;
 use crate::db::outbox::{self, Entity};
 use crate::db::schema::{journal_entries, users};
 use crate::domain::account::UserId;
@@ -83,11 +84,36 @@ pub async fn add_on(
     add_to(conn, Some(ticket), new).await
 }
 
+/// [`add_on`] with the webhook subscriptions looked up ahead
+/// ([`Subscribers::ahead`]): no look-up between the entry and the commit.
+pub async fn add_on_with(
+    conn: &mut AsyncPgConnection,
+    ticket: &crate::db::tickets::Ticket,
+    new: NewEntry<'_>,
+    subscribers: &mut Subscribers,
+) -> QueryResult<Entry> {
+    debug_assert_eq!(ticket.id, new.ticket);
+    let entry = insert(conn, new).await?;
+    crate::db::deliveries::for_entry_on_with(conn, &entry, ticket, subscribers).await?;
+    Ok(entry)
+}
+
 async fn add_to(
     conn: &mut AsyncPgConnection,
     ticket: Option<&crate::db::tickets::Ticket>,
     new: NewEntry<'_>,
 ) -> QueryResult<Entry> {
+    let entry = insert(conn, new).await?;
+    // Notifications and webhook events, committed with the entry or not at all.
+    match ticket {
+        Some(ticket) => crate::db::deliveries::for_entry_on(conn, &entry, ticket).await?,
+        None => crate::db::deliveries::for_entry(conn, &entry).await?,
+    }
+    Ok(entry)
+}
+
+/// The entry, its live announcement and (for a text) its search outbox row.
+async fn insert(conn: &mut AsyncPgConnection, new: NewEntry<'_>) -> QueryResult<Entry> {
     let entry: Entry = diesel::insert_into(journal_entries::table)
         .values((
             journal_entries::ticket_id.eq(new.ticket.0),
@@ -110,11 +136,6 @@ async fn add_to(
     .await?;
     if !entry.body.is_empty() {
         outbox::enqueue(conn, Entity::Ticket, entry.ticket_id).await?;
-    }
-    // Notifications and webhook events, committed with the entry or not at all.
-    match ticket {
-        Some(ticket) => crate::db::deliveries::for_entry_on(conn, &entry, ticket).await?,
-        None => crate::db::deliveries::for_entry(conn, &entry).await?,
     }
     Ok(entry)
 }

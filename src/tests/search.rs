@@ -630,3 +630,98 @@ async fn a_triage_search_is_announced_with_the_ticket_as_a_note_is() {
     assert_eq!(t["organization_id"], acme.id);
     assert_eq!(triage["data"]["entry"]["data"]["search_id"], search_id);
 }
+
+/// The subscriptions a triage search's entry goes to are looked up while
+/// the search runs (`Subscribers::ahead`): the ticket's organization's and
+/// the team-wide ones get it, another organization's and one to other
+/// events do not, as for any internal entry.
+#[actix_web::test]
+async fn a_triage_search_goes_to_the_subscriptions_of_its_tickets_organization_only() {
+    use casebook::db::schema::deliveries;
+    let app = TestApp::new().await;
+    let mut conn = app.conn().await;
+    let acme = fixtures::organization(&mut conn, "Acme").await;
+    let other = fixtures::organization(&mut conn, "Other").await;
+    let customer = fixtures::user()
+        .role(Role::Customer)
+        .org(&acme)
+        .create(&mut conn)
+        .await;
+    let engineer = fixtures::user()
+        .role(Role::Engineer)
+        .create(&mut conn)
+        .await;
+    let mut recipients = Vec::new();
+    for (url, events, organization) in [
+        ("https://hooks.example.com/team", "entry.internal", None),
+        (
+            "https://hooks.example.com/acme",
+            "entry.internal",
+            Some(acme.id),
+        ),
+        (
+            "https://hooks.example.com/other",
+            "entry.internal",
+            Some(other.id),
+        ),
+        ("https://hooks.example.com/public", "entry.public", None),
+    ] {
+        let sub = casebook::db::webhooks::create(
+            &mut conn,
+            casebook::db::webhooks::NewSubscription {
+                url,
+                events: vec![events.to_owned()],
+                secret: "s3cret",
+                customer_visible_only: false,
+                format: "json",
+                organization,
+                created_by: engineer.id,
+            },
+        )
+        .await
+        .unwrap();
+        recipients.push(format!("webhook:{}", sub.id));
+    }
+    let ticket = ticket_actions::open(
+        &mut conn,
+        &customer.viewer(),
+        OpenTicket {
+            title: "Checkout is down",
+            description: "since noon",
+            priority: "2",
+            category: "",
+            organization: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    async fn queued(conn: &mut AsyncPgConnection, ticket: i64) -> Vec<String> {
+        deliveries::table
+            .filter(deliveries::ticket_id.eq(ticket))
+            .filter(deliveries::channel.eq("webhook"))
+            .select(deliveries::recipient)
+            .order(deliveries::recipient.asc())
+            .load::<String>(conn)
+            .await
+            .unwrap()
+    }
+    let before = queued(&mut conn, ticket.0).await;
+    ticket_actions::triage(
+        &mut conn,
+        &app.state.search,
+        &engineer.viewer(),
+        ticket,
+        "checkout down",
+    )
+    .await
+    .unwrap();
+    let mut after = queued(&mut conn, ticket.0).await;
+    for url in &before {
+        let at = after.iter().position(|u| u == url).unwrap();
+        after.remove(at);
+    }
+    let mut expected = vec![recipients[0].clone(), recipients[1].clone()];
+    expected.sort();
+    assert_eq!(after, expected);
+}

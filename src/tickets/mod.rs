@@ -600,8 +600,12 @@ pub async fn triage(
     // this async worker. It runs while the transaction begins and reads the
     // ticket (the viewer's scope, and the lock every action on the ticket
     // takes), so those round trips cost no time of their own; the ticket
-    // stays locked for the rest of the search. Only what is recorded is made
-    // (keys, titles and scores: no snippets, see `triage::rank_models`).
+    // stays locked for the rest of the search, and the webhook subscriptions
+    // the entry is delivered to are looked up meanwhile too (two round
+    // trips: the look-up is not a cached statement), so that after the
+    // search only the two inserts and the commit remain. Only what is
+    // recorded is made (keys, titles and scores: no snippets, see
+    // `triage::rank_models`).
     let search = {
         let (index, q) = (index.clone(), q.clone());
         tokio::task::spawn_blocking(move || crate::search::triage::rank_models(&index, &q, 10))
@@ -609,6 +613,13 @@ pub async fn triage(
     let viewer = *viewer;
     conn.transaction(async move |conn| {
         let ticket = load(conn, &viewer, id).await?;
+        let mut subscribers = crate::db::deliveries::Subscribers::ahead(
+            conn,
+            EntryKind::Triage,
+            Visibility::Internal,
+            &ticket,
+        )
+        .await?;
         let found = search.await.map_err(|e| {
             crate::search::SearchError::Index(tantivy::TantivyError::SystemError(format!(
                 "the triage search task failed: {e}"
@@ -622,7 +633,7 @@ pub async fn triage(
         let search_id =
             crate::db::triage::record(conn, id, viewer.user, &q, serde_json::Value::Array(results))
                 .await?;
-        journal::add_on(
+        journal::add_on_with(
             conn,
             &ticket,
             NewEntry {
@@ -633,6 +644,7 @@ pub async fn triage(
                 body: "",
                 data: json!({ "query": q, "results": count, "search_id": search_id }),
             },
+            &mut subscribers,
         )
         .await?;
         Ok::<_, TicketError>((search_id, found))
