@@ -159,6 +159,48 @@ static FRONTIERS: LazyLock<Mutex<Frontiers>> = LazyLock::new(|| {
     })
 });
 
+/// The kept frontiers, locked.
+fn kept() -> std::sync::MutexGuard<'static, Frontiers> {
+    FRONTIERS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Frontiers {
+    /// The frontiers kept for segment `id`, which a search uses now.
+    fn used(&mut self, id: SegmentId) -> &mut HashMap<Term, Frontier> {
+        self.tick += 1;
+        let tick = self.tick;
+        let entry = self
+            .segments
+            .entry(id)
+            .or_insert_with(|| (tick, HashMap::new()));
+        entry.0 = tick;
+        &mut entry.1
+    }
+
+    /// Keeps the frontiers `found` in segment `id` (all of the segment's
+    /// found anew past [`MOST_TERMS_KEPT`]), and drops the least recently
+    /// used segments once more than [`MOST_SEGMENTS_KEPT`] are kept.
+    fn keep(&mut self, id: SegmentId, found: Vec<(Term, Frontier)>) {
+        let tick = self.tick;
+        let entry = self
+            .segments
+            .entry(id)
+            .or_insert_with(|| (tick, HashMap::new()));
+        if entry.1.len() + found.len() > MOST_TERMS_KEPT {
+            entry.1.clear();
+        }
+        entry.1.extend(found);
+        if self.segments.len() > MOST_SEGMENTS_KEPT {
+            let mut ticks: Vec<u64> = self.segments.values().map(|(t, _)| *t).collect();
+            ticks.sort_unstable_by(|a, b| b.cmp(a));
+            let oldest_kept = ticks[MOST_SEGMENTS_KEPT / 2 - 1];
+            self.segments.retain(|_, (t, _)| *t >= oldest_kept);
+            let Frontiers { segments, warm, .. } = self;
+            warm.retain(|id| segments.contains_key(id));
+        }
+    }
+}
+
 /// The frontiers of `terms` in `reader`'s segment, found where not kept.
 fn frontiers_of(
     reader: &SegmentReader,
@@ -167,15 +209,9 @@ fn frontiers_of(
 ) -> tantivy::Result<Vec<Frontier>> {
     let id = reader.segment_id();
     let mut out: Vec<Option<Frontier>> = {
-        let mut kept = FRONTIERS.lock().unwrap_or_else(|e| e.into_inner());
-        kept.tick += 1;
-        let tick = kept.tick;
-        let entry = kept
-            .segments
-            .entry(id)
-            .or_insert_with(|| (tick, HashMap::new()));
-        entry.0 = tick;
-        terms.iter().map(|t| entry.1.get(*t).cloned()).collect()
+        let mut kept = kept();
+        let of_segment = kept.used(id);
+        terms.iter().map(|t| of_segment.get(*t).cloned()).collect()
     };
     let mut found = Vec::new();
     for (term, slot) in terms.iter().zip(out.iter_mut()) {
@@ -187,17 +223,7 @@ fn frontiers_of(
         }
     }
     if !found.is_empty() {
-        let mut kept = FRONTIERS.lock().unwrap_or_else(|e| e.into_inner());
-        let tick = kept.tick;
-        let entry = kept
-            .segments
-            .entry(id)
-            .or_insert_with(|| (tick, HashMap::new()));
-        if entry.1.len() + found.len() > MOST_TERMS_KEPT {
-            entry.1.clear();
-        }
-        entry.1.extend(found);
-        forget_oldest(&mut kept);
+        kept().keep(id, found);
     }
     Ok(out.into_iter().map(Option::unwrap_or_default).collect())
 }
@@ -276,14 +302,8 @@ pub(crate) fn warm(
     for reader in searcher.segment_readers() {
         let id = reader.segment_id();
         {
-            let mut kept = FRONTIERS.lock().unwrap_or_else(|e| e.into_inner());
-            kept.tick += 1;
-            let tick = kept.tick;
-            let entry = kept
-                .segments
-                .entry(id)
-                .or_insert_with(|| (tick, HashMap::new()));
-            entry.0 = tick;
+            let mut kept = kept();
+            kept.used(id);
             if !kept.warm.insert(id) {
                 continue;
             }
@@ -315,32 +335,9 @@ pub(crate) fn warm(
             }
         }
         warmed.frontiers += found.len();
-        let mut kept = FRONTIERS.lock().unwrap_or_else(|e| e.into_inner());
-        let tick = kept.tick;
-        let entry = kept
-            .segments
-            .entry(id)
-            .or_insert_with(|| (tick, HashMap::new()));
-        if entry.1.len() + found.len() > MOST_TERMS_KEPT {
-            entry.1.clear();
-        }
-        entry.1.extend(found);
-        forget_oldest(&mut kept);
+        kept().keep(id, found);
     }
     Ok(warmed)
-}
-
-/// Drops the least recently used segments once more than
-/// [`MOST_SEGMENTS_KEPT`] are kept.
-fn forget_oldest(kept: &mut Frontiers) {
-    if kept.segments.len() > MOST_SEGMENTS_KEPT {
-        let mut ticks: Vec<u64> = kept.segments.values().map(|(t, _)| *t).collect();
-        ticks.sort_unstable_by(|a, b| b.cmp(a));
-        let oldest_kept = ticks[MOST_SEGMENTS_KEPT / 2 - 1];
-        kept.segments.retain(|_, (t, _)| *t >= oldest_kept);
-        let Frontiers { segments, warm, .. } = kept;
-        warm.retain(|id| segments.contains_key(id));
-    }
 }
 
 /// The most `weight` can give a document of a segment where its term's
