@@ -115,7 +115,7 @@ impl Subscribers {
     /// The subscriptions an entry of this kind and visibility on `ticket`
     /// is delivered to, looked up ahead: for an action with a round trip to
     /// spare before it writes the entry (the triage search, while the
-    /// search runs), so that [`for_entry_on_with`] looks nothing up. The
+    /// search runs), so that [`for_entry_on`] looks nothing up. The
     /// events depend on the kind and visibility only; one it does not hold
     /// is still looked up when the entry is written.
     pub async fn ahead(
@@ -165,18 +165,9 @@ pub async fn for_entry(conn: &mut AsyncPgConnection, entry: &Entry) -> QueryResu
 }
 
 /// [`for_entry`] with the entry's ticket as the caller read it (locked, in
-/// this transaction): no second read of it.
+/// this transaction; no second read of it) and its subscriptions looked up
+/// ahead ([`Subscribers::ahead`]).
 pub async fn for_entry_on(
-    conn: &mut AsyncPgConnection,
-    entry: &Entry,
-    ticket: &crate::db::tickets::Ticket,
-) -> QueryResult<()> {
-    for_entry_on_with(conn, entry, ticket, &mut Subscribers::default()).await
-}
-
-/// [`for_entry_on`] with subscriptions looked up ahead
-/// ([`Subscribers::ahead`]).
-pub async fn for_entry_on_with(
     conn: &mut AsyncPgConnection,
     entry: &Entry,
     ticket: &crate::db::tickets::Ticket,

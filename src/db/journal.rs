@@ -69,24 +69,17 @@ pub fn visibility_str(v: Visibility) -> &'static str {
 }
 
 pub async fn add(conn: &mut AsyncPgConnection, new: NewEntry<'_>) -> QueryResult<Entry> {
-    add_to(conn, None, new).await
+    let entry = insert(conn, new).await?;
+    // Notifications and webhook events, committed with the entry or not at all.
+    crate::db::deliveries::for_entry(conn, &entry).await?;
+    Ok(entry)
 }
 
 /// [`add`] on a ticket the caller has locked in this transaction and holds
-/// as read after the lock: its notifications and webhook calls are made
-/// from that row instead of reading the ticket again.
+/// as read after the lock, with the webhook subscriptions looked up ahead
+/// ([`Subscribers::ahead`]): its notifications and webhook calls are made
+/// from that row, with no look-up between the entry and the commit.
 pub async fn add_on(
-    conn: &mut AsyncPgConnection,
-    ticket: &crate::db::tickets::Ticket,
-    new: NewEntry<'_>,
-) -> QueryResult<Entry> {
-    debug_assert_eq!(ticket.id, new.ticket);
-    add_to(conn, Some(ticket), new).await
-}
-
-/// [`add_on`] with the webhook subscriptions looked up ahead
-/// ([`Subscribers::ahead`]): no look-up between the entry and the commit.
-pub async fn add_on_with(
     conn: &mut AsyncPgConnection,
     ticket: &crate::db::tickets::Ticket,
     new: NewEntry<'_>,
@@ -94,21 +87,7 @@ pub async fn add_on_with(
 ) -> QueryResult<Entry> {
     debug_assert_eq!(ticket.id, new.ticket);
     let entry = insert(conn, new).await?;
-    crate::db::deliveries::for_entry_on_with(conn, &entry, ticket, subscribers).await?;
-    Ok(entry)
-}
-
-async fn add_to(
-    conn: &mut AsyncPgConnection,
-    ticket: Option<&crate::db::tickets::Ticket>,
-    new: NewEntry<'_>,
-) -> QueryResult<Entry> {
-    let entry = insert(conn, new).await?;
-    // Notifications and webhook events, committed with the entry or not at all.
-    match ticket {
-        Some(ticket) => crate::db::deliveries::for_entry_on(conn, &entry, ticket).await?,
-        None => crate::db::deliveries::for_entry(conn, &entry).await?,
-    }
+    crate::db::deliveries::for_entry_on(conn, &entry, ticket, subscribers).await?;
     Ok(entry)
 }
 

@@ -633,7 +633,7 @@ pub async fn triage(
         let search_id =
             crate::db::triage::record(conn, id, viewer.user, &q, serde_json::Value::Array(results))
                 .await?;
-        journal::add_on_with(
+        journal::add_on(
             conn,
             &ticket,
             NewEntry {

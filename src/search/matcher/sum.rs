@@ -43,7 +43,7 @@ use tantivy::fieldnorm::FieldNormReader;
 use tantivy::index::SegmentId;
 use tantivy::postings::{BlockSegmentPostings, Postings, SegmentPostings, TermInfo};
 use tantivy::query::{Bm25StatisticsProvider, Bm25Weight};
-use tantivy::schema::IndexRecordOption;
+use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{
     DocAddress, DocId, InvertedIndexReader, Score, Searcher, SegmentReader, TERMINATED, Term,
 };
@@ -234,7 +234,7 @@ fn frontier(reader: &SegmentReader, term: &Term) -> tantivy::Result<Frontier> {
     let Some(info) = inverted.get_term_info(term)? else {
         return Ok(Arc::from([]));
     };
-    frontier_at(&inverted, &info, &norms(reader, term)?)
+    frontier_at(&inverted, &info, &norms(reader, term.field())?)
 }
 
 /// The [`Frontier`] of the term whose postings `info` places in `inverted`,
@@ -295,7 +295,7 @@ pub struct Warmed {
 /// [`MOST_TERMS_KEPT`] terms per segment.
 pub(crate) fn warm(
     searcher: &Searcher,
-    fields: &[tantivy::schema::Field],
+    fields: &[Field],
     from_doc_freq: u32,
 ) -> tantivy::Result<Warmed> {
     let mut warmed = Warmed::default();
@@ -312,10 +312,7 @@ pub(crate) fn warm(
         let mut found: Vec<(Term, Frontier)> = Vec::new();
         for &field in fields {
             let inverted = reader.inverted_index(field)?;
-            let norms = reader
-                .fieldnorms_readers()
-                .get_field(field)?
-                .unwrap_or_else(|| FieldNormReader::constant(reader.max_doc(), 1));
+            let norms = norms(reader, field)?;
             let mut terms = inverted.terms().stream()?;
             while terms.advance() {
                 if found.len() >= MOST_TERMS_KEPT {
@@ -415,7 +412,7 @@ pub(crate) fn top_by_sum_split(
             let inverted = reader.inverted_index(scoring.term.field())?;
             let info = inverted.get_term_info(scoring.term)?;
             postings.push(match info {
-                Some(info) => Some((inverted, info, norms(reader, scoring.term)?)),
+                Some(info) => Some((inverted, info, norms(reader, scoring.term.field())?)),
                 None => None,
             });
         }
@@ -762,12 +759,12 @@ fn seek(
     Ok(())
 }
 
-/// The field norms of `term`'s field, as tantivy's term scorer reads them
-/// (a field without norms counts every document as one token long).
-fn norms(reader: &SegmentReader, term: &Term) -> tantivy::Result<FieldNormReader> {
+/// The field norms of `field`, as tantivy's term scorer reads them (a
+/// field without norms counts every document as one token long).
+fn norms(reader: &SegmentReader, field: Field) -> tantivy::Result<FieldNormReader> {
     Ok(reader
         .fieldnorms_readers()
-        .get_field(term.field())?
+        .get_field(field)?
         .unwrap_or_else(|| FieldNormReader::constant(reader.max_doc(), 1)))
 }
 
@@ -910,7 +907,7 @@ mod tests {
                 if let Some(mut postings) =
                     inverted.read_postings(&term, IndexRecordOption::WithFreqs)?
                 {
-                    let norms = norms(reader, &term)?;
+                    let norms = norms(reader, term.field())?;
                     while postings.doc() != TERMINATED {
                         let doc = postings.doc();
                         exact =
