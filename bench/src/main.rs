@@ -131,6 +131,11 @@ enum Command {
         /// finds what it needs itself, as before a warm-up.
         #[arg(long)]
         no_warm: bool,
+        /// Pause this many microseconds before each timed query's first run
+        /// through the search module, as a server idles between requests
+        /// (an idle CPU, on a VM especially, is slow to wake).
+        #[arg(long, default_value_t = 0, value_name = "MICROSECONDS")]
+        idle_before: u64,
         /// Keep the scratch database and index for a later --skip-load.
         #[arg(long)]
         keep: bool,
@@ -386,6 +391,7 @@ fn main() -> ExitCode {
                 skip_index,
                 stages,
                 no_warm,
+                idle_before,
                 keep,
                 db_name,
                 json,
@@ -402,6 +408,7 @@ fn main() -> ExitCode {
                     skip_index,
                     stages,
                     warm: !no_warm,
+                    idle_before: std::time::Duration::from_micros(idle_before),
                     keep,
                     database: db_name,
                 };

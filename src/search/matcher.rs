@@ -2642,12 +2642,22 @@ mod tests {
             for wanted in [1, 7, 50, 400] {
                 let (picked, counts) = sum::top_by_sum(&searcher, &searcher, &clauses, wanted)?;
                 pruned |= counts.sought > 0;
-                // Every segment summed as two ranges at once, or as one:
-                // the same documents in the same order.
-                for split_above in [0, u64::MAX] {
-                    let (split, _) =
-                        sum::top_by_sum_split(&searcher, &searcher, &clauses, wanted, split_above)?;
-                    assert_eq!(split, picked, "{text}: {wanted}: split above {split_above}");
+                // Every segment summed as two ranges (the second by the
+                // helper thread, or by the searching thread after the
+                // first), or as one: the same documents in the same order.
+                for (split_above, hand_over) in [(0, true), (0, false), (u64::MAX, true)] {
+                    let (split, _) = sum::top_by_sum_split(
+                        &searcher,
+                        &searcher,
+                        &clauses,
+                        wanted,
+                        split_above,
+                        hand_over,
+                    )?;
+                    assert_eq!(
+                        split, picked,
+                        "{text}: {wanted}: split above {split_above}, helper {hand_over}"
+                    );
                 }
                 let expected =
                     searcher.search(&*query, &TopDocs::with_limit(wanted).order_by_score())?;

@@ -63,6 +63,8 @@ pub struct Options {
     /// Warm the triage search before timing it, as the server does at start
     /// (`triage::warm`).
     pub warm: bool,
+    /// Idle time before each timed query's first run through the module.
+    pub idle_before: Duration,
     pub keep: bool,
     pub database: String,
 }
@@ -161,6 +163,8 @@ pub struct Report {
     /// seconds, and the words whose bounds it found.
     pub warm_seconds: Option<f64>,
     pub warm_words: usize,
+    /// `--idle-before`: microseconds idle before each query's first run.
+    pub idle_before_us: u64,
     pub module: Latency,
     /// Each query's fastest of [`BEST_OF`] runs: the figure on a busy
     /// machine that comes nearest to an idle one's.
@@ -268,8 +272,12 @@ impl Report {
                 None => "left out (--no-warm)".to_owned(),
             },
         );
+        let idle = match self.idle_before_us {
+            0 => String::new(),
+            us => format!(", {us} µs idle before each"),
+        };
         line(
-            &format!("triage, search module (top {LIMIT})"),
+            &format!("triage, search module (top {LIMIT}{idle})"),
             self.module.line(),
         );
         line(
@@ -531,7 +539,7 @@ async fn run(
         first: module_times,
         best: module_best,
         source: module_top,
-    } = measure_module(&index, &warm, &queries)?;
+    } = measure_module(&index, &warm, &queries, opts.idle_before)?;
     let module = Latency::of(&module_times);
     let stage_times = if opts.stages {
         eprintln!("casebook: bench: the stages of the same queries");
@@ -589,6 +597,7 @@ async fn run(
         index_segments,
         warm_seconds,
         warm_words,
+        idle_before_us: opts.idle_before.as_micros() as u64,
         index_bytes: dir_size(index_dir),
         module,
         module_best_of,
@@ -793,6 +802,7 @@ fn measure_module(
     index: &SearchIndex,
     warm: &[Query],
     queries: &[Query],
+    idle_before: Duration,
 ) -> Result<ModuleTimes, StartupError> {
     for q in warm {
         triage::suggest_models(index, &q.text, LIMIT).map_err(command_error)?;
@@ -801,6 +811,9 @@ fn measure_module(
     let mut best = Vec::with_capacity(queries.len());
     let mut found = Vec::with_capacity(queries.len());
     for q in queries {
+        if !idle_before.is_zero() {
+            std::thread::sleep(idle_before);
+        }
         let started = Instant::now();
         let suggestions = triage::suggest_models(index, &q.text, LIMIT).map_err(command_error)?;
         times.push(started.elapsed());

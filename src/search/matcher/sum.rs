@@ -27,9 +27,14 @@
 //! and term, and kept ([`FRONTIERS`]) until the segment is gone.
 //!
 //! A segment whose clauses hold many postings is summed as two document
-//! ranges at once, the second on another thread (the bench's index is one
-//! segment of 1,100,000 documents): each range's best `wanted` hold the
-//! segment's best, as a document's sum does not depend on the others. In
+//! ranges at once, the second by a helper thread kept for the process (the
+//! bench's index is one segment of 1,100,000 documents): each range's best
+//! `wanted` hold the segment's best, as a document's sum does not depend on
+//! the others. The searching thread sums the second range itself when the
+//! helper has not started on it by the time the first is done: a thread
+//! started per search, or a helper waking on a core that had gone idle,
+//! often came late (on a VM, waking an idle virtual CPU takes up to
+//! milliseconds), and the search waited for it. In
 //! the second phase the documents still in the running carry their sums
 //! in a compact list, taken in index order from a bitmap of the documents
 //! seen, and a threshold is selected only from the sums at or above the
@@ -37,7 +42,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, mpsc};
 
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::index::SegmentId;
@@ -59,8 +66,8 @@ const SLACK: f32 = 1e-4;
 /// term scorer has it, so that a score here is bit for bit the one tantivy
 /// gives, and the most it can add to a document's score whatever the
 /// document (BM25's bound, which orders the clauses).
-struct Scoring<'c> {
-    term: &'c Term,
+struct Scoring {
+    term: Term,
     weight: Bm25Weight,
     most: Score,
 }
@@ -360,17 +367,20 @@ pub(crate) fn top_by_sum(
     clauses: &[&Clause],
     wanted: usize,
 ) -> tantivy::Result<(Vec<DocAddress>, SumCounts)> {
-    top_by_sum_split(searcher, stats, clauses, wanted, SPLIT_ABOVE_POSTINGS)
+    top_by_sum_split(searcher, stats, clauses, wanted, SPLIT_ABOVE_POSTINGS, true)
 }
 
 /// [`top_by_sum`], splitting a segment in two ranges when its clauses hold
-/// more than `split_above` postings (tests split every segment).
+/// more than `split_above` postings (tests split every segment), the
+/// second offered to the helper thread if `hand_over` (else summed by the
+/// searching thread after the first, as when the helper comes late).
 pub(crate) fn top_by_sum_split(
     searcher: &Searcher,
     stats: &dyn Bm25StatisticsProvider,
     clauses: &[&Clause],
     wanted: usize,
     split_above: u64,
+    hand_over: bool,
 ) -> tantivy::Result<(Vec<DocAddress>, SumCounts)> {
     let mut counts = SumCounts::default();
     if wanted == 0 || clauses.is_empty() {
@@ -383,7 +393,7 @@ pub(crate) fn top_by_sum_split(
         // The term frequency part, tf / (tf + norm), is below 1.
         let most = weight.score(0, u32::MAX);
         order.push(Scoring {
-            term: &clause.target,
+            term: clause.target.clone(),
             weight,
             most,
         });
@@ -392,7 +402,8 @@ pub(crate) fn top_by_sum_split(
     // BM25's bound, not the segment's maxima: every document's sum adds the
     // same scores in the same order whatever the segment.)
     order.sort_by(|a, b| b.most.total_cmp(&a.most));
-    let terms: Vec<&Term> = order.iter().map(|s| s.term).collect();
+    let order = Arc::new(order);
+    let terms: Vec<&Term> = order.iter().map(|s| &s.term).collect();
     // The best `wanted` of the segments done so far (final scores).
     let mut found: Vec<(f32, DocAddress)> = Vec::new();
     for (ord, reader) in searcher.segment_readers().iter().enumerate() {
@@ -408,50 +419,67 @@ pub(crate) fn top_by_sum_split(
         }
         // Each clause's postings in this segment, looked up once.
         let mut postings = Vec::with_capacity(order.len());
-        for scoring in &order {
+        for scoring in order.iter() {
             let inverted = reader.inverted_index(scoring.term.field())?;
-            let info = inverted.get_term_info(scoring.term)?;
+            let info = inverted.get_term_info(&scoring.term)?;
             postings.push(match info {
                 Some(info) => Some((inverted, info, norms(reader, scoring.term.field())?)),
                 None => None,
             });
         }
-        let segment = Segment {
-            reader,
-            ord: ord as u32,
-            order: &order,
-            postings: &postings,
-            after: &after,
-            wanted,
-        };
         let total: u64 = postings
             .iter()
             .flatten()
             .map(|(_, info, _)| u64::from(info.doc_freq))
             .sum();
+        let segment = Arc::new(Segment {
+            reader: reader.clone(),
+            ord: ord as u32,
+            order: Arc::clone(&order),
+            postings,
+            after,
+            wanted,
+        });
         let max_doc = reader.max_doc();
         let split = if total > split_above {
             segment.middle()?.filter(|&m| m > 0 && m < max_doc)
         } else {
             None
         };
-        let before = &found;
         let new = match split {
-            None => segment.sum(before, 0..max_doc, &mut counts)?,
+            None => segment.sum(&found, 0..max_doc, &mut counts)?,
             Some(middle) => {
-                let mut other = SumCounts::default();
-                let (first, second) = std::thread::scope(|scope| {
-                    let second = scope.spawn(|| segment.sum(before, middle..max_doc, &mut other));
-                    let first = segment.sum(before, 0..middle, &mut counts);
-                    let second = second
-                        .join()
-                        .unwrap_or_else(|e| std::panic::resume_unwind(e));
-                    (first, second)
-                });
+                // The second range, offered to the helper first.
+                let second = Arc::new(Offered::default());
+                let offered = hand_over && {
+                    let (segment, second, before) =
+                        (Arc::clone(&segment), Arc::clone(&second), found.clone());
+                    to_helper(Box::new(move || {
+                        if second.take() {
+                            let mut counts = SumCounts::default();
+                            let summed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                                segment.sum(&before, middle..max_doc, &mut counts)
+                            }))
+                            .unwrap_or_else(|_| {
+                                Err(tantivy::TantivyError::SystemError(
+                                    "summing a range of the triage search panicked".to_owned(),
+                                ))
+                            });
+                            second.leave(summed.map(|found| (found, counts)));
+                        }
+                    }))
+                };
+                let first = segment.sum(&found, 0..middle, &mut counts);
+                let (second, other) = if !offered || second.take() {
+                    let mut other = SumCounts::default();
+                    (segment.sum(&found, middle..max_doc, &mut other)?, other)
+                } else {
+                    second.wait()?
+                };
                 counts.scanned += other.scanned;
                 counts.sought += other.sought;
                 let mut first = first?;
-                first.extend(second?);
+                first.extend(second);
                 first
             }
         };
@@ -460,6 +488,80 @@ pub(crate) fn top_by_sum_split(
     }
     found.sort_by(order_of);
     Ok((found.into_iter().map(|(_, a)| a).collect(), counts))
+}
+
+/// A range's documents that may be among the best, and how its sum went.
+type Summed = (Vec<(f32, DocAddress)>, SumCounts);
+
+/// The second range of a split segment: summed by whichever thread takes it
+/// first, the helper or the searching thread once its own range is done;
+/// the helper leaves its result here.
+#[derive(Default)]
+struct Offered {
+    taken: AtomicBool,
+    summed: Mutex<Option<tantivy::Result<Summed>>>,
+    done: Condvar,
+}
+
+impl Offered {
+    /// Whether the calling thread is the first to take the range (and so
+    /// must sum it).
+    fn take(&self) -> bool {
+        !self.taken.swap(true, Ordering::AcqRel)
+    }
+
+    /// The helper's result, for [`Offered::wait`].
+    fn leave(&self, summed: tantivy::Result<Summed>) {
+        *self.summed.lock().unwrap_or_else(|e| e.into_inner()) = Some(summed);
+        self.done.notify_all();
+    }
+
+    /// The result the helper leaves, once it has (it took the range, so it
+    /// is summing it).
+    fn wait(&self) -> tantivy::Result<Summed> {
+        let mut summed = self.summed.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(done) = summed.take() {
+                return done;
+            }
+            summed = self.done.wait(summed).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Work for the helper thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The helper thread's queue: one thread for the process, started on the
+/// first split search. One is enough on the two cores it is meant for;
+/// with searches at once, a range queued behind another search's is summed
+/// by its own searching thread meanwhile (see [`Offered`]).
+static HELPER: Mutex<Option<mpsc::Sender<Job>>> = Mutex::new(None);
+
+/// Queues `job` for the helper thread (started when there is none);
+/// `false` when no thread could be started, and the job is dropped.
+fn to_helper(job: Job) -> bool {
+    let mut helper = HELPER.lock().unwrap_or_else(|e| e.into_inner());
+    if helper.is_none() {
+        let (queue, jobs) = mpsc::channel::<Job>();
+        let started = std::thread::Builder::new()
+            .name("casebook-sum".to_owned())
+            .spawn(move || {
+                for job in jobs {
+                    job();
+                }
+            });
+        if started.is_err() {
+            return false;
+        }
+        *helper = Some(queue);
+    }
+    let sent = helper.as_ref().is_some_and(|queue| queue.send(job).is_ok());
+    if !sent {
+        // The thread is gone: the next split search starts another.
+        *helper = None;
+    }
+    sent
 }
 
 /// Best score first, then the lower address.
@@ -512,18 +614,22 @@ fn out(upper: f32, threshold: f32) -> bool {
 /// term's place in it and the field norms.
 type Held = (Arc<InvertedIndexReader>, TermInfo, FieldNormReader);
 
-struct Segment<'s, 'c> {
-    reader: &'s SegmentReader,
+/// One segment's sum: what both its ranges read (shared with the helper
+/// thread).
+struct Segment {
+    reader: SegmentReader,
     ord: u32,
-    order: &'s [Scoring<'c>],
+    order: Arc<Vec<Scoring>>,
     /// Per clause of `order`: its postings here, none where the segment
     /// does not hold the term.
-    postings: &'s [Option<Held>],
-    after: &'s [f32],
+    postings: Vec<Option<Held>>,
+    /// after[j]: the most the clauses from j on can add together to a
+    /// document of this segment.
+    after: Vec<f32>,
     wanted: usize,
 }
 
-impl Segment<'_, '_> {
+impl Segment {
     /// The document that splits the segment in two ranges holding about as
     /// many postings each: the middle one of the clause with the most.
     fn middle(&self) -> tantivy::Result<Option<DocId>> {
@@ -603,7 +709,7 @@ impl Segment<'_, '_> {
         // no document gains more than the clauses read since then can add.
         let mut threshold_most = threshold;
         let mut rest = self.order.len();
-        let order = self.order;
+        let order = &self.order;
         for (j, clause) in order.iter().enumerate() {
             if out(self.after[j], threshold_most) {
                 if j > 0 {
@@ -705,7 +811,7 @@ impl Segment<'_, '_> {
 /// (`held`), block by block.
 fn scan(
     held: &Held,
-    clause: &Scoring<'_>,
+    clause: &Scoring,
     range: &Range<DocId>,
     scores: &mut [f32],
     seen: &mut [u64],
@@ -731,7 +837,7 @@ fn scan(
 /// sums, new or not, at `floor` or above.
 fn seek(
     held: &Held,
-    clause: &Scoring<'_>,
+    clause: &Scoring,
     live: &mut [(DocId, f32)],
     floor: f32,
     gathered: &mut Vec<f32>,
