@@ -2568,7 +2568,8 @@ mod tests {
     /// The pruned sum (see `sum`) picks what tantivy's own top-docs search
     /// of the union picks, when the rare words' partial sums are soon above
     /// what the common words can add: over several segments, with the best
-    /// documents deleted, and with ties (equal documents) at the cut.
+    /// documents deleted, and with ties (equal documents) at the cut;
+    /// split in two ranges or not, and with searches at once.
     #[test]
     fn pruned_candidates_are_the_top_documents_of_the_union() -> tantivy::Result<()> {
         let (schema, fields) = schema();
@@ -2659,6 +2660,31 @@ mod tests {
                         "{text}: {wanted}: split above {split_above}, helper {hand_over}"
                     );
                 }
+                // Searches at once share the one helper thread (a range
+                // queued behind another search's is summed by its own
+                // searching thread): each still finds what one pass finds.
+                std::thread::scope(|scope| {
+                    let searches: Vec<_> = (0..3)
+                        .map(|_| {
+                            scope.spawn(|| {
+                                (0..5)
+                                    .map(|_| {
+                                        sum::top_by_sum_split(
+                                            &searcher, &searcher, &clauses, wanted, 0, true,
+                                        )
+                                        .map(|(split, _)| split)
+                                    })
+                                    .collect::<tantivy::Result<Vec<_>>>()
+                            })
+                        })
+                        .collect();
+                    for search in searches {
+                        for split in search.join().expect("a search thread panicked")? {
+                            assert_eq!(split, picked, "{text}: {wanted}: searches at once");
+                        }
+                    }
+                    Ok::<_, tantivy::TantivyError>(())
+                })?;
                 let expected =
                     searcher.search(&*query, &TopDocs::with_limit(wanted).order_by_score())?;
                 assert_eq!(picked.len(), expected.len(), "{text}: {wanted}");
