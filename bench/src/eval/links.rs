@@ -30,12 +30,13 @@ use super::{ModelRow, QueryRow, slug};
 use casebook::search::matcher::{self, Tuning};
 use casebook::search::{Fields, SearchError, SearchIndex, triage};
 
-/// The rank of every query's gold model (see the module comment).
+/// Every query's gold model's rank, and whether the candidate stage kept
+/// the gold model (see the module comment).
 pub(super) fn loo_ranks(
     rows: &[ModelRow],
     queries: &[QueryRow],
     tuning: &Tuning,
-) -> Result<Vec<Option<usize>>, SearchError> {
+) -> Result<Vec<(Option<usize>, bool)>, SearchError> {
     let loo = LeaveOneOut::new(rows, queries)?;
     queries
         .iter()
@@ -43,7 +44,9 @@ pub(super) fn loo_ranks(
             let index = loo.index_without(q)?;
             let gold = slug(&q.gold);
             let found = triage::suggest_models_with(&index, &q.text, 10, tuning)?;
-            Ok(found.iter().position(|s| s.key == gold).map(|p| p + 1))
+            let rank = found.iter().position(|s| s.key == gold).map(|p| p + 1);
+            let candidates = triage::candidate_models(&index, &q.text, 10, tuning)?;
+            Ok((rank, candidates.contains(&gold)))
         })
         .collect()
 }

@@ -328,8 +328,11 @@ async fn eval_set(
             let recall = recalled as f64 / queries.len().max(1) as f64;
             lines.push(line("casebook", Scores::of(&ranks), Some(recall)));
             if options.links {
-                let ranks = links::loo_ranks(&set.rows, queries, tuning).map_err(command_error)?;
-                lines.push(line("casebook+links", Scores::of(&ranks), None));
+                let asked = links::loo_ranks(&set.rows, queries, tuning).map_err(command_error)?;
+                let ranks: Vec<_> = asked.iter().map(|(rank, _)| *rank).collect();
+                let recalled = asked.iter().filter(|(_, picked)| *picked).count();
+                let recall = recalled as f64 / queries.len().max(1) as f64;
+                lines.push(line("casebook+links", Scores::of(&ranks), Some(recall)));
             }
             let ranks = queries
                 .iter()
