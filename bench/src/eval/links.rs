@@ -26,28 +26,20 @@ use tantivy::schema::Schema;
 use tantivy::tokenizer::TokenizerManager;
 use tantivy::{Index, ReloadPolicy, TantivyDocument};
 
-use super::{ModelRow, QueryRow, slug};
+use super::{Asked, ModelRow, QueryRow, ask, slug};
 use casebook::search::matcher::{self, Tuning};
-use casebook::search::{Fields, SearchError, SearchIndex, triage};
+use casebook::search::{Fields, SearchError, SearchIndex};
 
-/// Every query's gold model's rank, and whether the candidate stage kept
-/// the gold model (see the module comment).
-pub(super) fn loo_ranks(
+/// Every query asked of the triage (see the module comment).
+pub(super) fn loo_asked(
     rows: &[ModelRow],
     queries: &[QueryRow],
     tuning: &Tuning,
-) -> Result<Vec<(Option<usize>, bool)>, SearchError> {
+) -> Result<Vec<Asked>, SearchError> {
     let loo = LeaveOneOut::new(rows, queries)?;
     queries
         .iter()
-        .map(|q| {
-            let index = loo.index_without(q)?;
-            let gold = slug(&q.gold);
-            let found = triage::suggest_models_with(&index, &q.text, 10, tuning)?;
-            let rank = found.iter().position(|s| s.key == gold).map(|p| p + 1);
-            let candidates = triage::candidate_models(&index, &q.text, 10, tuning)?;
-            Ok((rank, candidates.contains(&gold)))
-        })
+        .map(|q| ask(&loo.index_without(q)?, q, tuning))
         .collect()
 }
 
@@ -188,6 +180,7 @@ fn searchable(index: Index) -> Result<SearchIndex, SearchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use casebook::search::triage;
     use tantivy::schema::Value;
     use tantivy::{DocAddress, Term};
 

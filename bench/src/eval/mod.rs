@@ -33,7 +33,7 @@ use casebook::db::models::{self, Save};
 use casebook::db::{self, quote_ident};
 use casebook::domain::model::{ModelText, Status};
 use casebook::search::matcher::{self, Tuning};
-use casebook::search::{SearchIndex, indexer, triage};
+use casebook::search::{SearchError, SearchIndex, indexer, triage};
 use casebook::server::{Database, StartupError, ensure_writable};
 
 fn command_error(e: impl std::fmt::Display) -> StartupError {
@@ -304,35 +304,31 @@ async fn eval_set(
                 scores,
                 candidate_recall,
             };
-            let mut ranks = Vec::new();
-            let mut recalled = 0usize;
+            let mut asked = Vec::with_capacity(queries.len());
             for q in queries {
-                let gold = slug(&q.gold);
-                let found = triage::suggest_models_with(&index, &q.text, 10, tuning)
-                    .map_err(command_error)?;
-                let rank = found.iter().position(|s| s.key == gold).map(|p| p + 1);
-                ranks.push(rank);
-                let candidates =
-                    triage::candidate_models(&index, &q.text, 10, tuning).map_err(command_error)?;
-                let picked = candidates.contains(&gold);
-                recalled += usize::from(picked);
-                if show_misses && rank != Some(1) {
-                    // (`RunQueryDsl::first` would shadow the slice's.)
-                    let first = <[_]>::first(&found).map_or("-", |s| s.key.as_str());
+                let one = ask(&index, q, tuning).map_err(command_error)?;
+                if show_misses && one.rank != Some(1) {
+                    let Asked {
+                        rank,
+                        picked,
+                        first,
+                    } = &one;
+                    let first = first.as_deref().unwrap_or("-");
                     eprintln!(
-                        "{} {variant} rank {rank:?} candidate {picked} gold {gold} first {first}: {:?}",
-                        set.name, q.text
+                        "{} {variant} rank {rank:?} candidate {picked} gold {} first {first}: {:?}",
+                        set.name,
+                        slug(&q.gold),
+                        q.text
                     );
                 }
+                asked.push(one);
             }
-            let recall = recalled as f64 / queries.len().max(1) as f64;
-            lines.push(line("casebook", Scores::of(&ranks), Some(recall)));
+            let (scores, recall) = triage_scores(&asked);
+            lines.push(line("casebook", scores, Some(recall)));
             if options.links {
-                let asked = links::loo_ranks(&set.rows, queries, tuning).map_err(command_error)?;
-                let ranks: Vec<_> = asked.iter().map(|(rank, _)| *rank).collect();
-                let recalled = asked.iter().filter(|(_, picked)| *picked).count();
-                let recall = recalled as f64 / queries.len().max(1) as f64;
-                lines.push(line("casebook+links", Scores::of(&ranks), Some(recall)));
+                let asked = links::loo_asked(&set.rows, queries, tuning).map_err(command_error)?;
+                let (scores, recall) = triage_scores(&asked);
+                lines.push(line("casebook+links", scores, Some(recall)));
             }
             let ranks = queries
                 .iter()
@@ -362,6 +358,38 @@ async fn eval_set(
     .execute(&mut admin)
     .await;
     outcome
+}
+
+/// One query asked of the ticket page's triage: its gold model's rank
+/// among the suggestions, whether the candidate stage kept the gold model,
+/// and the first suggestion.
+struct Asked {
+    rank: Option<usize>,
+    picked: bool,
+    first: Option<String>,
+}
+
+fn ask(index: &SearchIndex, q: &QueryRow, tuning: &Tuning) -> Result<Asked, SearchError> {
+    let gold = slug(&q.gold);
+    let found = triage::suggest_models_with(index, &q.text, 10, tuning)?;
+    let candidates = triage::candidate_models(index, &q.text, 10, tuning)?;
+    Ok(Asked {
+        rank: found.iter().position(|s| s.key == gold).map(|p| p + 1),
+        picked: candidates.contains(&gold),
+        // (`RunQueryDsl::first` would shadow the slice's.)
+        first: <[_]>::first(&found).map(|s| s.key.clone()),
+    })
+}
+
+/// The triage's scores over the queries `asked`, and the candidate stage's
+/// recall.
+fn triage_scores(asked: &[Asked]) -> (Scores, f64) {
+    let ranks: Vec<_> = asked.iter().map(|a| a.rank).collect();
+    let recalled = asked.iter().filter(|a| a.picked).count();
+    (
+        Scores::of(&ranks),
+        recalled as f64 / asked.len().max(1) as f64,
+    )
 }
 
 async fn load_models(conn: &mut AsyncPgConnection, rows: &[ModelRow]) -> Result<(), StartupError> {
