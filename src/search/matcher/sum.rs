@@ -46,6 +46,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, mpsc};
 
+use tantivy::fastfield::AliveBitSet;
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::index::SegmentId;
 use tantivy::postings::{BlockSegmentPostings, Postings, SegmentPostings, TermInfo};
@@ -750,45 +751,34 @@ impl Segment {
             // up for them alone.
             let first = range.start as usize / 64;
             let last = (range.end as usize).div_ceil(64).min(seen.len());
-            // The lowest partial sum in `live` (or below it: sums only
-            // grow), so that a clause after which none can be out leaves
-            // the list as it is without a pass over it.
-            let mut lowest = f32::INFINITY;
-            for (at, &word) in seen.iter().enumerate().take(last).skip(first) {
-                let mut word = word;
-                while word != 0 {
-                    let doc = (at * 64) as DocId + word.trailing_zeros();
-                    word &= word - 1;
-                    let score = scores[doc as usize];
-                    if is_alive(doc) && !out(score + self.after[rest], threshold) {
-                        live.push((doc, score));
-                        lowest = lowest.min(score);
-                    }
-                }
-            }
+            listed(
+                &seen[first..last.max(first)],
+                first,
+                scores,
+                alive,
+                self.after[rest],
+                threshold,
+                live,
+            );
             for (j, clause) in order.iter().enumerate().skip(rest) {
                 // The sums at the threshold or above, for the new one (see
                 // `risen`), gathered in the same pass as the look-ups.
+                // The lowest sum in `live` comes from the same pass, so
+                // that a clause after which none can be out leaves the list
+                // as it is without another pass over it.
                 scratch.clear();
-                match &self.postings[j] {
+                let lowest = match &self.postings[j] {
                     Some(held) if !live.is_empty() => {
                         counts.sought += 1;
-                        seek(held, clause, live, threshold, scratch)?;
+                        seek(held, clause, live, threshold, scratch)?
                     }
-                    _ => scratch.extend(live.iter().map(|l| l.1).filter(|&v| v >= threshold)),
-                }
+                    _ => gather(live, threshold, scratch),
+                };
                 scratch.extend(before.iter().map(|f| f.0).filter(|&v| v >= threshold));
                 threshold = kth_of_gathered(scratch, threshold, self.wanted);
                 let left = self.after[j + 1];
                 if out(lowest + left, threshold) {
-                    lowest = f32::INFINITY;
-                    live.retain(|l| {
-                        let keep = !out(l.1 + left, threshold);
-                        if keep {
-                            lowest = lowest.min(l.1);
-                        }
-                        keep
-                    });
+                    drop_behind(live, left, threshold);
                 }
             }
             for &(doc, score) in live.iter() {
@@ -805,6 +795,54 @@ impl Segment {
         }
         Ok(found)
     }
+}
+
+/// Lists in `live`, in index order, the documents set in `seen` (the bitmap's
+/// words from word `first` on) that are alive and whose partial sum in
+/// `scores` plus `reach` (the most the remaining clauses can add) is not out
+/// of a top at `threshold`.
+///
+/// This loop and [`drop_behind`] run over every document still in the
+/// running (at the start, nearly every document the first phase touched):
+/// kept out of line, their few values stay in registers (inlined into the
+/// sum, a running minimum went through the stack on every document).
+#[inline(never)]
+fn listed(
+    seen: &[u64],
+    first: usize,
+    scores: &[f32],
+    alive: Option<&AliveBitSet>,
+    reach: f32,
+    threshold: f32,
+    live: &mut Vec<(DocId, f32)>,
+) {
+    for (at, &word) in seen.iter().enumerate() {
+        let mut word = word;
+        while word != 0 {
+            let doc = ((first + at) * 64) as DocId + word.trailing_zeros();
+            word &= word - 1;
+            let score = scores[doc as usize];
+            if !out(score + reach, threshold) && alive.is_none_or(|a| a.is_alive(doc)) {
+                live.push((doc, score));
+            }
+        }
+    }
+}
+
+/// Drops from `live` the documents whose sum plus `left` (the most the
+/// clauses not yet looked up can add) is out of a top at `threshold`,
+/// keeping the others in order. Without a branch on which are dropped
+/// (about half of them, unpredictably, in the first passes): every entry
+/// is written at the next free place, which moves on only for a kept one.
+#[inline(never)]
+fn drop_behind(live: &mut Vec<(DocId, f32)>, left: f32, threshold: f32) {
+    let mut kept = 0;
+    for at in 0..live.len() {
+        let entry = live[at];
+        live[kept] = entry;
+        kept += usize::from(!out(entry.1 + left, threshold));
+    }
+    live.truncate(kept);
 }
 
 /// Adds `clause`'s score to every document of `range` in its postings
@@ -834,17 +872,19 @@ fn scan(
 
 /// Adds `clause`'s score to the documents of `live` (sorted, with their
 /// sums) that hold it (its postings: `held`), and gathers in `gathered` the
-/// sums, new or not, at `floor` or above.
+/// sums, new or not, at `floor` or above; the lowest sum (infinite for
+/// none).
 fn seek(
     held: &Held,
     clause: &Scoring,
     live: &mut [(DocId, f32)],
     floor: f32,
     gathered: &mut Vec<f32>,
-) -> tantivy::Result<()> {
+) -> tantivy::Result<f32> {
     let (inverted, info, norms) = held;
     let mut postings: SegmentPostings =
         inverted.read_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
+    let mut lowest = f32::INFINITY;
     let mut done = false;
     for (doc, sum) in live {
         let doc = *doc;
@@ -861,8 +901,26 @@ fn seek(
         if *sum >= floor {
             gathered.push(*sum);
         }
+        if *sum < lowest {
+            lowest = *sum;
+        }
     }
-    Ok(())
+    Ok(lowest)
+}
+
+/// Gathers in `gathered` the sums of `live` at `floor` or above (as
+/// [`seek`] does for a clause the range does not hold); the lowest sum.
+fn gather(live: &[(DocId, f32)], floor: f32, gathered: &mut Vec<f32>) -> f32 {
+    let mut lowest = f32::INFINITY;
+    for &(_, sum) in live {
+        if sum >= floor {
+            gathered.push(sum);
+        }
+        if sum < lowest {
+            lowest = sum;
+        }
+    }
+    lowest
 }
 
 /// The field norms of `field`, as tantivy's term scorer reads them (a
