@@ -763,23 +763,21 @@ impl Segment {
             for (j, clause) in order.iter().enumerate().skip(rest) {
                 // The sums at the threshold or above, for the new one (see
                 // `risen`), gathered in the same pass as the look-ups.
-                // The lowest sum in `live` comes from the same pass, so
-                // that a clause after which none can be out leaves the list
-                // as it is without another pass over it.
                 scratch.clear();
-                let lowest = match &self.postings[j] {
+                match &self.postings[j] {
                     Some(held) if !live.is_empty() => {
                         counts.sought += 1;
-                        seek(held, clause, live, threshold, scratch)?
+                        seek(held, clause, live, threshold, scratch)?;
                     }
-                    _ => gather(live, threshold, scratch),
-                };
+                    _ => scratch.extend(live.iter().map(|l| l.1).filter(|&v| v >= threshold)),
+                }
                 scratch.extend(before.iter().map(|f| f.0).filter(|&v| v >= threshold));
                 threshold = kth_of_gathered(scratch, threshold, self.wanted);
-                let left = self.after[j + 1];
-                if out(lowest + left, threshold) {
-                    drop_behind(live, left, threshold);
-                }
+                // (A pass after which none is dropped is rare: the
+                // threshold rises and the bound falls with every clause.
+                // Keeping the lowest sum, to skip such a pass, cost as much
+                // on every look-up as the passes it skipped.)
+                drop_behind(live, self.after[j + 1], threshold);
             }
             for &(doc, score) in live.iter() {
                 found.push((score, DocAddress::new(self.ord, doc)));
@@ -804,8 +802,7 @@ impl Segment {
 ///
 /// This loop and [`drop_behind`] run over every document still in the
 /// running (at the start, nearly every document the first phase touched):
-/// kept out of line, their few values stay in registers (inlined into the
-/// sum, a running minimum went through the stack on every document).
+/// kept out of line, their few values stay in registers.
 #[inline(never)]
 fn listed(
     seen: &[u64],
@@ -872,19 +869,17 @@ fn scan(
 
 /// Adds `clause`'s score to the documents of `live` (sorted, with their
 /// sums) that hold it (its postings: `held`), and gathers in `gathered` the
-/// sums, new or not, at `floor` or above; the lowest sum (infinite for
-/// none).
+/// sums, new or not, at `floor` or above.
 fn seek(
     held: &Held,
     clause: &Scoring,
     live: &mut [(DocId, f32)],
     floor: f32,
     gathered: &mut Vec<f32>,
-) -> tantivy::Result<f32> {
+) -> tantivy::Result<()> {
     let (inverted, info, norms) = held;
     let mut postings: SegmentPostings =
         inverted.read_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
-    let mut lowest = f32::INFINITY;
     let mut done = false;
     for (doc, sum) in live {
         let doc = *doc;
@@ -901,26 +896,8 @@ fn seek(
         if *sum >= floor {
             gathered.push(*sum);
         }
-        if *sum < lowest {
-            lowest = *sum;
-        }
     }
-    Ok(lowest)
-}
-
-/// Gathers in `gathered` the sums of `live` at `floor` or above (as
-/// [`seek`] does for a clause the range does not hold); the lowest sum.
-fn gather(live: &[(DocId, f32)], floor: f32, gathered: &mut Vec<f32>) -> f32 {
-    let mut lowest = f32::INFINITY;
-    for &(_, sum) in live {
-        if sum >= floor {
-            gathered.push(sum);
-        }
-        if sum < lowest {
-            lowest = sum;
-        }
-    }
-    lowest
+    Ok(())
 }
 
 /// The field norms of `field`, as tantivy's term scorer reads them (a
