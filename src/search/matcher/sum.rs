@@ -11,7 +11,11 @@
 //! cannot reach the top: the remaining clauses are then only looked up for
 //! the documents that still can (a seek through the skip list instead of
 //! decoding and scoring every posting), and those that fall behind the
-//! rising threshold are dropped as it rises. The result is the one the
+//! rising threshold are dropped as it rises. A remaining clause whose
+//! postings are no more than the documents touched is first read whole
+//! instead, for those documents alone: a look-up goes through every
+//! document still in the running, and when the second phase starts that is
+//! nearly every document touched. The result is the one the
 //! plain sum gives: every document's sum adds the same clause scores in the
 //! same order, and a document is dropped only when even its upper bound is
 //! below the threshold.
@@ -81,6 +85,9 @@ pub(crate) struct SumCounts {
     /// Clause × segment pairs only looked up for the documents still in
     /// the running.
     pub sought: usize,
+    /// Clause × segment pairs whose postings were read whole, but only for
+    /// the documents the clauses before had touched.
+    pub narrowed: usize,
     /// Clause × segment pairs whose [`Frontier`] had to be found (not yet
     /// kept from an earlier search).
     pub frontiers_found: usize,
@@ -479,6 +486,7 @@ pub(crate) fn top_by_sum_split(
                 };
                 counts.scanned += other.scanned;
                 counts.sought += other.sought;
+                counts.narrowed += other.narrowed;
                 let mut first = first?;
                 first.extend(second);
                 first
@@ -731,10 +739,33 @@ impl Segment {
             }
             if let Some(held) = &self.postings[j] {
                 counts.scanned += 1;
-                scan(held, clause, &range, scores, seen, touched)?;
+                scan(
+                    held,
+                    clause,
+                    &range,
+                    scores,
+                    Some((&mut *seen, &mut *touched)),
+                )?;
             }
             // What this clause can add in this segment (as `after` has it).
             threshold_most += self.after[j] - self.after[j + 1];
+        }
+        // The next clauses whose postings are no more than the documents
+        // touched are read whole too, but only for those documents (no
+        // other can reach the top: the threshold is above what the
+        // remaining clauses can add): a pass over the shorter list, where a
+        // look-up would go through every document touched (nearly all
+        // still in the running when the second phase starts).
+        while let Some(clause) = order.get(rest) {
+            match &self.postings[rest] {
+                Some(held) if held.1.doc_freq as usize <= touched.len() => {
+                    counts.narrowed += 1;
+                    scan(held, clause, &range, scores, None)?;
+                }
+                Some(_) => break,
+                None => {}
+            }
+            rest += 1;
         }
         if rest == self.order.len() {
             // Every clause was read whole: every document touched has its
@@ -843,27 +874,19 @@ fn drop_behind(live: &mut Vec<(DocId, f32)>, left: f32, threshold: f32) {
 }
 
 /// Adds `clause`'s score to every document of `range` in its postings
-/// (`held`), block by block.
+/// (`held`), block by block (to those already seen alone without `new`:
+/// see [`scan_blocks`]).
 fn scan(
     held: &Held,
     clause: &Scoring,
     range: &Range<DocId>,
     scores: &mut [f32],
-    seen: &mut [u64],
-    touched: &mut Vec<DocId>,
+    new: Option<(&mut [u64], &mut Vec<DocId>)>,
 ) -> tantivy::Result<()> {
     let (inverted, info, norms) = held;
     let mut block =
         inverted.read_block_postings_from_terminfo(info, IndexRecordOption::WithFreqs)?;
-    scan_blocks(
-        &mut block,
-        norms,
-        &clause.weight,
-        range,
-        scores,
-        seen,
-        touched,
-    );
+    scan_blocks(&mut block, norms, &clause.weight, range, scores, new);
     Ok(())
 }
 
@@ -910,15 +933,15 @@ fn norms(reader: &SegmentReader, field: Field) -> tantivy::Result<FieldNormReade
 }
 
 /// Adds the score of every posting of `block` in `range` to `scores`,
-/// noting the documents seen for the first time in `touched` and `seen`.
+/// noting the documents seen for the first time in `new` (`seen`, and
+/// `touched`); without `new`, only to the documents already seen.
 fn scan_blocks(
     block: &mut BlockSegmentPostings,
     norms: &FieldNormReader,
     weight: &Bm25Weight,
     range: &Range<DocId>,
     scores: &mut [f32],
-    seen: &mut [u64],
-    touched: &mut Vec<DocId>,
+    mut new: Option<(&mut [u64], &mut Vec<DocId>)>,
 ) {
     // Where the range starts in the first block it is in.
     let mut from = if range.start > 0 {
@@ -941,6 +964,9 @@ fn scan_blocks(
             if let Some(cell) = scores.get_mut(doc as usize) {
                 // A BM25 score is positive: 0 is "not yet seen".
                 if *cell == 0.0 {
+                    let Some((seen, touched)) = new.as_mut() else {
+                        continue;
+                    };
                     touched.push(doc);
                     if let Some(word) = seen.get_mut(doc as usize / 64) {
                         *word |= 1 << (doc % 64);
