@@ -50,7 +50,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, mpsc};
 
-use tantivy::fastfield::AliveBitSet;
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::index::SegmentId;
 use tantivy::postings::{BlockSegmentPostings, Postings, SegmentPostings, TermInfo};
@@ -750,12 +749,13 @@ impl Segment {
             // What this clause can add in this segment (as `after` has it).
             threshold_most += self.after[j] - self.after[j + 1];
         }
-        // The next clauses whose postings are no more than the documents
-        // touched are read whole too, but only for those documents (no
-        // other can reach the top: the threshold is above what the
-        // remaining clauses can add): a pass over the shorter list, where a
-        // look-up would go through every document touched (nearly all
-        // still in the running when the second phase starts).
+        // The next clauses whose postings (in the whole segment) are no
+        // more than the documents touched in this range are read whole
+        // too, but only for those documents (no other can reach the top:
+        // the threshold is above what the remaining clauses can add): a
+        // pass over the shorter list, where a look-up would go through
+        // every document touched (nearly all still in the running when the
+        // second phase starts).
         while let Some(clause) = order.get(rest) {
             match &self.postings[rest] {
                 Some(held) if held.1.doc_freq as usize <= touched.len() => {
@@ -786,7 +786,7 @@ impl Segment {
                 &seen[first..last.max(first)],
                 first,
                 scores,
-                alive,
+                is_alive,
                 self.after[rest],
                 threshold,
                 live,
@@ -839,7 +839,7 @@ fn listed(
     seen: &[u64],
     first: usize,
     scores: &[f32],
-    alive: Option<&AliveBitSet>,
+    is_alive: impl Fn(DocId) -> bool,
     reach: f32,
     threshold: f32,
     live: &mut Vec<(DocId, f32)>,
@@ -850,7 +850,7 @@ fn listed(
             let doc = ((first + at) * 64) as DocId + word.trailing_zeros();
             word &= word - 1;
             let score = scores[doc as usize];
-            if !out(score + reach, threshold) && alive.is_none_or(|a| a.is_alive(doc)) {
+            if !out(score + reach, threshold) && is_alive(doc) {
                 live.push((doc, score));
             }
         }
